@@ -1,0 +1,796 @@
+"""Campaign images → platform-ready bytes, with nothing in them that could endanger anyone.
+
+Every image that leaves the machine goes through :func:`prepare_image`: turned upright by its EXIF
+orientation, stripped of all metadata (EXIF, GPS, XMP, IPTC, comments, maker notes, ICC profiles: the
+pixels are converted to sRGB and sent untagged, which every browser reads as sRGB), converted to a
+format the platform takes, and scaled and compressed to fit the platform's byte and pixel limits with
+as much quality as those limits allow.
+
+Problems with a user's file are found at validation time (:func:`resolve_asset`, :func:`inspect_image`)
+and raised as :class:`ImageProblem`, whose message names the file and says what to do.
+
+:class:`MediaCache` keeps prepared variants on disk, keyed by the source's content hash and the
+profile, so a storm does no image work at the storm instant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import re
+import struct
+import tempfile
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
+
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from scheduler.platforms.base import Image as UploadImage
+
+# --- Limits of our own (safety, not platform facts) -------------------------------------------------
+
+# Largest source image we agree to decode. 64 MP covers every current phone and camera sensor
+# (48 MP iPhone main camera = 8064x6048 = 48.8 MP; 50 MP Android sensors = 8160x6144 = 50.1 MP) with
+# room, while bounding decode memory to about 256 MB (RGBA, 4 bytes a pixel). Pillow's own bomb
+# warning only starts at 89.5 MP (Image.MAX_IMAGE_PIXELS) and its error at twice that.
+MAX_SOURCE_PIXELS = 64_000_000
+# Total pixels over all frames of an animation we agree to decode (300 M is also X's GIF limit below).
+MAX_ANIMATION_PIXELS = 300_000_000
+# A source file larger than this is refused before reading it (no campaign photo needs more).
+MAX_SOURCE_BYTES = 100 * 1024 * 1024
+# Source formats we open. Pillow can read many more (FITS, PSD, ...): each is attack surface we do not
+# need. MPO = the multi-picture JPEG many phones and cameras write.
+SOURCE_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "WEBP")
+LOSSLESS_SOURCE_FORMATS = frozenset({"PNG", "GIF"})
+# Bump when the pipeline's output changes, so cached variants are remade.
+PIPELINE_VERSION = "1"
+
+# JPEG/WEBP quality window: above 92 bytes grow fast for no visible gain; below 60 artefacts show, and a
+# smaller image at a decent quality looks better than a large blocky one.
+QUALITY_MAX = 92
+QUALITY_MIN = 60
+# Quality aimed at when the image must be downscaled to fit.
+QUALITY_WHEN_DOWNSCALING = 80
+# Keep the final file this far under the limit (containers, rounding, estimate errors).
+BYTES_SAFETY_MARGIN = 0.98
+
+MIME_JPEG = "image/jpeg"
+MIME_PNG = "image/png"
+MIME_GIF = "image/gif"
+MIME_WEBP = "image/webp"
+_EXTENSION = {MIME_JPEG: "jpg", MIME_PNG: "png", MIME_GIF: "gif", MIME_WEBP: "webp"}
+
+# --- Platform facts ---------------------------------------------------------------------------------
+
+# X: "Images JPG/PNG/GIF/WEBP ≤ 5 MB; animated GIF ≤ 15 MB" (shared/docs/platform-facts.md, X limits).
+X_IMAGE_MAX_BYTES = 5 * 1024 * 1024
+X_GIF_MAX_BYTES = 15 * 1024 * 1024
+# X media best practices (developer.x.com, "Media best practices"; not re-checked offline): images up to
+# 8192x8192; animated GIFs ≤ 1280x1080, ≤ 350 frames, width*height*frames ≤ 300 million.
+X_IMAGE_MAX_LONG_EDGE = 8192
+X_GIF_MAX_WIDTH, X_GIF_MAX_HEIGHT = 1280, 1080
+X_GIF_MAX_FRAMES = 350
+X_GIF_MAX_TOTAL_PIXELS = 300_000_000
+
+# Mastodon: GET /api/v2/instance → configuration.media_attachments; defaults of Mastodon 4.x as in the
+# API description (shared/conformance/mastodon-openapi/schema.json, example instance) and in Mastodon's
+# app/models/concerns/attachmentable.rb (MAX_MATRIX_LIMIT = 33_177_600 "7680x4320px"; GIF_MATRIX_LIMIT =
+# 921_600 "1280x720px" for GIFs). Use what the instance says when known (profile_for(max_bytes=,
+# max_pixels=)). Mastodon turns GIFs into looping videos, so animation is kept.
+MASTODON_IMAGE_SIZE_LIMIT = 16 * 1024 * 1024        # image_size_limit 16777216
+MASTODON_IMAGE_MATRIX_LIMIT = 33_177_600            # image_matrix_limit, 7680x4320
+MASTODON_GIF_MATRIX_LIMIT = 921_600                 # 1280x720, attachmentable.rb
+
+# Bluesky: app.bsky.embed.images blob maxSize 2,000,000 (shared/conformance/bluesky-lexicons), raised from
+# 1,000,000 in Apr 2026; older PDSes still enforce 1,000,000, so that is the default
+# (shared/docs/platform-facts.md, Bluesky images).
+BLUESKY_DEFAULT_MAX_BYTES = 1_000_000
+BLUESKY_HARD_MAX_BYTES = 2_000_000
+# The official app sends at most 2000x2000 (bluesky-social/social-app src/lib/constants.ts POST_IMG_MAX);
+# the AppView serves at most 2000 px wide, so larger images only waste the byte budget.
+BLUESKY_MAX_LONG_EDGE = 2000
+
+
+class ImageProblem(Exception):
+    """A campaign image that cannot be used; the message names the file and says what to do."""
+
+    def __init__(self, path: Path | str, problem: str, advice: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        self.advice = advice
+        super().__init__(f"image {self.path}: {problem}. {advice}")
+
+
+# --- Profiles ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageProfile:
+    """What one platform (or one Mastodon instance) accepts for a still or animated image."""
+
+    name: str
+    max_bytes: int
+    max_pixels: int | None = None          # width * height
+    max_long_edge: int | None = None
+    formats: frozenset[str] = frozenset({MIME_JPEG, MIME_PNG})  # MIME types accepted
+    animated_gif: bool = False              # animation kept (as GIF) where True
+    animated_gif_max_bytes: int | None = None
+    animated_gif_max_pixels: int | None = None
+    animated_gif_max_size: tuple[int, int] | None = None  # (width, height) box
+    animated_gif_max_frames: int | None = None
+    animated_gif_max_total_pixels: int | None = None      # width * height * frames
+    still_from_animation: bool = False      # where animation is not allowed: send the first frame
+
+    @property
+    def key(self) -> str:
+        """A short stable string that changes whenever anything affecting the output changes."""
+        fields = (
+            self.name, self.max_bytes, self.max_pixels, self.max_long_edge, sorted(self.formats),
+            self.animated_gif, self.animated_gif_max_bytes, self.animated_gif_max_pixels,
+            self.animated_gif_max_size, self.animated_gif_max_frames, self.animated_gif_max_total_pixels,
+            self.still_from_animation, PIPELINE_VERSION,
+        )
+        return hashlib.sha256(json.dumps(fields, default=list).encode()).hexdigest()[:16]
+
+
+X_PROFILE = ImageProfile(
+    name="x",
+    max_bytes=X_IMAGE_MAX_BYTES,
+    max_long_edge=X_IMAGE_MAX_LONG_EDGE,
+    formats=frozenset({MIME_JPEG, MIME_PNG, MIME_GIF, MIME_WEBP}),
+    animated_gif=True,
+    animated_gif_max_bytes=X_GIF_MAX_BYTES,
+    animated_gif_max_size=(X_GIF_MAX_WIDTH, X_GIF_MAX_HEIGHT),
+    animated_gif_max_frames=X_GIF_MAX_FRAMES,
+    animated_gif_max_total_pixels=X_GIF_MAX_TOTAL_PIXELS,
+)
+
+MASTODON_PROFILE = ImageProfile(
+    name="mastodon",
+    max_bytes=MASTODON_IMAGE_SIZE_LIMIT,
+    max_pixels=MASTODON_IMAGE_MATRIX_LIMIT,
+    formats=frozenset({MIME_JPEG, MIME_PNG, MIME_GIF, MIME_WEBP}),
+    animated_gif=True,
+    animated_gif_max_bytes=MASTODON_IMAGE_SIZE_LIMIT,
+    animated_gif_max_pixels=MASTODON_GIF_MATRIX_LIMIT,
+)
+
+# Bluesky shows GIFs as still images, so animation is refused by default (the organizer should know
+# their animation will not play); profile_for("bluesky", still_from_animation=True) sends frame one.
+BLUESKY_PROFILE = ImageProfile(
+    name="bluesky",
+    max_bytes=BLUESKY_DEFAULT_MAX_BYTES,
+    max_long_edge=BLUESKY_MAX_LONG_EDGE,
+    formats=frozenset({MIME_JPEG, MIME_PNG, MIME_WEBP}),
+    animated_gif=False,
+)
+
+_PROFILES = {"x": X_PROFILE, "twitter": X_PROFILE, "mastodon": MASTODON_PROFILE, "bluesky": BLUESKY_PROFILE}
+
+
+def profile_for(
+    platform: str,
+    *,
+    max_bytes: int | None = None,
+    max_pixels: int | None = None,
+    still_from_animation: bool = False,
+) -> ImageProfile:
+    """The image profile of ``platform`` ("x", "mastodon", "bluesky").
+
+    ``max_bytes`` / ``max_pixels``: what the server says (Mastodon's instance configuration, a Bluesky
+    PDS that takes 2,000,000 bytes). Raises ValueError for an unknown platform or an impossible limit.
+    """
+    base = _PROFILES.get(platform.strip().lower())
+    if base is None:
+        raise ValueError(f"unknown platform {platform!r}: expected one of x, mastodon, bluesky")
+    changes: dict[str, object] = {"still_from_animation": still_from_animation}
+    if max_bytes is not None:
+        if max_bytes <= 0:
+            raise ValueError(f"{base.name}: image size limit must be positive, got {max_bytes}")
+        if base is BLUESKY_PROFILE and max_bytes > BLUESKY_HARD_MAX_BYTES:
+            raise ValueError(
+                f"bluesky: image size limit {max_bytes} is above the {BLUESKY_HARD_MAX_BYTES:,} bytes "
+                "the app.bsky.embed.images lexicon allows"
+            )
+        changes["max_bytes"] = max_bytes
+        if base.animated_gif_max_bytes is not None and base is MASTODON_PROFILE:
+            changes["animated_gif_max_bytes"] = max_bytes
+    if max_pixels is not None:
+        if max_pixels <= 0:
+            raise ValueError(f"{base.name}: image pixel limit must be positive, got {max_pixels}")
+        changes["max_pixels"] = max_pixels
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+# --- Assets and inspection ----------------------------------------------------------------------------
+
+
+_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def resolve_asset(assets_dir: Path, name: str) -> Path:
+    """The real path of the image ``name`` under ``assets_dir``.
+
+    :raises ImageProblem: for ``..``, absolute paths, links leading outside the assets folder, a
+        missing file or something that is not a file.
+    """
+    shown = name
+    keep_inside = f"Give a path inside {assets_dir}/, like photos/banner.jpg"
+    if not name or not name.strip():
+        raise ImageProblem(repr(shown), "the image path is empty", keep_inside)
+    if "\\" in name:
+        raise ImageProblem(shown, "the path contains a backslash", "Use / between folder names")
+    if name.startswith("/") or _WINDOWS_DRIVE.match(name):
+        raise ImageProblem(shown, "absolute paths are not allowed", keep_inside)
+    if ".." in PurePosixPath(name).parts:
+        raise ImageProblem(shown, "'..' would leave the assets folder", keep_inside)
+    try:
+        root = assets_dir.resolve(strict=True)
+    except OSError:
+        raise ImageProblem(
+            shown, f"the assets folder {assets_dir} does not exist", "Create it and put the images there"
+        ) from None
+    candidate = assets_dir / name
+    real = candidate.resolve()
+    if not real.is_relative_to(root):
+        raise ImageProblem(
+            shown, f"it is a link that leads outside {assets_dir}/",
+            "Copy the image into the assets folder instead of linking to it",
+        )
+    if not real.exists():
+        raise ImageProblem(shown, f"no such file in {assets_dir}/", "Check the spelling, or add the file")
+    if not real.is_file():
+        raise ImageProblem(shown, "it is not a file", "Name an image file, not a folder")
+    return real
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    path: Path
+    format: str           # Pillow's name: JPEG, PNG, GIF, WEBP, MPO
+    width: int            # as displayed (after the EXIF orientation)
+    height: int
+    mode: str
+    frames: int
+    animated: bool
+    byte_size: int
+    has_metadata: bool    # EXIF, XMP, ICC, comments, text chunks...
+    orientation: int      # EXIF orientation 1..8 (1 = upright already)
+
+
+# Keys of Image.info that carry metadata (everything but how to decode the pixels).
+_METADATA_KEYS = frozenset({
+    "exif", "xmp", "XML:com.adobe.xmp", "icc_profile", "comment", "photoshop", "iptc", "adobe",
+    "Description", "Comment", "Author", "Software", "Title", "Copyright", "Creation Time", "Source",
+    "Disclaimer", "Warning", "extension", "mp", "mpoffset",
+})
+# EXIF orientations whose upright image has width and height swapped.
+_SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})
+
+
+@contextmanager
+def _open_image(path: Path) -> Iterator[Image.Image]:
+    """Open ``path`` for decoding; every failure (inside the ``with`` too) becomes an ImageProblem."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise ImageProblem(path, f"cannot be read ({error.strerror})", "Check the file exists and is readable") from None
+    if size > MAX_SOURCE_BYTES:
+        raise ImageProblem(
+            path, f"the file is {size / 1e6:.0f} MB, more than the {MAX_SOURCE_BYTES / 1e6:.0f} MB accepted",
+            "Export a smaller copy (a JPEG of a few MB is plenty)",
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path, formats=SOURCE_FORMATS) as image:
+                _refuse_bomb(path, image)
+                yield image
+        except ImageProblem:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise _bomb_problem(path) from None
+        except UnidentifiedImageError:
+            raise ImageProblem(
+                path, "is not an image Pillow can read as JPEG, PNG, GIF or WEBP",
+                "Convert it to JPEG or PNG",
+            ) from None
+        except (PermissionError, IsADirectoryError, FileNotFoundError) as error:
+            raise ImageProblem(path, f"cannot be read ({error.strerror})", "Check the file exists and is readable") from None
+        except (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error) as error:
+            raise ImageProblem(
+                path, f"is damaged or truncated ({error})", "Export or download the image again"
+            ) from None
+
+
+def _bomb_problem(path: Path) -> ImageProblem:
+    return ImageProblem(
+        path,
+        f"has too many pixels to decode safely (more than {MAX_SOURCE_PIXELS:,}; possibly a "
+        "decompression bomb)",
+        "Use a smaller export of the image",
+    )
+
+
+def _refuse_bomb(path: Path, image: Image.Image) -> None:
+    width, height = image.size
+    if width * height > MAX_SOURCE_PIXELS or width <= 0 or height <= 0:
+        raise _bomb_problem(path)
+    frames = getattr(image, "n_frames", 1)
+    if frames * width * height > MAX_ANIMATION_PIXELS:
+        raise ImageProblem(
+            path, f"is an animation of {frames} frames of {width}x{height}, too much to decode safely",
+            "Use a shorter or smaller animation",
+        )
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        value = image.getexif().get(0x0112, 1)
+    except Exception:  # a broken EXIF block must not stop us: it is dropped anyway
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _decode_all_frames(image: Image.Image) -> None:
+    """Fully decode every frame (finds truncated or corrupt data now, not at storm time)."""
+    for index in range(getattr(image, "n_frames", 1)):
+        if index:
+            image.seek(index)
+        image.load()
+    if getattr(image, "n_frames", 1) > 1:
+        image.seek(0)
+
+
+def inspect_image(path: Path) -> ImageInfo:
+    """Open, fully decode and describe the image at ``path``.
+
+    :raises ImageProblem: unreadable, not an image, damaged or truncated, or too large to decode safely.
+    """
+    path = Path(path)
+    with _open_image(path) as image:
+        if image.format == "PNG":
+            image.verify()  # checks every chunk's CRC; the image must be reopened afterwards
+    with _open_image(path) as image:
+        orientation = _orientation(image)
+        has_metadata = bool(_METADATA_KEYS & set(image.info)) or bool(image.getexif())
+        frames = getattr(image, "n_frames", 1)
+        animated = bool(getattr(image, "is_animated", False))
+        fmt, mode, (width, height) = image.format or "?", image.mode, image.size
+        _decode_all_frames(image)
+    if orientation in _SWAPPING_ORIENTATIONS:
+        width, height = height, width
+    return ImageInfo(
+        path=path, format=fmt, width=width, height=height, mode=mode, frames=frames,
+        animated=animated and fmt != "MPO", byte_size=path.stat().st_size,
+        has_metadata=has_metadata, orientation=orientation,
+    )
+
+
+# --- Preparing -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """Platform-ready bytes: upright, metadata-free, within the profile's limits."""
+
+    data: bytes
+    mime_type: str
+    width: int
+    height: int
+    sha256: str
+
+    def as_upload(self, alt: str) -> UploadImage:
+        """The image as the publishers take it. The filename is generic: never the organizer's."""
+        return UploadImage(
+            data=self.data, mime_type=self.mime_type, alt=alt, width=self.width, height=self.height,
+            filename=f"image.{_EXTENSION[self.mime_type]}",
+        )
+
+
+def prepare_image(path: Path, profile: ImageProfile) -> PreparedImage:
+    """Turn the image at ``path`` into bytes ``profile``'s platform accepts (see the module docstring).
+
+    :raises ImageProblem: the file cannot be used, or cannot be made to fit the profile.
+    """
+    path = Path(path)
+    with _open_image(path) as image:
+        is_animation = bool(getattr(image, "is_animated", False)) and image.format != "MPO"
+        if is_animation:
+            if profile.animated_gif:
+                return _prepare_animation(path, image, profile)
+            if not profile.still_from_animation:
+                raise ImageProblem(
+                    path, f"is an animation, and {profile.name} shows animated GIFs as still images",
+                    "Pick a still image (JPEG or PNG) for this platform, or allow sending the first frame",
+                )
+        source_format = image.format or ""
+        still = _decode_upright(image, profile)
+    data, mime, final = _encode_to_fit(path, still, profile, lossless_source=source_format in LOSSLESS_SOURCE_FORMATS)
+    return PreparedImage(data=data, mime_type=mime, width=final.width, height=final.height,
+                         sha256=hashlib.sha256(data).hexdigest())
+
+
+def _fit_size(width: int, height: int, max_pixels: int | None, max_long_edge: int | None,
+              max_box: tuple[int, int] | None = None) -> tuple[int, int]:
+    """The largest size with the same aspect ratio that fits the limits (never upscaled)."""
+    scale = 1.0
+    if max_pixels is not None and width * height > max_pixels:
+        scale = min(scale, math.sqrt(max_pixels / (width * height)))
+    if max_long_edge is not None and max(width, height) > max_long_edge:
+        scale = min(scale, max_long_edge / max(width, height))
+    if max_box is not None:
+        scale = min(scale, max_box[0] / width, max_box[1] / height)
+    if scale >= 1.0:
+        return width, height
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    while max_pixels is not None and new_w * new_h > max_pixels:  # rounding went over by a few pixels
+        scale *= 0.999
+        new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    return new_w, new_h
+
+
+def _decode_upright(image: Image.Image, profile: ImageProfile) -> Image.Image:
+    """Frame one: decoded (reduced early when it must shrink), upright, 8-bit sRGB, within the
+    profile's pixel limits."""
+    orientation = _orientation(image)
+    stored_w, stored_h = image.size
+    swap = orientation in _SWAPPING_ORIENTATIONS
+    upright_w, upright_h = (stored_h, stored_w) if swap else (stored_w, stored_h)
+    target = _fit_size(upright_w, upright_h, profile.max_pixels, profile.max_long_edge)
+    stored_target = (target[1], target[0]) if swap else target
+    if image.format in ("JPEG", "MPO") and stored_target != image.size:
+        # libjpeg decodes straight at 1/2, 1/4 or 1/8 scale (DCT scaling), never below the target:
+        # a large speed and memory win for photos that must shrink anyway.
+        image.draft(None, stored_target)
+    image.load()
+    upright = ImageOps.exif_transpose(image) or image
+    pixels = _to_srgb_8bit(upright)  # before resizing: palette images only resize well as RGB(A)
+    if pixels.size != target:
+        pixels = pixels.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    pixels.info = {}
+    return pixels
+
+
+def _is_srgb(profile: ImageCms.ImageCmsProfile) -> bool:
+    try:
+        return "srgb" in ImageCms.getProfileDescription(profile).lower()
+    except ImageCms.PyCMSError:
+        return False
+
+
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def _convert_icc_to_srgb(image: Image.Image, icc: bytes) -> Image.Image:
+    """Pixels converted from the embedded profile to sRGB; a broken profile is treated as sRGB."""
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if image.mode not in ("CMYK",) and _is_srgb(source):
+            return image
+        if image.mode in ("L", "LA"):
+            return image  # grey profiles are close to sRGB's grey; converting would only add colour
+        out_mode = "RGBA" if image.mode == "RGBA" else "RGB"
+        converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode=out_mode)
+        return converted if converted is not None else image
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return image.convert("RGB") if image.mode == "CMYK" else image
+
+
+def _to_srgb_8bit(image: Image.Image) -> Image.Image:
+    """8-bit L, LA, RGB or RGBA pixels in sRGB; alpha dropped when fully opaque."""
+    icc = image.info.get("icc_profile")
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        image = image.convert("I").point(lambda value: value * (1 / 257)).convert("L")
+    elif image.mode == "F":
+        image = image.convert("L")
+    elif image.mode == "1":
+        image = image.convert("L")
+    elif image.mode in ("P", "PA"):
+        image = image.convert("RGBA" if image.mode == "PA" or "transparency" in image.info else "RGB")
+    elif image.mode in ("RGBa", "La"):
+        image = image.convert("RGBA" if image.mode == "RGBa" else "LA")
+    elif image.mode == "CMYK":
+        image = _convert_icc_to_srgb(image, icc) if icc else image.convert("RGB")
+        icc = None
+    elif image.mode not in ("L", "LA", "RGB", "RGBA"):
+        image = image.convert("RGB")
+    if icc:
+        image = _convert_icc_to_srgb(image, icc)
+    if image.mode in ("RGBA", "LA") and image.getextrema()[-1][0] == 255:
+        image = image.convert("RGB" if image.mode == "RGBA" else "L")
+    return image
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA")
+
+
+def _encode(image: Image.Image, mime: str, quality: int = QUALITY_MAX) -> bytes:
+    buffer = io.BytesIO()
+    if mime == MIME_JPEG:
+        image.save(buffer, "JPEG", quality=quality)
+    elif mime == MIME_WEBP:
+        webp_ready = image if image.mode in ("RGB", "RGBA") else image.convert("RGBA" if _has_alpha(image) else "RGB")
+        webp_ready.save(buffer, "WEBP", quality=quality, method=4)
+    elif mime == MIME_PNG:
+        image.save(buffer, "PNG", compress_level=6)
+    else:
+        raise ValueError(mime)
+    return buffer.getvalue()
+
+
+def _strip_sample(image: Image.Image, fraction: int = 8, strip: int = 16) -> Image.Image | None:
+    """Evenly spaced full-width strips, 1/``fraction`` of the rows, aligned on JPEG's 16-row blocks.
+
+    Encoding the sample costs 1/``fraction`` of a full encode and, having the same content statistics,
+    predicts the full image's size at any quality within a few percent.
+    """
+    width, height = image.size
+    step = strip * fraction
+    if height < step * 4:
+        return None
+    tops = range(0, height - strip + 1, step)
+    sample = Image.new(image.mode, (width, strip * len(tops)))
+    for row, top in enumerate(tops):
+        sample.paste(image.crop((0, top, width, top + strip)), (0, row * strip))
+    return sample
+
+
+class _SizeEstimator:
+    """Predicts the encoded size of ``image`` at a quality, cheaply, from a strip sample."""
+
+    def __init__(self, image: Image.Image, mime: str) -> None:
+        self.image, self.mime = image, mime
+        self.sample = _strip_sample(image)
+        self.factor = image.height / self.sample.height if self.sample is not None else 1.0
+        self.cache: dict[int, int] = {}
+
+    def predict(self, quality: int) -> int:
+        if quality not in self.cache:
+            source = self.sample if self.sample is not None else self.image
+            self.cache[quality] = int(len(_encode(source, self.mime, quality)) * self.factor)
+        return self.cache[quality]
+
+    def best_quality(self, budget: int) -> int | None:
+        """Highest quality in [QUALITY_MIN, QUALITY_MAX] predicted to fit ``budget`` (binary search)."""
+        if self.predict(QUALITY_MAX) <= budget:
+            return QUALITY_MAX
+        if self.predict(QUALITY_MIN) > budget:
+            return None
+        low, high = QUALITY_MIN, QUALITY_MAX  # predict(low) fits, predict(high) does not
+        while high - low > 2:
+            middle = (low + high) // 2
+            if self.predict(middle) <= budget:
+                low = middle
+            else:
+                high = middle
+        return low
+
+
+def _fit_lossy(image: Image.Image, mime: str, max_bytes: int) -> tuple[bytes, Image.Image] | None:
+    """Best quality that fits at this size: estimated on a sample, confirmed on the real encode."""
+    budget = int(max_bytes * BYTES_SAFETY_MARGIN)
+    estimator = _SizeEstimator(image, mime)
+    quality = estimator.best_quality(budget)
+    if quality is None:
+        return None
+    for _attempt in range(4):
+        data = _encode(image, mime, quality)
+        if len(data) <= max_bytes:
+            return data, image
+        # The sample underestimated: scale the budget by the miss and search again, lower.
+        budget = int(budget * max_bytes / len(data) * BYTES_SAFETY_MARGIN)
+        next_quality = estimator.best_quality(budget)
+        if next_quality is None:
+            return None
+        quality = min(next_quality, quality - 2)
+        if quality < QUALITY_MIN:
+            return None
+    return None
+
+
+def _downscaled_for(image: Image.Image, mime: str, max_bytes: int) -> Image.Image:
+    """Smaller copy whose size at QUALITY_WHEN_DOWNSCALING should fit: area scaled by the byte ratio."""
+    predicted = _SizeEstimator(image, mime).predict(QUALITY_WHEN_DOWNSCALING) if mime != MIME_PNG \
+        else len(_encode(image, MIME_PNG))
+    area_ratio = min(0.8, max_bytes * BYTES_SAFETY_MARGIN / max(predicted, 1))
+    linear = math.sqrt(area_ratio) * 0.97
+    size = (max(1, int(image.width * linear)), max(1, int(image.height * linear)))
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def _encode_to_fit(path: Path, image: Image.Image, profile: ImageProfile, *,
+                   lossless_source: bool) -> tuple[bytes, str, Image.Image]:
+    """Choose the format and find the largest size and highest quality within the profile's bytes."""
+    alpha = _has_alpha(image)
+    if (alpha or lossless_source) and MIME_PNG in profile.formats:
+        data = _encode(image, MIME_PNG)
+        if len(data) <= profile.max_bytes:
+            return data, MIME_PNG, image
+    if alpha:
+        lossy = MIME_WEBP if MIME_WEBP in profile.formats else MIME_PNG
+    else:
+        lossy = MIME_JPEG
+    for _round in range(8):
+        if lossy == MIME_PNG:
+            data = _encode(image, MIME_PNG)
+            if len(data) <= profile.max_bytes:
+                return data, MIME_PNG, image
+        else:
+            fitted = _fit_lossy(image, lossy, profile.max_bytes)
+            if fitted is not None:
+                return fitted[0], lossy, fitted[1]
+        if image.width <= 16 or image.height <= 16:
+            break
+        image = _downscaled_for(image, lossy, profile.max_bytes)
+    raise ImageProblem(
+        path, f"cannot be made smaller than {profile.name}'s limit of {profile.max_bytes:,} bytes",
+        "Use a simpler or smaller image",
+    )
+
+
+# --- Animations -----------------------------------------------------------------------------------------
+
+
+def _prepare_animation(path: Path, image: Image.Image, profile: ImageProfile) -> PreparedImage:
+    frames = image.n_frames
+    if profile.animated_gif_max_frames is not None and frames > profile.animated_gif_max_frames:
+        raise ImageProblem(
+            path, f"has {frames} frames; {profile.name} takes at most {profile.animated_gif_max_frames}",
+            "Shorten the animation",
+        )
+    width, height = image.size
+    max_pixels = profile.animated_gif_max_pixels
+    if profile.animated_gif_max_total_pixels is not None:
+        per_frame = profile.animated_gif_max_total_pixels // frames
+        max_pixels = per_frame if max_pixels is None else min(max_pixels, per_frame)
+    size = _fit_size(width, height, max_pixels, None, profile.animated_gif_max_size)
+    durations, loop = _timings(image)
+    max_bytes = profile.animated_gif_max_bytes or profile.max_bytes
+    for _round in range(6):
+        data = _encode_animation(image, size, durations, loop)
+        if len(data) <= max_bytes:
+            return PreparedImage(data=data, mime_type=MIME_GIF, width=size[0], height=size[1],
+                                 sha256=hashlib.sha256(data).hexdigest())
+        linear = math.sqrt(max_bytes * BYTES_SAFETY_MARGIN / len(data)) * 0.97
+        size = (max(1, int(size[0] * linear)), max(1, int(size[1] * linear)))
+    raise ImageProblem(
+        path, f"cannot be made smaller than {profile.name}'s animated GIF limit of {max_bytes:,} bytes",
+        "Use a shorter or smaller animation",
+    )
+
+
+def _timings(image: Image.Image) -> tuple[list[int], int]:
+    durations = []
+    for index in range(image.n_frames):
+        image.seek(index)
+        durations.append(int(image.info.get("duration", 100)) or 100)
+    image.seek(0)
+    return durations, int(image.info.get("loop", 0))
+
+
+def _animation_frames(image: Image.Image, size: tuple[int, int]) -> Iterator[Image.Image]:
+    """Each frame fully composited, scaled, in sRGB RGBA, with no metadata."""
+    for index in range(image.n_frames):
+        image.seek(index)
+        frame = image.convert("RGBA")
+        if frame.size != size:
+            frame = frame.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        frame.info = {}
+        yield frame
+
+
+def _encode_animation(image: Image.Image, size: tuple[int, int], durations: list[int], loop: int) -> bytes:
+    frames = _animation_frames(image, size)
+    first = next(frames)
+    buffer = io.BytesIO()
+    # Frames are full composites, so each replaces the last (disposal 2) and nothing ghosts.
+    first.save(buffer, "GIF", save_all=True, append_images=list(frames), duration=durations,
+               loop=loop, disposal=2, optimize=False)
+    return buffer.getvalue()
+
+
+# --- Cache ------------------------------------------------------------------------------------------------
+
+
+ProgressCallback = Callable[[int, int, Path], None]
+
+
+class MediaCache:
+    """Prepared variants on disk, keyed by (sha256 of the source bytes, profile key).
+
+    The folder holds processed campaign photos: it is created private (0700). Entries are written
+    atomically and checked against their recorded hash when read; a damaged entry is remade.
+    """
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.cache_dir = Path(cache_dir)
+
+    def _entry(self, source_sha256: str, profile: ImageProfile) -> tuple[Path, Path]:
+        stem = hashlib.sha256(f"{source_sha256}:{profile.key}".encode()).hexdigest()
+        return self.cache_dir / f"{stem}.img", self.cache_dir / f"{stem}.json"
+
+    @staticmethod
+    def _source_sha256(path: Path) -> str:
+        try:
+            with open(path, "rb") as handle:
+                return hashlib.file_digest(handle, "sha256").hexdigest()
+        except OSError as error:
+            raise ImageProblem(path, f"cannot be read ({error.strerror})", "Check the file exists and is readable") from None
+
+    def lookup(self, path: Path, profile: ImageProfile) -> PreparedImage | None:
+        """The cached variant, or None when it was not prepared (or the entry is damaged)."""
+        data_path, meta_path = self._entry(self._source_sha256(Path(path)), profile)
+        try:
+            meta = json.loads(meta_path.read_text())
+            data = data_path.read_bytes()
+        except (OSError, ValueError):
+            return None
+        if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
+            return None
+        return PreparedImage(data=data, mime_type=meta["mime_type"], width=meta["width"],
+                             height=meta["height"], sha256=meta["sha256"])
+
+    def get(self, path: Path, profile: ImageProfile) -> PreparedImage:
+        """The prepared variant, made (and stored) now if it is not cached yet."""
+        cached = self.lookup(path, profile)
+        if cached is not None:
+            return cached
+        prepared = prepare_image(Path(path), profile)
+        self._store(self._source_sha256(Path(path)), profile, prepared)
+        return prepared
+
+    def prepare_all(
+        self, items: Iterable[tuple[Path, ImageProfile]], progress: ProgressCallback | None = None
+    ) -> list[PreparedImage]:
+        """Prepare every (path, profile), calling ``progress(done, total, path)`` after each.
+
+        Goes through all items even when some fail, then raises one ImageProblem naming each failure.
+        """
+        todo = list(items)
+        prepared: list[PreparedImage] = []
+        problems: list[ImageProblem] = []
+        for done, (path, profile) in enumerate(todo, start=1):
+            try:
+                prepared.append(self.get(path, profile))
+            except ImageProblem as problem:
+                problems.append(problem)
+            if progress is not None:
+                progress(done, len(todo), Path(path))
+        if problems:
+            if len(problems) == 1:
+                raise problems[0]
+            error = ImageProblem(
+                f"{len(problems)} files", "could not be prepared:\n  " + "\n  ".join(map(str, problems)),
+                "Fix each image above",
+            )
+            error.problems = problems  # type: ignore[attr-defined]
+            raise error
+        return prepared
+
+    def _store(self, source_sha256: str, profile: ImageProfile, prepared: PreparedImage) -> None:
+        self.cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        data_path, meta_path = self._entry(source_sha256, profile)
+        meta = {"mime_type": prepared.mime_type, "width": prepared.width, "height": prepared.height,
+                "sha256": prepared.sha256, "profile": profile.name}
+        _write_atomically(data_path, prepared.data)
+        _write_atomically(meta_path, json.dumps(meta).encode())
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
