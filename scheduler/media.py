@@ -45,8 +45,8 @@ MAX_ANIMATION_PIXELS = 300_000_000
 # A source file larger than this is refused before reading it (no campaign photo needs more).
 MAX_SOURCE_BYTES = 100 * 1024 * 1024
 # Source formats we open. Pillow can read many more (FITS, PSD, ...): each is attack surface we do not
-# need. MPO = the multi-picture JPEG many phones and cameras write.
-SOURCE_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "WEBP")
+# need. Multi-picture JPEGs (MPO, written by many phones and cameras) come through the JPEG opener.
+SOURCE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP")
 LOSSLESS_SOURCE_FORMATS = frozenset({"PNG", "GIF"})
 # Bump when the pipeline's output changes, so cached variants are remade.
 PIPELINE_VERSION = "1"
@@ -268,7 +268,7 @@ class ImageInfo:
 _METADATA_KEYS = frozenset({
     "exif", "xmp", "XML:com.adobe.xmp", "icc_profile", "comment", "photoshop", "iptc", "adobe",
     "Description", "Comment", "Author", "Software", "Title", "Copyright", "Creation Time", "Source",
-    "Disclaimer", "Warning", "extension", "mp", "mpoffset",
+    "Disclaimer", "Warning", "mp", "mpoffset",
 })
 # EXIF orientations whose upright image has width and height swapped.
 _SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})
@@ -360,7 +360,9 @@ def inspect_image(path: Path) -> ImageInfo:
             image.verify()  # checks every chunk's CRC; the image must be reopened afterwards
     with _open_image(path) as image:
         orientation = _orientation(image)
-        has_metadata = bool(_METADATA_KEYS & set(image.info)) or bool(image.getexif())
+        extension = image.info.get("extension")  # GIF application block; NETSCAPE2.0 only loops
+        has_metadata = (bool(_METADATA_KEYS & set(image.info)) or bool(image.getexif())
+                        or (isinstance(extension, tuple) and extension[0] != b"NETSCAPE2.0"))
         frames = getattr(image, "n_frames", 1)
         animated = bool(getattr(image, "is_animated", False))
         fmt, mode, (width, height) = image.format or "?", image.mode, image.size

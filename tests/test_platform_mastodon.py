@@ -268,6 +268,34 @@ def test_settle_after_a_restart_uses_the_time_inside_the_key(sandbox: Sandbox) -
     assert settled is not None and settled.platform_id == accepted.post_id
 
 
+def test_settle_from_a_new_publisher_with_images_finds_the_one_post(sandbox: Sandbox) -> None:
+    """After a restart the images are uploaded again, but the key still names the first status."""
+    publisher, handle = new_account(sandbox)
+    post = outgoing("Pictures, then a crash", images=(Image(jpeg(), "image/jpeg", "teal", 64, 48),))
+    first = publisher.publish(post)
+    restarted = create_publisher(sandbox.credentials("mastodon", handle), base_url=sandbox.base_url("mastodon"))
+    settled = restarted.settle(post)
+    assert settled is not None and settled.platform_id == first.platform_id
+    assert len(posts_of(sandbox, handle)) == 1
+
+
+def test_settle_says_not_published_when_the_instance_refuses_the_post(sandbox: Sandbox) -> None:
+    publisher, handle = new_account(sandbox)
+    assert publisher.settle(outgoing("x" * 501)) is None  # 422 comes after the key lookup: no such post
+    assert posts_of(sandbox, handle) == []
+
+
+def test_settle_while_the_instance_is_down_can_be_retried(sandbox: Sandbox) -> None:
+    publisher, handle = new_account(sandbox)
+    post = outgoing("Settled later")
+    sandbox.faults.error_rate = 1
+    with pytest.raises(RetryLater):
+        publisher.settle(post)
+    sandbox.faults.error_rate = 0
+    assert publisher.settle(post) is not None
+    assert len(posts_of(sandbox, handle)) == 1
+
+
 def test_settle_past_the_idempotency_window_asks_a_person(sandbox: Sandbox) -> None:
     publisher, handle = new_account(sandbox)
     old_key = tid(time.time() - 2 * 3600)
@@ -305,6 +333,19 @@ def test_waiting_out_the_statuses_limit(sandbox: Sandbox, app: MastodonApp) -> N
     assert [post.text for post in posts_of(sandbox, handle)] == ["first", "second"]
 
 
+def test_media_upload_limit_is_rate_limited(sandbox: Sandbox, app: MastodonApp) -> None:
+    publisher, _ = new_account(sandbox)
+    app.set_limits(media_uploads=1, media_period=60.0)
+    try:
+        image = Image(jpeg(), "image/jpeg", "teal", 64, 48)
+        with pytest.raises(RateLimited) as error:
+            publisher.publish(outgoing("two images", images=(image, image)))
+    finally:
+        app.set_limits(media_uploads=MastodonLimits().media_uploads, media_period=MastodonLimits().media_period)
+    seconds = (error.value.until - datetime.now(timezone.utc)).total_seconds()
+    assert 58 < seconds <= 60
+
+
 def test_bad_token_is_rejected_without_showing_it(sandbox: Sandbox) -> None:
     secret = "definitely-not-a-token-" + uuid.uuid4().hex
     publisher = create_publisher({"access_token": secret}, base_url=sandbox.base_url("mastodon"))
@@ -323,6 +364,17 @@ def test_over_length_is_rejected_in_the_instances_words(sandbox: Sandbox) -> Non
     assert "Text character limit of 500 exceeded" in str(error.value)
     publisher.publish(outgoing("x" * 470 + " https://example.org/" + "y" * 100))  # 470 + 1 + 23: a URL counts as 23
     assert len(posts_of(sandbox, handle)) == 1
+
+
+def test_length_is_counted_as_mastodon_counts_it(sandbox: Sandbox) -> None:
+    """Grapheme clusters, not code points; a remote mention counts only its local part."""
+    publisher, handle = new_account(sandbox)
+    family = "\U0001F468\u200D\U0001F469\u200D\U0001F467"  # one grapheme, five code points
+    publisher.publish(outgoing(family * 500))
+    publisher.publish(outgoing("@alice@" + "very-long-domain." * 30 + "example " + "x" * 493))
+    with pytest.raises(Rejected):
+        publisher.publish(outgoing(family * 501))
+    assert len(posts_of(sandbox, handle)) == 2
 
 
 def test_alt_text_over_the_limit_is_rejected(sandbox: Sandbox) -> None:

@@ -103,7 +103,7 @@ class MastodonPublisher:
                  timeout: float = 10.0, options: Mapping[str, Any] | None = None) -> None:
         options = dict(options or {})
         self.base_url = base_url.rstrip("/")
-        self.handle = handle.lstrip("@") if handle else None
+        self.handle = handle.lstrip("@").split("@")[0] if handle else None  # @alice@example.org → alice
         self.timeout = timeout
         self.default_visibility: str | None = options.get("visibility")
         self.media_poll_interval = float(options.get("media_poll_interval", MEDIA_POLL_INTERVAL))
@@ -143,8 +143,12 @@ class MastodonPublisher:
         Without it, this publisher's own record is used, then the time inside a TID idempotency key
         (a TID is made at queue time, before any send, so it errs on the safe side).
 
-        :raises OutcomeUnknown: past the window (the instance has forgotten the key): a person must look
-            at the account's profile; or when the instance cannot be reached again.
+        Returns None when the instance refuses the post on validation (422): it checks the key first,
+        so the post does not exist.
+
+        :raises OutcomeUnknown: past the window (the instance has forgotten the key), or when the
+            instance refuses before looking at the key (401, 404): a person must look at the profile.
+        :raises RetryLater, RateLimited: the instance could not answer now; settling again later is safe.
         """
         sent_at = first_sent_at or self._first_sent_at(post.idempotency_key or post.key)
         deadline = IDEMPOTENCY_WINDOW - IDEMPOTENCY_SAFETY_MARGIN
@@ -156,12 +160,21 @@ class MastodonPublisher:
                 f"Check the account's profile ({self._profile_url()}) and mark the post by hand.")
         try:
             media_ids = self._media_for(post)
-        except RetryLater as error:
-            raise OutcomeUnknown(f"Mastodon: could not settle post {post.key}: {error}") from error
+        except Rejected as error:  # a refused upload says nothing about the status
+            raise OutcomeUnknown(f"Mastodon: cannot tell whether post {post.key} was published: {error}. "
+                                 f"Check the account's profile ({self._profile_url()}).") from None
         try:
             return self._send_status(post, media_ids)
-        except RetryLater as error:
-            raise OutcomeUnknown(f"Mastodon: could not settle post {post.key} yet: {error}") from error
+        except OutcomeUnknown as error:  # still inside the window: asking again later is safe
+            raise RetryLater(f"Mastodon: could not settle post {post.key} yet (asking again later with the "
+                             f"same Idempotency-Key is safe): {error}") from None
+        except Rejected as error:
+            if error.status == 422:
+                # Mastodon looks the key up before validating (PostStatusService): a validation
+                # refusal means the key is unknown, so the post does not exist.
+                return None
+            raise OutcomeUnknown(f"Mastodon: cannot tell whether post {post.key} was published: {error}. "
+                                 f"Check the account's profile ({self._profile_url()}).") from None
 
     def close(self) -> None:
         self._session.close()

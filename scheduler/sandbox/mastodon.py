@@ -87,8 +87,6 @@ PROCESSING_DELAY = 0.3
 #: Largest request body the sandbox reads (a real instance's proxy has a similar cap).
 MAX_REQUEST_BODY = 64 * 1024 * 1024
 
-_URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
-_MENTION = re.compile(r"(?<![\w/])@(\w+)(?:@[\w.-]+\w)?", re.UNICODE)
 _HASHTAG = re.compile(r"(?<![\w/])#(\w+)", re.UNICODE)
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 
@@ -111,20 +109,13 @@ class MastodonLimits:
     idempotency_window: float = IDEMPOTENCY_WINDOW
 
 
-def mastodon_status_length(text: str, characters_reserved_per_url: int = CHARACTERS_RESERVED_PER_URL) -> int:
-    """Length of a status as Mastodon counts it: URLs as ``characters_reserved_per_url``, a mention
-    as its local part only (``@alice@example.org`` → ``@alice``)."""
-    try:
-        from scheduler.text import mastodon_length  # written by another helper; may not exist yet
-    except ImportError:
-        return _stand_in_length(text, characters_reserved_per_url)
-    return mastodon_length(text, url_length=characters_reserved_per_url)
+def mastodon_status_length(text: str, spoiler_text: str = "",
+                           characters_reserved_per_url: int = CHARACTERS_RESERVED_PER_URL) -> int:
+    """Length of a status as Mastodon's ``StatusLengthValidator`` counts it (grapheme clusters of the
+    content warning plus the text; URLs as ``characters_reserved_per_url``; ``@user@domain`` as ``@user``)."""
+    from scheduler.text import mastodon_length  # imported lazily: the sandbox starts without it
 
-
-def _stand_in_length(text: str, url_length: int) -> int:
-    counted = _URL.sub("x" * url_length, text)
-    counted = _MENTION.sub(lambda match: "@" + match.group(1), counted)
-    return len(counted)
+    return mastodon_length(text, url_length=characters_reserved_per_url, spoiler_text=spoiler_text)
 
 
 def _iso(moment: float) -> str:
@@ -433,9 +424,10 @@ class MastodonApp:
             if duplicate is not None:
                 return web.json_response(duplicate.json)
         text = _single(params, "status") or ""
+        spoiler_text = _single(params, "spoiler_text") or ""
         media_ids = _many(params, "media_ids")
         visibility = _single(params, "visibility") or "public"
-        problem = self._status_problem(account, text, media_ids, visibility)
+        problem = self._status_problem(account, text, spoiler_text, media_ids, visibility)
         if problem:
             return _error(problem, 422)
         counted = self._hit("statuses", account)
@@ -443,7 +435,8 @@ class MastodonApp:
             return counted
         status = self._store_status(request, account, text, media_ids, visibility, in_reply_to_id,
                                     _language(_single(params, "language")), key, base,
-                                    sensitive=_single(params, "sensitive") in ("1", "true", "True"))
+                                    sensitive=_single(params, "sensitive") in ("1", "true", "True"),
+                                    spoiler_text=spoiler_text)
         return web.json_response(status.json, headers=counted)
 
     def _idempotent_duplicate(self, account: _Account, key: str) -> _Status | None:
@@ -457,7 +450,8 @@ class MastodonApp:
             return None
         return self._statuses.get(status_id)
 
-    def _status_problem(self, account: _Account, text: str, media_ids: list[str], visibility: str) -> str | None:
+    def _status_problem(self, account: _Account, text: str, spoiler_text: str, media_ids: list[str],
+                        visibility: str) -> str | None:
         limits = self.limits
         if visibility not in VISIBILITIES:
             return INVALID_VISIBILITY.format(value=visibility)
@@ -473,13 +467,13 @@ class MastodonApp:
             return MEDIA_NOT_READY
         if not text.strip() and not media_ids:
             return TEXT_BLANK
-        if mastodon_status_length(text, limits.characters_reserved_per_url) > limits.max_characters:
+        if mastodon_status_length(text, spoiler_text, limits.characters_reserved_per_url) > limits.max_characters:
             return TEXT_TOO_LONG.format(limit=limits.max_characters)
         return None
 
     def _store_status(self, request: web.Request, account: _Account, text: str, media_ids: list[str],
                       visibility: str, in_reply_to_id: str | None, language: str | None, key: str | None,
-                      base: str, *, sensitive: bool) -> _Status:
+                      base: str, *, sensitive: bool, spoiler_text: str) -> _Status:
         status_id = self._next_id()
         created_at = time.time()
         attachments = [self._media[media_id] for media_id in media_ids]
@@ -490,7 +484,7 @@ class MastodonApp:
         status.json = {
             "id": status_id, "created_at": _iso(created_at), "in_reply_to_id": in_reply_to_id,
             "in_reply_to_account_id": parent.account.id if parent else None, "sensitive": sensitive,
-            "spoiler_text": "", "visibility": visibility, "language": language,
+            "spoiler_text": spoiler_text, "visibility": visibility, "language": language,
             "uri": f"{base}/users/{account.username}/statuses/{status_id}",
             "url": f"{base}/@{account.username}/{status_id}", "replies_count": 0, "reblogs_count": 0,
             "favourites_count": 0, "edited_at": None, "favourited": False, "reblogged": False,

@@ -1,0 +1,305 @@
+"""The campaign file (TOML, one campaign per file) and its validation.
+
+Validation reports *every* problem at once, each with file, line, field and what to do. Checks that need
+the outside world (accounts from config.toml, images under assets/) get it through pydantic's validation
+context, so they are reported together with the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
+
+from .config import Config
+from .problems import Problem, UserError, pydantic_problems, read_toml
+from .timing import LocalTimeError, parse_duration, to_utc, zone
+
+_LANG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_POST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _ctx(info: ValidationInfo) -> "CheckContext | None":
+    return (info.context or {}).get("check") if info.context else None
+
+
+class ImageSpec(_Strict):
+    file: str
+    alt: str | None = None
+
+    @field_validator("file")
+    @classmethod
+    def _image_exists(cls, value: str, info: ValidationInfo) -> str:
+        check = _ctx(info)
+        if check is not None:
+            check.image(value)
+        return value
+
+
+class PostSpec(_Strict):
+    id: str | None = None
+    text: str
+    lang: str | None = None
+    accounts: list[str] = Field(min_length=1)
+    images: list[ImageSpec] = Field(default_factory=list)
+    reply_to: str | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _text_not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the post text is empty; write the text people will post")
+        return value
+
+    @field_validator("id", "reply_to")
+    @classmethod
+    def _id_shape(cls, value: str | None) -> str | None:
+        if value is not None and not _POST_ID.match(value):
+            raise ValueError(f"{value!r} is not a usable post id; use letters, digits, '-' and '_'")
+        return value
+
+    @field_validator("lang")
+    @classmethod
+    def _lang_shape(cls, value: str | None) -> str | None:
+        if value is not None and not _LANG.match(value):
+            raise ValueError(f"{value!r} is not a language code; use an ISO 639-1 code such as \"en\", "
+                             "\"es\", \"ar\" or \"fr\"")
+        return value
+
+    @field_validator("accounts")
+    @classmethod
+    def _accounts_known(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        check = _ctx(info)
+        if check is not None:
+            unknown = [name for name in value if name not in check.config.accounts]
+            if unknown:
+                known = ", ".join(sorted(check.config.accounts)) or "none yet"
+                raise ValueError(f"unknown account {', '.join(repr(u) for u in unknown)}; accounts are "
+                                 f"defined in {check.config.label} under [[accounts]] (defined: {known})")
+        if len(set(value)) != len(value):
+            raise ValueError("an account is listed twice; list each account once")
+        return value
+
+
+class AnnounceZone(_Strict):
+    zone: str
+    label: str
+
+    @field_validator("zone")
+    @classmethod
+    def _zone_exists(cls, value: str) -> str:
+        zone(value)
+        return value
+
+
+class Spread(_Strict):
+    """Each account's posts one ``every`` apart from the storm start, each moved by up to ``jitter``."""
+
+    every: timedelta
+    window: timedelta | None = None
+    jitter: timedelta = timedelta(0)
+
+    _durations = field_validator("every", "window", "jitter", mode="before")(
+        lambda value: parse_duration(value))
+
+
+class Storm(_Strict):
+    start: datetime
+    timezone: str
+    announce: list[AnnounceZone] = Field(default_factory=list)
+    ambiguous: Literal["earlier", "later"] | None = None
+    repeat: Literal["yearly"] | None = None
+    occurrences: int = Field(default=1, ge=1, le=50)
+    spread: Spread | None = None
+    max_lateness: timedelta | None = None
+
+    _lateness = field_validator("max_lateness", mode="before")(lambda value: parse_duration(value))
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _local_time(cls, value: Any) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            raise ValueError(f"write the local wall-clock time without an offset (e.g. "
+                             f"{value.replace(tzinfo=None).isoformat()}) and name the zone in timezone")
+        if not isinstance(value, datetime):
+            raise ValueError("must be a local date and time like 2021-03-11T10:00:00 (no quotes, no offset)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone_exists(cls, value: str) -> str:
+        zone(value)
+        return value
+
+    @model_validator(mode="after")
+    def _time_exists(self) -> "Storm":
+        try:
+            if self.repeat == "yearly" and (self.start.month, self.start.day) == (2, 29):
+                raise LocalTimeError("a yearly storm cannot fall on 29 February; choose 28 February or 1 March")
+            to_utc(self.start, self.timezone, self.ambiguous)
+        except LocalTimeError as error:
+            raise ValueError(f"start: {error}") from None
+        return self
+
+
+class CampaignSpec(_Strict):
+    name: str
+    id: str | None = None
+    hashtags: list[str] = Field(min_length=1)
+    storm: Storm
+    posts: list[PostSpec] = Field(min_length=1)
+    require_alt_text: bool | None = None
+
+    @field_validator("hashtags")
+    @classmethod
+    def _hashtags_valid(cls, value: list[str]) -> list[str]:
+        reasons = [f"{tag!r}: {reason}" for tag in value if (reason := hashtag_problem(tag))]
+        if reasons:
+            raise ValueError("; ".join(reasons))
+        return value
+
+    @model_validator(mode="after")
+    def _post_ids(self) -> "CampaignSpec":
+        ids = [post.id for post in self.posts if post.id]
+        duplicated = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicated:
+            raise ValueError(f"post id {', '.join(map(repr, duplicated))} is used twice; give each post its own id")
+        for number, post in enumerate(self.posts, start=1):
+            if post.reply_to and post.reply_to not in ids:
+                raise ValueError(f"posts[{number}].reply_to = {post.reply_to!r} names no post; set id = "
+                                 f"{post.reply_to!r} on the post it answers")
+        return self
+
+
+def hashtag_problem(tag: str) -> str | None:
+    """Why ``tag`` is not a usable hashtag, or None. Uses the text module's rules when present."""
+    try:
+        from .text import is_valid_hashtag
+    except ImportError:  # pragma: no cover - the text module is part of the package
+        is_valid_hashtag = None
+    if is_valid_hashtag is not None:
+        return is_valid_hashtag(tag)
+    if not tag.startswith("#") or len(tag) < 2:
+        return "a hashtag starts with '#' followed by letters, e.g. \"#FreePalestinianStudents\""
+    body = tag[1:]
+    if not re.fullmatch(r"\w+", body):
+        return "only letters, digits and '_' may follow '#' (no spaces or punctuation)"
+    if body.isdigit():
+        return "a hashtag needs at least one letter"
+    return None
+
+
+@dataclass
+class CheckContext:
+    """What validation needs from outside the campaign file."""
+
+    config: Config
+    assets_dir: Path
+    images_seen: dict[str, str | None] = field(default_factory=dict)
+
+    def image(self, name: str) -> None:
+        """Raise ValueError (with the file named and what to do) if ``name`` is not a usable image."""
+        if name not in self.images_seen:
+            self.images_seen[name] = self._image_problem(name)
+        if self.images_seen[name]:
+            raise ValueError(self.images_seen[name])
+
+    def _image_problem(self, name: str) -> str | None:
+        from .media import ImageProblem, inspect_image, resolve_asset
+
+        try:
+            inspect_image(resolve_asset(self.assets_dir, name))
+        except ImageProblem as problem:
+            return str(problem)
+        return None
+
+
+@dataclass(frozen=True)
+class Campaign:
+    spec: CampaignSpec
+    path: Path
+    id: str
+    warnings: tuple[Problem, ...] = ()
+
+    @property
+    def max_lateness(self) -> timedelta | None:
+        return self.spec.storm.max_lateness
+
+
+def campaign_id(spec_id: str | None, path: Path) -> str:
+    return spec_id or re.sub(r"[^a-z0-9\-]+", "-", path.stem.lower()).strip("-") or "campaign"
+
+
+def load_campaign(path: Path, config: Config) -> Campaign:
+    """Read and validate one campaign file.
+
+    :raises UserError: with every problem found (file, line, field, what to do).
+    """
+    data, source = read_toml(path)
+    context = CheckContext(config=config, assets_dir=config.assets_dir)
+    try:
+        spec = CampaignSpec.model_validate(data, context={"check": context})
+    except ValidationError as error:
+        raise UserError(pydantic_problems(error, str(path), source)) from None
+    problems = _alt_text_problems(spec, config, str(path), source)
+    if problems:
+        raise UserError(problems)
+    return Campaign(spec=spec, path=path, id=campaign_id(spec.id, path),
+                    warnings=tuple(_warnings(spec, str(path), source)))
+
+
+def _alt_text_problems(spec: CampaignSpec, config: Config, file: str, source: str) -> list[Problem]:
+    required = spec.require_alt_text if spec.require_alt_text is not None else config.settings.defaults.require_alt_text
+    if not required:
+        return []
+    from .problems import TomlLocator
+
+    locator = TomlLocator(source)
+    problems = []
+    for p_index, post in enumerate(spec.posts):
+        for i_index, image in enumerate(post.images):
+            if not (image.alt or "").strip():
+                loc = ("posts", p_index, "images", i_index, "alt")
+                problems.append(Problem(file, f"posts[{p_index + 1}].images[{i_index + 1}].alt",
+                                        f"image {image.file!r} has no alt text; describe the image for people "
+                                        "who cannot see it (or set require_alt_text = false for this campaign)",
+                                        locator.line_of(loc)))
+    return problems
+
+
+def _warnings(spec: CampaignSpec, file: str, source: str) -> list[Problem]:
+    from .problems import TomlLocator
+
+    locator = TomlLocator(source)
+    warnings = []
+    tags = [tag.lower() for tag in spec.hashtags]
+    for index, post in enumerate(spec.posts):
+        if not any(tag in post.text.lower() for tag in tags):
+            warnings.append(Problem(file, f"posts[{index + 1}].text",
+                                    f"does not contain the campaign hashtag ({', '.join(spec.hashtags)}): "
+                                    "it will not count toward the storm", locator.line_of(("posts", index, "text")),
+                                    severity="warning"))
+    return warnings
+
+
+def validate_files(paths: list[Path], config: Config) -> tuple[list[Campaign], list[Problem]]:
+    """Validate several campaign files; returns the good campaigns and every problem (errors and warnings)."""
+    campaigns, problems = [], []
+    for path in paths:
+        try:
+            campaign = load_campaign(path, config)
+        except UserError as error:
+            problems.extend(error.problems)
+        else:
+            campaigns.append(campaign)
+            problems.extend(campaign.warnings)
+    return campaigns, problems

@@ -1,0 +1,342 @@
+"""Command line: a thin layer over ``scheduler.service``. Parses options, calls the API, draws results."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import signal
+import sys
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from . import service
+from .config import Config, load_config
+from .dispatch import DispatchEvent
+from .planner import Plan
+from .problems import Problem, UserError
+from .store import STATES, LogFilter, QueueReport
+from .timing import format_duration, parse_duration, utcnow, zone
+
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False, soft_wrap=True)
+
+STATE_STYLE = {"sent": "green", "pending": "cyan", "sending": "yellow", "failed": "red", "missed": "red",
+               "cancelled": "dim", "needs-review": "bold magenta"}
+
+
+class Context:
+    def __init__(self, config_path: Path, database: str | None) -> None:
+        self.config_path = config_path
+        self.database = database
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    def store(self):  # type: ignore[no-untyped-def]
+        return service.open_store(self.config, self.database)
+
+
+def reports_user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """User mistakes become a list of problems and exit status 1, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except UserError as error:
+            show_problems(error.problems)
+            sys.exit(1)
+
+    return wrapper
+
+
+def show_problems(problems: list[Problem]) -> None:
+    for problem in problems:
+        style = "red" if problem.is_error else "yellow"
+        errors.print(f"[{style}]{problem.severity}[/]: {_escape(str(problem))}")
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", "\\[")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=Path("config.toml"),
+              show_default=True, help="Settings and accounts.")
+@click.option("--db", "database", metavar="URL", help="Database URL (overrides database.url in the config).")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path, database: str | None) -> None:
+    """Hashtag storm scheduler: define a campaign, check it, and publish it on time.
+
+    \b
+    First time? Rehearse the sample storm (nothing is posted anywhere):
+      python run.py rehearse campaigns/free-palestinian-students.toml
+    """
+    ctx.obj = Context(config_path, database)
+
+
+# --- validate --------------------------------------------------------------------------------------
+@main.command()
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_obj
+@reports_user_errors
+def validate(obj: Context, files: tuple[Path, ...]) -> None:
+    """Check config.toml and campaign files; report every problem at once.
+
+    \b
+    With no FILES, checks every campaigns/*.toml. Exit status 1 if any error.
+      python run.py validate campaigns/free-palestinian-students.toml
+    """
+    paths = list(files) or sorted((obj.config.root / "campaigns").glob("*.toml"))
+    if not paths:
+        raise UserError("no campaign files given and none found in campaigns/")
+    campaigns, problems = service.validate(paths, obj.config)
+    show_problems(problems)
+    error_count = sum(p.is_error for p in problems)
+    for campaign in campaigns:
+        if not any(p.is_error and p.file == str(campaign.path) for p in problems):
+            console.print(f"[green]ok[/] {campaign.path}: {campaign.spec.name!r}, {len(campaign.spec.posts)} posts")
+    if error_count:
+        errors.print(f"[red]{error_count} error(s)[/] in {len(paths)} file(s)")
+        sys.exit(1)
+
+
+# --- plan ------------------------------------------------------------------------------------------
+@main.command()
+@click.argument("campaign", type=click.Path(path_type=Path))
+@click.pass_obj
+@reports_user_errors
+def plan(obj: Context, campaign: Path) -> None:
+    """Show the storm time in every announced zone and every post that will go out.
+
+    \b
+      python run.py plan campaigns/free-palestinian-students.toml
+    """
+    show_plan(service.plan(campaign, obj.config))
+
+
+def show_plan(plan_: Plan) -> None:
+    spec = plan_.campaign.spec
+    console.print(f"[bold]{spec.name}[/]  {' '.join(spec.hashtags)}  ({plan_.campaign.path})")
+    for occurrence in plan_.occurrences:
+        console.print(f"Storm: [bold]{occurrence.announce}[/]")
+    console.print(f"Lateness bound: {format_duration(plan_.max_lateness)} (a post not out by then is missed)")
+    home = zone(spec.storm.timezone)
+    table = Table(show_lines=False, expand=True)
+    for column in ("#", "due (UTC)", f"due ({spec.storm.timezone})", "account", "platform", "text", "images"):
+        table.add_column(column, overflow="fold")
+    for number, post in enumerate(plan_.posts, start=1):
+        images = "\n".join(f"{i.file} (alt: {len(i.alt)} chars)" for i in post.images) or "-"
+        reply = post.reply_to_id.split("/")[1] if post.reply_to_id else ""
+        text = _escape(post.text) + (f"\n[dim]↳ reply to {reply}[/]" if reply else "")
+        table.add_row(str(number), f"{post.due_at:%Y-%m-%d %H:%M:%S}",
+                      f"{post.due_at.astimezone(home):%a %d %b %H:%M:%S}", post.account_id, post.platform,
+                      text, images)
+    console.print(table)
+    console.print(f"{len(plan_.posts)} posts from {len({p.account_id for p in plan_.posts})} accounts")
+    show_problems(list(plan_.warnings))
+
+
+# --- queue / unqueue -------------------------------------------------------------------------------
+@main.command()
+@click.argument("campaign", type=click.Path(path_type=Path))
+@click.pass_obj
+@reports_user_errors
+def queue(obj: Context, campaign: Path) -> None:
+    """Write the campaign's plan to the database (again after edits: pending posts are updated in place).
+
+    \b
+    Posts already sent are never changed; posts removed from the file are cancelled.
+      python run.py queue campaigns/free-palestinian-students.toml
+    """
+    with obj.store() as store, Progress(console=console, transient=True) as progress:
+        task = progress.add_task("preparing images", total=None)
+        plan_, report = service.queue(campaign, obj.config, store,
+                                      progress=lambda done, total: progress.update(task, completed=done, total=total))
+    show_problems(list(plan_.warnings))
+    show_queue_report(report)
+
+
+def show_queue_report(report: QueueReport) -> None:
+    console.print(f"queued [bold]{report.campaign_id}[/]: {len(report.added)} added, {len(report.updated)} "
+                  f"updated, {len(report.unchanged)} unchanged, {len(report.cancelled)} cancelled "
+                  f"(removed from the file)")
+    if report.kept:
+        console.print(f"{len(report.kept)} post(s) left as they are (already "
+                      f"{', '.join(sorted({state for _, state in report.kept}))})")
+    if report.skipped_past:
+        console.print(f"[yellow]{len(report.skipped_past)} post(s) not queued: already past the lateness bound[/]")
+
+
+@main.command()
+@click.argument("campaign_id")
+@click.pass_obj
+@reports_user_errors
+def unqueue(obj: Context, campaign_id: str) -> None:
+    """Cancel every pending post of a queued campaign (by its id, as `log` shows it)."""
+    with obj.store() as store:
+        count = service.unqueue(campaign_id, store)
+    console.print(f"cancelled {count} pending post(s) of {campaign_id}")
+
+
+# --- run -------------------------------------------------------------------------------------------
+@main.command()
+@click.option("--dry-run/--live", default=None,
+              help="Record what would be sent instead of posting (default: dispatch.mode in config).")
+@click.pass_obj
+@reports_user_errors
+def run(obj: Context, dry_run: bool | None) -> None:
+    """The daemon: publish queued posts at their due times until stopped (Ctrl-C or SIGTERM).
+
+    \b
+    What was queued before a restart still goes out; what went out never goes again.
+      python run.py run
+    """
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with obj.store() as store:
+        daemon = service.start_daemon(obj.config, store, dry_run=dry_run, on_event=show_event)
+        counts = store.counts()
+        mode = "dry run" if (dry_run if dry_run is not None else obj.config.settings.dispatch.mode == "dry-run") else "live"
+        next_due = store.next_due_at()
+        console.print(f"daemon {daemon.daemon_id} running ({mode}); {counts.get('pending', 0)} pending"
+                      + (f", next due {next_due:%Y-%m-%d %H:%M:%S} UTC" if next_due else "")
+                      + "; Ctrl-C to stop")
+        show_needs_review(store)
+        stop.wait()
+        console.print("stopping: waiting for posts in flight ...")
+        left = daemon.stop(obj.config.settings.dispatch.shutdown_grace)
+        daemon.publishers.close()
+        console.print("stopped" + (f"; {left} post(s) were still in flight and will be settled on restart" if left else ""))
+
+
+def show_event(event: DispatchEvent) -> None:
+    post = event.post
+    style = {"sent": "green", "retry": "yellow", "waiting": "dim", "rate-limited": "yellow"}.get(event.kind, "red")
+    lateness = f" (+{format_duration(event.lateness)})" if event.kind == "sent" else ""
+    console.print(f"{event.at:%H:%M:%S.%f}"[:-3] + f" [{style}]{event.kind:<8}[/] {post.account_id:<20} "
+                  f"{post.platform:<9}{lateness} {_escape(event.detail)}")
+
+
+def show_needs_review(store) -> None:  # type: ignore[no-untyped-def]
+    review = store.posts(LogFilter(states=["needs-review"]))
+    if review:
+        console.print(f"[bold magenta]{len(review)} post(s) need a person's review[/]: "
+                      "`python run.py log --state needs-review` says what to check")
+
+
+# --- log -------------------------------------------------------------------------------------------
+@main.command("log")
+@click.option("--campaign", help="Only this campaign id.")
+@click.option("--account", help="Only this account id.")
+@click.option("--state", "states", multiple=True, type=click.Choice(STATES), help="Only these states (repeatable).")
+@click.option("--since", help="Only posts due since a date (2027-04-17) or a duration ago (2h, 3d).")
+@click.option("--attempts", "show_attempts", is_flag=True, help="List every attempt under its post.")
+@click.option("--json", "as_json", is_flag=True, help="Export as JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Export as CSV.")
+@click.pass_obj
+@reports_user_errors
+def log_command(obj: Context, campaign: str | None, account: str | None, states: tuple[str, ...],
+                since: str | None, show_attempts: bool, as_json: bool, as_csv: bool) -> None:
+    """Every post and attempt: due, sent, lateness, state, link or the reason it failed.
+
+    \b
+      python run.py log --state failed --state missed
+      python run.py log --campaign free-palestinian-students --csv > storm.csv
+    """
+    with obj.store() as store:
+        entries = service.read_log(store, LogFilter(campaign, account, states, _since(since)))
+    if as_json:
+        click.echo(json.dumps([e.as_dict() for e in entries], indent=2, ensure_ascii=False))
+    elif as_csv:
+        click.echo(log_csv(entries), nl=False)
+    else:
+        show_log(entries, show_attempts)
+
+
+def _since(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=datetime.fromisoformat(value).tzinfo or
+                                                     zone("UTC"))
+    except ValueError:
+        pass
+    try:
+        return utcnow() - parse_duration(value)
+    except ValueError:
+        raise UserError(f"--since {value!r}: give a date like 2027-04-17 or a duration like 2h or 3d") from None
+
+
+def log_csv(entries: list[service.LogEntry]) -> str:
+    out = io.StringIO()
+    columns = ["id", "campaign", "account", "platform", "state", "due_at", "sent_at", "lateness_seconds",
+               "platform_id", "url", "error", "attempts"]
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for entry in entries:
+        row = entry.as_dict()
+        row["attempts"] = len(row["attempts"])
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def show_log(entries: list[service.LogEntry], show_attempts: bool) -> None:
+    if not entries:
+        console.print("nothing logged yet (queue a campaign, then run the daemon)")
+        return
+    table = Table(expand=True)
+    for column in ("due (UTC)", "sent", "late", "campaign", "account", "platform", "state", "link / reason"):
+        table.add_column(column, overflow="fold")
+    for entry in entries:
+        post = entry.post
+        state = f"[{STATE_STYLE.get(post.state, '')}]{post.state}[/]"
+        table.add_row(f"{post.planned_at:%Y-%m-%d %H:%M:%S}", f"{post.sent_at:%H:%M:%S}" if post.sent_at else "-",
+                      format_duration(post.lateness) if post.lateness is not None else "-", post.campaign_id,
+                      post.account_id, post.platform, state, _escape(post.url or post.error or ""))
+        if show_attempts:
+            for attempt in entry.attempts:
+                table.add_row("", f"[dim]{attempt.started_at:%H:%M:%S}[/]", "", "", "", "",
+                              f"[dim]{attempt.outcome or 'in flight'}[/]", f"[dim]{_escape(attempt.detail or '')}[/]")
+    console.print(table)
+    counts: dict[str, int] = {}
+    for entry in entries:
+        counts[entry.post.state] = counts.get(entry.post.state, 0) + 1
+    console.print(", ".join(f"{count} {state}" for state, count in sorted(counts.items())))
+
+
+# --- rehearse --------------------------------------------------------------------------------------
+@main.command()
+@click.argument("campaign", type=click.Path(path_type=Path))
+@click.option("--seconds", default=10.0, show_default=True, help="Play the whole storm in this many seconds.")
+@click.pass_obj
+@reports_user_errors
+def rehearse(obj: Context, campaign: Path, seconds: float) -> None:
+    """Play the whole campaign now, time compressed, in a throwaway database; nothing is really posted.
+
+    \b
+    Shows posts as they go out and the log at the end. Run this first:
+      python run.py rehearse campaigns/free-palestinian-students.toml
+    """
+    console.print(f"rehearsing {campaign} in {seconds:g} s (throwaway database, nothing is really posted)")
+    result = service.rehearse(campaign, obj.config, duration=timedelta(seconds=seconds), on_event=show_event)
+    for occurrence in result.plan.occurrences[:1]:
+        console.print(f"the real storm: [bold]{occurrence.announce}[/]")
+    show_log(result.entries, show_attempts=False)
+    if not result.finished:
+        errors.print("[red]the rehearsal did not finish in time[/]")
+        sys.exit(1)

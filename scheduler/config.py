@@ -1,0 +1,159 @@
+"""config.toml -> settings: the database, defaults for campaigns, the daemon's knobs, and the accounts
+(with the *names* of the environment variables that hold their credentials, never the values).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .problems import Problem, UserError, pydantic_problems, read_toml
+from .timing import parse_duration
+
+PLATFORMS = ("x", "mastodon", "bluesky")
+DEFAULT_DATABASE = "sqlite:///storm.db"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ID = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _duration(value: Any) -> timedelta:
+    return parse_duration(value)
+
+
+class DatabaseSettings(_Strict):
+    url: str = DEFAULT_DATABASE
+
+
+class Defaults(_Strict):
+    max_lateness: timedelta = Field(default=timedelta(minutes=15))
+    language: str | None = None
+    require_alt_text: bool = True
+
+    _check_lateness = field_validator("max_lateness", mode="before")(_duration)
+
+
+class DispatchSettings(_Strict):
+    mode: Literal["dry-run", "live"] = "dry-run"
+    workers: int = Field(default=32, ge=1, le=2000)
+    refresh: timedelta = Field(default=timedelta(seconds=30))
+    shutdown_grace: timedelta = Field(default=timedelta(seconds=20))
+
+    _check_durations = field_validator("refresh", "shutdown_grace", mode="before")(_duration)
+
+
+class Account(_Strict):
+    id: str
+    platform: Literal["x", "mastodon", "bluesky"]
+    handle: str
+    credentials: dict[str, str] = Field(default_factory=dict)  # credential name -> environment variable
+    instance: str | None = None  # Mastodon instance / Bluesky PDS base URL
+    sandbox: bool = False        # publish to the local sandbox instead of the real platform
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError(f"account id {value!r} must be lower-case letters, digits, '-', '_' or '.'")
+        return value
+
+    @field_validator("credentials")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, variable in value.items():
+            if not _ENV_NAME.match(variable):
+                raise ValueError(
+                    f"credentials.{name} must be the NAME of an environment variable (like "
+                    f"\"NETWORK_X_TOKEN\"), never the secret itself; put the secret in that variable")
+        return value
+
+    @model_validator(mode="after")
+    def _instance_needed(self) -> "Account":
+        if self.platform == "mastodon" and not self.instance and not self.sandbox:
+            raise ValueError(f"account {self.id!r}: a Mastodon account needs instance = \"https://your.server\"")
+        return self
+
+    def credential_values(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The secrets, read from the environment at the moment they are needed (never stored)."""
+        environ = os.environ if environ is None else environ
+        return {name: environ[variable] for name, variable in self.credentials.items() if variable in environ}
+
+    def missing_variables(self, environ: Mapping[str, str] | None = None) -> list[str]:
+        environ = os.environ if environ is None else environ
+        return [variable for variable in self.credentials.values() if not environ.get(variable)]
+
+
+class Settings(_Strict):
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    defaults: Defaults = Field(default_factory=Defaults)
+    dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    accounts: list[Account] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_accounts(self) -> "Settings":
+        seen: set[str] = set()
+        for account in self.accounts:
+            if account.id in seen:
+                raise ValueError(f"account id {account.id!r} is defined twice; each account needs its own id")
+            seen.add(account.id)
+        return self
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings plus where they came from (relative paths are relative to the config file's folder)."""
+
+    settings: Settings
+    path: Path | None
+    root: Path
+
+    @property
+    def accounts(self) -> dict[str, Account]:
+        return {account.id: account for account in self.settings.accounts}
+
+    @property
+    def database_url(self) -> str:
+        return resolve_database_url(self.settings.database.url, self.root)
+
+    @property
+    def assets_dir(self) -> Path:
+        return self.root / "assets"
+
+    @property
+    def label(self) -> str:
+        return str(self.path) if self.path else "(built-in defaults)"
+
+
+def resolve_database_url(url: str, root: Path) -> str:
+    """sqlite:///relative.db is taken relative to the config file's folder, not the current directory."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        return prefix + str((root / url[len(prefix):]).resolve())
+    return url
+
+
+def load_config(path: Path | None) -> Config:
+    """Read config.toml. A missing file at the default location means built-in defaults.
+
+    :raises UserError: with every problem in the file.
+    """
+    if path is None or not path.exists():
+        if path is not None and path.name != "config.toml":
+            raise UserError([Problem(str(path), "", "config file not found; check the --config path")])
+        root = (path.parent if path else Path.cwd()).resolve()
+        return Config(Settings(), None, root)
+    data, source = read_toml(path)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as error:
+        raise UserError(pydantic_problems(error, str(path), source)) from None
+    return Config(settings, path, path.resolve().parent)

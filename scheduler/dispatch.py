@@ -1,0 +1,295 @@
+"""The daemon's core: APScheduler is the alarm clock, the database the source of truth.
+
+One APScheduler date job ("wake") is armed at the earliest pending due time. When it fires, the dispatcher
+marks overdue posts missed, claims every due post in one transaction (pending -> sending, attempt opened),
+hands them to a thread pool that publishes them, and re-arms at the next due time. Results are written
+right after each platform answers. Nothing lives only inside APScheduler: on start (and every ``refresh``)
+it re-arms from the database, and settles posts a dead daemon left in ``sending``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+
+from apscheduler.executors.pool import ThreadPoolExecutor as APThreadPool
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
+
+from .platforms import (OutcomeUnknown, OutgoingPost, Published, PublisherPool, PublishError, RateLimited,
+                        Rejected, ReplyTarget, RetryLater)
+from .platforms.base import Image
+from .store import FAILED, MISSED, NEEDS_REVIEW, PENDING, SENDING, SENT, PostRow, Store
+from .timing import UTC, format_duration, utcnow
+
+log = logging.getLogger("stormcaller.dispatch")
+
+ImageLoader = Callable[[PostRow], tuple[Image, ...]]
+
+
+@dataclass(frozen=True)
+class DispatchEvent:
+    """What the daemon tells its caller (the CLI prints these as posts go out)."""
+
+    kind: str          # sent | retry | rate-limited | failed | missed | needs-review | waiting
+    post: PostRow
+    detail: str
+    at: datetime
+
+    @property
+    def lateness(self) -> timedelta:
+        return self.at - self.post.planned_at
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    workers: int = 32
+    claim_batch: int = 1000
+    refresh: timedelta = timedelta(seconds=30)
+    heartbeat: timedelta = timedelta(seconds=5)
+    stale_after: timedelta = timedelta(seconds=30)
+    retry_base: timedelta = timedelta(seconds=2)
+    retry_cap: timedelta = timedelta(minutes=5)
+    parent_wait: timedelta = timedelta(seconds=1)
+
+
+class WaitForParent(Exception):
+    """The post answers another that is not sent yet."""
+
+
+class ParentLost(Exception):
+    """The post answers another that will never be sent."""
+
+
+class Dispatcher:
+    def __init__(self, store: Store, publishers: PublisherPool, images: ImageLoader, *,
+                 settings: DispatchSettings = DispatchSettings(),
+                 on_event: Callable[[DispatchEvent], None] | None = None, daemon_id: str | None = None) -> None:
+        self.store = store
+        self.publishers = publishers
+        self.images = images
+        self.settings = settings
+        self.on_event = on_event or (lambda event: None)
+        self.daemon_id = daemon_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="publish")
+        self._scheduler = BackgroundScheduler(timezone=UTC, executors={"default": APThreadPool(3)},
+                                              job_defaults={"misfire_grace_time": None, "coalesce": True,
+                                                            "max_instances": 3})
+        self._wake_lock = threading.Lock()
+        self._arm_lock = threading.Lock()
+        self._in_flight = 0
+        self._flight_lock = threading.Condition()
+        self._stopping = False
+        self._random = random.Random()
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        now = utcnow()
+        self.store.register_daemon(self.daemon_id, socket.gethostname(), os.getpid(), now)
+        self._scheduler.start()
+        self._scheduler.add_job(self._heartbeat, "interval", seconds=self.settings.heartbeat.total_seconds(),
+                                id="heartbeat")
+        self._scheduler.add_job(self._refresh, "interval", seconds=self.settings.refresh.total_seconds(),
+                                id="refresh")
+        self._refresh()
+
+    def stop(self, grace: timedelta = timedelta(seconds=20)) -> int:
+        """Stop waking; wait up to ``grace`` for posts in flight. Returns how many were still in flight."""
+        self._stopping = True
+        self._scheduler.shutdown(wait=False)
+        with self._flight_lock:
+            self._flight_lock.wait_for(lambda: self._in_flight == 0, timeout=grace.total_seconds())
+            left = self._in_flight
+        self._pool.shutdown(wait=left == 0, cancel_futures=True)
+        self.store.daemon_stopped(self.daemon_id)
+        return left
+
+    def wait_until_idle(self, timeout: float) -> bool:
+        """For rehearsals and tests: wait until no post is pending or sending."""
+        deadline = utcnow() + timedelta(seconds=timeout)
+        while utcnow() < deadline:
+            counts = self.store.counts()
+            if not counts.get(PENDING) and not counts.get(SENDING):
+                with self._flight_lock:
+                    if self._in_flight == 0:
+                        return True
+            threading.Event().wait(0.05)
+        return False
+
+    # --- the alarm clock -------------------------------------------------------------------------
+    def _refresh(self) -> None:
+        """Re-arm from the database and settle what dead daemons left behind."""
+        if self._stopping:
+            return
+        for post in self.store.orphaned_sending(utcnow(), self.settings.stale_after):
+            if self.store.take_over(post, self.daemon_id, utcnow()):
+                self._submit(_marked_uncertain(post))
+        self._arm(self.store.next_due_at())
+
+    def _heartbeat(self) -> None:
+        self.store.heartbeat(self.daemon_id)
+
+    def _arm(self, at: datetime | None) -> None:
+        if at is None or self._stopping:
+            return
+        with self._arm_lock:
+            job = self._scheduler.get_job("wake")
+            if job is not None and job.next_run_time is not None and job.next_run_time <= at:
+                return
+            self._scheduler.add_job(self._wake, DateTrigger(run_date=max(at, utcnow())), id="wake",
+                                    replace_existing=True)
+
+    def _wake(self) -> None:
+        with self._wake_lock:
+            if self._stopping:
+                return
+            now = utcnow()
+            for post in self.store.expire_overdue(now):
+                self._emit("missed", post, post.error or "missed")
+            while True:
+                claimed = self.store.claim_due(utcnow(), self.daemon_id, self.settings.claim_batch)
+                for post in claimed:
+                    self._submit(post)
+                if len(claimed) < self.settings.claim_batch:
+                    break
+            self._arm(self.store.next_due_at())
+
+    # --- one post --------------------------------------------------------------------------------
+    def _submit(self, post: PostRow) -> None:
+        with self._flight_lock:
+            self._in_flight += 1
+        try:
+            self._pool.submit(self._send, post)
+        except RuntimeError:  # pool shut down: the post stays in sending and is settled on restart
+            self._done()
+
+    def _done(self) -> None:
+        with self._flight_lock:
+            self._in_flight -= 1
+            self._flight_lock.notify_all()
+
+    def _send(self, post: PostRow) -> None:
+        try:
+            self._publish(post)
+        except Exception as error:  # never leave a post stuck in sending because of our own bug
+            log.exception("unexpected error while sending %s", post.id)
+            self._finish(post, NEEDS_REVIEW, "error",
+                         f"internal error while sending ({error.__class__.__name__}: {error}); check the "
+                         f"account {post.account_id} on {post.platform} for this post, then requeue if needed")
+        finally:
+            self._done()
+
+    def _publish(self, post: PostRow) -> None:
+        try:
+            outgoing = self._outgoing(post)
+        except WaitForParent as waiting:
+            return self._retry(post, utcnow() + self.settings.parent_wait, "waiting", str(waiting))
+        except ParentLost as lost:
+            return self._finish(post, FAILED, "rejected", str(lost))
+        publisher = self.publishers.get(post.account_id)
+        try:
+            if post.uncertain:
+                published = publisher.settle(outgoing)
+                if published is not None:
+                    return self._sent(post, published, "settled: the earlier attempt had gone out")
+            published = publisher.publish(outgoing)
+        except RetryLater as error:
+            delay = self._backoff(post.attempts, error.retry_after)
+            return self._retry(post, utcnow() + delay, "retry", f"{error} (retrying in {format_duration(delay)})",
+                               uncertain=post.uncertain)
+        except RateLimited as error:
+            return self._retry(post, error.until + timedelta(milliseconds=self._random.randint(0, 500)),
+                               "rate-limited", f"{error} (waiting until {error.until:%H:%M:%S} UTC)",
+                               uncertain=post.uncertain)
+        except Rejected as error:
+            return self._finish(post, FAILED, "rejected", str(error))
+        except OutcomeUnknown as error:
+            return self._unknown(post, outgoing, publisher, error)
+        self._sent(post, published)
+
+    def _unknown(self, post: PostRow, outgoing: OutgoingPost, publisher, error: PublishError) -> None:  # type: ignore[no-untyped-def]
+        """The request may have been accepted: settle with the platform before anything else."""
+        try:
+            published = publisher.settle(outgoing)
+        except OutcomeUnknown as unsettled:
+            return self._finish(post, NEEDS_REVIEW, "unknown",
+                                f"{error}; could not tell whether it was published: {unsettled}")
+        except (RetryLater, RateLimited) as transient:
+            return self._retry(post, utcnow() + self._backoff(post.attempts, None), "unknown",
+                               f"{error}; settling failed for now ({transient}), will check again", uncertain=True)
+        if published is not None:
+            return self._sent(post, published, f"settled after: {error}")
+        self._retry(post, utcnow() + self._backoff(post.attempts, None), "unknown",
+                    f"{error}; the platform confirms it was not published, sending again")
+
+    # --- building the outgoing post --------------------------------------------------------------
+    def _outgoing(self, post: PostRow) -> OutgoingPost:
+        return OutgoingPost(key=post.id, idempotency_key=post.idempotency_key, text=post.text, lang=post.lang,
+                            images=self.images(post) if post.images != "[]" else (),
+                            reply_to=self._reply_target(post))
+
+    def _reply_target(self, post: PostRow) -> ReplyTarget | None:
+        if not post.reply_to_id:
+            return None
+        chain = []
+        parent_id: str | None = post.reply_to_id
+        while parent_id:
+            parent = self.store.post(parent_id)
+            if parent is None or parent.state not in (PENDING, SENDING, SENT):
+                state = parent.state if parent else "not queued"
+                raise ParentLost(f"not sent: it replies to {parent_id}, which was not published ({state})")
+            if parent.state != SENT:
+                raise WaitForParent(f"waiting for {parent_id} (it replies to it) to be sent")
+            chain.append(parent)
+            parent_id = parent.reply_to_id
+        return ReplyTarget(parent=chain[0].reply_ref or "", root=chain[-1].reply_ref or "")
+
+    # --- recording results -----------------------------------------------------------------------
+    def _sent(self, post: PostRow, published: Published, note: str | None = None) -> None:
+        now = utcnow()
+        self.store.record_sent(post.id, self.daemon_id, platform_id=published.platform_id, url=published.url,
+                               reply_ref=published.reply_ref, detail=note or published.url, now=now)
+        self._emit("sent", post, published.url, now)
+
+    def _retry(self, post: PostRow, due_at: datetime, outcome: str, detail: str, *, uncertain: bool = False) -> None:
+        if due_at > post.deadline:
+            reason = (f"missed: could not be sent before its deadline {post.deadline:%H:%M:%S} UTC "
+                      f"(lateness bound); last answer: {detail}")
+            if uncertain:
+                return self._finish(post, NEEDS_REVIEW, outcome, reason + "; an earlier attempt may have gone "
+                                    f"out: check the account {post.account_id} on {post.platform}")
+            return self._finish(post, MISSED, outcome, reason)
+        self.store.record_retry(post.id, self.daemon_id, due_at=due_at, outcome=outcome, detail=detail,
+                                uncertain=uncertain)
+        self._emit("retry" if outcome != "waiting" else "waiting", post, detail)
+        self._arm(due_at)
+
+    def _finish(self, post: PostRow, state: str, outcome: str, detail: str) -> None:
+        self.store.record_final(post.id, self.daemon_id, state=state, outcome=outcome, detail=detail)
+        self._emit(state, post, detail)
+
+    def _emit(self, kind: str, post: PostRow, detail: str, at: datetime | None = None) -> None:
+        try:
+            self.on_event(DispatchEvent(kind, post, detail, at or utcnow()))
+        except Exception:  # a display problem must never stop a storm
+            log.exception("event listener failed")
+
+    def _backoff(self, attempt: int, suggested: float | None) -> timedelta:
+        """Exponential backoff with jitter (or what the platform suggested)."""
+        if suggested is not None:
+            return timedelta(seconds=suggested)
+        ceiling = min(self.settings.retry_cap, self.settings.retry_base * (2 ** max(attempt - 1, 0)))
+        return ceiling * (0.5 + self._random.random() / 2)
+
+
+def _marked_uncertain(post: PostRow) -> PostRow:
+    from dataclasses import replace
+    return replace(post, uncertain=True)

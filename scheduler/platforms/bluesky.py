@@ -1,0 +1,428 @@
+"""Bluesky publisher, through the atproto SDK (``atproto_client.Client``).
+
+One publisher = one account. It logs in once (handle + app password → ``createSession``) and keeps the
+session: the SDK refreshes it with ``refreshSession`` before the access token expires, and if the server
+still answers ``ExpiredToken``/``InvalidToken`` the publisher refreshes (or, if the refresh token is dead
+too, logs in again) and repeats the call once. ``publish`` may run on several threads at once: the SDK's
+httpx client is thread-safe, login and session renewal are serialised by locks.
+
+A post is written with ``com.atproto.repo.putRecord`` at the record key chosen when it was queued
+(``OutgoingPost.idempotency_key``, a TID) with ``"swapRecord": null`` sent as raw JSON, which the reference
+PDS treats as create-only (platform-facts.md): a retry can never create a second post. A repeat of an
+identical record is a no-op 200; a record that differs only in ``createdAt`` (a retry made later) gets 400
+``InvalidSwap``, and the publisher then reads the record at that key: if it is this post, the post is
+published; if it is other content, the post is rejected with both URIs named. (``createRecord`` with an
+explicit rkey is not used: the reference answers a taken key with a bare 500, indistinguishable from a
+server fault; the SDK's ``put_record(swap_record=None)`` omits the field and would overwrite.)
+
+Error kinds: 5xx, refused connections and connect timeouts → RetryLater; 429 → RateLimited until the
+``ratelimit-reset`` instant; credentials, validation, BlobTooLarge → Rejected with Bluesky's words; a read
+timeout or dropped connection while the record write was in flight → OutcomeUnknown (``settle`` then asks
+``getRecord`` for the key). Failures before the record write (login, blob uploads) cannot create a post,
+so they are never "unknown".
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, ClassVar, Mapping, TypeVar
+
+import httpx
+from atproto_client import Client, models
+from atproto_client.client.session import Session, SessionEvent
+from atproto_client.exceptions import (
+    AtProtocolError,
+    BadRequestError,
+    NetworkError,
+    RateLimitExceededError,
+    RequestErrorBase,
+    RequestException,
+    UnauthorizedError,
+)
+from atproto_client.models.common import XrpcError
+from atproto_client.request import Request
+
+from scheduler.platforms.base import (
+    Image,
+    OutcomeUnknown,
+    OutgoingPost,
+    Published,
+    PublishError,
+    RateLimited,
+    Rejected,
+    RetryLater,
+)
+from scheduler.platforms.bluesky_tid import is_tid, new_tid
+
+__all__ = ["REQUIRED_CREDENTIALS", "DEFAULT_BASE_URL", "BlueskyPublisher", "create_publisher", "new_tid",
+           "parse_reply_ref"]
+
+PLATFORM = "bluesky"
+REQUIRED_CREDENTIALS: tuple[tuple[str, ...], ...] = (("app_password",),)
+# The bsky.social entryway; the SDK then follows the PDS named in the account's DID document.
+DEFAULT_BASE_URL = "https://bsky.social"
+APP_URL = "https://bsky.app"  # public links: https://bsky.app/profile/<handle>/post/<rkey>
+POST_COLLECTION = "app.bsky.feed.post"
+IMAGES_EMBED = "app.bsky.embed.images"
+CONNECT_TIMEOUT = 5.0  # seconds; never longer than the publisher's own timeout
+# When a 429 carries no usable ratelimit-reset, wait this long (the session limit's window is 5 min).
+FALLBACK_RATE_LIMIT_WAIT = timedelta(minutes=5)
+# XRPC error names that mean "this session token is no good any more": renew and repeat once.
+_SESSION_ERRORS = frozenset({"ExpiredToken", "InvalidToken"})
+# httpx errors raised before the request left this machine: nothing can have been created.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+T = TypeVar("T")
+
+
+def create_publisher(credentials: Mapping[str, str], *, handle: str | None = None, base_url: str | None = None,
+                     timeout: float = 10.0, options: Mapping[str, Any] | None = None) -> "BlueskyPublisher":
+    """A publisher for one Bluesky account.
+
+    ``credentials["app_password"]`` is required; the handle comes from ``credentials["handle"]`` when
+    present (it belongs with the password, e.g. a sandbox account), else from ``handle``.
+    ``options`` is accepted for interface symmetry; Bluesky has none yet.
+    """
+    password = credentials.get("app_password")
+    if not password:
+        raise ValueError("Bluesky credentials need an app password (key 'app_password'); "
+                         "create one under Settings → Privacy and security → App passwords")
+    account = credentials.get("handle") or handle
+    if not account:
+        raise ValueError("Bluesky needs the account's handle (e.g. alice.bsky.social) to log in")
+    return BlueskyPublisher(handle=account.lstrip("@"), app_password=password,
+                            base_url=base_url or DEFAULT_BASE_URL, timeout=timeout)
+
+
+@dataclass(frozen=True)
+class StrongRef:
+    """What a reply needs of an earlier post: its at-uri and the CID of its record."""
+
+    uri: str
+    cid: str
+
+    def as_json(self) -> str:
+        return json.dumps({"uri": self.uri, "cid": self.cid}, separators=(",", ":"))
+
+    def as_record(self) -> dict[str, str]:
+        return {"uri": self.uri, "cid": self.cid}
+
+
+def parse_reply_ref(reply_ref: str) -> StrongRef:
+    """A ``Published.reply_ref`` of this publisher: JSON ``{"uri", "cid"}`` (or the form ``uri|cid``)."""
+    text = reply_ref.strip()
+    try:
+        if text.startswith("{"):
+            data = json.loads(text)
+            return StrongRef(uri=str(data["uri"]), cid=str(data["cid"]))
+        uri, cid = text.split("|", 1)
+        return StrongRef(uri=uri, cid=cid)
+    except (ValueError, KeyError, TypeError):
+        raise Rejected(f"cannot reply: {reply_ref!r} is not a Bluesky post reference (uri and cid)") from None
+
+
+class BlueskyPublisher:
+    """Posts for one account. Made once per account and reused (one session, one connection pool)."""
+
+    platform: ClassVar[str] = PLATFORM
+
+    def __init__(self, *, handle: str, app_password: str, base_url: str = DEFAULT_BASE_URL,
+                 timeout: float = 10.0) -> None:
+        self.handle = handle
+        self._password = app_password
+        self._timeout = timeout
+        http_timeout = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT))
+        self._client = Client(base_url=base_url, request=Request(timeout=http_timeout))
+        self._client.on_session_change(self._remember_session)
+        self._session: Session | None = None
+        self._login_lock = threading.Lock()
+        self._renew_lock = threading.Lock()
+        self.logins = 0      # createSession calls made (for logs and tests)
+        self.refreshes = 0   # refreshSession calls made
+
+    def __repr__(self) -> str:
+        return f"<BlueskyPublisher {self.handle}>"
+
+    # --- Publisher ---------------------------------------------------------------------------------
+    def publish(self, post: OutgoingPost) -> Published:
+        rkey = self._record_key(post)
+        self._ensure_session()
+        reply = self._reply(post)
+        embed = self._upload_images(post.images) if post.images else None
+        record = build_post_record(post, reply=reply, embed=embed)
+        try:
+            answer = self._call(lambda: self._put_new_record(rkey, record), step="record write")
+        except Rejected as rejection:
+            if rejection.status == 400 and getattr(rejection, "xrpc_error", None) == "InvalidSwap":
+                return self._resolve_taken_key(rkey, record, rejection)
+            raise
+        return self._published(answer["uri"], answer["cid"], rkey,
+                               {"cid": answer["cid"], "rkey": rkey, "written": "commit" in answer})
+
+    def settle(self, post: OutgoingPost) -> Published | None:
+        rkey = self._record_key(post)
+        try:
+            self._ensure_session()
+            found = self._get_post_record(rkey)
+        except (Rejected, OutcomeUnknown) as error:  # RetryLater / RateLimited pass: checking again is safe
+            raise OutcomeUnknown(f"could not check whether Bluesky post {rkey} of {self.handle} exists: {error}",
+                                 status=error.status) from None
+        if found is None:
+            return None
+        return self._published(found["uri"], found["cid"], rkey, {"cid": found["cid"], "rkey": rkey,
+                                                                  "settled": True})
+
+    def close(self) -> None:
+        self._client.request.close()
+
+    # --- session -----------------------------------------------------------------------------------
+    def _remember_session(self, event: SessionEvent, session: Session) -> None:
+        self._session = session
+        if event is SessionEvent.CREATE:
+            self.logins += 1
+        elif event is SessionEvent.REFRESH:
+            self.refreshes += 1
+
+    def _ensure_session(self) -> None:
+        if self._session is not None:
+            return
+        with self._login_lock:
+            if self._session is None:
+                self._login()
+
+    def _login(self) -> None:
+        # fetch_bsky_profile=False: posting needs only the DID, which the session carries.
+        self._guarded(lambda: self._client.login(self.handle, self._password, fetch_bsky_profile=False),
+                      step="login", may_have_written=False)
+
+    def _renew_session(self, failed_access_jwt: str | None) -> None:
+        """The server refused our access token: refresh it (or log in again if the refresh token is dead
+        too). Only one thread renews; the others find a new token and just repeat their call."""
+        with self._renew_lock:
+            current = self._session
+            if current is not None and current.access_jwt != failed_access_jwt:
+                return  # another thread renewed meanwhile
+            try:
+                # The SDK refreshes on its own only from the token's `exp`; a token the server revoked or
+                # expired earlier needs this explicit refresh. Same lock the SDK uses for its own refresh.
+                with self._client._refresh_lock:
+                    self._guarded(self._client._refresh_and_set_session, step="session refresh",
+                                  may_have_written=False)
+            except Rejected:
+                self._login()
+
+    # --- XRPC calls --------------------------------------------------------------------------------
+    def _call(self, action: Callable[[], T], *, step: str, may_have_written: bool = True) -> T:
+        """Run ``action`` with errors mapped; on a refused session token, renew it and run it once more
+        (the refused call did nothing on the server)."""
+        token = self._session.access_jwt if self._session else None
+        try:
+            return self._guarded(action, step=step, may_have_written=may_have_written, renewable=True)
+        except _SessionRefused:
+            self._renew_session(token)
+        return self._guarded(action, step=step, may_have_written=may_have_written)
+
+    def _guarded(self, action: Callable[[], T], *, step: str, may_have_written: bool,
+                 renewable: bool = False) -> T:
+        try:
+            return action()
+        except (AtProtocolError, httpx.HTTPError) as error:
+            mapped = self._map_error(error, step=step, may_have_written=may_have_written)
+            if renewable and isinstance(mapped, _SessionRefused):
+                raise mapped from None
+            if isinstance(mapped, _SessionRefused):
+                mapped = Rejected(f"Bluesky refused the session of {self.handle} during {step} even after "
+                                  f"renewing it: {mapped}", status=mapped.status)
+            raise mapped from None
+
+    def _put_new_record(self, rkey: str, record: dict[str, Any]) -> dict[str, Any]:
+        # Raw JSON, because the field must be present and null: the SDK's models drop None fields.
+        body = {"repo": self._did(), "collection": POST_COLLECTION, "rkey": rkey, "record": record,
+                "swapRecord": None}
+        response = self._client.invoke_procedure(
+            "com.atproto.repo.putRecord", content=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+            input_encoding="application/json", output_encoding="application/json")
+        return _json_content(response.content, "putRecord")
+
+    def _get_post_record(self, rkey: str) -> dict[str, Any] | None:
+        params = models.ComAtprotoRepoGetRecord.Params(repo=self._did(), collection=POST_COLLECTION, rkey=rkey)
+        try:
+            response = self._call(lambda: self._client.invoke_query("com.atproto.repo.getRecord", params=params),
+                                  step="record lookup", may_have_written=False)
+        except Rejected as rejection:
+            if getattr(rejection, "xrpc_error", None) == "RecordNotFound":
+                return None
+            raise
+        return _json_content(response.content, "getRecord")
+
+    def _upload_images(self, images: tuple[Image, ...]) -> dict[str, Any]:
+        embedded = []
+        for number, image in enumerate(images, start=1):
+            step = f"upload of image {number} ({image.filename}, {len(image.data):,} bytes)"
+            response = self._call(lambda image=image: self._client.invoke_procedure(
+                "com.atproto.repo.uploadBlob", content=image.data, headers={"Content-Type": image.mime_type},
+                output_encoding="application/json"), step=step, may_have_written=False)
+            blob = _json_content(response.content, "uploadBlob")["blob"]
+            entry: dict[str, Any] = {"alt": image.alt or "", "image": blob}
+            if image.width > 0 and image.height > 0:
+                entry["aspectRatio"] = {"width": image.width, "height": image.height}
+            embedded.append(entry)
+        return {"$type": IMAGES_EMBED, "images": embedded}
+
+    def _resolve_taken_key(self, rkey: str, record: dict[str, Any], rejection: Rejected) -> Published:
+        """InvalidSwap: a record already sits at this post's key. It is this post when everything but
+        ``createdAt`` matches (an earlier attempt got through); otherwise refuse, naming both."""
+        found = self._get_post_record(rkey)
+        if found is None:  # deleted meanwhile: a plain retry is safe
+            raise RetryLater(f"Bluesky reported a record at key {rkey} that is gone now; retry: {rejection}",
+                             status=400)
+        if _same_post(found.get("value", {}), record):
+            return self._published(found["uri"], found["cid"], rkey,
+                                   {"cid": found["cid"], "rkey": rkey, "written": False, "already_existed": True})
+        raise Rejected(f"Bluesky already holds different content at this post's record key ({found['uri']}, "
+                       f"cid {found['cid']}); not overwriting it. Bluesky said: {rejection}", status=400)
+
+    # --- helpers -----------------------------------------------------------------------------------
+    def _did(self) -> str:
+        assert self._session is not None, "logged in before any repo call"
+        return self._session.did
+
+    @staticmethod
+    def _record_key(post: OutgoingPost) -> str:
+        if not is_tid(post.idempotency_key):
+            raise Rejected(f"post {post.key}: its Bluesky record key {post.idempotency_key!r} is not a TID "
+                           "(13 characters, e.g. from scheduler.platforms.bluesky_tid.new_tid())")
+        return post.idempotency_key
+
+    @staticmethod
+    def _reply(post: OutgoingPost) -> dict[str, Any] | None:
+        if post.reply_to is None:
+            return None
+        return {"root": parse_reply_ref(post.reply_to.root).as_record(),
+                "parent": parse_reply_ref(post.reply_to.parent).as_record()}
+
+    def _published(self, uri: str, cid: str, rkey: str, summary: dict[str, Any]) -> Published:
+        handle = self._session.handle if self._session else self.handle
+        return Published(platform_id=uri, url=f"{APP_URL}/profile/{handle}/post/{rkey}",
+                         reply_ref=StrongRef(uri=uri, cid=cid).as_json(), response=summary)
+
+    def _map_error(self, error: Exception, *, step: str, may_have_written: bool) -> PublishError:
+        where = f"Bluesky {step} for {self.handle}"
+        if isinstance(error, httpx.HTTPError):
+            return _transport_error(error, where, may_have_written)
+        if not isinstance(error, RequestErrorBase):
+            return RetryLater(f"{where} failed in the SDK: {type(error).__name__}: {error}")
+        if error.response is None:  # NetworkError / InvokeTimeoutError from a transport failure
+            cause = error.__cause__
+            if isinstance(cause, httpx.HTTPError):
+                return _transport_error(cause, where, may_have_written)
+            return _unknown_or_retry(f"{where}: connection failed ({type(error).__name__})", may_have_written)
+        status = error.response.status_code
+        name, message = _xrpc_words(error.response.content)
+        said = f"{name}: {message}" if message else name
+        if isinstance(error, RateLimitExceededError) or status == 429:
+            return _rate_limited(error, where, said)
+        if name in _SESSION_ERRORS:
+            return _SessionRefused(f"{where}: {said}", status=status)
+        if isinstance(error, UnauthorizedError):
+            return _rejected(f"{where}: Bluesky refused the credentials ({said}); check the handle and app "
+                             "password", status, name)
+        if name == "BlobTooLarge":
+            return _rejected(f"{where}: {said} (make the image smaller: Bluesky's blob limit is 1,000,000 bytes "
+                             "on most servers, 2,000,000 on updated ones)", status, name)
+        if isinstance(error, BadRequestError) or status == 413:
+            return _rejected(f"{where}: Bluesky refused it: {said}", status, name)
+        if status >= 500 or isinstance(error, (NetworkError, RequestException)):
+            return RetryLater(f"{where}: Bluesky answered {status} {said}", status=status)
+        return _rejected(f"{where}: Bluesky answered {status} {said}", status, name)
+
+
+class _SessionRefused(PublishError):
+    """Internal: the server refused the session token (ExpiredToken / InvalidToken)."""
+
+    kind = Rejected.kind
+
+
+def build_post_record(post: OutgoingPost, *, reply: dict[str, Any] | None = None,
+                      embed: dict[str, Any] | None = None, created_at: datetime | None = None) -> dict[str, Any]:
+    """The ``app.bsky.feed.post`` record for ``post``: text, createdAt, langs, hashtag and link facets
+    (UTF-8 byte offsets), reply refs and the images embed."""
+    from scheduler.text import bluesky_facets  # lazily: the text rules live in their own module
+
+    when = (created_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    record: dict[str, Any] = {"$type": POST_COLLECTION, "text": post.text,
+                              "createdAt": when.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
+    if post.lang:
+        record["langs"] = [post.lang]
+    facets = bluesky_facets(post.text)
+    if facets:
+        record["facets"] = facets
+    if reply:
+        record["reply"] = reply
+    if embed:
+        record["embed"] = embed
+    return record
+
+
+def _same_post(found: Mapping[str, Any], ours: Mapping[str, Any]) -> bool:
+    """Whether two post records are the same post, ``createdAt`` (set at each attempt) aside."""
+    def comparable(record: Mapping[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in record.items() if key != "createdAt"}
+    return comparable(found) == comparable(ours)
+
+
+def _json_content(content: Any, what: str) -> dict[str, Any]:
+    if not isinstance(content, dict):
+        raise RetryLater(f"Bluesky {what} answered without a JSON body")
+    return content
+
+
+def _xrpc_words(content: Any) -> tuple[str, str]:
+    """(error name, message) of an XRPC error body, whatever form the SDK left it in."""
+    if isinstance(content, XrpcError):
+        return content.error or "Error", content.message or ""
+    if isinstance(content, dict):
+        return str(content.get("error") or "Error"), str(content.get("message") or "")
+    if isinstance(content, bytes):
+        text = content.decode("utf-8", "replace").strip()
+        return "Error", text[:200]
+    return "Error", ""
+
+
+def _rejected(message: str, status: int, xrpc_error: str) -> Rejected:
+    rejection = Rejected(message, status=status)
+    rejection.xrpc_error = xrpc_error  # type: ignore[attr-defined]  # lets callers tell InvalidSwap apart
+    return rejection
+
+
+def _rate_limited(error: RequestErrorBase, where: str, said: str) -> RateLimited:
+    headers = error.response.headers if error.response is not None else {}
+    until: datetime | None = None
+    reset = headers.get("ratelimit-reset")
+    if reset is not None:
+        try:
+            until = datetime.fromtimestamp(int(reset), tz=timezone.utc)
+        except (ValueError, OverflowError):
+            until = None
+    if until is None:
+        until = datetime.now(timezone.utc) + FALLBACK_RATE_LIMIT_WAIT
+    policy = headers.get("ratelimit-policy", "?")
+    return RateLimited(f"{where}: rate limited ({said}; policy {policy}, "
+                       f"{headers.get('ratelimit-remaining', '?')} left); resets at {until.isoformat()}",
+                       until=until, status=429)
+
+
+def _transport_error(error: httpx.HTTPError, where: str, may_have_written: bool) -> PublishError:
+    detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    if isinstance(error, _NOT_SENT):
+        return RetryLater(f"{where}: could not reach Bluesky ({detail})")
+    return _unknown_or_retry(f"{where}: {detail}", may_have_written)
+
+
+def _unknown_or_retry(message: str, may_have_written: bool) -> PublishError:
+    if may_have_written:
+        return OutcomeUnknown(f"{message}; the post may exist: settle before sending again")
+    return RetryLater(message)

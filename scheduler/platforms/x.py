@@ -1,0 +1,412 @@
+"""Publish on X through Tweepy 4.17 (``tweepy.Client.create_tweet``).
+
+Auth: OAuth 1.0a user context (consumer key/secret + access token/secret) or an OAuth 2.0 user token
+(``Client(bearer_token=token)`` with ``user_auth=False``). Images go through X API v2's
+``POST /2/media/upload`` and ``POST /2/media/metadata`` (alt text), which Tweepy lacks (tweepy issue #2217):
+they are called on the client's own ``requests`` session with the client's own auth. Images are uploaded in
+one request: X accepts simple uploads of images up to 5 MB, so the chunked INIT/APPEND/FINALIZE flow
+(needed for video and animated GIF) is not implemented.
+
+Tweepy hard-codes ``https://api.twitter.com``. A :class:`XTransportAdapter` mounted on the session sends
+those requests to ``base_url`` (the sandbox) when one is given, after Tweepy signed them for the real URL;
+it also gives every request explicit timeouts, which Tweepy never sets.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import unicodedata
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, ClassVar, Mapping, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+import tweepy
+import urllib3.exceptions
+from requests.adapters import HTTPAdapter
+
+from scheduler.platforms.base import (
+    Image, OutcomeUnknown, OutgoingPost, Published, RateLimited, Rejected, RetryLater,
+)
+
+# Either set of credential keys works (see the module docstring).
+REQUIRED_CREDENTIALS: tuple[tuple[str, ...], ...] = (
+    ("consumer_key", "consumer_secret", "access_token", "access_token_secret"),
+    ("user_token",),
+)
+
+# --- platform facts (docs/platform-facts.md, "X") ---------------------------------------------------------
+TWEEPY_HOST = "https://api.twitter.com"  # hard-coded in tweepy.Client.request
+# Hosts sent to base_url when one is given: Tweepy's, the OpenAPI description's, the old upload host.
+X_HOSTS = ("https://api.twitter.com", "https://api.x.com", "https://upload.twitter.com")
+MEDIA_UPLOAD_PATH = "/2/media/upload"      # v1.1 media/upload.json was removed in 2025
+MEDIA_METADATA_PATH = "/2/media/metadata"  # alt text: {"id", "metadata": {"alt_text": {"text"}}}
+IMAGE_MEDIA_CATEGORY = "tweet_image"
+MAX_ALT_TEXT_CHARS = 1_000
+POST_URL = "https://x.com/{username}/status/{post_id}"
+POST_URL_WITHOUT_USERNAME = "https://x.com/i/web/status/{post_id}"  # X resolves it to the author's URL
+# X's words in a 403 that mean duplicate content, and a reply refused by the reply rule / reply settings.
+DUPLICATE_CONTENT_MARKER = "duplicate content"
+REPLY_NOT_ALLOWED_MARKER = "reply to this conversation is not allowed"
+REPLY_RULE = ("since 23 Feb 2026 X lets API clients reply only where the author of the post replied to "
+              "mentioned or quoted the replying account")
+# No 429 header at all (never seen on X, but possible behind a proxy): wait one 15-minute window.
+FALLBACK_RATE_LIMIT_WAIT = timedelta(minutes=15)
+# GET /2/users/{id}/tweets returns at most 100 posts per page (X OpenAPI).
+SETTLE_LOOKBACK_POSTS = 100
+DEFAULT_POOL_SIZE = 10  # concurrent connections per publisher (publish may run on several threads)
+
+# Tweepy logs request headers at DEBUG, which would include an OAuth 2.0 token: keep that logger above DEBUG
+# so a verbose log level elsewhere cannot write a secret to the log.
+logging.getLogger("tweepy.client").setLevel(logging.INFO)
+
+T = TypeVar("T")
+
+
+class XTransportAdapter(HTTPAdapter):
+    """A requests transport that sends X API requests to ``base_url`` (when given) and always sets timeouts.
+
+    OAuth 1.0a signatures were computed by then on the real URL; the original host travels in
+    ``X-Forwarded-Host`` so a server in between (the sandbox) can check them.
+    """
+
+    def __init__(self, *, base_url: str | None, timeout: float, pool_size: int = DEFAULT_POOL_SIZE) -> None:
+        super().__init__(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        self._target = urlsplit(base_url.rstrip("/")) if base_url else None
+        self._timeout = (timeout, timeout)  # (connect, read)
+
+    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
+             verify: Any = True, cert: Any = None, proxies: Any = None) -> requests.Response:
+        if self._target is not None:
+            original = urlsplit(request.url or "")
+            request.url = urlunsplit((self._target.scheme, self._target.netloc, self._target.path + original.path,
+                                      original.query, original.fragment))
+            request.headers["X-Forwarded-Host"] = original.netloc
+            request.headers["X-Forwarded-Proto"] = original.scheme
+            proxies = {}  # proxies chosen for api.twitter.com must not carry sandbox traffic
+        return super().send(request, stream=stream, timeout=timeout if timeout is not None else self._timeout,
+                            verify=verify, cert=cert, proxies=proxies)
+
+
+class XPublisher:
+    """One X account. Made once; its session and connections are reused for every post, from any thread."""
+
+    platform: ClassVar[str] = "x"
+
+    def __init__(self, client: tweepy.Client, *, oauth1: bool, handle: str | None,
+                 settle_lookback: int = SETTLE_LOOKBACK_POSTS) -> None:
+        self._client = client
+        self._oauth1 = oauth1
+        self._handle = handle
+        self._settle_lookback = settle_lookback
+        self._user_id: str | None = None
+        self._user_id_lock = threading.Lock()
+        self._media_auth: requests.auth.AuthBase | None = None
+        self._media_headers: dict[str, str] = {"User-Agent": client.user_agent}
+        if oauth1:
+            self._media_auth = tweepy.OAuth1UserHandler(
+                client.consumer_key, client.consumer_secret, client.access_token, client.access_token_secret,
+            ).apply_auth()
+        else:
+            self._media_headers["Authorization"] = f"Bearer {client.bearer_token}"
+
+    def __repr__(self) -> str:  # never the credentials
+        auth = "OAuth 1.0a" if self._oauth1 else "OAuth 2.0 user token"
+        return f"<XPublisher @{self._handle or '?'} ({auth})>"
+
+    @property
+    def _who(self) -> str:
+        return f"@{self._handle}" if self._handle else "this X account"
+
+    # --- Publisher --------------------------------------------------------------------------------
+    def publish(self, post: OutgoingPost) -> Published:
+        """Upload the images (with alt text), then create the post, as a reply when ``post.reply_to`` is set.
+
+        X has no language field on ``POST /2/tweets`` (it detects the language), so ``post.lang`` is unused.
+
+        :raises RetryLater, RateLimited, Rejected, OutcomeUnknown:
+        """
+        media_ids = [self._upload_image(image, index) for index, image in enumerate(post.images, start=1)]
+        reply_to = post.reply_to.parent if post.reply_to else None
+        response = self._call(
+            "creating the post",
+            lambda: self._client.create_tweet(text=post.text, media_ids=media_ids or None,
+                                              in_reply_to_tweet_id=reply_to, user_auth=self._oauth1),
+            sent_means_unknown=True,
+        )
+        data = response.data or {}
+        post_id = str(data.get("id", ""))
+        if not post_id:
+            raise OutcomeUnknown(f"X answered without a post id when {self._who} posted; check the account.")
+        return self._published(post_id, str(data.get("text", "")))
+
+    def settle(self, post: OutgoingPost) -> Published | None:
+        """Find out whether an attempt at ``post`` that ended without an answer created it.
+
+        X has no idempotency key, and its duplicate-content 403 does not name the earlier post, so the only
+        way to know is to read the account's own recent posts (``GET /2/users/{id}/tweets``, same auth) and
+        look for this text. X shows links as t.co links and appends one for attached media, so the text is
+        compared after NFC with every link reduced to a placeholder (and one trailing link allowed when the
+        post has images). A match means the post exists: it is returned. No match among the newest posts
+        means it does not: None (safe to send again; and should X still hold it, the resend gets X's
+        duplicate-content 403 rather than a second post). If the read is refused (apps without read access
+        get 403) or fails, nobody can tell: OutcomeUnknown, with what a person should check.
+
+        X's timelines can lag a few seconds behind a write: settle a little after the failed attempt.
+
+        :raises OutcomeUnknown: when X does not let this account read its posts, or the read fails.
+        """
+        try:
+            user_id = self._own_user_id()
+            response = self._client.get_users_tweets(user_id, max_results=self._settle_lookback,
+                                                     user_auth=self._oauth1)
+        except (tweepy.Unauthorized, tweepy.Forbidden) as error:
+            raise OutcomeUnknown(
+                f"Cannot tell whether post {post.key} reached X: X refused to list {self._who}'s recent posts "
+                f"({_words(error)}). A person should open {self._profile_url()} and look for a post starting "
+                f"{_preview(post.text)!r}; mark it published if it is there, or send it again if not.",
+                status=_status(error),
+            ) from None
+        except (tweepy.TweepyException, requests.RequestException) as error:
+            raise OutcomeUnknown(
+                f"Cannot tell yet whether post {post.key} reached X: reading {self._who}'s recent posts failed "
+                f"({_words(error)}). Try settling again later, or check {self._profile_url()} for a post "
+                f"starting {_preview(post.text)!r}.",
+                status=_status(error),
+            ) from None
+        for tweet in response.data or []:
+            if _same_text(tweet.text, post.text, has_media=bool(post.images)):
+                return self._published(str(tweet.id), tweet.text)
+        return None
+
+    def close(self) -> None:
+        self._client.session.close()
+
+    # --- pieces -----------------------------------------------------------------------------------
+    def _upload_image(self, image: Image, index: int) -> str:
+        """Upload one image and set its alt text; returns the media id. No post exists yet, so every
+        failure here that is not a refusal is safe to retry."""
+        what = f"uploading image {index} ({image.filename})"
+        response = self._call(what, lambda: self._media_request(
+            MEDIA_UPLOAD_PATH,
+            files={"media": (image.filename, image.data, image.mime_type)},
+            data={"media_category": IMAGE_MEDIA_CATEGORY},
+        ))
+        media_id = str(((response.json() or {}).get("data") or {}).get("id", ""))
+        if not media_id:
+            raise RetryLater(f"X answered {what} without a media id.")
+        if image.alt:
+            body = {"id": media_id, "metadata": {"alt_text": {"text": image.alt}}}
+            self._call(f"setting the alt text of image {index}",
+                       lambda: self._media_request(MEDIA_METADATA_PATH, json=body))
+        return media_id
+
+    def _media_request(self, path: str, **kwargs: Any) -> requests.Response:
+        """POST on the client's session with the client's auth; X's errors raised as Tweepy's would be."""
+        with self._client.session.post(TWEEPY_HOST + path, auth=self._media_auth, headers=self._media_headers,
+                                       **kwargs) as response:
+            if response.status_code == 429:
+                raise tweepy.TooManyRequests(response, reset_time=_int_header(response, "x-rate-limit-reset"))
+            if response.status_code >= 500:
+                raise tweepy.TwitterServerError(response)
+            if not 200 <= response.status_code < 300:
+                raise tweepy.HTTPException(response)
+            return response
+
+    def _own_user_id(self) -> str:
+        with self._user_id_lock:
+            if self._user_id is None:
+                me = self._client.get_me(user_auth=self._oauth1).data
+                self._user_id = str(me.id)
+                self._handle = self._handle or me.username
+            return self._user_id
+
+    def _published(self, post_id: str, shown_text: str) -> Published:
+        template = POST_URL if self._handle else POST_URL_WITHOUT_USERNAME
+        return Published(platform_id=post_id, url=template.format(username=self._handle, post_id=post_id),
+                         response={"id": post_id, "text": shown_text})
+
+    def _profile_url(self) -> str:
+        return f"https://x.com/{self._handle}" if self._handle else "the account's X profile"
+
+    # --- errors -----------------------------------------------------------------------------------
+    def _call(self, action: str, request: Callable[[], T], *, sent_means_unknown: bool = False) -> T:
+        """Run one request to X and map every failure to the dispatcher's error kinds.
+
+        ``sent_means_unknown``: a request that may have reached X and then failed (read timeout, connection
+        dropped) may have created the post: OutcomeUnknown. For media uploads no post exists yet: RetryLater.
+        """
+        try:
+            return request()
+        except tweepy.TooManyRequests as error:
+            raise self._rate_limited(action, error) from None
+        except tweepy.TwitterServerError as error:
+            raise RetryLater(f"X failed while {action} for {self._who} ({_words(error)}); it will be retried.",
+                             status=_status(error)) from None
+        except tweepy.HTTPException as error:
+            raise self._rejected(action, error) from None
+        except requests.RequestException as error:
+            if not _reached_server(error):
+                raise RetryLater(f"Could not reach X while {action} for {self._who} ({_network_words(error)}); "
+                                 f"nothing was sent, it will be retried.") from None
+            if sent_means_unknown:
+                raise OutcomeUnknown(f"X did not answer while {action} for {self._who} "
+                                     f"({_network_words(error)}): the post may exist; it will be settled by "
+                                     f"reading the account's recent posts, not resent blindly.") from None
+            raise RetryLater(f"X did not answer while {action} for {self._who} ({_network_words(error)}); "
+                             f"no post was created, it will be retried.") from None
+
+    def _rate_limited(self, action: str, error: tweepy.TooManyRequests) -> RateLimited:
+        """Until the 15-minute bucket resets, or a 24-hour bucket's reset when that one is exhausted."""
+        headers = error.response.headers
+        resets = [_int_header(error.response, "x-rate-limit-reset")]
+        bucket = "15-minute limit"
+        for name, label in (("x-user-limit-24hour", "24-hour user limit"), ("x-app-limit-24hour", "24-hour app limit")):
+            if headers.get(f"{name}-remaining") == "0" and _int_header(error.response, f"{name}-reset"):
+                resets.append(_int_header(error.response, f"{name}-reset"))
+                bucket = label
+        known = [r for r in resets if r]
+        until = (datetime.fromtimestamp(max(known), tz=timezone.utc) if known
+                 else datetime.now(timezone.utc) + FALLBACK_RATE_LIMIT_WAIT)
+        return RateLimited(f"X rate limit ({bucket}) reached while {action} for {self._who}; it resets at "
+                           f"{until.isoformat(timespec='seconds')}. X said: {_words(error)}", until=until)
+
+    def _rejected(self, action: str, error: tweepy.HTTPException) -> Rejected:
+        words = _words(error)
+        status = _status(error)
+        lowered = words.lower()
+        if isinstance(error, tweepy.Unauthorized):
+            hint = ("check the consumer key/secret and access token/secret" if self._oauth1 else
+                    "check the user token (OAuth 2.0 user tokens expire after 2 hours unless refreshed)")
+            return Rejected(f"X refused the credentials of {self._who} while {action}: {words}. Please {hint}.",
+                            status=status)
+        if DUPLICATE_CONTENT_MARKER in lowered:
+            return Rejected(f"X refused duplicate content: {words}. {self._who} already has a post with this "
+                            f"text; if an earlier attempt timed out it is probably that one: check "
+                            f"{self._profile_url()}.", status=status)
+        if REPLY_NOT_ALLOWED_MARKER in lowered:
+            return Rejected(f"X refused the reply: {REPLY_RULE} (or the author limited who can reply). "
+                            f"X said: {words}", status=status)
+        return Rejected(f"X refused {action} for {self._who}: {words}", status=status)
+
+
+def create_publisher(credentials: Mapping[str, str], *, handle: str | None = None, base_url: str | None = None,
+                     timeout: float = 10.0, options: Mapping[str, Any] | None = None) -> XPublisher:
+    """An X publisher for one account.
+
+    :param credentials: ``consumer_key``, ``consumer_secret``, ``access_token``, ``access_token_secret``
+        (OAuth 1.0a user context), or ``user_token`` (OAuth 2.0 user token); a ``handle`` key is accepted.
+    :param handle: the account's username, for post links (else ``credentials["handle"]``, else links use
+        ``x.com/i/web/status/<id>``).
+    :param base_url: send X API requests there instead (the sandbox), e.g. ``http://127.0.0.1:8701``.
+    :param timeout: seconds, for connecting and for each read.
+    :param options: ``settle_lookback`` (recent posts read by settle, 5–100), ``pool_size`` (connections).
+    :raises ValueError: when neither set of credentials is complete (the message names the missing keys).
+    """
+    options = options or {}
+    oauth1_keys, oauth2_keys = REQUIRED_CREDENTIALS
+    if all(credentials.get(key) for key in oauth1_keys):
+        client = tweepy.Client(**{key: credentials[key] for key in oauth1_keys})
+        oauth1 = True
+    elif all(credentials.get(key) for key in oauth2_keys):
+        client = tweepy.Client(bearer_token=credentials["user_token"])
+        oauth1 = False
+    else:
+        missing = [key for key in oauth1_keys if not credentials.get(key)]
+        raise ValueError(f"X credentials incomplete: missing {', '.join(missing)} (OAuth 1.0a user context), "
+                         f"or give user_token (an OAuth 2.0 user token) instead.")
+    adapter = XTransportAdapter(base_url=base_url, timeout=timeout,
+                                pool_size=int(options.get("pool_size", DEFAULT_POOL_SIZE)))
+    for host in X_HOSTS:
+        client.session.mount(host, adapter)
+    return XPublisher(client, oauth1=oauth1, handle=handle or credentials.get("handle") or None,
+                      settle_lookback=int(options.get("settle_lookback", SETTLE_LOOKBACK_POSTS)))
+
+
+# --- helpers ------------------------------------------------------------------------------------------------
+_LINK_PLACEHOLDER = "\u2060link\u2060"
+
+
+def _comparable(text: str) -> str:
+    """NFC text with every link X would find (with or without http) reduced to one placeholder."""
+    from scheduler.text import extract_urls
+
+    normalized = unicodedata.normalize("NFC", text)
+    pieces, position = [], 0
+    for start, end, _ in extract_urls(normalized):
+        pieces += [normalized[position:start], _LINK_PLACEHOLDER]
+        position = end
+    pieces.append(normalized[position:])
+    return " ".join("".join(pieces).split())
+
+
+def _same_text(shown: str, sent: str, *, has_media: bool) -> bool:
+    """Whether X's rendering of a post (``shown``: t.co links, a trailing media link) is the text we sent."""
+    shown_c, sent_c = _comparable(shown), _comparable(sent)
+    if shown_c == sent_c:
+        return True
+    return has_media and shown_c == f"{sent_c} {_LINK_PLACEHOLDER}".strip()
+
+
+def _words(error: Exception) -> str:
+    """X's own words (Tweepy puts the status line and X's messages in str(error)), on one line."""
+    return " ".join(str(error).split()).rstrip(".") or type(error).__name__
+
+
+def _status(error: Exception) -> int | None:
+    response = getattr(error, "response", None)
+    return getattr(response, "status_code", None)
+
+
+def _int_header(response: requests.Response, name: str) -> int | None:
+    try:
+        return int(response.headers[name])
+    except (KeyError, ValueError):
+        return None
+
+
+def _preview(text: str, length: int = 40) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """The error and everything it wraps (requests wraps urllib3, which wraps socket errors)."""
+    found: list[BaseException] = []
+    pending: list[object] = [error]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or any(current is seen for seen in found):
+            continue
+        found.append(current)
+        pending += [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+    return found
+
+
+# Failures where the request certainly never left this machine.
+_NEVER_SENT = (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError,
+               urllib3.exceptions.NameResolutionError)
+
+
+def _reached_server(error: requests.RequestException) -> bool:
+    """False when the request certainly never left: connection refused, DNS failure, connect timeout."""
+    if isinstance(error, requests.ConnectTimeout):
+        return False
+    if isinstance(error, requests.ReadTimeout):
+        return True
+    return not any(isinstance(cause, _NEVER_SENT) for cause in _causes(error))
+
+
+def _network_words(error: requests.RequestException) -> str:
+    """What went wrong on the wire, without URLs or headers."""
+    if isinstance(error, requests.ConnectTimeout):
+        return "connecting timed out"
+    if isinstance(error, requests.Timeout):
+        return "no answer before the timeout"
+    causes = _causes(error)
+    for kind, words in ((urllib3.exceptions.NameResolutionError, "host name not found"),
+                        (urllib3.exceptions.NewConnectionError, "connection refused"),
+                        (urllib3.exceptions.ProtocolError, "connection closed without an answer")):
+        if any(isinstance(cause, kind) for cause in causes):
+            return words
+    return type(error).__name__

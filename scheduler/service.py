@@ -1,0 +1,283 @@
+"""The Python API behind every command: validate, plan, queue, unqueue, run, log, rehearse.
+
+The CLI only parses arguments and draws results; everything it does is a call here.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .campaign import Campaign, load_campaign, validate_files
+from .config import Account, Config
+from .dispatch import DispatchEvent, Dispatcher, DispatchSettings, ImageLoader
+from .planner import Plan, PlannedPost, plan_campaign
+from .platforms import PublisherPool, platform_module
+from .platforms.base import Image, Publisher
+from .problems import Problem, UserError
+from .store import LogFilter, PostRow, QueueReport, Store
+from .timing import utcnow
+
+ProgressCallback = Callable[[int, int], None]
+
+
+# --- check and see ---------------------------------------------------------------------------------
+def validate(paths: list[Path], config: Config) -> tuple[list[Campaign], list[Problem]]:
+    """Every problem in the config's accounts and the campaign files, errors and warnings."""
+    campaigns, problems = validate_files(paths, config)
+    used = {account for c in campaigns for post in c.spec.posts for account in post.accounts}
+    problems.extend(credential_problems(config, used))
+    for campaign in campaigns:
+        try:
+            plan_campaign(campaign, config)
+        except UserError as error:
+            problems.extend(error.problems)
+    return campaigns, problems
+
+
+def credential_problems(config: Config, account_ids: set[str]) -> list[Problem]:
+    """Environment variables named in config.toml but unset, found now rather than at storm time.
+    An error when the daemon would publish for real; a warning in dry-run mode or for sandbox accounts."""
+    live = config.settings.dispatch.mode == "live"
+    problems = []
+    for account_id in sorted(account_ids):
+        account = config.accounts[account_id]
+        if account.sandbox:  # the sandbox hands out its own credentials
+            continue
+        missing = account.missing_variables()
+        required = _required_credentials(account)
+        absent_names = [] if any(set(option) <= set(account.credentials) for option in required) else \
+            [" + ".join(option) for option in required]
+        if not missing and not absent_names:
+            continue
+        severity = "error" if live and not account.sandbox else "warning"
+        if absent_names:
+            message = (f"account {account.id!r} ({account.platform}) names no credentials; add credentials = "
+                       f"{{ ... }} with one of: {' or '.join(absent_names)} (values are environment variable names)")
+        else:
+            message = (f"account {account.id!r}: environment variable(s) {', '.join(missing)} not set; set them "
+                       "before the storm (export NAME=... in the daemon's environment)")
+        problems.append(Problem(config.label, f"accounts.{account.id}.credentials", message, severity=severity))
+    return problems
+
+
+def _required_credentials(account: Account) -> tuple[tuple[str, ...], ...]:
+    try:
+        return platform_module(account.platform).REQUIRED_CREDENTIALS
+    except (ImportError, AttributeError):
+        return ()
+
+
+def plan(path: Path, config: Config, now: datetime | None = None) -> Plan:
+    """:raises UserError: if the campaign has errors."""
+    return plan_campaign(load_campaign(path, config), config, now)
+
+
+# --- images ----------------------------------------------------------------------------------------
+def media_cache(config: Config):  # type: ignore[no-untyped-def]
+    from .media import MediaCache
+    return MediaCache(config.root / ".cache" / "media")
+
+
+def prepare_media(plan_: Plan, config: Config, progress: ProgressCallback | None = None) -> int:
+    """Make every image of the plan platform-ready ahead of the storm (cached). Returns how many."""
+    from .media import profile_for, resolve_asset
+
+    wanted = sorted({(image.file, post.platform) for post in plan_.posts for image in post.images})
+    cache = media_cache(config)
+    for done, (file, platform) in enumerate(wanted, start=1):
+        cache.get(resolve_asset(config.assets_dir, file), profile_for(platform))
+        if progress:
+            progress(done, len(wanted))
+    return len(wanted)
+
+
+def image_loader(config: Config) -> ImageLoader:
+    """Images of a post, from the media cache (prepared at queue time, so no image work at storm time)."""
+    from .media import profile_for, resolve_asset
+
+    cache = media_cache(config)
+    memo: dict[tuple[str, str], object] = {}
+    lock = threading.Lock()
+
+    def load(post: PostRow) -> tuple[Image, ...]:
+        images = []
+        for item in post.image_list:
+            key = (item["file"], post.platform)
+            with lock:
+                prepared = memo.get(key)
+            if prepared is None:
+                prepared = cache.get(resolve_asset(config.assets_dir, item["file"]), profile_for(post.platform))
+                with lock:
+                    memo[key] = prepared
+            images.append(prepared.as_upload(item["alt"]))  # type: ignore[attr-defined]
+        return tuple(images)
+
+    return load
+
+
+# --- queue -----------------------------------------------------------------------------------------
+def open_store(config: Config, url: str | None = None) -> Store:
+    return Store(url or config.database_url)
+
+
+def queue(path: Path, config: Config, store: Store, now: datetime | None = None,
+          progress: ProgressCallback | None = None) -> tuple[Plan, QueueReport]:
+    """Validate, prepare images, then write the plan. A campaign with errors changes nothing.
+
+    :raises UserError:
+    """
+    now = now or utcnow()
+    plan_ = plan(path, config, now)
+    queueable = [p for p in plan_.posts if p.deadline >= now]
+    if not queueable:
+        raise UserError([Problem(str(path), "storm.start",
+                                 f"every post is due before now minus the lateness bound ({plan_.max_lateness}); "
+                                 "nothing to queue. Change storm.start to a future time, or use `rehearse` "
+                                 "to play the campaign now")])
+    prepare_media(plan_, config, progress)
+    return plan_, store.queue(plan_, now, source=str(path))
+
+
+def unqueue(campaign_id: str, store: Store) -> int:
+    if not store.campaign_exists(campaign_id):
+        raise UserError(f"no queued campaign {campaign_id!r}; `python run.py log` lists what is queued")
+    return store.unqueue(campaign_id)
+
+
+# --- run -------------------------------------------------------------------------------------------
+def publisher_factory(config: Config, store: Store, *, dry_run: bool,
+                      sandbox=None, timeout: float = 10.0) -> Callable[[str], Publisher]:  # type: ignore[no-untyped-def]
+    """How the daemon makes each account's publisher: dry-run, the local sandbox, or the real platform."""
+    from .platforms.dryrun import DryRunPublisher
+
+    def make(account_id: str) -> Publisher:
+        account = config.accounts.get(account_id)
+        if account is None:
+            raise UserError(f"account {account_id!r} is queued but no longer in {config.label}; add it back "
+                            "or unqueue the campaign")
+        if dry_run:
+            return DryRunPublisher(store, account.id, account.platform, account.handle)
+        module = platform_module(account.platform)
+        if account.sandbox and sandbox is not None:
+            return module.create_publisher(sandbox.credentials(account.platform, account.id),
+                                           handle=account.handle, base_url=sandbox.base_url(account.platform),
+                                           timeout=timeout)
+        return module.create_publisher(account.credential_values(), handle=account.handle,
+                                       base_url=account.instance, timeout=timeout)
+
+    return make
+
+
+def dispatch_settings(config: Config) -> DispatchSettings:
+    settings = config.settings.dispatch
+    return DispatchSettings(workers=settings.workers, refresh=settings.refresh)
+
+
+def start_daemon(config: Config, store: Store, *, dry_run: bool | None = None, sandbox=None,  # type: ignore[no-untyped-def]
+                 on_event: Callable[[DispatchEvent], None] | None = None,
+                 settings: DispatchSettings | None = None) -> Dispatcher:
+    """Start publishing what is queued. Returns the running dispatcher; call ``stop()`` to end."""
+    if dry_run is None:
+        dry_run = config.settings.dispatch.mode == "dry-run"
+    pool = PublisherPool(publisher_factory(config, store, dry_run=dry_run, sandbox=sandbox))
+    dispatcher = Dispatcher(store, pool, image_loader(config), settings=settings or dispatch_settings(config),
+                            on_event=on_event)
+    dispatcher.start()
+    return dispatcher
+
+
+# --- log -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LogEntry:
+    post: PostRow
+    attempts: list
+
+    def as_dict(self) -> dict:
+        post = self.post
+        return {
+            "id": post.id, "campaign": post.campaign_id, "account": post.account_id, "platform": post.platform,
+            "state": post.state, "due_at": _iso(post.planned_at), "sent_at": _iso(post.sent_at),
+            "lateness_seconds": post.lateness.total_seconds() if post.lateness else None,
+            "platform_id": post.platform_id, "url": post.url, "error": post.error, "text": post.text,
+            "attempts": [{"started_at": _iso(a.started_at), "ended_at": _iso(a.ended_at), "outcome": a.outcome,
+                          "detail": a.detail, "daemon": a.daemon_id} for a in self.attempts],
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def read_log(store: Store, log_filter: LogFilter = LogFilter()) -> list[LogEntry]:
+    rows = store.posts(log_filter)
+    attempts = store.attempts_for(row.id for row in rows)
+    return [LogEntry(row, attempts.get(row.id, [])) for row in rows]
+
+
+# --- rehearse --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rehearsal:
+    plan: Plan
+    compressed: Plan
+    entries: list[LogEntry]
+    database: str
+    finished: bool
+
+
+def compress(plan_: Plan, start: datetime, duration: timedelta) -> Plan:
+    """The same plan played from ``start``, with its whole span squeezed into ``duration`` (never stretched)."""
+    first = plan_.first_due
+    span = max((p.due_at - first for p in plan_.posts), default=timedelta(0))
+    factor = min(1.0, duration / span) if span else 1.0
+    lateness = max(timedelta(seconds=30), duration)
+    posts = tuple(replace(p, due_at=start + (p.due_at - first) * factor,
+                          deadline=start + (p.due_at - first) * factor + lateness) for p in plan_.posts)
+    return replace(plan_, posts=posts, max_lateness=lateness, warnings=())
+
+
+def rehearse(path: Path, config: Config, *, duration: timedelta = timedelta(seconds=10),
+             on_event: Callable[[DispatchEvent], None] | None = None, sandbox=None,  # type: ignore[no-untyped-def]
+             keep_database: Path | None = None, progress: ProgressCallback | None = None) -> Rehearsal:
+    """The whole campaign now, time compressed, in a throwaway database, through the dry-run publisher
+    (or the sandbox's real APIs when ``sandbox`` is given)."""
+    original = plan(path, config)
+    prepare_media(original, config, progress)
+    with _throwaway_database(keep_database) as url:
+        store = Store(url)
+        try:
+            compressed = compress(original, utcnow() + timedelta(seconds=1), duration)
+            store.queue(compressed, source=str(path))
+            settings = replace(dispatch_settings(config), retry_base=timedelta(milliseconds=200),
+                               retry_cap=timedelta(seconds=2))
+            daemon = start_daemon(config, store, dry_run=sandbox is None, sandbox=sandbox, on_event=on_event,
+                                  settings=settings)
+            wait = (compressed.posts[-1].deadline - utcnow()).total_seconds() + 5
+            finished = daemon.wait_until_idle(timeout=wait)
+            daemon.stop()
+            daemon.publishers.close()
+            entries = read_log(store)
+        finally:
+            store.close()
+    return Rehearsal(original, compressed, entries, url, finished)
+
+
+class _throwaway_database:
+    def __init__(self, keep: Path | None) -> None:
+        self.keep = keep
+        self.tmp: tempfile.TemporaryDirectory | None = None
+
+    def __enter__(self) -> str:
+        if self.keep:
+            return f"sqlite:///{self.keep.resolve()}"
+        self.tmp = tempfile.TemporaryDirectory(prefix="stormcaller-rehearsal-")
+        return f"sqlite:///{self.tmp.name}/rehearsal.db"
+
+    def __exit__(self, *exc: object) -> None:
+        if self.tmp:
+            self.tmp.cleanup()

@@ -1,0 +1,364 @@
+"""The outbox: every planned post as a row, its state, and its attempts. All queries live here.
+
+States: pending -> sending -> sent | failed | missed | needs-review; pending -> cancelled (unqueue/removed);
+sending -> pending again for a retry (due_at moved, never past the deadline).
+The claim (pending -> sending) is one conditional UPDATE, so a post is taken by exactly one daemon.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import Engine, and_, func, insert, or_, select, update
+from sqlalchemy.engine import Connection, RowMapping
+
+from ..planner import Plan, PlannedPost
+from ..timing import utcnow
+from .database import make_engine, migrate
+from .keys import new_tid
+from .schema import attempts, campaigns, daemons, dry_run_outbox, posts
+
+PENDING, SENDING, SENT, FAILED, MISSED, CANCELLED, NEEDS_REVIEW = (
+    "pending", "sending", "sent", "failed", "missed", "cancelled", "needs-review")
+FINAL_STATES = (SENT, FAILED, MISSED, CANCELLED, NEEDS_REVIEW)
+STATES = (PENDING, SENDING) + FINAL_STATES
+
+
+@dataclass(frozen=True)
+class PostRow:
+    id: str
+    campaign_id: str
+    post_key: str
+    account_id: str
+    platform: str
+    sequence: int
+    planned_at: datetime
+    due_at: datetime
+    deadline: datetime
+    state: str
+    text: str
+    lang: str | None
+    images: str
+    reply_to_id: str | None
+    idempotency_key: str
+    content_hash: str
+    attempts: int
+    uncertain: bool
+    claimed_by: str | None
+    claimed_at: datetime | None
+    sent_at: datetime | None
+    platform_id: str | None
+    url: str | None
+    reply_ref: str | None
+    error: str | None
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> "PostRow":
+        return cls(**{f.name: row[f.name] for f in fields(cls)})
+
+    @property
+    def image_list(self) -> list[dict[str, str]]:
+        return json.loads(self.images)
+
+    @property
+    def lateness(self) -> timedelta | None:
+        return self.sent_at - self.planned_at if self.sent_at else None
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    id: int
+    post_id: str
+    daemon_id: str
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: str | None
+    detail: str | None
+
+
+@dataclass
+class QueueReport:
+    campaign_id: str
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    kept: list[tuple[str, str]] = field(default_factory=list)      # (post id, state) left as they are
+    skipped_past: list[str] = field(default_factory=list)          # already past the lateness bound
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    campaign: str | None = None
+    account: str | None = None
+    states: Sequence[str] = ()
+    since: datetime | None = None
+
+
+class Store:
+    """The database (SQLite file or PostgreSQL), migrated on open."""
+
+    def __init__(self, url: str, *, engine: Engine | None = None) -> None:
+        self.url = url
+        self.engine = engine or make_engine(url)
+        self.is_postgres = self.engine.dialect.name == "postgresql"
+        migrate(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- queue -----------------------------------------------------------------------------------
+    def queue(self, plan: Plan, now: datetime | None = None, *, source: str = "") -> QueueReport:
+        """Write the plan: new posts inserted, pending ones updated in place, removed ones cancelled; posts
+        already sent (or sending, failed, missed) never touched. One transaction: all or nothing."""
+        now = now or utcnow()
+        campaign = plan.campaign
+        report = QueueReport(campaign.id)
+        with self.engine.begin() as db:
+            self._upsert_campaign(db, campaign.id, campaign.spec.name, source or str(campaign.path), now)
+            existing = {row.id: row for row in db.execute(
+                select(posts.c.id, posts.c.state, posts.c.content_hash).where(posts.c.campaign_id == campaign.id))}
+            new_rows, planned_ids = [], set()
+            for post in plan.posts:
+                planned_ids.add(post.id)
+                old = existing.get(post.id)
+                if post.deadline < now:
+                    report.skipped_past.append(post.id)
+                    continue
+                if old is None:
+                    new_rows.append(_new_row(post, now))
+                    report.added.append(post.id)
+                elif old.state in (PENDING, CANCELLED):
+                    if old.state == PENDING and old.content_hash == post.content_hash:
+                        report.unchanged.append(post.id)
+                        continue
+                    db.execute(update(posts).where(posts.c.id == post.id, posts.c.state == old.state)
+                               .values(**_content(post), state=PENDING, error=None, updated_at=now))
+                    report.updated.append(post.id)
+                else:
+                    report.kept.append((post.id, old.state))
+            if new_rows:
+                db.execute(insert(posts), new_rows)
+            removed = [pid for pid, row in existing.items() if pid not in planned_ids and row.state == PENDING]
+            self._cancel(db, removed, "removed from the campaign file", now)
+            report.cancelled.extend(removed)
+        return report
+
+    def _upsert_campaign(self, db: Connection, campaign_id: str, name: str, source: str, now: datetime) -> None:
+        values = dict(name=name, source=source, state="active", queued_at=now)
+        if db.execute(update(campaigns).where(campaigns.c.id == campaign_id).values(**values)).rowcount == 0:
+            db.execute(insert(campaigns).values(id=campaign_id, **values))
+
+    def _cancel(self, db: Connection, post_ids: list[str], reason: str, now: datetime) -> int:
+        count = 0
+        for chunk in _chunks(post_ids, 500):
+            count += db.execute(update(posts).where(posts.c.id.in_(chunk), posts.c.state == PENDING)
+                                .values(state=CANCELLED, error=reason, updated_at=now)).rowcount
+        return count
+
+    def unqueue(self, campaign_id: str, now: datetime | None = None) -> int:
+        """Cancel every pending post of a campaign. Returns how many were cancelled."""
+        now = now or utcnow()
+        with self.engine.begin() as db:
+            db.execute(update(campaigns).where(campaigns.c.id == campaign_id).values(state="cancelled"))
+            return db.execute(update(posts).where(posts.c.campaign_id == campaign_id, posts.c.state == PENDING)
+                              .values(state=CANCELLED, error="campaign cancelled (unqueue)", updated_at=now)).rowcount
+
+    def campaign_exists(self, campaign_id: str) -> bool:
+        with self.engine.connect() as db:
+            return db.execute(select(campaigns.c.id).where(campaigns.c.id == campaign_id)).first() is not None
+
+    # --- dispatch --------------------------------------------------------------------------------
+    def next_due_at(self) -> datetime | None:
+        with self.engine.connect() as db:
+            return db.execute(select(func.min(posts.c.due_at)).where(posts.c.state == PENDING)).scalar()
+
+    def expire_overdue(self, now: datetime) -> list[PostRow]:
+        """Pending posts past their deadline become missed, with the reason."""
+        with self.engine.begin() as db:
+            rows = db.execute(select(posts).where(posts.c.state == PENDING, posts.c.deadline < now)).mappings().all()
+            for row in rows:
+                reason = (f"missed: due {row['planned_at']:%Y-%m-%d %H:%M:%S} UTC and not sent by its deadline "
+                          f"{row['deadline']:%H:%M:%S} UTC (lateness bound); the daemon was not running or could "
+                          "not send in time")
+                if row["error"]:
+                    reason += f"; last error: {row['error']}"
+                db.execute(update(posts).where(posts.c.id == row["id"], posts.c.state == PENDING)
+                           .values(state=MISSED, error=reason, updated_at=now))
+        return [PostRow.from_row(row) for row in rows]
+
+    def claim_due(self, now: datetime, daemon_id: str, limit: int = 1000) -> list[PostRow]:
+        """Atomically take up to ``limit`` due posts (pending -> sending) and open an attempt for each,
+        in one transaction: the attempt is recorded before any platform is called."""
+        due = (select(posts.c.id).where(posts.c.state == PENDING, posts.c.due_at <= now, posts.c.deadline >= now)
+               .order_by(posts.c.due_at, posts.c.sequence).limit(limit))
+        if self.is_postgres:
+            due = due.with_for_update(skip_locked=True)
+        with self.engine.begin() as db:
+            rows = db.execute(
+                update(posts).where(posts.c.id.in_(due.scalar_subquery()), posts.c.state == PENDING)
+                .values(state=SENDING, claimed_by=daemon_id, claimed_at=now, attempts=posts.c.attempts + 1,
+                        updated_at=now)
+                .returning(*posts.c)).mappings().all()
+            if rows:
+                db.execute(insert(attempts), [dict(post_id=row["id"], daemon_id=daemon_id, started_at=now)
+                                              for row in rows])
+        return sorted((PostRow.from_row(row) for row in rows), key=lambda r: (r.due_at, r.sequence))
+
+    def finish(self, post_id: str, daemon_id: str, *, state: str, outcome: str, detail: str | None,
+               now: datetime | None = None, **values: Any) -> bool:
+        """Close the open attempt and move the post out of ``sending``. Returns False if this daemon no
+        longer holds the post (another daemon settled it after this one was thought dead)."""
+        now = now or utcnow()
+        with self.engine.begin() as db:
+            changed = db.execute(update(posts).where(posts.c.id == post_id, posts.c.state == SENDING,
+                                                     posts.c.claimed_by == daemon_id)
+                                 .values(state=state, updated_at=now, **values)).rowcount
+            db.execute(update(attempts).where(attempts.c.post_id == post_id, attempts.c.outcome.is_(None),
+                                              attempts.c.daemon_id == daemon_id)
+                       .values(ended_at=now, outcome=outcome, detail=detail))
+        return changed == 1
+
+    def record_sent(self, post_id: str, daemon_id: str, *, platform_id: str, url: str, reply_ref: str,
+                    detail: str | None = None, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        return self.finish(post_id, daemon_id, state=SENT, outcome="sent", detail=detail or url, now=now,
+                           sent_at=now, platform_id=platform_id, url=url, reply_ref=reply_ref, error=None,
+                           uncertain=False)
+
+    def record_retry(self, post_id: str, daemon_id: str, *, due_at: datetime, outcome: str, detail: str,
+                     uncertain: bool = False, now: datetime | None = None) -> bool:
+        """Back to pending for another try at ``due_at``; ``uncertain`` = settle before resending."""
+        return self.finish(post_id, daemon_id, state=PENDING, outcome=outcome, detail=detail, now=now,
+                           due_at=due_at, error=detail, claimed_by=None, uncertain=uncertain)
+
+    def record_final(self, post_id: str, daemon_id: str, *, state: str, outcome: str, detail: str,
+                     now: datetime | None = None) -> bool:
+        return self.finish(post_id, daemon_id, state=state, outcome=outcome, detail=detail, now=now, error=detail)
+
+    # --- daemons ---------------------------------------------------------------------------------
+    def register_daemon(self, daemon_id: str, host: str, pid: int, now: datetime | None = None) -> None:
+        now = now or utcnow()
+        with self.engine.begin() as db:
+            db.execute(insert(daemons).values(id=daemon_id, host=host, pid=pid, started_at=now, heartbeat_at=now))
+
+    def heartbeat(self, daemon_id: str, now: datetime | None = None) -> None:
+        with self.engine.begin() as db:
+            db.execute(update(daemons).where(daemons.c.id == daemon_id).values(heartbeat_at=now or utcnow()))
+
+    def daemon_stopped(self, daemon_id: str, now: datetime | None = None) -> None:
+        with self.engine.begin() as db:
+            db.execute(update(daemons).where(daemons.c.id == daemon_id).values(stopped_at=now or utcnow()))
+
+    def orphaned_sending(self, now: datetime, stale_after: timedelta) -> list[PostRow]:
+        """Posts left in ``sending`` by a daemon that stopped or whose heartbeat is older than
+        ``stale_after``: their outcome is uncertain and must be settled."""
+        alive = select(daemons.c.id).where(daemons.c.stopped_at.is_(None),
+                                           daemons.c.heartbeat_at >= now - stale_after)
+        with self.engine.connect() as db:
+            rows = db.execute(select(posts).where(posts.c.state == SENDING,
+                                                  or_(posts.c.claimed_by.is_(None),
+                                                      posts.c.claimed_by.not_in(alive)))).mappings().all()
+        return [PostRow.from_row(row) for row in rows]
+
+    def take_over(self, post: PostRow, daemon_id: str, now: datetime) -> bool:
+        """Atomically move an orphaned ``sending`` post to this daemon (only if nobody else did)."""
+        with self.engine.begin() as db:
+            taken = db.execute(update(posts).where(posts.c.id == post.id, posts.c.state == SENDING,
+                                                   _same_claimer(post.claimed_by))
+                               .values(claimed_by=daemon_id, claimed_at=now, updated_at=now, uncertain=True)).rowcount == 1
+            if taken:
+                db.execute(update(attempts).where(attempts.c.post_id == post.id, attempts.c.outcome.is_(None))
+                           .values(ended_at=now, outcome="interrupted",
+                                   detail=f"daemon {post.claimed_by} stopped while sending; outcome to be settled"))
+                db.execute(insert(attempts).values(post_id=post.id, daemon_id=daemon_id, started_at=now,
+                                                   detail="settling an uncertain outcome"))
+        return taken
+
+    # --- dry run ---------------------------------------------------------------------------------
+    def dry_run_record(self, key: str, post_id: str, account_id: str, platform: str, payload: dict,
+                       now: datetime | None = None) -> bool:
+        """Store what would have been sent. Returns False if this key was already recorded (idempotent)."""
+        with self.engine.begin() as db:
+            if db.execute(select(dry_run_outbox.c.idempotency_key)
+                          .where(dry_run_outbox.c.idempotency_key == key)).first():
+                return False
+            db.execute(insert(dry_run_outbox).values(idempotency_key=key, post_id=post_id, account_id=account_id,
+                                                     platform=platform, payload=json.dumps(payload),
+                                                     created_at=now or utcnow()))
+        return True
+
+    def dry_run_lookup(self, key: str) -> dict | None:
+        with self.engine.connect() as db:
+            row = db.execute(select(dry_run_outbox).where(dry_run_outbox.c.idempotency_key == key)).mappings().first()
+        return dict(row) if row else None
+
+    # --- reading ---------------------------------------------------------------------------------
+    def post(self, post_id: str) -> PostRow | None:
+        with self.engine.connect() as db:
+            row = db.execute(select(posts).where(posts.c.id == post_id)).mappings().first()
+        return PostRow.from_row(row) if row else None
+
+    def posts(self, log_filter: LogFilter = LogFilter()) -> list[PostRow]:
+        query = select(posts).order_by(posts.c.planned_at, posts.c.sequence, posts.c.account_id)
+        conditions = []
+        if log_filter.campaign:
+            conditions.append(posts.c.campaign_id == log_filter.campaign)
+        if log_filter.account:
+            conditions.append(posts.c.account_id == log_filter.account)
+        if log_filter.states:
+            conditions.append(posts.c.state.in_(list(log_filter.states)))
+        if log_filter.since:
+            conditions.append(posts.c.planned_at >= log_filter.since)
+        if conditions:
+            query = query.where(and_(*conditions))
+        with self.engine.connect() as db:
+            return [PostRow.from_row(row) for row in db.execute(query).mappings()]
+
+    def attempts_for(self, post_ids: Iterable[str]) -> dict[str, list[AttemptRow]]:
+        found: dict[str, list[AttemptRow]] = {}
+        with self.engine.connect() as db:
+            for chunk in _chunks(list(post_ids), 500):
+                for row in db.execute(select(attempts).where(attempts.c.post_id.in_(chunk))
+                                      .order_by(attempts.c.id)).mappings():
+                    found.setdefault(row["post_id"], []).append(AttemptRow(**row))
+        return found
+
+    def counts(self, campaign: str | None = None) -> dict[str, int]:
+        query = select(posts.c.state, func.count()).group_by(posts.c.state)
+        if campaign:
+            query = query.where(posts.c.campaign_id == campaign)
+        with self.engine.connect() as db:
+            return {state: count for state, count in db.execute(query)}
+
+
+def _same_claimer(claimed_by: str | None):  # type: ignore[no-untyped-def]
+    return posts.c.claimed_by.is_(None) if claimed_by is None else posts.c.claimed_by == claimed_by
+
+
+def _content(post: PlannedPost) -> dict[str, Any]:
+    return dict(post_key=post.post_key, account_id=post.account_id, platform=post.platform,
+                sequence=post.sequence, planned_at=post.due_at, due_at=post.due_at, deadline=post.deadline,
+                text=post.text, lang=post.lang,
+                images=json.dumps([{"file": i.file, "alt": i.alt} for i in post.images]),
+                reply_to_id=post.reply_to_id, content_hash=post.content_hash)
+
+
+def _new_row(post: PlannedPost, now: datetime) -> dict[str, Any]:
+    return dict(_content(post), id=post.id, campaign_id=post.campaign_id, state=PENDING, attempts=0, uncertain=False,
+                idempotency_key=new_tid(), updated_at=now)
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
