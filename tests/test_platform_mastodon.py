@@ -170,6 +170,21 @@ def test_the_same_idempotency_key_never_makes_a_second_post(sandbox: Sandbox) ->
     assert len(posts_of(sandbox, handle)) == 2
 
 
+def test_the_instance_forgets_a_key_after_its_window(sandbox: Sandbox, app: MastodonApp) -> None:
+    """Why settle refuses past the window: the same key then makes a second post."""
+    publisher, handle = new_account(sandbox)
+    post = outgoing("Remembered for a while")
+    app.set_limits(idempotency_window=0.3)
+    try:
+        first = publisher.publish(post)
+        assert publisher.publish(post).platform_id == first.platform_id
+        time.sleep(0.35)
+        assert publisher.publish(post).platform_id != first.platform_id
+    finally:
+        app.set_limits(idempotency_window=MastodonLimits().idempotency_window)
+    assert len(posts_of(sandbox, handle)) == 2
+
+
 def test_several_threads_share_one_publisher(sandbox: Sandbox) -> None:
     publisher, handle = new_account(sandbox)
     results: list[Published] = []
@@ -304,7 +319,7 @@ def test_settle_past_the_idempotency_window_asks_a_person(sandbox: Sandbox) -> N
     with pytest.raises(OutcomeUnknown, match="60 minutes"):
         publisher.settle(outgoing(idempotency_key="not-a-tid"))
     recent = datetime.now(timezone.utc) - timedelta(minutes=2)
-    assert publisher.settle(outgoing(idempotency_key="not-a-tid-either"), first_sent_at=recent) is not None
+    assert publisher.settle(outgoing(idempotency_key="not-a-tid-either"), sent_at=recent) is not None
     assert len(posts_of(sandbox, handle)) == 1
 
 

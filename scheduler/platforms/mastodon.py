@@ -118,7 +118,7 @@ class MastodonPublisher:
             version_check_mode=VERSION_CHECK_MODE,
         )
         self._lock = threading.Lock()
-        self._first_sent: dict[str, datetime] = {}  # idempotency key → first time a status was sent
+        self._uncertain_since: dict[str, datetime] = {}  # key → when the earliest uncertain attempt was sent
         self._uploaded: dict[str, list[str]] = {}   # idempotency key → media ids (reused by settle)
         self._limits: dict[str, int] | None = None
 
@@ -134,14 +134,15 @@ class MastodonPublisher:
         media_ids = self._media_for(post)
         return self._send_status(post, media_ids)
 
-    def settle(self, post: OutgoingPost, *, first_sent_at: datetime | None = None) -> Published | None:
+    def settle(self, post: OutgoingPost, *, sent_at: datetime | None = None) -> Published | None:
         """Find out whether ``post`` exists by sending it again with the same Idempotency-Key: within
         Mastodon's one-hour window the instance answers with the status it already made (or makes it
         now if the first attempt never arrived), so the post exists exactly once either way.
 
-        ``first_sent_at`` is when the first attempt went out (the dispatcher records it before sending).
-        Without it, this publisher's own record is used, then the time inside a TID idempotency key
-        (a TID is made at queue time, before any send, so it errs on the safe side).
+        ``sent_at`` is when the attempt that may have made the post was sent (the earliest one, if
+        several ended uncertain; the dispatcher records attempts before sending). Without it, this
+        publisher's own record is used, then the time inside a TID idempotency key (a TID is made at
+        queue time, before any send, so it errs on the safe side).
 
         Returns None when the instance refuses the post on validation (422): it checks the key first,
         so the post does not exist.
@@ -150,7 +151,7 @@ class MastodonPublisher:
             instance refuses before looking at the key (401, 404): a person must look at the profile.
         :raises RetryLater, RateLimited: the instance could not answer now; settling again later is safe.
         """
-        sent_at = first_sent_at or self._first_sent_at(post.idempotency_key or post.key)
+        sent_at = sent_at or self._uncertain_since_for(post.idempotency_key or post.key)
         deadline = IDEMPOTENCY_WINDOW - IDEMPOTENCY_SAFETY_MARGIN
         if sent_at is None or datetime.now(timezone.utc) - sent_at > deadline:
             raise OutcomeUnknown(
@@ -238,7 +239,7 @@ class MastodonPublisher:
     # --- statuses --------------------------------------------------------------------------------
     def _send_status(self, post: OutgoingPost, media_ids: list[str]) -> Published:
         key = post.idempotency_key or post.key
-        self._note_first_send(key)
+        started = datetime.now(timezone.utc)
         try:
             status = self._call(
                 self._client.status_post, post.text, media_ids=media_ids or None,
@@ -247,10 +248,14 @@ class MastodonPublisher:
                 idempotency_key=key,
             )
         except (MastodonError, ValueError) as error:  # Mastodon.py checks visibility with a ValueError
-            raise self._map_error(error, f"post {post.key}", status_may_exist=True) from None
+            mapped = self._map_error(error, f"post {post.key}", status_may_exist=True)
+            if isinstance(mapped, OutcomeUnknown):
+                with self._lock:  # the instance keeps the key an hour from when it made the status
+                    self._uncertain_since.setdefault(key, started)
+            raise mapped from None
         with self._lock:
             self._uploaded.pop(key, None)
-            self._first_sent.pop(key, None)
+            self._uncertain_since.pop(key, None)
         status_id = str(status["id"])
         url = status.get("url") or f"{self._profile_url()}/{status_id}"
         return Published(platform_id=status_id, url=url, response={
@@ -258,13 +263,9 @@ class MastodonPublisher:
             "language": status.get("language"), "media": len(status.get("media_attachments") or []),
         })
 
-    def _note_first_send(self, key: str) -> None:
+    def _uncertain_since_for(self, key: str) -> datetime | None:
         with self._lock:
-            self._first_sent.setdefault(key, datetime.now(timezone.utc))
-
-    def _first_sent_at(self, key: str) -> datetime | None:
-        with self._lock:
-            recorded = self._first_sent.get(key)
+            recorded = self._uncertain_since.get(key)
         return recorded or tid_time(key)
 
     def _profile_url(self) -> str:
