@@ -38,6 +38,7 @@ X_INVALID_CHARACTERS = frozenset("\ufffe\ufeff\uffff")
 X_MAX_DOMAIN_LABEL_LENGTH = 63  # a label longer than this once punycode-encoded is not a domain
 X_MAX_URL_LENGTH = 4096  # protocol + URL (domain punycode-encoded) longer than this is not a URL
 _X_DEFAULT_PROTOCOL = "https://"
+_MAX_DOMAIN_LABELS = 127  # RFC 1035: a name of at most 255 octets holds at most 127 labels
 
 # --- Mastodon --------------------------------------------------------------------------------------
 # mastodon/mastodon app/validators/status_length_validator.rb: MAX_CHARS = 500 (an instance may set
@@ -114,15 +115,18 @@ def _tld_names() -> tuple[list[str], list[str]]:
     return generic, country
 
 
-def _compile_url_regexes() -> tuple[regex.Pattern[str], regex.Pattern[str], regex.Pattern[str]]:
+def _compile_url_regexes() -> tuple[regex.Pattern[str], regex.Pattern[str]]:
     generic, country = _tld_names()
     domain_char = f"[^{_PUNCT}{_SPACES}{_INVALID}{_DIRECTIONAL}]"
-    subdomain = rf"(?:(?:{domain_char}(?:[_-]|{domain_char})*)?{domain_char}\.)"
-    domain_name = rf"(?:(?:{domain_char}(?:-|{domain_char})*)?{domain_char}\.)"
+    # twitter-text has no bounds here; these (a DNS label is at most 63 characters, a name at most
+    # 127 labels) keep the regex linear on text like "a.a.a.a..." and change no real URL.
+    label_rest = f"{{0,{X_MAX_DOMAIN_LABEL_LENGTH - 2}}}"
+    subdomain = rf"(?:(?:{domain_char}(?:[_-]|{domain_char}){label_rest})?{domain_char}\.)"
+    domain_name = rf"(?:(?:{domain_char}(?:-|{domain_char}){label_rest})?{domain_char}\.)"
     gtld = rf"(?:(?:{_alternation(generic)})(?=[^0-9a-z@+-]|$))"
     cctld = rf"(?:(?:{_alternation(country)})(?=[^0-9a-z@+-]|$))"
     punycode = r"(?:xn--[-0-9a-z]+)"
-    domain = rf"(?:{subdomain}*{domain_name}(?:{gtld}|{cctld}|{punycode}))"
+    domain = rf"(?:{subdomain}{{0,{_MAX_DOMAIN_LABELS - 2}}}{domain_name}(?:{gtld}|{cctld}|{punycode}))"
 
     path_char = rf"[a-z{_CYRILLIC}0-9!*';:=+,.$/%#\[\]\-\u2013_~&|@{_LATIN_ACCENTS}]"
     balanced_parens = rf"\((?:{path_char}+|(?:{path_char}*\({path_char}+\){path_char}*))\)"
@@ -139,21 +143,17 @@ def _compile_url_regexes() -> tuple[regex.Pattern[str], regex.Pattern[str], rege
     ascii_domain = regex.compile(
         rf"(?:(?:[\-a-z0-9{_LATIN_ACCENTS}]+)\.)+(?:{gtld}|{cctld}|{punycode})", regex.IGNORECASE
     )
-    # A bare "name.cc" (two-letter country code, no subdomain, no path) is not a URL, except .co/.tv.
-    short_cc = regex.compile(
-        rf"^{domain_name}(?:(?:co|tv)(?=[^0-9a-z@]|$)|(?P<cc>{cctld}))$", regex.IGNORECASE
-    )
-    return url, ascii_domain, short_cc
+    return url, ascii_domain
 
 
 @lru_cache(maxsize=1)
-def _url_regexes() -> tuple[regex.Pattern[str], regex.Pattern[str], regex.Pattern[str]]:
+def _url_regexes() -> tuple[regex.Pattern[str], regex.Pattern[str]]:
     return _compile_url_regexes()
 
 
 def _punycode_length(domain: str) -> int | None:
     """Length of the domain with its labels punycode-encoded, or None if twitter-text rejects it."""
-    _, ascii_domain, _ = _url_regexes()
+    _, ascii_domain = _url_regexes()
     if domain[:4].lower() == "xn--" and not ascii_domain.search(domain):
         return None
     length = len(domain.split(".")) - 1
@@ -173,22 +173,19 @@ def _is_valid_url(url: str, protocol: str, domain: str) -> bool:
 
 
 def _bare_domain_urls(match: regex.Match[str]) -> list[tuple[int, int, str]]:
-    """URLs without a protocol: only ASCII domains, as twitter-text's extractor keeps them."""
-    _, ascii_domain, short_cc = _url_regexes()
-    if match.group("before")[-1:] in ("-", "_", ".", "/"):
+    """URLs without a protocol: the ASCII domains in the match, the last one with the path (and
+    query) if there is a path, as twitter-text-js v3 extractUrlsWithIndices keeps them."""
+    _, ascii_domain = _url_regexes()
+    if match.group("before")[-1:] in ("-", "_", ".", "/"):  # invalidUrlWithoutProtocolPrecedingChars
         return []
-    domain, has_path = match.group("domain"), bool(match.group("path"))
     domain_start = match.start("domain")
-    found: list[tuple[int, int, str]] = []
-    last: tuple[int, int, str] | None = None
-    for part in ascii_domain.finditer(domain):
-        last = (domain_start + part.start(), domain_start + part.end(), part.group())
-        short = short_cc.match(part.group())
-        if has_path or not (short and short.group("cc")):
-            found.append(last)
-    if last is not None and has_path and found and found[-1] == last:
-        text = match.string
-        found[-1] = (last[0], match.end("url"), text[last[0] : match.end("url")])
+    found = [
+        (domain_start + part.start(), domain_start + part.end(), part.group())
+        for part in ascii_domain.finditer(match.group("domain"))
+    ]
+    if found and match.group("path"):
+        start = found[-1][0]
+        found[-1] = (start, match.end("url"), match.string[start : match.end("url")])
     return found
 
 
@@ -196,7 +193,7 @@ def _find_urls(text: str, *, bare_domains: bool) -> list[tuple[int, int, str]]:
     """(start, end, url) in code points, end exclusive, as twitter-text's extractUrlsWithIndices."""
     if "." not in text:
         return []
-    url_regex, _, _ = _url_regexes()
+    url_regex, _ = _url_regexes()
     found: list[tuple[int, int, str]] = []
     for match in url_regex.finditer(text):
         protocol = match.group("protocol") or ""
@@ -406,7 +403,7 @@ def is_valid_hashtag(tag: str) -> str | None:
     if _ZWNJ in (body[0], body[-1]):
         return f"{tag!r} starts or ends with an invisible zero-width non-joiner: remove it"
     if not _LETTER.search(body):
-        return f"{tag!r} has no letter: X and Bluesky do not treat digits-only tags as hashtags"
+        return f"{tag!r} has no letter: X and Bluesky do not treat a tag of only digits (or '_') as a hashtag"
     if _graphemes(body) > HASHTAG_MAX_GRAPHEMES or bluesky_bytes(body) > BLUESKY_TAG_MAX_BYTES:
         return (
             f"{tag!r} is {_graphemes(body)} characters long: Bluesky's limit for a tag is "
