@@ -59,6 +59,8 @@ QUALITY_MIN = 60
 QUALITY_WHEN_DOWNSCALING = 80
 # Keep the final file this far under the limit (containers, rounding, estimate errors).
 BYTES_SAFETY_MARGIN = 0.98
+# A full PNG encode is tried when the sample predicts at most this much over the limit.
+PNG_ESTIMATE_SLACK = 1.15
 
 MIME_JPEG = "image/jpeg"
 MIME_PNG = "image/png"
@@ -547,7 +549,8 @@ def _strip_sample(image: Image.Image, fraction: int = 8, strip: int = 16) -> Ima
 
 
 class _SizeEstimator:
-    """Predicts the encoded size of ``image`` at a quality, cheaply, from a strip sample."""
+    """Predicts the encoded size of ``image`` at a quality (ignored for PNG), cheaply, from a strip
+    sample."""
 
     def __init__(self, image: Image.Image, mime: str) -> None:
         self.image, self.mime = image, mime
@@ -601,8 +604,7 @@ def _fit_lossy(image: Image.Image, mime: str, max_bytes: int) -> tuple[bytes, Im
 
 def _downscaled_for(image: Image.Image, mime: str, max_bytes: int) -> Image.Image:
     """Smaller copy whose size at QUALITY_WHEN_DOWNSCALING should fit: area scaled by the byte ratio."""
-    predicted = _SizeEstimator(image, mime).predict(QUALITY_WHEN_DOWNSCALING) if mime != MIME_PNG \
-        else len(_encode(image, MIME_PNG))
+    predicted = _SizeEstimator(image, mime).predict(QUALITY_WHEN_DOWNSCALING)
     area_ratio = min(0.8, max_bytes * BYTES_SAFETY_MARGIN / max(predicted, 1))
     linear = math.sqrt(area_ratio) * 0.97
     size = (max(1, int(image.width * linear)), max(1, int(image.height * linear)))
@@ -614,9 +616,12 @@ def _encode_to_fit(path: Path, image: Image.Image, profile: ImageProfile, *,
     """Choose the format and find the largest size and highest quality within the profile's bytes."""
     alpha = _has_alpha(image)
     if (alpha or lossless_source) and MIME_PNG in profile.formats:
-        data = _encode(image, MIME_PNG)
-        if len(data) <= profile.max_bytes:
-            return data, MIME_PNG, image
+        # Lossless first: a banner or screenshot loses nothing. The sample says whether a full PNG
+        # encode (slow for large photos) has a chance; the slack covers the sample's error.
+        if _SizeEstimator(image, MIME_PNG).predict(0) <= profile.max_bytes * PNG_ESTIMATE_SLACK:
+            data = _encode(image, MIME_PNG)
+            if len(data) <= profile.max_bytes:
+                return data, MIME_PNG, image
     if alpha:
         lossy = MIME_WEBP if MIME_WEBP in profile.formats else MIME_PNG
     else:

@@ -113,6 +113,35 @@ def png_header_only(path: Path, width: int, height: int) -> Path:
     return path
 
 
+def wide_gamut_icc() -> bytes:
+    """A minimal ICC v2 RGB display profile with Adobe RGB (1998) primaries (D50-adapted) and gamma 2.2."""
+    def s15(value: float) -> bytes:
+        return struct.pack(">i", round(value * 65536))
+
+    def xyz(x: float, y: float, z: float) -> bytes:
+        return b"XYZ " + b"\0" * 4 + s15(x) + s15(y) + s15(z)
+
+    name = b"Wide test RGB\0"
+    desc = (b"desc" + b"\0" * 4 + struct.pack(">I", len(name)) + name + b"\0" * 8 + b"\0" * 3 + b"\0" * 67)
+    gamma = b"curv" + b"\0" * 4 + struct.pack(">IH", 1, 0x0233) + b"\0\0"  # u8Fixed8 2.2, padded
+    tags = [(b"desc", desc), (b"wtpt", xyz(0.9642, 1.0, 0.8249)), (b"rXYZ", xyz(0.6097, 0.3111, 0.0195)),
+            (b"gXYZ", xyz(0.2052, 0.6257, 0.0609)), (b"bXYZ", xyz(0.1492, 0.0632, 0.7446)),
+            (b"rTRC", gamma), (b"gTRC", gamma), (b"bTRC", gamma),
+            (b"cprt", b"text" + b"\0" * 4 + b"no copyright\0\0\0\0")]
+    offset = 128 + 4 + 12 * len(tags)
+    table, body = b"", b""
+    for signature, data in tags:
+        data += b"\0" * (-len(data) % 4)
+        table += signature + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    size = offset + len(body)
+    header = (struct.pack(">I", size) + b"\0" * 4 + struct.pack(">I", 0x02100000) + b"mntrRGB XYZ "
+              + b"\0" * 12 + b"acsp" + b"\0" * 24 + struct.pack(">I", 0) + s15(0.9642) + s15(1.0) + s15(0.8249)
+              + b"\0" * 48)
+    assert len(header) == 128
+    return header + struct.pack(">I", len(tags)) + table + body
+
+
 # --- orientation and metadata ---------------------------------------------------------------------------
 
 
@@ -135,7 +164,19 @@ def test_inspect_reports_upright_size_and_metadata(rotated_phone_photo: Path) ->
     assert info.byte_size == rotated_phone_photo.stat().st_size
 
 
-def test_non_srgb_colour_profile_is_not_sent(tmp_path: Path) -> None:
+def test_wide_gamut_photo_is_converted_to_srgb(tmp_path: Path) -> None:
+    path = tmp_path / "wide.jpg"
+    Image.new("RGB", (64, 64), (60, 160, 60)).save(path, "JPEG", quality=100, icc_profile=wide_gamut_icc())
+
+    prepared = prepare_image(path, profile_for("bluesky"))
+
+    image = assert_clean(prepared.data)
+    assert "icc_profile" not in image.info, "sent untagged: browsers read untagged images as sRGB"
+    # The same colour expressed in sRGB (LittleCMS says (0, 161, 47)), not the wide-gamut numbers.
+    assert image.getpixel((32, 32)) == pytest.approx((0, 161, 47), abs=4)
+
+
+def test_unusable_colour_profile_is_not_sent(tmp_path: Path) -> None:
     path = tmp_path / "xyz.jpg"
     xyz = ImageCms.ImageCmsProfile(ImageCms.createProfile("XYZ")).tobytes()
     photo((300, 200)).save(path, "JPEG", icc_profile=xyz)
