@@ -228,6 +228,19 @@ def test_cmyk_jpeg_becomes_rgb(tmp_path: Path) -> None:
     assert is_red(image.getpixel((150, 100)))
 
 
+def test_multi_picture_jpeg_from_a_camera_sends_its_main_picture(tmp_path: Path) -> None:
+    path = tmp_path / "camera.jpg"
+    main, preview = Image.new("RGB", (400, 300), (255, 0, 0)), Image.new("RGB", (400, 300), (0, 0, 255))
+    main.save(path, "MPO", save_all=True, append_images=[preview])
+    assert Image.open(path).format == "MPO"
+
+    prepared = prepare_image(path, profile_for("bluesky"))  # not refused as an "animation"
+
+    image = assert_clean(prepared.data)
+    assert prepared.mime_type == "image/jpeg" and is_red(image.getpixel((200, 150)))
+    assert inspect_image(path).animated is False
+
+
 def test_16_bit_png_is_scaled_to_8_bit_not_clipped(tmp_path: Path) -> None:
     path = tmp_path / "scan.png"
     ramp = Image.linear_gradient("L").resize((256, 256)).convert("I").point(lambda value: value * 257)
