@@ -289,6 +289,9 @@ def _open_image(path: Path) -> Iterator[Image.Image]:
             path, f"the file is {size / 1e6:.0f} MB, more than the {MAX_SOURCE_BYTES / 1e6:.0f} MB accepted",
             "Export a smaller copy (a JPEG of a few MB is plenty)",
         )
+    # Pillow's bomb warning becomes an error. (catch_warnings touches process-wide state; our own
+    # pixel check below is stricter than Pillow's threshold and does not depend on it.)
+    # ImageFile.LOAD_TRUNCATED_IMAGES must stay False (Pillow's default) for truncation to be found.
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -301,8 +304,7 @@ def _open_image(path: Path) -> Iterator[Image.Image]:
             raise _bomb_problem(path) from None
         except UnidentifiedImageError:
             raise ImageProblem(
-                path, "is not an image Pillow can read as JPEG, PNG, GIF or WEBP",
-                "Convert it to JPEG or PNG",
+                path, "is not a JPEG, PNG, GIF or WEBP image", "Convert it to JPEG or PNG",
             ) from None
         except (PermissionError, IsADirectoryError, FileNotFoundError) as error:
             raise ImageProblem(path, f"cannot be read ({error.strerror})", "Check the file exists and is readable") from None
@@ -341,6 +343,13 @@ def _orientation(image: Image.Image) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
+def _has_exif(image: Image.Image) -> bool:
+    try:
+        return bool(image.getexif())
+    except Exception:  # a damaged EXIF block is still metadata, and is dropped anyway
+        return True
+
+
 def _decode_all_frames(image: Image.Image) -> None:
     """Fully decode every frame (finds truncated or corrupt data now, not at storm time)."""
     for index in range(getattr(image, "n_frames", 1)):
@@ -363,7 +372,7 @@ def inspect_image(path: Path) -> ImageInfo:
     with _open_image(path) as image:
         orientation = _orientation(image)
         extension = image.info.get("extension")  # GIF application block; NETSCAPE2.0 only loops
-        has_metadata = (bool(_METADATA_KEYS & set(image.info)) or bool(image.getexif())
+        has_metadata = (bool(_METADATA_KEYS & set(image.info)) or _has_exif(image)
                         or (isinstance(extension, tuple) and extension[0] != b"NETSCAPE2.0"))
         frames = getattr(image, "n_frames", 1)
         animated = bool(getattr(image, "is_animated", False))
@@ -455,7 +464,10 @@ def _decode_upright(image: Image.Image, profile: ImageProfile) -> Image.Image:
         # a large speed and memory win for photos that must shrink anyway.
         image.draft(None, stored_target)
     image.load()
-    upright = ImageOps.exif_transpose(image) or image
+    try:
+        upright = ImageOps.exif_transpose(image) or image
+    except Exception:  # damaged EXIF: the orientation is unknowable; the block is dropped below
+        upright = image
     pixels = _to_srgb_8bit(upright)  # before resizing: palette images only resize well as RGB(A)
     if pixels.size != target:
         pixels = pixels.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)

@@ -387,7 +387,7 @@ def test_text_file_is_not_an_image(tmp_path: Path) -> None:
     path = tmp_path / "notes.jpg"
     path.write_text("meet at the square at noon")
 
-    with pytest.raises(ImageProblem, match="not an image"):
+    with pytest.raises(ImageProblem, match="not a JPEG, PNG, GIF or WEBP image"):
         inspect_image(path)
 
 
