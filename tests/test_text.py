@@ -1,0 +1,349 @@
+"""scheduler.text against the platforms' own test data (twitter-text conformance, Bluesky lexicons)
+and focused cases in Arabic, Spanish, emoji and with URLs."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from scheduler import text as T
+
+CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"
+TWITTER_TEXT = CONFORMANCE / "twitter-text"
+FACET_LEXICON = CONFORMANCE / "bluesky-lexicons" / "app" / "bsky" / "richtext" / "facet.json"
+MISSING = "the official test data (../shared/conformance next to the repository) is not here"
+
+
+def conformance_cases(section: str) -> list[Any]:
+    """validate.yml's cases of one section as pytest params, or one skipped param without the data."""
+    path = TWITTER_TEXT / "validate.yml"
+    if not path.exists():
+        return [pytest.param(None, marks=pytest.mark.skip(reason=f"{MISSING}: {path}"))]
+    cases = yaml.safe_load(path.read_text(encoding="utf-8"))["tests"][section]
+    return [pytest.param(case, id=case["description"][:70]) for case in cases]
+
+
+# --- twitter-text conformance ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", conformance_cases("WeightedTweetsWithDiscountedEmojiCounterTest"))
+def test_x_weighted_length_conformance(case: dict[str, Any]) -> None:
+    assert T.x_weighted_length(case["text"]) == case["expected"]["weightedLength"]
+    assert T.x_is_valid(case["text"]) is case["expected"]["valid"]
+
+
+@pytest.mark.parametrize("case", conformance_cases("UnicodeDirectionalMarkerCounterTest"))
+def test_x_directional_and_invalid_characters_conformance(case: dict[str, Any]) -> None:
+    assert T.x_weighted_length(case["text"]) == case["expected"]["weightedLength"]
+    assert T.x_is_valid(case["text"]) is case["expected"]["valid"]
+
+
+@pytest.mark.parametrize("case", conformance_cases("hashtags"))
+def test_hashtag_validity_conformance(case: dict[str, Any]) -> None:
+    assert (T.is_valid_hashtag(case["text"]) is None) is case["expected"]
+
+
+@pytest.mark.parametrize("case", conformance_cases("urls_without_protocol"))
+def test_bare_domain_urls_conformance(case: dict[str, Any]) -> None:
+    found = T.extract_urls(case["text"])
+    assert (found == [(0, len(case["text"]), case["text"])]) is case["expected"]
+
+
+def test_x_constants_match_config_v3() -> None:
+    path = TWITTER_TEXT / "config-v3.json"
+    if not path.exists():
+        pytest.skip(f"{MISSING}: {path}")
+    config = json.loads(path.read_text(encoding="utf-8"))
+    assert config["maxWeightedTweetLength"] == T.x_max_length == 280
+    assert config["transformedURLLength"] == T.X_URL_LENGTH == 23
+    assert config["defaultWeight"] / config["scale"] == T.X_DEFAULT_WEIGHT
+    assert config["emojiParsingEnabled"] is True
+    light = [(r["start"], r["end"]) for r in config["ranges"] if r["weight"] == config["scale"]]
+    assert tuple(light) == T.X_LIGHT_RANGES
+    assert len(light) == len(config["ranges"])
+
+
+# --- X -----------------------------------------------------------------------------------------------
+
+
+def test_x_arabic_counts_one_per_letter() -> None:
+    assert T.x_weighted_length("الحرية لفلسطين") == len("الحرية لفلسطين") == 14
+
+
+def test_x_spanish_accents_count_once_composed_or_not() -> None:
+    composed = "¿Cómo está la niña?"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert len(decomposed) > len(composed)
+    assert T.x_weighted_length(decomposed) == T.x_weighted_length(composed) == len(composed)
+
+
+@pytest.mark.parametrize(
+    "emoji",
+    [
+        "🇵🇸",  # flag: two regional indicators
+        "1\ufe0f\u20e3",  # keycap
+        "👍🏽",  # skin tone modifier
+        "👨\u200d👩\u200d👧\u200d👦",  # ZWJ family
+        "🐦\u200d🔥",  # ZWJ sequence newer than twitter-text's own list (Unicode 15.1)
+        "❤\ufe0f",
+        "©",
+    ],
+)
+def test_x_any_emoji_sequence_weighs_two(emoji: str) -> None:
+    assert T.x_weighted_length(emoji) == 2
+    assert T.x_weighted_length(f"Gaza {emoji}!") == 5 + 2 + 1
+
+
+def test_x_cjk_weighs_two() -> None:
+    assert T.x_weighted_length("自由") == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("https://example.com/a/very/long/path/that/goes/on/and/on/and/on", 23),
+        ("read example.org/report today", 5 + 23 + 6),
+        ("two: http://a.com https://b.org/x", 5 + 23 + 1 + 23),
+        ("file.txt e.g. x.y", 17),  # not TLDs: plain text
+    ],
+)
+def test_x_urls_count_23(text: str, expected: int) -> None:
+    assert T.x_weighted_length(text) == expected
+
+
+def test_x_validity_limits() -> None:
+    assert T.x_is_valid("a" * 280)
+    assert not T.x_is_valid("a" * 281)
+    assert T.x_is_valid("ب" * 280)
+    assert not T.x_is_valid("🇵🇸" * 141)
+    assert T.x_is_valid("🇵🇸" * 140)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t ", "hello\ufeff", "x\ufffe", "x\uffff"])
+def test_x_invalid_texts_say_why(text: str) -> None:
+    assert not T.x_is_valid(text)
+    reason = T.x_invalid_reason(text)
+    assert reason and ("empty" in reason or "U+" in reason)
+
+
+def test_x_too_long_reason_gives_numbers() -> None:
+    reason = T.x_invalid_reason("自" * 141)
+    assert reason is not None and "282" in reason and "280" in reason
+
+
+def test_x_long_dotted_text_stays_fast() -> None:
+    # "a.a.a...." makes an unbounded twitter-text domain regex quadratic; ours stays bounded.
+    assert T.x_weighted_length("a." * 300) == 600
+
+
+# --- Mastodon ----------------------------------------------------------------------------------------
+
+
+def test_mastodon_counts_graphemes_not_code_points() -> None:
+    # StatusLengthValidator: `mb_chars.grapheme_length`
+    assert T.mastodon_length("👨\u200d👩\u200d👧\u200d👦") == 1
+    assert T.mastodon_length("🇵🇸") == 1
+    assert T.mastodon_length("nin\u0303a") == 4
+    assert T.mastodon_length("فلسطين حرة") == 10
+
+
+def test_mastodon_urls_count_url_length() -> None:
+    text = "Read https://example.com/a/long/report/2026?lang=es now"
+    assert T.mastodon_length(text) == 5 + 23 + 4
+    assert T.mastodon_length(text, url_length=10) == 5 + 10 + 4
+
+
+def test_mastodon_bare_domains_count_in_full() -> None:
+    # Mastodon extracts URLs with extract_url_without_protocol: false
+    assert T.mastodon_length("example.com") == 11
+
+
+def test_mastodon_remote_mentions_count_only_the_user() -> None:
+    assert T.mastodon_length("hi @alice@mastodon.social!") == len("hi @alice!")
+    assert T.mastodon_length("hi @alice") == 9
+    assert T.mastodon_length("mail a@example.org") == len("mail a@example.org")
+
+
+def test_mastodon_content_warning_counts_too() -> None:
+    assert T.mastodon_length("abc", spoiler_text="CW: war") == 10
+
+
+# --- Bluesky -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "graphemes", "utf8_bytes"),
+    [
+        ("hello", 5, 5),
+        ("الحرية", 6, 12),
+        ("año", 3, 4),
+        ("an\u0303o", 3, 5),
+        ("🇵🇸", 1, 8),
+        ("👨\u200d👩\u200d👧\u200d👦", 1, 25),
+    ],
+)
+def test_bluesky_counts(text: str, graphemes: int, utf8_bytes: int) -> None:
+    assert T.bluesky_graphemes(text) == graphemes
+    assert T.bluesky_bytes(text) == utf8_bytes
+
+
+def test_bluesky_limits() -> None:
+    assert T.BLUESKY_MAX_GRAPHEMES == 300
+    assert T.BLUESKY_MAX_BYTES == 3000
+
+
+# --- hashtags ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "tags"),
+    [
+        ("Now: #FreePalestinianStudents", ["#FreePalestinianStudents"]),
+        ("#Gaza, #Rafah. #HandsOffRafah!", ["#Gaza", "#Rafah", "#HandsOffRafah"]),
+        ("الحرية #فلسطين_حرة اليوم", ["#فلسطين_حرة"]),
+        ("¡Ahora! #LibertadParaPalestina y #NiñosDeGaza", ["#LibertadParaPalestina", "#NiñosDeGaza"]),
+        ("🇵🇸#Palestine", ["#Palestine"]),
+        ("#12345 and #1st", ["#1st"]),
+        ("http://twitter.com/#!/twitter and x.com/#tag", []),
+        ("a#b and #a#b", []),
+    ],
+)
+def test_extract_hashtags(text: str, tags: list[str]) -> None:
+    assert T.extract_hashtags(text) == tags
+
+
+@pytest.mark.parametrize(
+    "tag", ["#FreePalestinianStudents", "#فلسطين_حرة", "#NiñosDeGaza", "#1st", "#Gaza2026", "#a" + "b" * 63]
+)
+def test_valid_hashtags(tag: str) -> None:
+    assert T.is_valid_hashtag(tag) is None
+
+
+@pytest.mark.parametrize(
+    ("tag", "words"),
+    [
+        ("FreePalestine", "must start with '#'"),
+        ("＃FreePalestine", "full-width"),
+        ("#", "after the '#'"),
+        ("#Free Palestine", "space"),
+        ("#Free-Palestine", "'-'"),
+        ("#Gaza!", "'!'"),
+        ("#12345", "no letter"),
+        ("#a" + "b" * 64, "64"),
+    ],
+)
+def test_invalid_hashtags_say_why(tag: str, words: str) -> None:
+    reason = T.is_valid_hashtag(tag)
+    assert reason is not None and words in reason
+
+
+# --- URLs --------------------------------------------------------------------------------------------
+
+
+def test_extract_urls_code_point_offsets() -> None:
+    text = "🇵🇸 فلسطين https://example.com/x, y example.org."
+    found = T.extract_urls(text)
+    assert [url for _, _, url in found] == ["https://example.com/x", "example.org"]
+    for start, end, url in found:
+        assert text[start:end] == url
+
+
+def test_extract_urls_ignores_other_schemes_and_unknown_tlds() -> None:
+    assert T.extract_urls("ftp://example.com notes.txt e.g.") == []
+
+
+# --- Bluesky facets ----------------------------------------------------------------------------------
+
+
+def facet_schema() -> dict[str, Any]:
+    """facet.json's main definition as a JSON Schema (object/ref/union/array/integer/string)."""
+    if not FACET_LEXICON.exists():
+        pytest.skip(f"{MISSING}: {FACET_LEXICON}")
+    lexicon = json.loads(FACET_LEXICON.read_text(encoding="utf-8"))
+    defs, lexicon_id = lexicon["defs"], lexicon["id"]
+
+    def convert(node: dict[str, Any]) -> dict[str, Any]:
+        kind = node["type"]
+        if kind == "ref":
+            return convert(defs[node["ref"].lstrip("#")])
+        if kind == "union":
+            return {"oneOf": [union_member(ref) for ref in node["refs"]]}
+        if kind == "array":
+            return {"type": "array", "items": convert(node["items"])}
+        if kind == "object":
+            return {
+                "type": "object",
+                "required": node.get("required", []),
+                "properties": {name: convert(prop) for name, prop in node["properties"].items()},
+            }
+        if kind == "integer":
+            return {"type": "integer", **({"minimum": node["minimum"]} if "minimum" in node else {})}
+        return {"type": kind}
+
+    def union_member(ref: str) -> dict[str, Any]:
+        schema = convert(defs[ref.lstrip("#")])
+        schema["required"] = [*schema["required"], "$type"]
+        schema["properties"]["$type"] = {"const": f"{lexicon_id}{ref}"}
+        return schema
+
+    return convert(defs["main"])
+
+
+def facet_texts(text: str, facets: list[dict[str, Any]]) -> list[str]:
+    """The substring each facet covers, cut by its UTF-8 byte offsets."""
+    data = text.encode("utf-8")
+    return [data[f["index"]["byteStart"] : f["index"]["byteEnd"]].decode("utf-8") for f in facets]
+
+
+@pytest.mark.parametrize(
+    ("text", "covered", "tags"),
+    [
+        ("Join #FreePalestinianStudents", ["#FreePalestinianStudents"], ["FreePalestinianStudents"]),
+        ("الحرية #فلسطين_حرة اليوم", ["#فلسطين_حرة"], ["فلسطين_حرة"]),
+        ("🇵🇸👨\u200d👩\u200d👧 #Gaza", ["#Gaza"], ["Gaza"]),
+        (
+            "¡Hoy! #NiñosDeGaza, #Rafah y #Gaza.",
+            ["#NiñosDeGaza", "#Rafah", "#Gaza"],
+            ["NiñosDeGaza", "Rafah", "Gaza"],
+        ),
+    ],
+)
+def test_bluesky_tag_facets(text: str, covered: list[str], tags: list[str]) -> None:
+    facets = T.bluesky_facets(text)
+    assert facet_texts(text, facets) == covered
+    assert [f["features"] for f in facets] == [
+        [{"$type": "app.bsky.richtext.facet#tag", "tag": tag}] for tag in tags
+    ]
+
+
+def test_bluesky_emoji_before_hashtag_byte_offsets() -> None:
+    text = "🇵🇸 #Gaza"  # the flag is 8 bytes, the space 1
+    assert T.bluesky_facets(text)[0]["index"] == {"byteStart": 9, "byteEnd": 14}
+
+
+def test_bluesky_link_facets() -> None:
+    text = "فلسطين: https://example.com/report?id=1, and example.org"
+    facets = T.bluesky_facets(text)
+    assert facet_texts(text, facets) == ["https://example.com/report?id=1", "example.org"]
+    assert [f["features"][0] for f in facets] == [
+        {"$type": "app.bsky.richtext.facet#link", "uri": "https://example.com/report?id=1"},
+        {"$type": "app.bsky.richtext.facet#link", "uri": "https://example.org"},
+    ]
+
+
+def test_bluesky_facets_match_the_lexicon() -> None:
+    schema = facet_schema()
+    text = "🇵🇸 #FreePalestinianStudents الحرية #فلسطين_حرة https://example.com/x"
+    facets = T.bluesky_facets(text)
+    assert len(facets) == 3
+    for facet in facets:
+        jsonschema.validate(facet, schema)
+        assert facet["index"]["byteStart"] < facet["index"]["byteEnd"]
+    with pytest.raises(jsonschema.ValidationError):  # the schema is not a no-op
+        jsonschema.validate({"index": {"byteStart": -1, "byteEnd": 2}, "features": []}, schema)
