@@ -26,7 +26,7 @@ from .problems import Problem, UserError
 from .store import STATES, LogFilter, QueueReport
 from .timing import format_duration, parse_duration, utcnow, zone
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
 STATE_STYLE = {"sent": "green", "pending": "cyan", "sending": "yellow", "failed": "red", "missed": "red",
@@ -228,8 +228,8 @@ def show_event(event: DispatchEvent) -> None:
     post = event.post
     style = {"sent": "green", "retry": "yellow", "waiting": "dim", "rate-limited": "yellow"}.get(event.kind, "red")
     lateness = f" (+{format_duration(event.lateness)})" if event.kind == "sent" else ""
-    console.print(f"{event.at:%H:%M:%S.%f}"[:-3] + f" [{style}]{event.kind:<8}[/] {post.account_id:<20} "
-                  f"{post.platform:<9}{lateness} {_escape(event.detail)}")
+    console.print(f"{event.at:%H:%M:%S.%f}"[:-3] + f" [{style}]{event.kind:<8}[/] {post.post_key:<16} "
+                  f"{post.account_id:<18} {post.platform:<9}{lateness} {_escape(event.detail)}")
 
 
 def show_needs_review(store) -> None:  # type: ignore[no-untyped-def]
@@ -300,17 +300,18 @@ def show_log(entries: list[service.LogEntry], show_attempts: bool) -> None:
         console.print("nothing logged yet (queue a campaign, then run the daemon)")
         return
     table = Table(expand=True)
-    for column in ("due (UTC)", "sent", "late", "campaign", "account", "platform", "state", "link / reason"):
+    for column in ("due (UTC)", "sent", "late", "campaign", "post", "account", "platform", "state",
+                   "link / reason"):
         table.add_column(column, overflow="fold")
     for entry in entries:
         post = entry.post
         state = f"[{STATE_STYLE.get(post.state, '')}]{post.state}[/]"
         table.add_row(f"{post.planned_at:%Y-%m-%d %H:%M:%S}", f"{post.sent_at:%H:%M:%S}" if post.sent_at else "-",
                       format_duration(post.lateness) if post.lateness is not None else "-", post.campaign_id,
-                      post.account_id, post.platform, state, _escape(post.url or post.error or ""))
+                      post.post_key, post.account_id, post.platform, state, _escape(post.url or post.error or ""))
         if show_attempts:
             for attempt in entry.attempts:
-                table.add_row("", f"[dim]{attempt.started_at:%H:%M:%S}[/]", "", "", "", "",
+                table.add_row("", f"[dim]{attempt.started_at:%H:%M:%S}[/]", "", "", "", "", "",
                               f"[dim]{attempt.outcome or 'in flight'}[/]", f"[dim]{_escape(attempt.detail or '')}[/]")
     console.print(table)
     counts: dict[str, int] = {}

@@ -16,7 +16,7 @@ import socket
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -197,6 +197,7 @@ class Dispatcher:
         publisher = self.publishers.get(post.account_id)
         try:
             if post.uncertain:
+                outgoing = replace(outgoing, attempted_at=self.store.uncertain_since(post.id) or post.claimed_at)
                 published = publisher.settle(outgoing)
                 if published is not None:
                     return self._sent(post, published, "settled: the earlier attempt had gone out")
@@ -212,7 +213,8 @@ class Dispatcher:
         except Rejected as error:
             return self._finish(post, FAILED, "rejected", str(error))
         except OutcomeUnknown as error:
-            return self._unknown(post, outgoing, publisher, error)
+            return self._unknown(post, replace(outgoing, attempted_at=outgoing.attempted_at or post.claimed_at),
+                                 publisher, error)
         self._sent(post, published)
 
     def _unknown(self, post: PostRow, outgoing: OutgoingPost, publisher, error: PublishError) -> None:  # type: ignore[no-untyped-def]
@@ -291,5 +293,4 @@ class Dispatcher:
 
 
 def _marked_uncertain(post: PostRow) -> PostRow:
-    from dataclasses import replace
     return replace(post, uncertain=True)

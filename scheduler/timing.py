@@ -38,6 +38,8 @@ def format_duration(delta: timedelta) -> str:
     seconds = delta.total_seconds()
     sign = "-" if seconds < 0 else ""
     seconds = abs(seconds)
+    if seconds < 1:
+        return f"{sign}{seconds * 1000:.0f}ms"
     if seconds < 60:
         return f"{sign}{seconds:.1f}s" if seconds % 1 else f"{sign}{int(seconds)}s"
     minutes, secs = divmod(int(round(seconds)), 60)
@@ -76,7 +78,7 @@ def to_utc(local: datetime, zone_name: str, ambiguous: Ambiguity | None = None) 
         return tz.localize(local, is_dst=None).astimezone(UTC)
     except pytz.NonExistentTimeError:
         before = tz.localize(local - timedelta(hours=1), is_dst=None)
-        after = tz.normalize(before + timedelta(hours=2))
+        after = tz.normalize(before + timedelta(hours=1))  # the same instant, on the clock after the jump
         raise LocalTimeError(
             f"{_clock(local)} on {local:%a %d %b %Y} does not exist in {zone_name}: clocks spring forward "
             f"then; choose a time outside the gap, e.g. {_clock(after.replace(tzinfo=None))}") from None

@@ -94,6 +94,7 @@ class OutgoingPost:
     images: tuple[Image, ...] = ()
     reply_to: ReplyTarget | None = None
     visibility: str | None = None  # Mastodon only; None = the account's default
+    attempted_at: datetime | None = None  # for settle: when the earliest attempt of uncertain outcome began
 
 
 @dataclass(frozen=True)

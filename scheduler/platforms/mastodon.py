@@ -151,7 +151,7 @@ class MastodonPublisher:
             instance refuses before looking at the key (401, 404): a person must look at the profile.
         :raises RetryLater, RateLimited: the instance could not answer now; settling again later is safe.
         """
-        sent_at = sent_at or self._uncertain_since_for(post.idempotency_key or post.key)
+        sent_at = sent_at or post.attempted_at or self._uncertain_since_for(post.idempotency_key or post.key)
         deadline = IDEMPOTENCY_WINDOW - IDEMPOTENCY_SAFETY_MARGIN
         if sent_at is None or datetime.now(timezone.utc) - sent_at > deadline:
             raise OutcomeUnknown(

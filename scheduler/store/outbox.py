@@ -285,6 +285,12 @@ class Store:
                                                    detail="settling an uncertain outcome"))
         return taken
 
+    def uncertain_since(self, post_id: str) -> datetime | None:
+        """When the earliest attempt whose outcome is uncertain began (what settling needs to know)."""
+        with self.engine.connect() as db:
+            return db.execute(select(func.min(attempts.c.started_at)).where(
+                attempts.c.post_id == post_id, attempts.c.outcome.in_(("unknown", "interrupted")))).scalar()
+
     # --- dry run ---------------------------------------------------------------------------------
     def dry_run_record(self, key: str, post_id: str, account_id: str, platform: str, payload: dict,
                        now: datetime | None = None) -> bool:
