@@ -469,6 +469,9 @@ def _decode_upright(image: Image.Image, profile: ImageProfile) -> Image.Image:
     except Exception:  # damaged EXIF: the orientation is unknowable; the block is dropped below
         upright = image
     pixels = _to_srgb_8bit(upright)  # before resizing: palette images only resize well as RGB(A)
+    # From the image as turned (exif_transpose also honours an XMP orientation); draft() never goes
+    # below the size asked for, so this is the target computed above whenever the EXIF was right.
+    target = _fit_size(pixels.width, pixels.height, profile.max_pixels, profile.max_long_edge)
     if pixels.size != target:
         pixels = pixels.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
     pixels.info = {}
