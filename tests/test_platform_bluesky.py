@@ -507,6 +507,30 @@ def test_token_the_server_expired_is_refreshed_and_the_post_sent_once() -> None:
         assert [p.text for p in running.posts("bluesky")] == ["first", "second"]
 
 
+def test_dead_refresh_token_leads_to_one_new_login() -> None:
+    app = BlueskyApp()
+    with Sandbox([app]) as running:
+        credentials = running.credentials("bluesky", "dead-refresh")
+        publisher = create_publisher(credentials, base_url=running.base_url("bluesky"))
+        publisher.publish(post("first"))
+        app.expire_access_tokens(credentials["handle"], refresh_too=True)
+
+        publisher.publish(post("second"))
+
+        assert session_calls(running, "createSession") == 2 and session_calls(running, "refreshSession") == 1
+        assert len(running.posts("bluesky")) == 2
+
+
+def test_login_rate_limit_is_rate_limited() -> None:
+    with Sandbox([BlueskyApp(session_windows=((1, 60.0),))]) as running:
+        credentials = running.credentials("bluesky", "many-logins")
+        create_publisher(credentials, base_url=running.base_url("bluesky")).publish(post("first"))
+        with pytest.raises(RateLimited) as limited:  # a second publisher for the same account logs in again
+            create_publisher(credentials, base_url=running.base_url("bluesky")).publish(post("second"))
+        assert "1;w=60" in str(limited.value) and "login" in str(limited.value)
+        assert 55 <= (limited.value.until - datetime.now(timezone.utc)).total_seconds() <= 61
+
+
 # --- configuration ------------------------------------------------------------------------------------
 
 def test_credentials_and_handle() -> None:

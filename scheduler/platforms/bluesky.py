@@ -57,8 +57,8 @@ from scheduler.platforms.base import (
 )
 from scheduler.platforms.bluesky_tid import is_tid, new_tid
 
-__all__ = ["REQUIRED_CREDENTIALS", "DEFAULT_BASE_URL", "BlueskyPublisher", "create_publisher", "new_tid",
-           "parse_reply_ref"]
+__all__ = ["REQUIRED_CREDENTIALS", "DEFAULT_BASE_URL", "BlueskyPublisher", "BlueskyRejected", "create_publisher",
+           "new_tid", "parse_reply_ref", "build_post_record"]
 
 PLATFORM = "bluesky"
 REQUIRED_CREDENTIALS: tuple[tuple[str, ...], ...] = (("app_password",),)
@@ -133,7 +133,6 @@ class BlueskyPublisher:
                  timeout: float = 10.0) -> None:
         self.handle = handle
         self._password = app_password
-        self._timeout = timeout
         http_timeout = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT))
         self._client = Client(base_url=base_url, request=Request(timeout=http_timeout))
         self._client.on_session_change(self._remember_session)
@@ -156,7 +155,7 @@ class BlueskyPublisher:
         try:
             answer = self._call(lambda: self._put_new_record(rkey, record), step="record write")
         except Rejected as rejection:
-            if rejection.status == 400 and getattr(rejection, "xrpc_error", None) == "InvalidSwap":
+            if isinstance(rejection, BlueskyRejected) and rejection.error_name == "InvalidSwap":
                 return self._resolve_taken_key(rkey, record, rejection)
             raise
         return self._published(answer["uri"], answer["cid"], rkey,
@@ -234,8 +233,8 @@ class BlueskyPublisher:
             if renewable and isinstance(mapped, _SessionRefused):
                 raise mapped from None
             if isinstance(mapped, _SessionRefused):
-                mapped = Rejected(f"Bluesky refused the session of {self.handle} during {step} even after "
-                                  f"renewing it: {mapped}", status=mapped.status)
+                mapped = Rejected(f"{mapped} (the session could not be renewed; check the app password)",
+                                  status=mapped.status)
             raise mapped from None
 
     def _put_new_record(self, rkey: str, record: dict[str, Any]) -> dict[str, Any]:
@@ -245,7 +244,10 @@ class BlueskyPublisher:
         response = self._client.invoke_procedure(
             "com.atproto.repo.putRecord", content=json.dumps(body, ensure_ascii=False).encode("utf-8"),
             input_encoding="application/json", output_encoding="application/json")
-        return _json_content(response.content, "putRecord")
+        if not isinstance(response.content, dict):  # 2xx without the at-uri: written, but which record?
+            raise OutcomeUnknown(f"Bluesky record write for {self.handle} answered {response.status_code} without "
+                                 "a JSON body; the post may exist: settle before sending again")
+        return response.content
 
     def _get_post_record(self, rkey: str) -> dict[str, Any] | None:
         params = models.ComAtprotoRepoGetRecord.Params(repo=self._did(), collection=POST_COLLECTION, rkey=rkey)
@@ -253,7 +255,7 @@ class BlueskyPublisher:
             response = self._call(lambda: self._client.invoke_query("com.atproto.repo.getRecord", params=params),
                                   step="record lookup", may_have_written=False)
         except Rejected as rejection:
-            if getattr(rejection, "xrpc_error", None) == "RecordNotFound":
+            if isinstance(rejection, BlueskyRejected) and rejection.error_name == "RecordNotFound":
                 return None
             raise
         return _json_content(response.content, "getRecord")
@@ -340,6 +342,14 @@ class BlueskyPublisher:
         return _rejected(f"{where}: Bluesky answered {status} {said}", status, name)
 
 
+class BlueskyRejected(Rejected):
+    """A rejection carrying the XRPC error name (``InvalidSwap``, ``RecordNotFound``, ``BlobTooLarge``...)."""
+
+    def __init__(self, message: str, *, status: int | None, error_name: str) -> None:
+        super().__init__(message, status=status)
+        self.error_name = error_name
+
+
 class _SessionRefused(PublishError):
     """Internal: the server refused the session token (ExpiredToken / InvalidToken)."""
 
@@ -392,10 +402,8 @@ def _xrpc_words(content: Any) -> tuple[str, str]:
     return "Error", ""
 
 
-def _rejected(message: str, status: int, xrpc_error: str) -> Rejected:
-    rejection = Rejected(message, status=status)
-    rejection.xrpc_error = xrpc_error  # type: ignore[attr-defined]  # lets callers tell InvalidSwap apart
-    return rejection
+def _rejected(message: str, status: int, error_name: str) -> BlueskyRejected:
+    return BlueskyRejected(message, status=status, error_name=error_name)
 
 
 def _rate_limited(error: RequestErrorBase, where: str, said: str) -> RateLimited:

@@ -306,11 +306,15 @@ class BlueskyApp:
         with self._lock:
             return self._accounts[handle]
 
-    def expire_access_tokens(self, handle: str) -> None:
-        """Make every access token of ``handle`` expired, as if its 2 hours had passed (refresh tokens
-        stay valid): the next authed call gets 400 ExpiredToken."""
+    def expire_access_tokens(self, handle: str, *, refresh_too: bool = False) -> None:
+        """Make every access token of ``handle`` expired, as if its 2 hours had passed: the next authed
+        call gets 400 ExpiredToken. With ``refresh_too`` the refresh tokens die as well (as after 90 days
+        or a password change), so only a new login helps."""
         with self._lock:
-            self._accounts[handle].live_access.clear()
+            account = self._accounts[handle]
+            account.live_access.clear()
+            if refresh_too:
+                account.live_refresh.clear()
 
     # --- tokens -----------------------------------------------------------------------------------
     def _sign(self, payload: dict[str, Any], token_type: str) -> str:
