@@ -17,7 +17,7 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
                       model_validator)
 
 from .config import Config
-from .problems import Problem, UserError, pydantic_problems, read_toml
+from .problems import Problem, TomlLocator, UserError, pydantic_problems, read_toml
 from .timing import LocalTimeError, parse_duration, to_utc, zone
 
 _LANG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -162,22 +162,11 @@ class CampaignSpec(_Strict):
     @field_validator("hashtags")
     @classmethod
     def _hashtags_valid(cls, value: list[str]) -> list[str]:
-        reasons = [f"{tag!r}: {reason}" for tag in value if (reason := hashtag_problem(tag))]
+        reasons = [reason if repr(tag) in reason else f"{tag!r}: {reason}"
+                   for tag in value if (reason := hashtag_problem(tag))]
         if reasons:
             raise ValueError("; ".join(reasons))
         return value
-
-    @model_validator(mode="after")
-    def _post_ids(self) -> "CampaignSpec":
-        ids = [post.id for post in self.posts if post.id]
-        duplicated = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicated:
-            raise ValueError(f"post id {', '.join(map(repr, duplicated))} is used twice; give each post its own id")
-        for number, post in enumerate(self.posts, start=1):
-            if post.reply_to and post.reply_to not in ids:
-                raise ValueError(f"posts[{number}].reply_to = {post.reply_to!r} names no post; set id = "
-                                 f"{post.reply_to!r} on the post it answers")
-        return self
 
 
 def hashtag_problem(tag: str) -> str | None:
@@ -246,39 +235,65 @@ def load_campaign(path: Path, config: Config) -> Campaign:
     """
     data, source = read_toml(path)
     context = CheckContext(config=config, assets_dir=config.assets_dir)
+    locator = TomlLocator(source)
+    # Checks across posts run on the raw data, so they are reported together with field errors.
+    problems = _post_id_problems(data, str(path), locator) + _alt_text_problems(data, config, str(path), locator)
     try:
         spec = CampaignSpec.model_validate(data, context={"check": context})
     except ValidationError as error:
-        raise UserError(pydantic_problems(error, str(path), source)) from None
-    problems = _alt_text_problems(spec, config, str(path), source)
+        raise UserError(pydantic_problems(error, str(path), source) + problems) from None
     if problems:
         raise UserError(problems)
     return Campaign(spec=spec, path=path, id=campaign_id(spec.id, path),
                     warnings=tuple(_warnings(spec, str(path), source)))
 
 
-def _alt_text_problems(spec: CampaignSpec, config: Config, file: str, source: str) -> list[Problem]:
-    required = spec.require_alt_text if spec.require_alt_text is not None else config.settings.defaults.require_alt_text
+def _raw_posts(data: dict[str, Any]) -> list[dict[str, Any]]:
+    posts = data.get("posts")
+    return [post if isinstance(post, dict) else {} for post in posts] if isinstance(posts, list) else []
+
+
+def _post_id_problems(data: dict[str, Any], file: str, locator: TomlLocator) -> list[Problem]:
+    """Duplicate post ids, and reply_to naming no post."""
+    posts = _raw_posts(data)
+    ids = [post.get("id") for post in posts]
+    problems = []
+    for index, post in enumerate(posts):
+        post_id, reply_to = post.get("id"), post.get("reply_to")
+        if isinstance(post_id, str) and ids.index(post_id) != index:
+            problems.append(Problem(file, f"posts[{index + 1}].id",
+                                    f"post id {post_id!r} is already used by posts[{ids.index(post_id) + 1}]; "
+                                    "give each post its own id", locator.line_of(("posts", index, "id"))))
+        if isinstance(reply_to, str) and reply_to not in ids:
+            problems.append(Problem(file, f"posts[{index + 1}].reply_to",
+                                    f"{reply_to!r} names no post; set id = {reply_to!r} on the post it answers",
+                                    locator.line_of(("posts", index, "reply_to"))))
+    return problems
+
+
+def _alt_text_problems(data: dict[str, Any], config: Config, file: str, locator: TomlLocator) -> list[Problem]:
+    required = data.get("require_alt_text")
+    if not isinstance(required, bool):
+        required = config.settings.defaults.require_alt_text
     if not required:
         return []
-    from .problems import TomlLocator
-
-    locator = TomlLocator(source)
     problems = []
-    for p_index, post in enumerate(spec.posts):
-        for i_index, image in enumerate(post.images):
-            if not (image.alt or "").strip():
+    for p_index, post in enumerate(_raw_posts(data)):
+        images = post.get("images")
+        for i_index, image in enumerate(images if isinstance(images, list) else []):
+            if not isinstance(image, dict) or not isinstance(image.get("file"), str):
+                continue
+            alt = image.get("alt")
+            if alt is None or (isinstance(alt, str) and not alt.strip()):
                 loc = ("posts", p_index, "images", i_index, "alt")
                 problems.append(Problem(file, f"posts[{p_index + 1}].images[{i_index + 1}].alt",
-                                        f"image {image.file!r} has no alt text; describe the image for people "
+                                        f"image {image['file']!r} has no alt text; describe the image for people "
                                         "who cannot see it (or set require_alt_text = false for this campaign)",
                                         locator.line_of(loc)))
     return problems
 
 
 def _warnings(spec: CampaignSpec, file: str, source: str) -> list[Problem]:
-    from .problems import TomlLocator
-
     locator = TomlLocator(source)
     warnings = []
     tags = [tag.lower() for tag in spec.hashtags]

@@ -18,7 +18,9 @@ from .timing import parse_duration
 
 PLATFORMS = ("x", "mastodon", "bluesky")
 DEFAULT_DATABASE = "sqlite:///storm.db"
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Upper case only: a mixed-case token of letters and digits would otherwise pass for a variable name, and
+# be printed back as "variable ... not set" (environment variable names are upper case by POSIX convention).
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 
 
@@ -72,8 +74,8 @@ class Account(_Strict):
         for name, variable in value.items():
             if not _ENV_NAME.match(variable):
                 raise ValueError(
-                    f"credentials.{name} must be the NAME of an environment variable (like "
-                    f"\"NETWORK_X_TOKEN\"), never the secret itself; put the secret in that variable")
+                    f"credentials.{name} must be the NAME of an environment variable (capitals, digits and '_', "
+                    f"like \"NETWORK_X_TOKEN\"), never the secret itself; put the secret in that variable")
         return value
 
     @model_validator(mode="after")

@@ -1,0 +1,175 @@
+"""Local storm times to UTC (strict about DST gaps and overlaps), yearly storms, spreads, and the
+multi-zone announcement line."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from scheduler.timing import (UTC, LocalTimeError, announce_line, clock_label, next_yearly, parse_duration,
+                              spread_offsets, to_utc, zone)
+
+SEED_ZONES = [("America/Los_Angeles", "Pacific"), ("America/New_York", "Eastern"), ("UTC", "UTC"),
+              ("Europe/Paris", "central Europe"), ("Asia/Gaza", "Palestine")]
+SEED_LINE = "Thursday 11 March 2021: 10 am Pacific / 1 pm Eastern / 6 pm UTC / 7 pm central Europe / 8 pm Palestine"
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+# --- the announcement line ---------------------------------------------------------------------------
+def test_seed_storm_time_reads_as_the_call_to_action() -> None:
+    start = to_utc(datetime(2021, 3, 11, 10, 0), "America/Los_Angeles")
+    assert start == utc(2021, 3, 11, 18, 0)
+    assert announce_line(start, SEED_ZONES, "America/Los_Angeles") == SEED_LINE
+
+
+def test_a_zone_already_in_the_next_day_names_its_own_day() -> None:
+    late = to_utc(datetime(2021, 3, 11, 23, 0), "America/Los_Angeles")  # 07:00 UTC on Friday
+    assert announce_line(late, SEED_ZONES, "America/Los_Angeles") == (
+        "Thursday 11 March 2021: 11 pm Pacific / 2 am Eastern (Fri 12 Mar) / 7 am UTC (Fri 12 Mar) / "
+        "8 am central Europe (Fri 12 Mar) / 9 am Palestine (Fri 12 Mar)")
+
+
+def test_the_date_is_the_home_zone_s_even_when_listed_zones_are_a_day_behind() -> None:
+    early = to_utc(datetime(2021, 3, 12, 1, 0), "Asia/Gaza")  # Thursday 23:00 UTC
+    line = announce_line(early, [("America/Los_Angeles", "Pacific"), ("Asia/Gaza", "Palestine")], "Asia/Gaza")
+    assert line == "Friday 12 March 2021: 3 pm Pacific (Thu 11 Mar) / 1 am Palestine"
+
+
+def test_minutes_are_shown_only_when_not_on_the_hour() -> None:
+    start = to_utc(datetime(2021, 3, 11, 10, 30), "America/Los_Angeles")
+    assert announce_line(start, SEED_ZONES[:3], "America/Los_Angeles") == (
+        "Thursday 11 March 2021: 10:30 am Pacific / 1:30 pm Eastern / 6:30 pm UTC")
+
+
+@pytest.mark.parametrize(("hour", "minute", "label"), [
+    (0, 0, "12 am"), (0, 5, "12:05 am"), (9, 0, "9 am"), (11, 59, "11:59 am"),
+    (12, 0, "12 pm"), (12, 30, "12:30 pm"), (13, 0, "1 pm"), (23, 45, "11:45 pm"),
+])
+def test_clock_label_noon_midnight_and_minutes(hour: int, minute: int, label: str) -> None:
+    assert clock_label(datetime(2027, 4, 17, hour, minute)) == label
+
+
+def test_noon_and_midnight_in_the_line() -> None:
+    noon = to_utc(datetime(2027, 4, 17, 12, 0), "Asia/Gaza")
+    assert announce_line(noon, [("Asia/Gaza", "Palestine"), ("UTC", "UTC")], "Asia/Gaza") == \
+        "Saturday 17 April 2027: 12 pm Palestine / 9 am UTC"
+    midnight = utc(2027, 4, 17, 0, 0)
+    assert announce_line(midnight, [("UTC", "UTC"), ("America/New_York", "Eastern")], "UTC") == \
+        "Saturday 17 April 2027: 12 am UTC / 8 pm Eastern (Fri 16 Apr)"
+
+
+# --- DST: spring-forward gaps ------------------------------------------------------------------------
+@pytest.mark.parametrize(("local", "zone_name", "suggested"), [
+    (datetime(2027, 3, 14, 2, 30), "America/New_York", "03:30"),   # 02:00 -> 03:00
+    (datetime(2027, 3, 28, 2, 30), "Europe/Paris", "03:30"),       # 02:00 -> 03:00
+    (datetime(2021, 3, 27, 0, 30), "Asia/Gaza", "01:30"),          # 00:00 -> 01:00
+])
+def test_a_time_in_the_spring_forward_gap_is_refused_with_a_time_that_exists(
+        local: datetime, zone_name: str, suggested: str) -> None:
+    with pytest.raises(LocalTimeError) as refused:
+        to_utc(local, zone_name)
+    message = str(refused.value)
+    assert f"{local:%H:%M}" in message and "does not exist" in message and zone_name in message
+    assert f"e.g. {suggested}" in message
+    to_utc(datetime.combine(local.date(), datetime.strptime(suggested, "%H:%M").time()), zone_name)  # exists
+
+
+def test_the_minute_after_the_gap_exists() -> None:
+    assert to_utc(datetime(2027, 3, 14, 3, 0), "America/New_York") == utc(2027, 3, 14, 7, 0)
+    assert to_utc(datetime(2027, 3, 14, 1, 59), "America/New_York") == utc(2027, 3, 14, 6, 59)
+
+
+# --- DST: fall-back overlaps -------------------------------------------------------------------------
+@pytest.mark.parametrize(("local", "zone_name", "earlier", "later"), [
+    (datetime(2027, 11, 7, 1, 30), "America/New_York", utc(2027, 11, 7, 5, 30), utc(2027, 11, 7, 6, 30)),
+    (datetime(2027, 10, 31, 2, 30), "Europe/Paris", utc(2027, 10, 31, 0, 30), utc(2027, 10, 31, 1, 30)),
+    (datetime(2021, 10, 29, 0, 30), "Asia/Gaza", utc(2021, 10, 28, 21, 30), utc(2021, 10, 28, 22, 30)),
+])
+def test_a_time_in_the_fall_back_overlap_names_both_candidates_in_utc(
+        local: datetime, zone_name: str, earlier: datetime, later: datetime) -> None:
+    with pytest.raises(LocalTimeError) as refused:
+        to_utc(local, zone_name)
+    message = str(refused.value)
+    assert "happens twice" in message
+    assert f"{earlier:%H:%M} UTC" in message and f"{later:%H:%M} UTC" in message
+    assert 'ambiguous = "earlier"' in message and 'ambiguous = "later"' in message
+    assert to_utc(local, zone_name, "earlier") == earlier
+    assert to_utc(local, zone_name, "later") == later
+
+
+def test_ambiguous_changes_nothing_for_a_time_that_happens_once() -> None:
+    plain = datetime(2027, 11, 7, 3, 0)
+    assert to_utc(plain, "America/New_York", "earlier") == to_utc(plain, "America/New_York", "later") \
+        == utc(2027, 11, 7, 8, 0)
+
+
+def test_a_time_with_an_offset_is_refused() -> None:
+    with pytest.raises(LocalTimeError, match="without one"):
+        to_utc(datetime(2027, 4, 17, 12, tzinfo=UTC), "Asia/Gaza")
+
+
+def test_unknown_zone_suggests_the_closest_names() -> None:
+    with pytest.raises(ValueError, match=r"unknown time zone 'Amrica/New_York'; did you mean 'America/New_York'"):
+        zone("Amrica/New_York")
+    with pytest.raises(ValueError, match="use an IANA name such as"):
+        zone("Nowhere at all")
+
+
+# --- yearly storms ----------------------------------------------------------------------------------
+def test_next_yearly_gives_the_coming_17_aprils_in_utc() -> None:
+    start = datetime(2027, 4, 17, 12, 0)  # noon in Palestine; summer time (UTC+3) by mid-April
+    assert next_yearly(start, "Asia/Gaza", utc(2026, 11, 21), 2) == [utc(2027, 4, 17, 9), utc(2028, 4, 17, 9)]
+    assert next_yearly(start, "Asia/Gaza", utc(2027, 4, 17, 9, 0), 1) == [utc(2027, 4, 17, 9)]
+    assert next_yearly(start, "Asia/Gaza", utc(2027, 4, 17, 9, 1), 1) == [utc(2028, 4, 17, 9)]
+
+
+def test_next_yearly_never_goes_before_the_first_storm() -> None:
+    assert next_yearly(datetime(2030, 4, 17, 12), "Asia/Gaza", utc(2027, 1, 1), 1) == [utc(2030, 4, 17, 9)]
+
+
+def test_a_yearly_storm_on_29_february_is_refused() -> None:
+    with pytest.raises(LocalTimeError, match="29 February; choose 28 February or 1 March"):
+        next_yearly(datetime(2028, 2, 29, 12), "UTC", utc(2027, 1, 1), 1)
+
+
+def test_next_yearly_checks_each_year_s_dst() -> None:
+    # 01:30 on the first Sunday of November 2027 is ambiguous in New York; 7 Nov 2028 is a Tuesday.
+    with pytest.raises(LocalTimeError, match="happens twice"):
+        next_yearly(datetime(2027, 11, 7, 1, 30), "America/New_York", utc(2027, 1, 1), 2)
+    assert next_yearly(datetime(2027, 11, 7, 1, 30), "America/New_York", utc(2027, 1, 1), 2, "later") == \
+        [utc(2027, 11, 7, 6, 30), utc(2028, 11, 7, 6, 30)]
+
+
+# --- spreads and durations --------------------------------------------------------------------------
+def test_spread_offsets_start_on_the_moment_and_stay_in_their_slot() -> None:
+    every, jitter = timedelta(minutes=3), timedelta(seconds=20)
+    offsets = spread_offsets(5, every, jitter, seed="storm:org-x")
+    assert offsets[0] == timedelta(0)
+    for index, offset in enumerate(offsets[1:], start=1):
+        assert every * index <= offset <= every * index + jitter
+    assert offsets == spread_offsets(5, every, jitter, seed="storm:org-x")  # deterministic
+    assert offsets != spread_offsets(5, every, jitter, seed="storm:org-mastodon")
+
+
+def test_spread_without_jitter_is_exact() -> None:
+    assert spread_offsets(3, timedelta(minutes=5), timedelta(0), "s") == \
+        [timedelta(0), timedelta(minutes=5), timedelta(minutes=10)]
+    assert spread_offsets(0, timedelta(minutes=5), timedelta(0), "s") == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("15m", timedelta(minutes=15)), ("1h30m", timedelta(hours=1, minutes=30)), ("90s", timedelta(seconds=90)),
+    ("2d", timedelta(days=2)), (45, timedelta(seconds=45)),
+])
+def test_parse_duration(text: str | int, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "soon", "15 minutes", -5, True])
+def test_parse_duration_refuses_what_is_not_a_duration(text: str | int) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
