@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from . import service
+from . import rules, service
 from .config import Config, load_config
 from .dispatch import DispatchEvent
 from .planner import Plan
@@ -125,10 +125,18 @@ def plan(obj: Context, campaign: Path) -> None:
     \b
       python run.py plan campaigns/free-palestinian-students.toml
     """
-    show_plan(service.plan(campaign, obj.config))
+    plan_, problems = service.checked_plan(campaign, obj.config)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("preparing images", total=None)
+        images = service.image_sizes(plan_, obj.config,
+                                     lambda done, total: progress.update(task, completed=done, total=total))
+    show_plan(plan_, obj.config, images)
+    show_problems(problems)
+    if any(p.is_error for p in problems):
+        sys.exit(1)
 
 
-def show_plan(plan_: Plan) -> None:
+def show_plan(plan_: Plan, config: Config, images: dict) -> None:
     spec = plan_.campaign.spec
     console.print(f"[bold]{spec.name}[/]  {' '.join(spec.hashtags)}  ({plan_.campaign.path})")
     for occurrence in plan_.occurrences:
@@ -136,18 +144,31 @@ def show_plan(plan_: Plan) -> None:
     console.print(f"Lateness bound: {format_duration(plan_.max_lateness)} (a post not out by then is missed)")
     home = zone(spec.storm.timezone)
     table = Table(show_lines=False, expand=True)
-    for column in ("#", "due (UTC)", f"due ({spec.storm.timezone})", "account", "platform", "text", "images"):
+    for column in ("#", "due (UTC)", f"due ({spec.storm.timezone})", "account", "platform", "text", "length",
+                   "images (as sent)"):
         table.add_column(column, overflow="fold")
     for number, post in enumerate(plan_.posts, start=1):
-        images = "\n".join(f"{i.file} (alt: {len(i.alt)} chars)" for i in post.images) or "-"
+        length = rules.measure(post, config)
+        shown = "\n".join(_image_cell(i.file, i.alt, images.get((i.file, post.platform))) for i in post.images) or "-"
         reply = post.reply_to_id.split("/")[1] if post.reply_to_id else ""
         text = _escape(post.text) + (f"\n[dim]↳ reply to {reply}[/]" if reply else "")
         table.add_row(str(number), f"{post.due_at:%Y-%m-%d %H:%M:%S}",
                       f"{post.due_at.astimezone(home):%a %d %b %H:%M:%S}", post.account_id, post.platform,
-                      text, images)
+                      text, str(length) if length.fits else f"[red]{length}[/]", shown)
     console.print(table)
     console.print(f"{len(plan_.posts)} posts from {len({p.account_id for p in plan_.posts})} accounts")
+    cost = rules.x_cost(plan_, config)
+    if cost.posts:
+        console.print(f"X cost estimate: ${cost.total:.2f} for {cost.posts} posts ({cost.with_url} with a URL; "
+                      f"${cost.per_post:g} per post, ${cost.per_post_with_url:g} with a URL: \\[limits.x] in config)")
     show_problems(list(plan_.warnings))
+
+
+def _image_cell(file: str, alt: str, prepared) -> str:  # type: ignore[no-untyped-def]
+    if prepared is None:
+        return file
+    kind = prepared.mime_type.split("/")[-1].upper()
+    return f"{file} → {kind} {prepared.width}×{prepared.height}, {len(prepared.data) / 1000:.0f} kB (alt {len(alt)} chars)"
 
 
 # --- queue / unqueue -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .limits import LIMIT_MODELS, LimitsSettings
 from .problems import Problem, UserError, pydantic_problems, read_toml
 from .timing import parse_duration
 
@@ -60,6 +61,7 @@ class Account(_Strict):
     credentials: dict[str, str] = Field(default_factory=dict)  # credential name -> environment variable
     instance: str | None = None  # Mastodon instance / Bluesky PDS base URL
     sandbox: bool = False        # publish to the local sandbox instead of the real platform
+    limits: dict[str, Any] = Field(default_factory=dict)  # this account's own caps, e.g. posts_per_24h = 17
 
     @field_validator("id")
     @classmethod
@@ -77,6 +79,16 @@ class Account(_Strict):
                     f"credentials.{name} must be the NAME of an environment variable (capitals, digits and '_', "
                     f"like \"NETWORK_X_TOKEN\"), never the secret itself; put the secret in that variable")
         return value
+
+    @model_validator(mode="after")
+    def _known_limits(self) -> "Account":
+        known = LIMIT_MODELS[self.platform].model_fields
+        unknown = sorted(set(self.limits) - set(known))
+        if unknown:
+            raise ValueError(f"account {self.id!r}: unknown limit {', '.join(map(repr, unknown))}; "
+                             f"{self.platform} limits are: {', '.join(known)}")
+        LIMIT_MODELS[self.platform].model_validate(self.limits)
+        return self
 
     @model_validator(mode="after")
     def _instance_needed(self) -> "Account":
@@ -98,6 +110,7 @@ class Settings(_Strict):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     defaults: Defaults = Field(default_factory=Defaults)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
     accounts: list[Account] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -121,6 +134,10 @@ class Config:
     @property
     def accounts(self) -> dict[str, Account]:
         return {account.id: account for account in self.settings.accounts}
+
+    def limits_for(self, account_id: str):  # type: ignore[no-untyped-def]
+        account = self.accounts[account_id]
+        return self.settings.limits.for_account(account.platform, account.limits)
 
     @property
     def database_url(self) -> str:

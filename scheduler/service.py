@@ -20,6 +20,7 @@ from .planner import Plan, PlannedPost, plan_campaign
 from .platforms import PublisherPool, platform_module
 from .platforms.base import Image, Publisher
 from .problems import Problem, UserError
+from .rules import check_plan
 from .store import LogFilter, PostRow, QueueReport, Store
 from .timing import utcnow
 
@@ -34,7 +35,7 @@ def validate(paths: list[Path], config: Config) -> tuple[list[Campaign], list[Pr
     problems.extend(credential_problems(config, used))
     for campaign in campaigns:
         try:
-            plan_campaign(campaign, config)
+            problems.extend(check_plan(plan_campaign(campaign, config), config))
         except UserError as error:
             problems.extend(error.problems)
     return campaigns, problems
@@ -76,6 +77,23 @@ def _required_credentials(account: Account) -> tuple[tuple[str, ...], ...]:
 def plan(path: Path, config: Config, now: datetime | None = None) -> Plan:
     """:raises UserError: if the campaign has errors."""
     return plan_campaign(load_campaign(path, config), config, now)
+
+
+def checked_plan(path: Path, config: Config, now: datetime | None = None) -> tuple[Plan, list[Problem]]:
+    """The plan and what each platform would say about it (errors and warnings)."""
+    plan_ = plan(path, config, now)
+    return plan_, check_plan(plan_, config)
+
+
+def image_sizes(plan_: Plan, config: Config, progress: ProgressCallback | None = None) -> dict[tuple[str, str], object]:
+    """Each image of the plan as each target platform will receive it: (file, platform) -> PreparedImage."""
+    from .media import profile_for, resolve_asset
+
+    prepare_media(plan_, config, progress)
+    cache = media_cache(config)
+    return {(image.file, post.platform): cache.get(resolve_asset(config.assets_dir, image.file),
+                                                   profile_for(post.platform))
+            for post in plan_.posts for image in post.images}
 
 
 # --- images ----------------------------------------------------------------------------------------
@@ -133,7 +151,10 @@ def queue(path: Path, config: Config, store: Store, now: datetime | None = None,
     :raises UserError:
     """
     now = now or utcnow()
-    plan_ = plan(path, config, now)
+    plan_, problems = checked_plan(path, config, now)
+    errors = [p for p in problems if p.is_error]
+    if errors:
+        raise UserError(errors)
     queueable = [p for p in plan_.posts if p.deadline >= now]
     if not queueable:
         raise UserError([Problem(str(path), "storm.start",

@@ -1,0 +1,133 @@
+"""Checks before the storm: each post as each platform counts it, X's one-text-per-account rule, caps, cost,
+and credentials reported by validate."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from scheduler import rules, service
+from scheduler.cli import main
+from scheduler.config import load_config
+from scheduler.timing import utcnow
+from workspace import DEFAULT_ACCOUNTS, make_workspace, write_campaign
+
+SECOND_X = """
+[[accounts]]
+id = "other-x"
+platform = "x"
+handle = "@other"
+credentials = { user_token = "OTHER_X_TOKEN" }
+"""
+
+
+def check(tmp_path: Path, posts: str, *, extra: str = "", accounts: str = DEFAULT_ACCOUNTS + SECOND_X,
+          storm_extra: str = "") -> list:
+    make_workspace(tmp_path, extra=extra, accounts=accounts)
+    path = write_campaign(tmp_path, "c", utcnow() + timedelta(days=2), posts=posts, storm_extra=storm_extra)
+    config = load_config(tmp_path / "config.toml")
+    _, problems = service.checked_plan(path, config)
+    return problems
+
+
+def messages(problems: list) -> str:
+    return "\n".join(str(p) for p in problems)
+
+
+def test_too_long_for_x_names_post_platform_length_and_limit(tmp_path: Path) -> None:
+    text = "é" * 200 + " 🇵🇸" * 30 + " #FreeThemAll"
+    problems = check(tmp_path, f'[[posts]]\nid = "long"\ntext = "{text}"\naccounts = ["net-x", "net-bluesky"]\n')
+    x = [p for p in problems if "X" in p.message]
+    assert len(x) == 1 and x[0].is_error
+    assert x[0].field == "posts[1].text"
+    assert (tmp_path / "campaigns" / "c.toml").read_text().splitlines()[x[0].line - 1].startswith("text = ")
+    assert f"{200 + 30 * 3 + 13} weighted chars, the limit is 280" in x[0].message
+    assert "account net-x" in x[0].message
+    assert not [p for p in problems if "Bluesky" in p.message]  # 243 graphemes fit Bluesky
+
+
+def test_same_text_to_two_x_accounts_is_an_error(tmp_path: Path) -> None:
+    problems = check(tmp_path, '[[posts]]\ntext = "Free them all #FreeThemAll"\naccounts = ["net-x", "other-x"]\n')
+    assert any("same text from two X accounts (net-x and other-x)" in p.message and p.is_error for p in problems)
+
+
+def test_nearly_the_same_text_to_two_x_accounts_is_an_error(tmp_path: Path) -> None:
+    posts = ('[[posts]]\nid = "a"\ntext = "Free all Palestinian student prisoners now #FreeThemAll"\naccounts = ["net-x"]\n'
+             '[[posts]]\nid = "b"\ntext = "Free all Palestinian student prisoners now! #FreeThemAll https://example.org"\n'
+             'accounts = ["other-x"]\n')
+    problems = check(tmp_path, posts)
+    assert any("nearly the same text as post 'a'" in p.message for p in problems), messages(problems)
+    different = check(tmp_path / "2", '[[posts]]\nid = "a"\ntext = "Free them all #FreeThemAll"\naccounts = ["net-x"]\n'
+                      '[[posts]]\nid = "b"\ntext = "Students are not criminals #FreeThemAll"\naccounts = ["other-x"]\n')
+    assert not [p for p in different if "X accounts" in p.message]
+
+
+def test_a_cap_exceeded_is_an_error_with_the_numbers(tmp_path: Path) -> None:
+    posts = "".join(f'[[posts]]\nid = "p{n}"\ntext = "Post {n} #FreeThemAll"\naccounts = ["net-x"]\n' for n in range(5))
+    free_tier = DEFAULT_ACCOUNTS.replace('credentials = { user_token = "NET_X_TOKEN" }',
+                                         'credentials = { user_token = "NET_X_TOKEN" }\nlimits = { posts_per_24h = 3 }')
+    problems = check(tmp_path, posts, accounts=free_tier, storm_extra='spread = { every = "1h" }')
+    assert any("account net-x would use 5 posts within 24 hours, over its cap of 3" in p.message for p in problems)
+    problems = check(tmp_path / "b", posts, extra="[limits.x]\nposts_per_15min = 2\n")
+    assert any("5 posts within 15 minutes, over its cap of 2" in p.message for p in problems)
+
+
+def test_images_and_alt_text_limits(tmp_path: Path) -> None:
+    images = ", ".join('{ file = "card.png", alt = "x" }' for _ in range(5))
+    long_alt = "a" * 1001
+    posts = (f'[[posts]]\nid = "many"\ntext = "Many #FreeThemAll"\naccounts = ["net-mastodon"]\nimages = [{images}]\n'
+             f'[[posts]]\nid = "alt"\ntext = "Alt #FreeThemAll"\naccounts = ["net-x", "net-mastodon"]\n'
+             f'images = [{{ file = "card.png", alt = "{long_alt}" }}]\n')
+    text = messages(check(tmp_path, posts))
+    assert "5 images, Mastodon takes at most 4 per post" in text
+    assert "alt text of 'card.png' is 1001 characters, X allows 1000" in text
+    assert "Mastodon allows" not in text
+
+
+def test_x_cost_estimate(tmp_path: Path) -> None:
+    make_workspace(tmp_path, accounts=DEFAULT_ACCOUNTS + SECOND_X)
+    posts = ('[[posts]]\nid = "a"\ntext = "Read https://example.org/call #FreeThemAll"\naccounts = ["net-x"]\n'
+             '[[posts]]\nid = "b"\ntext = "Students are not criminals #FreeThemAll"\naccounts = ["other-x", "net-mastodon"]\n')
+    path = write_campaign(tmp_path, "c", utcnow() + timedelta(days=2), posts=posts)
+    config = load_config(tmp_path / "config.toml")
+    cost = rules.x_cost(service.plan(path, config), config)
+    assert (cost.posts, cost.with_url) == (2, 1)
+    assert cost.total == pytest.approx(0.215)
+    result = CliRunner().invoke(main, ["--config", str(tmp_path / "config.toml"), "plan", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "X cost estimate: $0.22 for 2 posts (1 with a URL" in result.output
+
+
+def test_x_reply_warns_about_the_reply_rule(tmp_path: Path) -> None:
+    posts = ('[[posts]]\nid = "a"\ntext = "One #FreeThemAll"\naccounts = ["net-x"]\n'
+             '[[posts]]\nid = "b"\nreply_to = "a"\ntext = "Two #FreeThemAll"\naccounts = ["net-x"]\n')
+    problems = check(tmp_path, posts)
+    assert any("23 Feb 2026" in p.message and not p.is_error for p in problems)
+
+
+def test_validate_reports_missing_credentials_without_showing_secrets(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    make_workspace(tmp_path, extra='workers = 4\n'.replace("workers = 4\n", ""))
+    config_path = tmp_path / "config.toml"
+    config_path.write_text(config_path.read_text().replace('mode = "dry-run"', 'mode = "live"'))
+    write_campaign(tmp_path, "c", utcnow() + timedelta(days=2))
+    monkeypatch.setenv("NET_X_TOKEN", "secret-value-123")
+    monkeypatch.delenv("NET_MASTODON_TOKEN", raising=False)
+    monkeypatch.delenv("NET_BLUESKY_PASSWORD", raising=False)
+    result = CliRunner().invoke(main, ["--config", str(config_path), "validate"])
+    assert result.exit_code == 1
+    assert "environment variable(s) NET_MASTODON_TOKEN not set" in result.output
+    assert "NET_BLUESKY_PASSWORD" in result.output and "NET_X_TOKEN" not in result.output
+    assert "secret-value-123" not in result.output
+
+
+def test_queue_refuses_a_plan_a_platform_would_refuse(tmp_path: Path) -> None:
+    make_workspace(tmp_path, accounts=DEFAULT_ACCOUNTS + SECOND_X)
+    path = write_campaign(tmp_path, "c", utcnow() + timedelta(days=2),
+                          posts='[[posts]]\ntext = "Same #FreeThemAll"\naccounts = ["net-x", "other-x"]\n')
+    result = CliRunner().invoke(main, ["--config", str(tmp_path / "config.toml"), "queue", str(path)])
+    assert result.exit_code == 1 and "two X accounts" in result.output
+    assert "Traceback" not in result.output
