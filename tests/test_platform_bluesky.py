@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import httpx
 import jsonschema
 import pytest
-from atproto_client import Client, models
+from atproto_client import Client, Session, models
 from atproto_client.exceptions import BadRequestError, RequestException
 from PIL import Image as PILImage
 
@@ -260,7 +260,8 @@ def test_sandbox_record_key_rules_match_the_reference_pds(sandbox: Sandbox) -> N
     credentials = sandbox.credentials("bluesky", "rkey-rules")
     client = Client(base_url=sandbox.base_url("bluesky"))
     client.login(credentials["handle"], credentials["app_password"], fetch_bsky_profile=False)
-    did = client.export_session_string().split(":::")[1]
+    session = Session.decode(client.export_session_string())
+    did, auth = session.did, {"Authorization": f"Bearer {session.access_jwt}"}
     assert client._base_url == sandbox.base_url("bluesky") + "/xrpc"  # the DID document kept us here
 
     def record(text: str) -> models.AppBskyFeedPost.Record:
@@ -280,7 +281,7 @@ def test_sandbox_record_key_rules_match_the_reference_pds(sandbox: Sandbox) -> N
     def raw_put(text: str) -> httpx.Response:
         body = {**data, "record": record(text).model_dump(by_alias=True, exclude_none=True), "swapRecord": None}
         return httpx.post(sandbox.base_url("bluesky") + "/xrpc/com.atproto.repo.putRecord", json=body,
-                          headers={"Authorization": client._session_dispatcher.get_auth_headers()["Authorization"]})
+                          headers=auth)
 
     same = raw_put("overwritten")
     assert same.status_code == 200 and "commit" not in same.json()  # identical: nothing written
@@ -291,7 +292,7 @@ def test_sandbox_record_key_rules_match_the_reference_pds(sandbox: Sandbox) -> N
     created = httpx.post(sandbox.base_url("bluesky") + "/xrpc/com.atproto.repo.putRecord",
                          json={**fresh, "record": {"$type": "app.bsky.feed.post", "text": "new",
                                                    "createdAt": "2026-05-01T12:00:00Z"}, "swapRecord": None},
-                         headers={"Authorization": client._session_dispatcher.get_auth_headers()["Authorization"]})
+                         headers=auth)
     assert created.status_code == 200 and "commit" in created.json()
     with pytest.raises(BadRequestError) as missing:
         client.com.atproto.repo.get_record({**data, "rkey": new_tid()})

@@ -70,6 +70,7 @@ IMAGES_EMBED = "app.bsky.embed.images"
 CONNECT_TIMEOUT = 5.0  # seconds; never longer than the publisher's own timeout
 # When a 429 carries no usable ratelimit-reset, wait this long (the session limit's window is 5 min).
 FALLBACK_RATE_LIMIT_WAIT = timedelta(minutes=5)
+RECORD_NOT_FOUND_MESSAGE = "Could not locate record"
 # XRPC error names that mean "this session token is no good any more": renew and repeat once.
 _SESSION_ERRORS = frozenset({"ExpiredToken", "InvalidToken"})
 # httpx errors raised before the request left this machine: nothing can have been created.
@@ -255,7 +256,7 @@ class BlueskyPublisher:
             response = self._call(lambda: self._client.invoke_query("com.atproto.repo.getRecord", params=params),
                                   step="record lookup", may_have_written=False)
         except Rejected as rejection:
-            if isinstance(rejection, BlueskyRejected) and rejection.error_name == "RecordNotFound":
+            if isinstance(rejection, BlueskyRejected) and _is_record_not_found(rejection):
                 return None
             raise
         return _json_content(response.content, "getRecord")
@@ -382,6 +383,13 @@ def _same_post(found: Mapping[str, Any], ours: Mapping[str, Any]) -> bool:
     def comparable(record: Mapping[str, Any]) -> dict[str, Any]:
         return {key: value for key, value in record.items() if key != "createdAt"}
     return comparable(found) == comparable(ours)
+
+
+def _is_record_not_found(rejection: BlueskyRejected) -> bool:
+    # Current PDSes answer 400 RecordNotFound; older ones 400 InvalidRequest "Could not locate record: <uri>"
+    # (@atproto/pds getRecord.ts, both versions).
+    return rejection.error_name == "RecordNotFound" or (
+        rejection.error_name == "InvalidRequest" and RECORD_NOT_FOUND_MESSAGE in str(rejection))
 
 
 def _json_content(content: Any, what: str) -> dict[str, Any]:

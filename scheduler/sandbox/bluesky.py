@@ -15,9 +15,11 @@ Behaviour copied from the reference PDS (``@atproto/pds``; see ``../shared/docs/
   record: Record/text must not be longer than 300 graphemes", as the reference words it.
 - Blobs over the limit: 400 ``BlobTooLarge`` "This file is too large. It is 1.47MB but the maximum size
   is 976.56KB." (both at upload, as bsky.social answers, and when a record references one).
-- Expired access token: 400 ``ExpiredToken`` "Token has expired"; missing token: 401
-  ``AuthenticationRequired``; wrong password: 401 ``AuthenticationRequired`` "Invalid identifier or
-  password". ``refreshSession`` rotates the refresh token (the old one stops working).
+- Expired access token: 400 ``ExpiredToken`` "Token has expired"; bad token: 400 ``InvalidToken``
+  (PDS auth-verifier.ts); missing token: 401 ``AuthenticationRequired`` (newer PDSes name it
+  ``AuthMissing``); wrong password: 401 ``AuthenticationRequired`` "Invalid identifier or password".
+  ``refreshSession`` rotates the refresh token (the old one stops working; the reference allows a short
+  grace period, the sandbox none).
 - Rate limits with the PDS's headers (``ratelimit-limit/remaining/reset/policy``, reset in Unix seconds):
   createSession 30 / 5 min and 300 / day per identifier; repo writes 5,000 points / h and 35,000 / day per
   account, createRecord 3 points, putRecord 2, deleteRecord 1.
