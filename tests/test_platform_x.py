@@ -8,7 +8,7 @@ import socket
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -56,7 +56,9 @@ def publisher_for(sandbox: Sandbox, account: str, *, timeout: float = 5.0, oauth
                   ) -> Publisher:
     """OAuth 1.0a by default; an OAuth 2.0 user token when given the sandbox's XApp."""
     credentials = oauth2_from.oauth2_credentials(account) if oauth2_from else sandbox.credentials("x", account)
-    return create_publisher(credentials, base_url=sandbox.base_url("x"), timeout=timeout)
+    # No second read after a settle miss (the sandbox has no timeline lag): keeps the tests fast.
+    return create_publisher(credentials, base_url=sandbox.base_url("x"), timeout=timeout,
+                            options={"settle_recheck_seconds": 0})
 
 
 def post(text: str, **fields: Any) -> OutgoingPost:
@@ -349,6 +351,17 @@ def test_settle_finds_an_image_post_despite_its_media_link(sandbox: Sandbox, x_a
     assert sent.response["text"].startswith("Picture post https://t.co/")
     assert publisher.settle(with_image) == sent
     assert publisher.settle(post("Picture post")) is None  # same words, but that post had an image
+
+
+def test_settle_reads_twice_before_saying_the_post_is_absent(sandbox: Sandbox) -> None:
+    account = new_account()
+    credentials = sandbox.credentials("x", account)
+    publisher = create_publisher(credentials, base_url=sandbox.base_url("x"), options={"settle_recheck_seconds": 0.05})
+    earlier = len(sandbox.requests("x"))
+    assert publisher.settle(post("Never sent")) is None
+    user_id = credentials["access_token"].split("-")[0]
+    # Two reads of the timeline; no GET /2/users/me: the user id came from the OAuth 1.0a access token.
+    assert [r[1:3] for r in sandbox.requests("x")[earlier:]] == [("GET", f"/2/users/{user_id}/tweets")] * 2
 
 
 def test_settle_when_reads_are_refused_asks_a_person(sandbox: Sandbox, x_app: XApp) -> None:

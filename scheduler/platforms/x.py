@@ -15,7 +15,9 @@ it also gives every request explicit timeouts, which Tweepy never sets.
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import time
 import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, ClassVar, Mapping, TypeVar
@@ -53,8 +55,14 @@ REPLY_RULE = ("since 23 Feb 2026 X lets API clients reply only where the author 
               "mentioned or quoted the replying account")
 # No 429 header at all (never seen on X, but possible behind a proxy): wait one 15-minute window.
 FALLBACK_RATE_LIMIT_WAIT = timedelta(minutes=15)
-# GET /2/users/{id}/tweets returns at most 100 posts per page (X OpenAPI).
-SETTLE_LOOKBACK_POSTS = 100
+# How many of the account's newest posts settle reads (GET /2/users/{id}/tweets allows 5-100 per page, X
+# OpenAPI). Small on purpose: settle runs soon after the attempt, a storm account posts a few posts, and X may
+# bill reads per post returned.
+SETTLE_LOOKBACK_POSTS = 20
+# X's timelines can lag a moment behind a write: when the post is not found, settle reads once more after this.
+SETTLE_RECHECK_SECONDS = 2.0
+# OAuth 1.0a access tokens start with the account's numeric user id and a dash: no GET /2/users/me needed.
+ACCESS_TOKEN_USER_ID = re.compile(r"^(\d{1,19})-")
 DEFAULT_POOL_SIZE = 10  # concurrent connections per publisher (publish may run on several threads)
 
 # Tweepy logs request headers at DEBUG, which would include an OAuth 2.0 token: keep that logger above DEBUG
@@ -95,12 +103,14 @@ class XPublisher:
     platform: ClassVar[str] = "x"
 
     def __init__(self, client: tweepy.Client, *, oauth1: bool, handle: str | None,
-                 settle_lookback: int = SETTLE_LOOKBACK_POSTS) -> None:
+                 settle_lookback: int = SETTLE_LOOKBACK_POSTS, settle_recheck: float = SETTLE_RECHECK_SECONDS) -> None:
         self._client = client
         self._oauth1 = oauth1
         self._handle = handle
         self._settle_lookback = settle_lookback
-        self._user_id: str | None = None
+        self._settle_recheck = settle_recheck
+        token_user = ACCESS_TOKEN_USER_ID.match(client.access_token or "") if oauth1 else None
+        self._user_id: str | None = token_user.group(1) if token_user else None
         self._user_id_lock = threading.Lock()
         self._media_auth: requests.auth.AuthBase | None = None
         self._media_headers: dict[str, str] = {"User-Agent": client.user_agent}
@@ -133,7 +143,7 @@ class XPublisher:
             "creating the post",
             lambda: self._client.create_tweet(text=post.text, media_ids=media_ids or None,
                                               in_reply_to_tweet_id=reply_to, user_auth=self._oauth1),
-            sent_means_unknown=True,
+            may_create_post=True,
         )
         data = response.data or {}
         post_id = str(data.get("id", ""))
@@ -145,45 +155,47 @@ class XPublisher:
         """Find out whether an attempt at ``post`` that ended without an answer created it.
 
         X has no idempotency key, and its duplicate-content 403 does not name the earlier post, so the only
-        way to know is to read the account's own recent posts (``GET /2/users/{id}/tweets``, same auth) and
-        look for this text. X shows links as t.co links and appends one for attached media, so the text is
+        way to know is to read the account's own newest posts (``GET /2/users/{id}/tweets``, same auth) and
+        look for this text. X shows links as t.co links and appends one for attached media, so texts are
         compared after NFC with every link reduced to a placeholder (and one trailing link allowed when the
-        post has images). A match means the post exists: it is returned. No match among the newest posts
-        means it does not: None (safe to send again; and should X still hold it, the resend gets X's
-        duplicate-content 403 rather than a second post). If the read is refused (apps without read access
-        get 403) or fails, nobody can tell: OutcomeUnknown, with what a person should check.
+        post has images). A match means the post exists: it is returned. No match means it does not: None,
+        safe to send again; X's timelines can lag a moment behind a write, so a miss is read a second time
+        after ``SETTLE_RECHECK_SECONDS`` before saying so (and should X still hold the post, a resend gets
+        X's duplicate-content 403, not a second post). A matching older post with the same words counts as
+        this one: X would refuse to post those words again anyway.
 
-        X's timelines can lag a few seconds behind a write: settle a little after the failed attempt.
-
-        :raises OutcomeUnknown: when X does not let this account read its posts, or the read fails.
+        :raises OutcomeUnknown: X refuses this account the read (apps without read access get 403): nobody
+            can tell, a person must look; the message says where and what for.
+        :raises RateLimited, RetryLater: the read failed for now (429, 5xx, network): settle again later.
         """
+        found = self._find_recent(post)
+        if found is None and self._settle_recheck > 0:
+            time.sleep(self._settle_recheck)
+            found = self._find_recent(post)
+        return found
+
+    def close(self) -> None:
+        self._client.session.close()
+
+    # --- pieces -----------------------------------------------------------------------------------
+    def _find_recent(self, post: OutgoingPost) -> Published | None:
+        action = f"reading the account's recent posts (to settle post {post.key})"
         try:
-            user_id = self._own_user_id()
-            response = self._client.get_users_tweets(user_id, max_results=self._settle_lookback,
-                                                     user_auth=self._oauth1)
-        except (tweepy.Unauthorized, tweepy.Forbidden) as error:
+            user_id = self._call(action, self._own_user_id)
+            response = self._call(action, lambda: self._client.get_users_tweets(
+                user_id, max_results=self._settle_lookback, user_auth=self._oauth1))
+        except Rejected as refused:
             raise OutcomeUnknown(
-                f"Cannot tell whether post {post.key} reached X: X refused to list {self._who}'s recent posts "
-                f"({_words(error)}). A person should open {self._profile_url()} and look for a post starting "
-                f"{_preview(post.text)!r}; mark it published if it is there, or send it again if not.",
-                status=_status(error),
-            ) from None
-        except (tweepy.TweepyException, requests.RequestException) as error:
-            raise OutcomeUnknown(
-                f"Cannot tell yet whether post {post.key} reached X: reading {self._who}'s recent posts failed "
-                f"({_words(error)}). Try settling again later, or check {self._profile_url()} for a post "
-                f"starting {_preview(post.text)!r}.",
-                status=_status(error),
+                f"Cannot tell whether post {post.key} reached X. {refused}. A person should open "
+                f"{self._profile_url()} and look for a post starting {_preview(post.text)!r}; mark it published "
+                f"if it is there, or send it again if not.",
+                status=refused.status,
             ) from None
         for tweet in response.data or []:
             if _same_text(tweet.text, post.text, has_media=bool(post.images)):
                 return self._published(str(tweet.id), tweet.text)
         return None
 
-    def close(self) -> None:
-        self._client.session.close()
-
-    # --- pieces -----------------------------------------------------------------------------------
     def _upload_image(self, image: Image, index: int) -> str:
         """Upload one image and set its alt text; returns the media id. No post exists yet, so every
         failure here that is not a refusal is safe to retry."""
@@ -231,11 +243,12 @@ class XPublisher:
         return f"https://x.com/{self._handle}" if self._handle else "the account's X profile"
 
     # --- errors -----------------------------------------------------------------------------------
-    def _call(self, action: str, request: Callable[[], T], *, sent_means_unknown: bool = False) -> T:
+    def _call(self, action: str, request: Callable[[], T], *, may_create_post: bool = False) -> T:
         """Run one request to X and map every failure to the dispatcher's error kinds.
 
-        ``sent_means_unknown``: a request that may have reached X and then failed (read timeout, connection
-        dropped) may have created the post: OutcomeUnknown. For media uploads no post exists yet: RetryLater.
+        ``may_create_post``: a request that may have reached X and then got no answer (read timeout,
+        connection dropped) may have created the post: OutcomeUnknown. Any other request (media upload,
+        reads) creates no post, so it is simply retried: RetryLater.
         """
         try:
             return request()
@@ -250,12 +263,12 @@ class XPublisher:
             if not _reached_server(error):
                 raise RetryLater(f"Could not reach X while {action} for {self._who} ({_network_words(error)}); "
                                  f"nothing was sent, it will be retried.") from None
-            if sent_means_unknown:
+            if may_create_post:
                 raise OutcomeUnknown(f"X did not answer while {action} for {self._who} "
                                      f"({_network_words(error)}): the post may exist; it will be settled by "
                                      f"reading the account's recent posts, not resent blindly.") from None
             raise RetryLater(f"X did not answer while {action} for {self._who} ({_network_words(error)}); "
-                             f"no post was created, it will be retried.") from None
+                             f"no post depends on it, it will be retried.") from None
 
     def _rate_limited(self, action: str, error: tweepy.TooManyRequests) -> RateLimited:
         """Until the 15-minute bucket resets, or a 24-hour bucket's reset when that one is exhausted."""
@@ -301,7 +314,8 @@ def create_publisher(credentials: Mapping[str, str], *, handle: str | None = Non
         ``x.com/i/web/status/<id>``).
     :param base_url: send X API requests there instead (the sandbox), e.g. ``http://127.0.0.1:8701``.
     :param timeout: seconds, for connecting and for each read.
-    :param options: ``settle_lookback`` (recent posts read by settle, 5–100), ``pool_size`` (connections).
+    :param options: ``settle_lookback`` (newest posts settle reads, 5–100), ``settle_recheck_seconds``
+        (second read after a miss; 0 for none), ``pool_size`` (connections kept).
     :raises ValueError: when neither set of credentials is complete (the message names the missing keys).
     """
     options = options or {}
@@ -320,8 +334,10 @@ def create_publisher(credentials: Mapping[str, str], *, handle: str | None = Non
                                 pool_size=int(options.get("pool_size", DEFAULT_POOL_SIZE)))
     for host in X_HOSTS:
         client.session.mount(host, adapter)
-    return XPublisher(client, oauth1=oauth1, handle=handle or credentials.get("handle") or None,
-                      settle_lookback=int(options.get("settle_lookback", SETTLE_LOOKBACK_POSTS)))
+    handle = (handle or credentials.get("handle") or "").lstrip("@") or None
+    return XPublisher(client, oauth1=oauth1, handle=handle,
+                      settle_lookback=int(options.get("settle_lookback", SETTLE_LOOKBACK_POSTS)),
+                      settle_recheck=float(options.get("settle_recheck_seconds", SETTLE_RECHECK_SECONDS)))
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
