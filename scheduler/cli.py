@@ -241,7 +241,6 @@ def run(obj: Context, dry_run: bool | None) -> None:
         stop.wait()
         console.print("stopping: waiting for posts in flight ...")
         left = daemon.stop(obj.config.settings.dispatch.shutdown_grace)
-        daemon.publishers.close()
         console.print("stopped" + (f"; {left} post(s) were still in flight and will be settled on restart" if left else ""))
 
 
@@ -345,20 +344,75 @@ def show_log(entries: list[service.LogEntry], show_attempts: bool) -> None:
 @main.command()
 @click.argument("campaign", type=click.Path(path_type=Path))
 @click.option("--seconds", default=10.0, show_default=True, help="Play the whole storm in this many seconds.")
+@click.option("--dry-run", is_flag=True, help="Record what would be sent instead of using the local sandbox.")
 @click.pass_obj
 @reports_user_errors
-def rehearse(obj: Context, campaign: Path, seconds: float) -> None:
+def rehearse(obj: Context, campaign: Path, seconds: float, dry_run: bool) -> None:
     """Play the whole campaign now, time compressed, in a throwaway database; nothing is really posted.
 
     \b
-    Shows posts as they go out and the log at the end. Run this first:
+    Every account posts to a sandbox started for the rehearsal: local servers that speak the X, Mastodon
+    and Bluesky APIs, reached through the same client libraries as a real storm. Run this first:
       python run.py rehearse campaigns/free-palestinian-students.toml
     """
-    console.print(f"rehearsing {campaign} in {seconds:g} s (throwaway database, nothing is really posted)")
-    result = service.rehearse(campaign, obj.config, duration=timedelta(seconds=seconds), on_event=show_event)
+    where = "nowhere (dry run)" if dry_run else "a local sandbox of X, Mastodon and Bluesky"
+    console.print(f"rehearsing {campaign} in {seconds:g} s: throwaway database, posting to {where}")
+    result = service.rehearse(campaign, obj.config, duration=timedelta(seconds=seconds), on_event=show_event,
+                              dry_run=dry_run)
     for occurrence in result.plan.occurrences[:1]:
         console.print(f"the real storm: [bold]{occurrence.announce}[/]")
     show_log(result.entries, show_attempts=False)
-    if not result.finished:
-        errors.print("[red]the rehearsal did not finish in time[/]")
+    if not dry_run:
+        verdict = "[green]each exactly once[/]" if result.received_once else "[red]NOT each exactly once[/]"
+        console.print(f"the sandbox received {len(result.received)} posts for {len(result.compressed.posts)} "
+                      f"planned: {verdict} (links are the sandbox's; nothing exists on the real platforms)")
+    if not result.finished or (not dry_run and not result.received_once):
+        errors.print("[red]the rehearsal did not finish as planned[/]: see the log above")
         sys.exit(1)
+
+
+# --- sandbox ---------------------------------------------------------------------------------------
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", "ports", type=(click.Choice(["x", "mastodon", "bluesky"]), int), multiple=True,
+              help="A platform's port, e.g. --port x 8401 (default: the ports in [sandbox], else any free one).")
+@click.option("--latency", type=float, default=0.0, help="Seconds before each answer.")
+@click.option("--error-rate", type=float, default=0.0, help="Share of writes answered 503.")
+@click.option("--rate-limit-rate", type=float, default=0.0, help="Share of writes answered 429.")
+@click.option("--timeout-rate", type=float, default=0.0, help="Share of writes accepted, then never answered.")
+@click.option("--drop-rate", type=float, default=0.0, help="Share of writes accepted, then the connection dropped.")
+@click.pass_obj
+@reports_user_errors
+def sandbox(obj: Context, host: str, ports: tuple[tuple[str, int], ...], latency: float, error_rate: float,
+            rate_limit_rate: float, timeout_rate: float, drop_rate: float) -> None:
+    """Run local servers that speak the X, Mastodon and Bluesky APIs, for a private dress rehearsal.
+
+    \b
+    Point the daemon at them in config.toml, and set sandbox = true on the accounts to rehearse:
+      [sandbox]
+      x = "http://127.0.0.1:8401"
+      mastodon = "http://127.0.0.1:8402"
+      bluesky = "http://127.0.0.1:8403"
+    Each post the sandbox accepts is printed; GET <url>/_sandbox/posts lists them.
+    """
+    from .sandbox.core import Faults, Sandbox
+
+    wanted = {name: int(url.rsplit(":", 1)[-1].split("/")[0]) for name, url in obj.config.settings.sandbox.urls.items()}
+    wanted.update(dict(ports))
+    faults = Faults(latency=latency, error_rate=error_rate, rate_limit_rate=rate_limit_rate,
+                    accept_then_timeout_rate=timeout_rate, accept_then_drop_rate=drop_rate)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        running = Sandbox(faults=faults, host=host, ports=wanted).start()
+    except OSError as error:
+        raise UserError(f"cannot start the sandbox: {error}; choose other ports with --port") from None
+    running.on_post(lambda post: console.print(
+        f"{post.platform:<9} {post.account:<20} {len(post.media)} image(s)  {_escape(post.text[:80])}"))
+    console.print("sandbox running; Ctrl-C to stop")
+    for name in running.platforms:
+        console.print(f'  {name} = "{running.base_url(name)}"')
+    stop.wait()
+    running.stop()
+    console.print(f"stopped; it had accepted {len(running.posts())} post(s)")

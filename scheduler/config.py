@@ -54,6 +54,19 @@ class DispatchSettings(_Strict):
     _check_durations = field_validator("refresh", "shutdown_grace", mode="before")(_duration)
 
 
+class SandboxSettings(_Strict):
+    """Where a sandbox started with `python run.py sandbox` listens. Unset: the daemon starts its own."""
+
+    x: str | None = None
+    mastodon: str | None = None
+    bluesky: str | None = None
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {name: url for name, url in (("x", self.x), ("mastodon", self.mastodon), ("bluesky", self.bluesky))
+                if url}
+
+
 class Account(_Strict):
     id: str
     platform: Literal["x", "mastodon", "bluesky"]
@@ -111,6 +124,7 @@ class Settings(_Strict):
     defaults: Defaults = Field(default_factory=Defaults)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     accounts: list[Account] = Field(default_factory=list)
 
     @model_validator(mode="after")

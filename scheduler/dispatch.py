@@ -89,6 +89,7 @@ class Dispatcher:
         self._flight_lock = threading.Condition()
         self._stopping = False
         self._random = random.Random()
+        self.closers: list[Callable[[], None]] = []  # run at stop: publishers' sessions, a sandbox...
 
     # --- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -100,6 +101,15 @@ class Dispatcher:
         self._scheduler.add_job(self._refresh, "interval", seconds=self.settings.refresh.total_seconds(),
                                 id="refresh")
         self._refresh()
+        for account_id in self.store.accounts_with_pending():
+            self._pool.submit(self._warm, account_id)
+
+    def _warm(self, account_id: str) -> None:
+        """Make an account's publisher (login, session, instance limits) before its first post is due."""
+        try:
+            self.publishers.get(account_id)
+        except Exception as error:  # reported on the account's first post, with the reason
+            log.warning("account %s: publisher not ready: %s", account_id, error)
 
     def stop(self, grace: timedelta = timedelta(seconds=20)) -> int:
         """Stop waking; wait up to ``grace`` for posts in flight. Returns how many were still in flight."""
@@ -110,6 +120,8 @@ class Dispatcher:
             left = self._in_flight
         self._pool.shutdown(wait=left == 0, cancel_futures=True)
         self.store.daemon_stopped(self.daemon_id)
+        for close in self.closers:
+            close()
         return left
 
     def wait_until_idle(self, timeout: float) -> bool:
@@ -194,7 +206,10 @@ class Dispatcher:
             return self._retry(post, utcnow() + self.settings.parent_wait, "waiting", str(waiting))
         except ParentLost as lost:
             return self._finish(post, FAILED, "rejected", str(lost))
-        publisher = self.publishers.get(post.account_id)
+        try:
+            publisher = self.publishers.get(post.account_id)
+        except Exception as error:  # nothing was sent: credentials missing, account removed from config...
+            return self._finish(post, FAILED, "rejected", f"account {post.account_id} cannot publish: {error}")
         try:
             if post.uncertain:
                 outgoing = replace(outgoing, attempted_at=self.store.uncertain_since(post.id) or post.claimed_at)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import tempfile
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterator
@@ -20,6 +20,8 @@ from .planner import Plan, PlannedPost, plan_campaign
 from .platforms import PublisherPool, platform_module
 from .platforms.base import Image, Publisher
 from .problems import Problem, UserError
+from .sandbox.core import Sandbox
+from .sandbox.link import RemoteSandbox, SandboxLink
 from .rules import check_plan
 from .store import LogFilter, PostRow, QueueReport, Store
 from .timing import utcnow
@@ -172,9 +174,10 @@ def unqueue(campaign_id: str, store: Store) -> int:
 
 
 # --- run -------------------------------------------------------------------------------------------
-def publisher_factory(config: Config, store: Store, *, dry_run: bool,
-                      sandbox=None, timeout: float = 10.0) -> Callable[[str], Publisher]:  # type: ignore[no-untyped-def]
-    """How the daemon makes each account's publisher: dry-run, the local sandbox, or the real platform."""
+def publisher_factory(config: Config, store: Store, *, dry_run: bool, sandbox: SandboxLink | None = None,
+                      everyone_to_sandbox: bool = False, timeout: float = 10.0) -> Callable[[str], Publisher]:
+    """How the daemon makes each account's publisher: dry-run, the sandbox (accounts with sandbox = true, or
+    every account in a rehearsal), or the real platform."""
     from .platforms.dryrun import DryRunPublisher
 
     def make(account_id: str) -> Publisher:
@@ -185,7 +188,7 @@ def publisher_factory(config: Config, store: Store, *, dry_run: bool,
         if dry_run:
             return DryRunPublisher(store, account.id, account.platform, account.handle)
         module = platform_module(account.platform)
-        if account.sandbox and sandbox is not None:
+        if (account.sandbox or everyone_to_sandbox) and sandbox is not None:
             return module.create_publisher(sandbox.credentials(account.platform, account.id),
                                            handle=account.handle, base_url=sandbox.base_url(account.platform),
                                            timeout=timeout)
@@ -200,15 +203,27 @@ def dispatch_settings(config: Config) -> DispatchSettings:
     return DispatchSettings(workers=settings.workers, refresh=settings.refresh)
 
 
-def start_daemon(config: Config, store: Store, *, dry_run: bool | None = None, sandbox=None,  # type: ignore[no-untyped-def]
-                 on_event: Callable[[DispatchEvent], None] | None = None,
+def sandbox_link(config: Config) -> RemoteSandbox:
+    """The sandbox for accounts with sandbox = true: the one named in [sandbox], else one started here."""
+    return RemoteSandbox(config.settings.sandbox.urls)
+
+
+def start_daemon(config: Config, store: Store, *, dry_run: bool | None = None, sandbox: SandboxLink | None = None,
+                 everyone_to_sandbox: bool = False, on_event: Callable[[DispatchEvent], None] | None = None,
                  settings: DispatchSettings | None = None) -> Dispatcher:
     """Start publishing what is queued. Returns the running dispatcher; call ``stop()`` to end."""
     if dry_run is None:
         dry_run = config.settings.dispatch.mode == "dry-run"
-    pool = PublisherPool(publisher_factory(config, store, dry_run=dry_run, sandbox=sandbox))
+    closers: list[Callable[[], None]] = []
+    if sandbox is None and not dry_run and any(a.sandbox for a in config.settings.accounts):
+        link = sandbox_link(config)
+        closers.append(link.stop)
+        sandbox = link
+    pool = PublisherPool(publisher_factory(config, store, dry_run=dry_run, sandbox=sandbox,
+                                           everyone_to_sandbox=everyone_to_sandbox))
     dispatcher = Dispatcher(store, pool, image_loader(config), settings=settings or dispatch_settings(config),
                             on_event=on_event)
+    dispatcher.closers.extend([pool.close, *closers])
     dispatcher.start()
     return dispatcher
 
@@ -249,6 +264,13 @@ class Rehearsal:
     entries: list[LogEntry]
     database: str
     finished: bool
+    received: list = field(default_factory=list)  # what the sandbox accepted (empty in a dry run)
+
+    @property
+    def received_once(self) -> bool:
+        """Every planned post reached the sandbox exactly once."""
+        distinct = {(post.platform, post.account, post.text) for post in self.received}
+        return len(self.received) == len(distinct) == len(self.compressed.posts)
 
 
 def compress(plan_: Plan, start: datetime, duration: timedelta) -> Plan:
@@ -263,12 +285,23 @@ def compress(plan_: Plan, start: datetime, duration: timedelta) -> Plan:
 
 
 def rehearse(path: Path, config: Config, *, duration: timedelta = timedelta(seconds=10),
-             on_event: Callable[[DispatchEvent], None] | None = None, sandbox=None,  # type: ignore[no-untyped-def]
+             on_event: Callable[[DispatchEvent], None] | None = None, dry_run: bool = False,
              keep_database: Path | None = None, progress: ProgressCallback | None = None) -> Rehearsal:
-    """The whole campaign now, time compressed, in a throwaway database, through the dry-run publisher
-    (or the sandbox's real APIs when ``sandbox`` is given)."""
+    """The whole campaign now, time compressed, in a throwaway database: every account posts to a sandbox
+    started for the rehearsal, through the real client libraries (or, with ``dry_run``, nowhere at all)."""
     original = plan(path, config)
     prepare_media(original, config, progress)
+    sandbox = None if dry_run else Sandbox().start()
+    try:
+        return _rehearse(path, config, original, duration, on_event, sandbox, keep_database)
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+
+
+def _rehearse(path: Path, config: Config, original: Plan, duration: timedelta,
+              on_event: Callable[[DispatchEvent], None] | None, sandbox: Sandbox | None,
+              keep_database: Path | None) -> Rehearsal:
     with _throwaway_database(keep_database) as url:
         store = Store(url)
         try:
@@ -276,16 +309,15 @@ def rehearse(path: Path, config: Config, *, duration: timedelta = timedelta(seco
             store.queue(compressed, source=str(path))
             settings = replace(dispatch_settings(config), retry_base=timedelta(milliseconds=200),
                                retry_cap=timedelta(seconds=2))
-            daemon = start_daemon(config, store, dry_run=sandbox is None, sandbox=sandbox, on_event=on_event,
-                                  settings=settings)
+            daemon = start_daemon(config, store, dry_run=sandbox is None, sandbox=sandbox, everyone_to_sandbox=True,
+                                  on_event=on_event, settings=settings)
             wait = (compressed.posts[-1].deadline - utcnow()).total_seconds() + 5
             finished = daemon.wait_until_idle(timeout=wait)
             daemon.stop()
-            daemon.publishers.close()
             entries = read_log(store)
         finally:
             store.close()
-    return Rehearsal(original, compressed, entries, url, finished)
+    return Rehearsal(original, compressed, entries, url, finished, sandbox.posts() if sandbox else [])
 
 
 class _throwaway_database:

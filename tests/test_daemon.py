@@ -218,10 +218,10 @@ def test_a_post_left_sending_by_a_dead_daemon_is_settled_not_resent(project: Pat
     assert any("settled" in (d or "") for d in details)
 
 
-def test_rehearse_plays_the_sample_storm(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["--config", str(ROOT / "config.toml"), "rehearse",
+def test_rehearse_dry_run_plays_the_sample_storm(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["--config", str(ROOT / "config.toml"), "rehearse", "--dry-run",
                                        str(ROOT / "campaigns" / "free-palestinian-students.toml"), "--seconds", "3"])
     assert result.exit_code == 0, result.output
-    assert "10 sent" in result.output
+    assert "10 sent" in result.output and "dry-run://" in result.output
     assert "Thursday 11 March 2021: 10 am Pacific / 1 pm Eastern / 6 pm UTC / 7 pm central Europe / 8 pm " \
            "Palestine" in result.output.replace("\n", " ")

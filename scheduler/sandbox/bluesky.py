@@ -54,7 +54,7 @@ from aiohttp import web
 from PIL import Image as PILImage
 
 from scheduler.platforms.bluesky_tid import is_record_key, new_tid
-from scheduler.sandbox.core import AcceptedMedia, AcceptedPost, Sandbox
+from scheduler.sandbox.core import RECEIVED_AT, AcceptedMedia, AcceptedPost, Sandbox
 
 PLATFORM = "bluesky"
 XRPC_PREFIX = "/xrpc/"
@@ -562,7 +562,7 @@ class BlueskyApp:
         langs = record.get("langs") or []
         return AcceptedPost(
             platform=PLATFORM, account=account.handle, post_id=stored.uri, text=record.get("text", ""),
-            received_at=request.get("received_at", time.time()), lang=langs[0] if langs else None, media=media,
+            received_at=request.get(RECEIVED_AT, time.time()), lang=langs[0] if langs else None, media=media,
             reply_to=(reply.get("parent") or {}).get("uri"), idempotency_key=rkey,
             extra={"cid": stored.cid, "langs": langs, "facets": record.get("facets", []),
                    "reply_root": (reply.get("root") or {}).get("uri"), "createdAt": record.get("createdAt"),

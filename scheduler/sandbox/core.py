@@ -27,6 +27,8 @@ from typing import Any, Awaitable, Callable, Protocol
 from aiohttp import web
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+RECEIVED_AT = web.RequestKey("received_at", float)
+ADMIN_PREFIX = "/_sandbox/"  # the sandbox's own routes (credentials, accepted posts): never faulted
 
 
 @dataclass
@@ -162,6 +164,7 @@ class Sandbox:
         for name, platform in self._apps.items():
             app = platform.build(self)
             app.middlewares.insert(0, self._fault_middleware(platform))
+            self._add_admin_routes(app, platform)
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
             site = web.TCPSite(runner, self.host, self._wanted_ports.get(name, 0), backlog=2048)
@@ -209,14 +212,30 @@ class Sandbox:
         for listener in self._listeners:
             listener(post)
 
+    # --- admin routes: how a daemon in another process gets its sandbox credentials -------------
+    def _add_admin_routes(self, app: web.Application, platform: PlatformApp) -> None:
+        async def credentials(request: web.Request) -> web.Response:
+            account = request.query.get("account", "")
+            if not account:
+                return web.json_response({"error": "give ?account=<account id>"}, status=400)
+            return web.json_response(platform.credentials(account))
+
+        async def accepted(request: web.Request) -> web.Response:
+            return web.json_response([_public(post) for post in self.posts(platform.name)])
+
+        app.router.add_get(ADMIN_PREFIX + "credentials", credentials)
+        app.router.add_get(ADMIN_PREFIX + "posts", accepted)
+
     # --- faults ----------------------------------------------------------------------------------
     def _fault_middleware(self, platform: PlatformApp) -> Any:
         sandbox = self
 
         @web.middleware
         async def inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+            if request.path.startswith(ADMIN_PREFIX):
+                return await handler(request)
             received = time.time()
-            request["received_at"] = received
+            request[RECEIVED_AT] = received
             with sandbox._lock:
                 sandbox._requests.append((platform.name, request.method, request.path, received))
             faults = sandbox.faults
@@ -242,6 +261,14 @@ class Sandbox:
             return response
 
         return inject_faults
+
+
+def _public(post: AcceptedPost) -> dict[str, Any]:
+    """An accepted post as JSON, without image bytes."""
+    data = asdict(post)
+    for media in data["media"]:
+        media.pop("data", None)
+    return data
 
 
 def _drop(request: web.Request) -> None:

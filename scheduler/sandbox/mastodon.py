@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from scheduler.sandbox.core import AcceptedMedia, AcceptedPost, RateWindow
+from scheduler.sandbox.core import ADMIN_PREFIX, RECEIVED_AT, AcceptedMedia, AcceptedPost, RateWindow
 
 if TYPE_CHECKING:
     from scheduler.sandbox.core import Sandbox
@@ -259,8 +259,8 @@ class MastodonApp:
     @web.middleware
     async def _auth_and_throttle(self, request: web.Request, handler: Any) -> web.StreamResponse:
         """Doorkeeper's token check and rack-attack's per-account API throttle."""
-        if request.path.startswith("/api/v1/instance") or request.path.startswith("/api/v2/instance"):
-            return await handler(request)  # public endpoints
+        if request.path.startswith(("/api/v1/instance", "/api/v2/instance", ADMIN_PREFIX)):
+            return await handler(request)  # public endpoints, and the sandbox's own admin routes
         authorization = request.headers.get("Authorization", "")
         token = authorization[7:] if authorization.startswith("Bearer ") else ""
         with self._lock:
@@ -509,7 +509,7 @@ class MastodonApp:
         assert self._sandbox is not None, "build() runs before any request"
         self._sandbox.record(AcceptedPost(
             platform=self.name, account=account.username, post_id=status.id, text=text,
-            received_at=request["received_at"], lang=status.json["language"],
+            received_at=request[RECEIVED_AT], lang=status.json["language"],
             media=[AcceptedMedia(media_id=media.id, mime_type=media.mime_type, size=len(media.data),
                                  width=media.width, height=media.height, alt=media.description,
                                  sha256=hashlib.sha256(media.data).hexdigest(), has_exif=media.has_exif,

@@ -32,7 +32,7 @@ from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 from PIL import Image as PILImage
 
-from scheduler.sandbox.core import AcceptedMedia, AcceptedPost, RateWindow
+from scheduler.sandbox.core import RECEIVED_AT, AcceptedMedia, AcceptedPost, RateWindow
 
 if TYPE_CHECKING:
     from scheduler.sandbox.core import Sandbox
@@ -389,7 +389,7 @@ class XApp:
         if isinstance(answer, web.Response):
             answer.headers.update(rate_headers)
             return answer
-        tweet = self._store_tweet(account, answer, request["received_at"])
+        tweet = self._store_tweet(account, answer, request[RECEIVED_AT])
         body = {"data": {"id": tweet.tweet_id, "text": tweet.text, "edit_history_tweet_ids": [tweet.tweet_id]}}
         return web.json_response(body, status=201, headers=rate_headers)
 

@@ -183,6 +183,10 @@ class Store:
         with self.engine.connect() as db:
             return db.execute(select(func.min(posts.c.due_at)).where(posts.c.state == PENDING)).scalar()
 
+    def accounts_with_pending(self) -> list[str]:
+        with self.engine.connect() as db:
+            return list(db.execute(select(posts.c.account_id).where(posts.c.state == PENDING).distinct()).scalars())
+
     def expire_overdue(self, now: datetime) -> list[PostRow]:
         """Pending posts past their deadline become missed, with the reason."""
         with self.engine.begin() as db:

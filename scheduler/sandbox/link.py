@@ -1,0 +1,52 @@
+"""How a daemon reaches the sandbox: servers running in this process (rehearsals, tests), or a sandbox
+started elsewhere with ``python run.py sandbox`` whose URLs are in config.toml ``[sandbox]``."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+import urllib.request
+from typing import Protocol
+
+from .core import ADMIN_PREFIX, Sandbox
+
+
+class SandboxLink(Protocol):
+    def base_url(self, platform: str) -> str: ...
+
+    def credentials(self, platform: str, account_id: str) -> dict[str, str]: ...
+
+
+class RemoteSandbox:
+    """A sandbox in another process, asked for credentials over its admin routes."""
+
+    def __init__(self, urls: dict[str, str], fallback: Sandbox | None = None) -> None:
+        self.urls = {platform: url.rstrip("/") for platform, url in urls.items() if url}
+        self.fallback = fallback
+
+    def base_url(self, platform: str) -> str:
+        if platform in self.urls:
+            return self.urls[platform]
+        return self._local().base_url(platform)
+
+    def credentials(self, platform: str, account_id: str) -> dict[str, str]:
+        if platform not in self.urls:
+            return self._local().credentials(platform, account_id)
+        query = urllib.parse.urlencode({"account": account_id})
+        url = f"{self.urls[platform]}{ADMIN_PREFIX}credentials?{query}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                return json.loads(answer.read())
+        except OSError as error:
+            from ..problems import UserError
+            raise UserError(f"cannot reach the {platform} sandbox at {self.urls[platform]} ({error}); start it "
+                            "with `python run.py sandbox` or remove its URL from [sandbox] in config.toml") from None
+
+    def _local(self) -> Sandbox:
+        if self.fallback is None:
+            self.fallback = Sandbox().start()
+        return self.fallback
+
+    def stop(self) -> None:
+        if self.fallback is not None:
+            self.fallback.stop()
