@@ -128,15 +128,16 @@ def plan(obj: Context, campaign: Path) -> None:
     plan_, problems = service.checked_plan(campaign, obj.config)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("preparing images", total=None)
-        images = service.image_sizes(plan_, obj.config,
-                                     lambda done, total: progress.update(task, completed=done, total=total))
-    show_plan(plan_, obj.config, images)
+        media = service.image_sizes(plan_, obj.config,
+                                    lambda done, total: progress.update(task, completed=done, total=total))
+    show_plan(plan_, obj.config, media)
+    problems = problems + media.problems_besides(problems)
     show_problems(problems)
     if any(p.is_error for p in problems):
         sys.exit(1)
 
 
-def show_plan(plan_: Plan, config: Config, images: dict) -> None:
+def show_plan(plan_: Plan, config: Config, media: service.PreparedMedia) -> None:
     spec = plan_.campaign.spec
     console.print(f"[bold]{spec.name}[/]  {' '.join(spec.hashtags)}  ({plan_.campaign.path})")
     for occurrence in plan_.occurrences:
@@ -149,7 +150,7 @@ def show_plan(plan_: Plan, config: Config, images: dict) -> None:
         table.add_column(column, overflow="fold")
     for number, post in enumerate(plan_.posts, start=1):
         length = rules.measure(post, config)
-        shown = "\n".join(_image_cell(i.file, i.alt, images.get((i.file, post.platform))) for i in post.images) or "-"
+        shown = "\n".join(_image_cell(i.file, i.alt, media.for_post(i.file, post.account_id)) for i in post.images) or "-"
         reply = post.reply_to_id.split("/")[1] if post.reply_to_id else ""
         text = _escape(post.text) + (f"\n[dim]↳ reply to {reply}[/]" if reply else "")
         table.add_row(str(number), f"{post.due_at:%Y-%m-%d %H:%M:%S}",
@@ -166,7 +167,7 @@ def show_plan(plan_: Plan, config: Config, images: dict) -> None:
 
 def _image_cell(file: str, alt: str, prepared) -> str:  # type: ignore[no-untyped-def]
     if prepared is None:
-        return file
+        return f"{file} → [red]cannot be sent[/] (see below)"
     kind = prepared.mime_type.split("/")[-1].upper()
     return f"{file} → {kind} {prepared.width}×{prepared.height}, {len(prepared.data) / 1000:.0f} kB (alt {len(alt)} chars)"
 

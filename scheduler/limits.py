@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Bluesky: app.bsky.embed.images blob maxSize (shared/conformance/bluesky-lexicons), raised from 1,000,000 to
+# 2,000,000 bytes in Apr 2026 (shared/docs/platform-facts.md, Bluesky images). A PDS refuses anything larger.
+BLUESKY_IMAGE_HARD_MAX_BYTES = 2_000_000
+# Mastodon: /api/v2/instance configuration.media_attachments.image_size_limit default, 16 MiB
+# (shared/docs/platform-facts.md, Mastodon limits).
+MASTODON_IMAGE_DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 
 
 class _Limits(BaseModel):
@@ -32,16 +39,27 @@ class MastodonLimits(_Limits):
     alt_text_max: int = 1500             # configuration.media_attachments.description_limit
     statuses_per_3h: int = 300           # Mastodon's per-account rate limit on POST /api/v1/statuses
     media_per_30min: int = 30            # Mastodon's per-account rate limit on media uploads
+    # configuration.media_attachments.image_size_limit: set it to what your instance says, if it differs
+    image_max_bytes: int = Field(default=MASTODON_IMAGE_DEFAULT_MAX_BYTES, gt=0)
 
 
 class BlueskyLimits(_Limits):
     max_graphemes: int = 300             # app.bsky.feed.post text maxGraphemes
     max_bytes: int = 3000                # app.bsky.feed.post text maxLength (UTF-8 bytes)
     alt_text_max: int = 2000             # graphemes the Bluesky app allows in alt text (the lexicon sets none)
-    image_max_bytes: int = 1_000_000     # blob limit of older PDSes; 2,000,000 since Apr 2026 on bsky.social
+    # blob limit of older PDSes; 2,000,000 since Apr 2026 on bsky.social (set it only if your PDS takes it)
+    image_max_bytes: int = Field(default=1_000_000, gt=0)
     points_per_hour: int = 5000          # repo writes per account
     points_per_day: int = 35_000
     create_cost: int = 3                 # points a record creation costs
+
+    @field_validator("image_max_bytes")
+    @classmethod
+    def _within_the_lexicon(cls, value: int) -> int:
+        if value > BLUESKY_IMAGE_HARD_MAX_BYTES:
+            raise ValueError(f"{value:,} bytes is above the {BLUESKY_IMAGE_HARD_MAX_BYTES:,} bytes Bluesky takes for "
+                             f"an image (app.bsky.embed.images); use 1000000 (older servers) or at most 2000000")
+        return value
 
 
 class LimitsSettings(BaseModel):

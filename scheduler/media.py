@@ -23,6 +23,7 @@ import os
 import re
 import struct
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -360,12 +361,42 @@ def _decode_all_frames(image: Image.Image) -> None:
         image.seek(0)
 
 
+# inspect_image's answers for files that have not changed since (validation inspects each image once
+# for the campaign's own checks and once per platform check; a full decode of a large photo takes ~1 s).
+_INSPECTED: dict[tuple[str, int, int, int, int, int], ImageInfo] = {}
+_INSPECTED_LOCK = threading.Lock()
+INSPECTED_MEMO_SIZE = 512
+
+
+def _file_identity(path: Path) -> tuple[str, int, int, int, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (str(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
 def inspect_image(path: Path) -> ImageInfo:
-    """Open, fully decode and describe the image at ``path``.
+    """Open, fully decode and describe the image at ``path`` (remembered while the file is unchanged).
 
     :raises ImageProblem: unreadable, not an image, damaged or truncated, or too large to decode safely.
     """
     path = Path(path)
+    identity = _file_identity(path)
+    with _INSPECTED_LOCK:
+        known = _INSPECTED.get(identity) if identity else None
+    if known is not None:
+        return known
+    info = _inspect(path)
+    if identity is not None:
+        with _INSPECTED_LOCK:
+            if len(_INSPECTED) >= INSPECTED_MEMO_SIZE:
+                _INSPECTED.clear()
+            _INSPECTED[identity] = info
+    return info
+
+
+def _inspect(path: Path) -> ImageInfo:
     with _open_image(path) as image:
         if image.format == "PNG":
             image.verify()  # checks every chunk's CRC; the image must be reopened afterwards
@@ -385,6 +416,41 @@ def inspect_image(path: Path) -> ImageInfo:
         animated=animated and fmt != "MPO", byte_size=path.stat().st_size,
         has_metadata=has_metadata, orientation=orientation,
     )
+
+
+def image_refusal(info: ImageInfo, profile: ImageProfile) -> ImageProblem | None:
+    """Why ``profile``'s platform cannot take the image ``info`` describes, or None when the pipeline can
+    make it fit. Cheap (no encoding): validation calls it for every (image, platform) pair; anything
+    this does not refuse, :func:`prepare_image` scales and compresses to fit."""
+    if info.animated:
+        return _animation_refusal(info.path, info.frames, profile)
+    return None
+
+
+def _animation_refusal(path: Path, frames: int, profile: ImageProfile) -> ImageProblem | None:
+    platform = platform_display_name(profile)
+    if not profile.animated_gif:
+        if profile.still_from_animation:
+            return None
+        return ImageProblem(
+            path, f"is an animated GIF, and {platform} shows animated GIFs as still images, so it is refused",
+            f"Pick a still image (JPEG or PNG) for the {platform} accounts, or post the animation only to "
+            "platforms that play it (X, Mastodon)",
+        )
+    if profile.animated_gif_max_frames is not None and frames > profile.animated_gif_max_frames:
+        return ImageProblem(
+            path, f"has {frames} frames; {platform} takes at most {profile.animated_gif_max_frames}",
+            "Shorten the animation",
+        )
+    return None
+
+
+_DISPLAY_NAMES = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky"}
+
+
+def platform_display_name(profile: ImageProfile) -> str:
+    """The platform's name as people write it (X, Mastodon, Bluesky)."""
+    return _DISPLAY_NAMES.get(profile.name, profile.name)
 
 
 # --- Preparing -------------------------------------------------------------------------------------------
@@ -417,13 +483,11 @@ def prepare_image(path: Path, profile: ImageProfile) -> PreparedImage:
     with _open_image(path) as image:
         is_animation = bool(getattr(image, "is_animated", False)) and image.format != "MPO"
         if is_animation:
+            refused = _animation_refusal(path, image.n_frames, profile)
+            if refused is not None:
+                raise refused
             if profile.animated_gif:
                 return _prepare_animation(path, image, profile)
-            if not profile.still_from_animation:
-                raise ImageProblem(
-                    path, f"is an animation, and {profile.name} shows animated GIFs as still images",
-                    "Pick a still image (JPEG or PNG) for this platform, or allow sending the first frame",
-                )
         source_format = image.format or ""
         still = _decode_upright(image, profile)
     data, mime, final = _encode_to_fit(path, still, profile, lossless_source=source_format in LOSSLESS_SOURCE_FORMATS)
@@ -654,7 +718,8 @@ def _encode_to_fit(path: Path, image: Image.Image, profile: ImageProfile, *,
             break
         image = _downscaled_for(image, lossy, profile.max_bytes)
     raise ImageProblem(
-        path, f"cannot be made smaller than {profile.name}'s limit of {profile.max_bytes:,} bytes",
+        path,
+        f"cannot be made smaller than {platform_display_name(profile)}'s limit of {profile.max_bytes:,} bytes",
         "Use a simpler or smaller image",
     )
 
@@ -664,11 +729,6 @@ def _encode_to_fit(path: Path, image: Image.Image, profile: ImageProfile, *,
 
 def _prepare_animation(path: Path, image: Image.Image, profile: ImageProfile) -> PreparedImage:
     frames = image.n_frames
-    if profile.animated_gif_max_frames is not None and frames > profile.animated_gif_max_frames:
-        raise ImageProblem(
-            path, f"has {frames} frames; {profile.name} takes at most {profile.animated_gif_max_frames}",
-            "Shorten the animation",
-        )
     width, height = image.size
     max_pixels = profile.animated_gif_max_pixels
     if profile.animated_gif_max_total_pixels is not None:
@@ -685,7 +745,8 @@ def _prepare_animation(path: Path, image: Image.Image, profile: ImageProfile) ->
         linear = math.sqrt(max_bytes * BYTES_SAFETY_MARGIN / len(data)) * 0.97
         size = (max(1, int(size[0] * linear)), max(1, int(size[1] * linear)))
     raise ImageProblem(
-        path, f"cannot be made smaller than {profile.name}'s animated GIF limit of {max_bytes:,} bytes",
+        path,
+        f"cannot be made smaller than {platform_display_name(profile)}'s animated GIF limit of {max_bytes:,} bytes",
         "Use a shorter or smaller animation",
     )
 

@@ -1,6 +1,7 @@
 """Each planned post checked the way its platform will judge it, before the storm: length as the platform
-counts it, images and alt text, X's rule against one text from several accounts, per-account caps, and
-what the storm will cost on X. Every problem names the post, the platform, the measured value and the limit.
+counts it, images (what each account's platform takes: see :func:`image_profile`) and alt text, X's rule
+against one text from several accounts, per-account caps, and what the storm will cost on X. Every problem
+names the post, the platform, the measured value and the limit.
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from . import text as counting
 from .config import Config
 from .limits import BlueskyLimits, MastodonLimits, XLimits
 from .planner import Plan, PlannedPost
-from .problems import Problem, TomlLocator
+from .problems import Problem, TomlLocator, field_path
+
+if TYPE_CHECKING:
+    from .media import ImageProfile
 
 NEAR_DUPLICATE_RATIO = 0.9  # texts this similar (after removing tags, links, case) count as the same on X
 X_REPLY_RULE = ("since 23 Feb 2026 X lets self-serve API apps reply only where the original author mentioned "
@@ -68,15 +72,31 @@ def x_cost(plan: Plan, config: Config) -> XCost:
 
 def check_plan(plan: Plan, config: Config) -> list[Problem]:
     """Every platform problem of the plan (errors, and warnings for what may be refused)."""
-    reporter = _Reporter(plan)
+    reporter = PlanReporter(plan)
     for post in _one_per_post_and_account(plan.posts):
         _check_post(post, config, reporter)
+    _check_images(plan, config, reporter)
     _check_x_duplicates(plan, reporter)
     _check_caps(plan, config, reporter)
     return reporter.problems
 
 
-class _Reporter:
+def image_profile(config: Config, account_id: str) -> "ImageProfile":
+    """What ``account_id``'s platform takes for an image: byte limits from config.toml
+    (``[limits.bluesky] image_max_bytes``, ``[limits.mastodon] image_max_bytes``, or the account's own
+    ``limits``). The one source for validation, plan, queue and the daemon, so what ``plan`` shows is
+    what goes out.
+
+    :raises KeyError: the account is not in the config.
+    """
+    from .media import profile_for
+
+    account = config.accounts[account_id]
+    limits = config.limits_for(account_id)
+    return profile_for(account.platform, max_bytes=getattr(limits, "image_max_bytes", None))
+
+
+class PlanReporter:
     """Turns findings into Problems located in the campaign file."""
 
     def __init__(self, plan: Plan) -> None:
@@ -90,10 +110,10 @@ class _Reporter:
 
     def add(self, post_key: str, field: str, message: str, severity: str = "error") -> None:
         number = self.index.get(post_key)
-        loc = ("posts", number, *field.split(".")) if number is not None else ()
-        line = self.locator.line_of([int(p) if isinstance(p, str) and p.isdigit() else p for p in loc]) \
-            if self.locator and loc else None
-        path = f"posts[{number + 1}].{field}" if number is not None else field
+        parts = [int(part) if part.isdigit() else part for part in field.split(".")]  # "images.0.alt"
+        loc = ("posts", number, *parts) if number is not None else ()
+        line = self.locator.line_of(loc) if self.locator and loc else None
+        path = field_path(loc) if number is not None else field
         problem = Problem(self.file, path, message, line, severity=severity)  # type: ignore[arg-type]
         if problem not in self.problems:
             self.problems.append(problem)
@@ -109,7 +129,7 @@ def _one_per_post_and_account(posts: Iterable[PlannedPost]) -> list[PlannedPost]
     return unique
 
 
-def _check_post(post: PlannedPost, config: Config, reporter: _Reporter) -> None:
+def _check_post(post: PlannedPost, config: Config, reporter: PlanReporter) -> None:
     limits = config.limits_for(post.account_id)
     name = _PLATFORM_NAMES[post.platform]
     length = measure(post, config)
@@ -140,12 +160,31 @@ def _check_post(post: PlannedPost, config: Config, reporter: _Reporter) -> None:
 _PLATFORM_NAMES = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky"}
 
 
+def _check_images(plan: Plan, config: Config, reporter: PlanReporter) -> None:
+    """Each (image, account) pair against what the account's platform takes (an animated GIF where
+    animations are refused, too many frames). Cheap: the image is inspected once (validation already
+    decoded it) and nothing is encoded; what passes here the pipeline can scale to fit."""
+    from .media import ImageProblem, image_refusal, inspect_image, resolve_asset
+
+    for post in _one_per_post_and_account(plan.posts):
+        profile = image_profile(config, post.account_id)
+        for number, image in enumerate(post.images):
+            try:
+                refusal = image_refusal(inspect_image(resolve_asset(config.assets_dir, image.file)), profile)
+            except ImageProblem as problem:
+                refusal = problem
+            if refusal is not None:
+                reporter.add(post.post_key, f"images.{number}.file",
+                             f"image {image.file!r} {refusal.problem} (post {post.post_key!r}, account "
+                             f"{post.account_id}); {refusal.advice[:1].lower()}{refusal.advice[1:]}")
+
+
 def _normalised(text: str) -> str:
     without = re.sub(r"https?://\S+|[#@][\w.@]+", " ", text.lower())
     return " ".join(re.findall(r"\w+", without))
 
 
-def _check_x_duplicates(plan: Plan, reporter: _Reporter) -> None:
+def _check_x_duplicates(plan: Plan, reporter: PlanReporter) -> None:
     """X forbids the same or nearly the same text from several accounts."""
     x_posts = [p for p in _one_per_post_and_account(plan.posts) if p.platform == "x"]
     for index, first in enumerate(x_posts):
@@ -162,7 +201,7 @@ def _check_x_duplicates(plan: Plan, reporter: _Reporter) -> None:
                              "accounts: give each X account its own text")
 
 
-def _check_caps(plan: Plan, config: Config, reporter: _Reporter) -> None:
+def _check_caps(plan: Plan, config: Config, reporter: PlanReporter) -> None:
     by_account: dict[str, list[PlannedPost]] = defaultdict(list)
     for post in plan.posts:
         by_account[post.account_id].append(post)

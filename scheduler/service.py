@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from .campaign import Campaign, load_campaign, validate_files
 from .config import Account, Config
@@ -22,9 +22,12 @@ from .platforms.base import Image, Publisher
 from .problems import Problem, UserError
 from .sandbox.core import Sandbox
 from .sandbox.link import RemoteSandbox, SandboxLink
-from .rules import check_plan
+from .rules import PlanReporter, check_plan, image_profile  # image_profile: part of this API (validation needs it too)
 from .store import LogFilter, PostRow, QueueReport, Store
 from .timing import utcnow
+
+if TYPE_CHECKING:
+    from .media import ImageProblem, ImageProfile, PreparedImage
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -87,15 +90,10 @@ def checked_plan(path: Path, config: Config, now: datetime | None = None) -> tup
     return plan_, check_plan(plan_, config)
 
 
-def image_sizes(plan_: Plan, config: Config, progress: ProgressCallback | None = None) -> dict[tuple[str, str], object]:
-    """Each image of the plan as each target platform will receive it: (file, platform) -> PreparedImage."""
-    from .media import profile_for, resolve_asset
-
-    prepare_media(plan_, config, progress)
-    cache = media_cache(config)
-    return {(image.file, post.platform): cache.get(resolve_asset(config.assets_dir, image.file),
-                                                   profile_for(post.platform))
-            for post in plan_.posts for image in post.images}
+def image_sizes(plan_: Plan, config: Config, progress: ProgressCallback | None = None) -> PreparedMedia:
+    """Each image of the plan as each account will send it, for ``plan`` to show: what could not be
+    prepared is in ``problems`` instead of raised, so the rest of the plan is still shown."""
+    return _prepare(plan_, config, progress)
 
 
 # --- images ----------------------------------------------------------------------------------------
@@ -104,38 +102,102 @@ def media_cache(config: Config):  # type: ignore[no-untyped-def]
     return MediaCache(config.root / ".cache" / "media")
 
 
-def prepare_media(plan_: Plan, config: Config, progress: ProgressCallback | None = None) -> int:
-    """Make every image of the plan platform-ready ahead of the storm (cached). Returns how many."""
-    from .media import profile_for, resolve_asset
+@dataclass(frozen=True)
+class PreparedMedia:
+    """The plan's images, made ready ahead of the storm."""
 
-    wanted = sorted({(image.file, post.platform) for post in plan_.posts for image in post.images})
+    images: dict[tuple[str, str], PreparedImage]  # (file, account id) -> the bytes that account sends
+    problems: list[Problem]                      # one per image that cannot be sent: file, what to do
+    variants: int                                # (file, image profile) pairs the plan needs
+
+    def for_post(self, file: str, account_id: str) -> PreparedImage | None:
+        return self.images.get((file, account_id))
+
+    def problems_besides(self, found: list[Problem]) -> list[Problem]:
+        """These problems, less those at a place (file and field) where an error was already found."""
+        taken = {(p.file, p.field) for p in found if p.is_error}
+        return [p for p in self.problems if (p.file, p.field) not in taken]
+
+
+def prepare_media(plan_: Plan, config: Config, progress: ProgressCallback | None = None) -> int:
+    """Make every image of the plan platform-ready ahead of the storm (cached), so the storm instant does
+    no image work. Returns how many variants (file, image profile) the plan needs.
+
+    :raises UserError: naming each image that cannot be sent (file, accounts, what to do); nothing else
+        has been changed then.
+    """
+    prepared = _prepare(plan_, config, progress)
+    if prepared.problems:
+        raise UserError(prepared.problems)
+    return prepared.variants
+
+
+def _profiles(plan_: Plan, config: Config) -> dict[tuple[str, str], ImageProfile]:
+    """(file, account id) -> the profile that account's images are made with."""
+    profiles = {account: image_profile(config, account) for account in {p.account_id for p in plan_.posts}}
+    return {(image.file, post.account_id): profiles[post.account_id] for post in plan_.posts for image in post.images}
+
+
+def _prepare(plan_: Plan, config: Config, progress: ProgressCallback | None) -> PreparedMedia:
+    """Prepare each (file, profile) once; an ImageProblem becomes a Problem instead of a traceback."""
+    from .media import ImageProblem, resolve_asset
+
+    wanted = _profiles(plan_, config)
+    jobs: dict[tuple[str, str], list[str]] = {}  # (file, profile key) -> accounts
+    by_key = {profile.key: profile for profile in wanted.values()}
+    for (file, account), profile in sorted(wanted.items()):
+        jobs.setdefault((file, profile.key), []).append(account)
     cache = media_cache(config)
-    for done, (file, platform) in enumerate(wanted, start=1):
-        cache.get(resolve_asset(config.assets_dir, file), profile_for(platform))
+    images: dict[tuple[str, str], PreparedImage] = {}
+    problems: list[Problem] = []
+    for done, ((file, key), accounts) in enumerate(sorted(jobs.items()), start=1):
+        try:
+            prepared = cache.get(resolve_asset(config.assets_dir, file), by_key[key])
+        except ImageProblem as problem:
+            problems.append(_image_problem(plan_, file, accounts, problem))
+        else:
+            images.update({(file, account): prepared for account in accounts})
         if progress:
-            progress(done, len(wanted))
-    return len(wanted)
+            progress(done, len(jobs))
+    return PreparedMedia(images, problems, len(jobs))
+
+
+def _image_problem(plan_: Plan, file: str, accounts: list[str], problem: ImageProblem) -> Problem:
+    """An image the pipeline refused, located at its first use in the campaign file, with who would send it."""
+    users = [post for post in plan_.posts if post.account_id in accounts and any(i.file == file for i in post.images)]
+    first = users[0]
+    number = next(n for n, image in enumerate(first.images) if image.file == file)
+    posts = ", ".join(sorted({repr(post.post_key) for post in users}))
+    reporter = PlanReporter(plan_)
+    reporter.add(first.post_key, f"images.{number}.file",
+                 f"image {file!r} {problem.problem} (post {posts}, account {', '.join(accounts)}); "
+                 f"{problem.advice[:1].lower()}{problem.advice[1:]}")
+    return reporter.problems[0]
 
 
 def image_loader(config: Config) -> ImageLoader:
-    """Images of a post, from the media cache (prepared at queue time, so no image work at storm time)."""
+    """Images of a post, from the media cache (prepared at queue time, so no image work at storm time),
+    made with the same profile as ``plan`` showed and ``queue`` prepared (:func:`image_profile`)."""
     from .media import profile_for, resolve_asset
 
     cache = media_cache(config)
-    memo: dict[tuple[str, str], object] = {}
+    memo: dict[tuple[str, str], PreparedImage] = {}
     lock = threading.Lock()
 
     def load(post: PostRow) -> tuple[Image, ...]:
+        # An account removed from the config since `queue`: the publisher lookup says so right after.
+        profile = image_profile(config, post.account_id) if post.account_id in config.accounts \
+            else profile_for(post.platform)
         images = []
         for item in post.image_list:
-            key = (item["file"], post.platform)
+            key = (item["file"], profile.key)
             with lock:
                 prepared = memo.get(key)
             if prepared is None:
-                prepared = cache.get(resolve_asset(config.assets_dir, item["file"]), profile_for(post.platform))
+                prepared = cache.get(resolve_asset(config.assets_dir, item["file"]), profile)
                 with lock:
                     memo[key] = prepared
-            images.append(prepared.as_upload(item["alt"]))  # type: ignore[attr-defined]
+            images.append(prepared.as_upload(item["alt"]))
         return tuple(images)
 
     return load

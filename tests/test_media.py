@@ -20,6 +20,7 @@ from scheduler.media import (
     ImageProfile,
     MediaCache,
     PreparedImage,
+    image_refusal,
     inspect_image,
     prepare_image,
     profile_for,
@@ -162,6 +163,17 @@ def test_inspect_reports_upright_size_and_metadata(rotated_phone_photo: Path) ->
     assert (info.format, info.width, info.height, info.orientation) == ("JPEG", 400, 600, 6)
     assert info.has_metadata and not info.animated and info.frames == 1
     assert info.byte_size == rotated_phone_photo.stat().st_size
+
+
+def test_inspect_sees_a_file_changed_since_it_last_looked(tmp_path: Path) -> None:
+    path = tmp_path / "card.png"
+    Image.new("RGB", (40, 30)).save(path)
+    assert inspect_image(path).width == 40
+    path.write_bytes(b"not an image any more")
+    with pytest.raises(ImageProblem, match="not a JPEG"):
+        inspect_image(path)
+    Image.new("RGB", (50, 30)).save(path)
+    assert inspect_image(path).width == 50
 
 
 def test_wide_gamut_photo_is_converted_to_srgb(tmp_path: Path) -> None:
@@ -358,8 +370,12 @@ def test_animated_gif_on_mastodon_fits_the_gif_pixel_limit(animated_gif: Path) -
 
 
 def test_animated_gif_is_refused_on_bluesky_unless_first_frame_allowed(animated_gif: Path) -> None:
-    with pytest.raises(ImageProblem, match="animation.*bluesky"):
+    with pytest.raises(ImageProblem, match="animated GIF.*Bluesky"):
         prepare_image(animated_gif, profile_for("bluesky"))
+    refusal = image_refusal(inspect_image(animated_gif), profile_for("bluesky"))  # what validate says
+    assert refusal is not None and "Bluesky shows animated GIFs as still images" in str(refusal)
+    assert image_refusal(inspect_image(animated_gif), profile_for("x")) is None
+    assert image_refusal(inspect_image(animated_gif), profile_for("bluesky", still_from_animation=True)) is None
 
     still = prepare_image(animated_gif, profile_for("bluesky", still_from_animation=True))
 
