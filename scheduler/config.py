@@ -48,10 +48,14 @@ class Defaults(_Strict):
 class DispatchSettings(_Strict):
     mode: Literal["dry-run", "live"] = "dry-run"
     workers: int = Field(default=32, ge=1, le=2000)
-    refresh: timedelta = Field(default=timedelta(seconds=30))
-    shutdown_grace: timedelta = Field(default=timedelta(seconds=20))
+    refresh: timedelta = Field(default=timedelta(seconds=30))        # re-read the database for new posts
+    shutdown_grace: timedelta = Field(default=timedelta(seconds=20))  # wait this long for posts in flight
+    request_timeout: timedelta = Field(default=timedelta(seconds=10))  # one platform request
+    heartbeat: timedelta = Field(default=timedelta(seconds=5))        # "this daemon is alive", in the database
+    stale_after: timedelta = Field(default=timedelta(seconds=30))     # a silent daemon's posts are settled
 
-    _check_durations = field_validator("refresh", "shutdown_grace", mode="before")(_duration)
+    _check_durations = field_validator("refresh", "shutdown_grace", "request_timeout", "heartbeat", "stale_after",
+                                       mode="before")(_duration)
 
 
 class SandboxSettings(_Strict):

@@ -5,6 +5,10 @@ marks overdue posts missed, claims every due post in one transaction (pending ->
 hands them to a thread pool that publishes them, and re-arms at the next due time. Results are written
 right after each platform answers. Nothing lives only inside APScheduler: on start (and every ``refresh``)
 it re-arms from the database, and settles posts a dead daemon left in ``sending``.
+
+A post whose last attempt may have gone out is *uncertain*: before anything else it is settled with its
+platform (idempotency key, record key, a read, a duplicate answer); it is never resent on a guess, and never
+called missed while it may exist: what cannot be settled becomes ``needs-review``.
 """
 
 from __future__ import annotations
@@ -14,18 +18,20 @@ import os
 import random
 import socket
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, TypeVar
 
 from apscheduler.executors.pool import ThreadPoolExecutor as APThreadPool
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
+from sqlalchemy.exc import DBAPIError
 
-from .platforms import (OutcomeUnknown, OutgoingPost, Published, PublisherPool, PublishError, RateLimited,
-                        Rejected, ReplyTarget, RetryLater)
+from .platforms import (OutcomeUnknown, OutgoingPost, Published, Publisher, PublisherPool, RateLimited, Rejected,
+                        ReplyTarget, RetryLater)
 from .platforms.base import Image
 from .store import FAILED, MISSED, NEEDS_REVIEW, PENDING, SENDING, SENT, PostRow, Store
 from .timing import UTC, format_duration, utcnow
@@ -33,13 +39,15 @@ from .timing import UTC, format_duration, utcnow
 log = logging.getLogger("stormcaller.dispatch")
 
 ImageLoader = Callable[[PostRow], tuple[Image, ...]]
+Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class DispatchEvent:
     """What the daemon tells its caller (the CLI prints these as posts go out)."""
 
-    kind: str          # sent | retry | rate-limited | failed | missed | needs-review | waiting
+    kind: str          # sent | retry | waiting | failed | missed | needs-review
     post: PostRow
     detail: str
     at: datetime
@@ -59,6 +67,7 @@ class DispatchSettings:
     retry_base: timedelta = timedelta(seconds=2)
     retry_cap: timedelta = timedelta(minutes=5)
     parent_wait: timedelta = timedelta(seconds=1)
+    database_patience: timedelta = timedelta(minutes=10)  # keep retrying a result write this long
 
 
 class WaitForParent(Exception):
@@ -72,13 +81,17 @@ class ParentLost(Exception):
 class Dispatcher:
     def __init__(self, store: Store, publishers: PublisherPool, images: ImageLoader, *,
                  settings: DispatchSettings = DispatchSettings(),
-                 on_event: Callable[[DispatchEvent], None] | None = None, daemon_id: str | None = None) -> None:
+                 on_event: Callable[[DispatchEvent], None] | None = None, daemon_id: str | None = None,
+                 clock: Clock = utcnow) -> None:
         self.store = store
         self.publishers = publishers
         self.images = images
         self.settings = settings
         self.on_event = on_event or (lambda event: None)
-        self.daemon_id = daemon_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.clock = clock
+        self.host = socket.gethostname()
+        self.daemon_id = daemon_id or f"{self.host}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.closers: list[Callable[[], None]] = []  # run at stop: publishers' sessions, a sandbox...
         self._pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="publish")
         self._scheduler = BackgroundScheduler(timezone=UTC, executors={"default": APThreadPool(3)},
                                               job_defaults={"misfire_grace_time": None, "coalesce": True,
@@ -89,12 +102,10 @@ class Dispatcher:
         self._flight_lock = threading.Condition()
         self._stopping = False
         self._random = random.Random()
-        self.closers: list[Callable[[], None]] = []  # run at stop: publishers' sessions, a sandbox...
 
     # --- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
-        now = utcnow()
-        self.store.register_daemon(self.daemon_id, socket.gethostname(), os.getpid(), now)
+        self.store.register_daemon(self.daemon_id, self.host, os.getpid(), self.clock())
         self._scheduler.start()
         self._scheduler.add_job(self._heartbeat, "interval", seconds=self.settings.heartbeat.total_seconds(),
                                 id="heartbeat")
@@ -104,6 +115,37 @@ class Dispatcher:
         for account_id in self.store.accounts_with_pending():
             self._pool.submit(self._warm, account_id)
 
+    def stop(self, grace: timedelta = timedelta(seconds=20)) -> int:
+        """Stop waking; wait up to ``grace`` for posts in flight. Returns how many were still in flight
+        (they stay ``sending`` and are settled by the next daemon)."""
+        self._stopping = True
+        self._scheduler.pause()
+        self._scheduler.shutdown(wait=False)
+        with self._flight_lock:
+            self._flight_lock.wait_for(lambda: self._in_flight == 0, timeout=grace.total_seconds())
+            left = self._in_flight
+        self._pool.shutdown(wait=left == 0, cancel_futures=True)
+        self._patiently(lambda: self.store.daemon_stopped(self.daemon_id, self.clock()))
+        for close in self.closers:
+            close()
+        return left
+
+    def wait_until_idle(self, timeout: float) -> bool:
+        """For rehearsals and tests: wait until no post is pending or sending."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                counts = self.store.counts()
+            except DBAPIError:  # the database is away for a moment: keep waiting
+                time.sleep(0.2)
+                continue
+            if not counts.get(PENDING) and not counts.get(SENDING):
+                with self._flight_lock:
+                    if self._in_flight == 0:
+                        return True
+            time.sleep(0.05)
+        return False
+
     def _warm(self, account_id: str) -> None:
         """Make an account's publisher (login, session, instance limits) before its first post is due."""
         try:
@@ -111,43 +153,26 @@ class Dispatcher:
         except Exception as error:  # reported on the account's first post, with the reason
             log.warning("account %s: publisher not ready: %s", account_id, error)
 
-    def stop(self, grace: timedelta = timedelta(seconds=20)) -> int:
-        """Stop waking; wait up to ``grace`` for posts in flight. Returns how many were still in flight."""
-        self._stopping = True
-        self._scheduler.shutdown(wait=False)
-        with self._flight_lock:
-            self._flight_lock.wait_for(lambda: self._in_flight == 0, timeout=grace.total_seconds())
-            left = self._in_flight
-        self._pool.shutdown(wait=left == 0, cancel_futures=True)
-        self.store.daemon_stopped(self.daemon_id)
-        for close in self.closers:
-            close()
-        return left
-
-    def wait_until_idle(self, timeout: float) -> bool:
-        """For rehearsals and tests: wait until no post is pending or sending."""
-        deadline = utcnow() + timedelta(seconds=timeout)
-        while utcnow() < deadline:
-            counts = self.store.counts()
-            if not counts.get(PENDING) and not counts.get(SENDING):
-                with self._flight_lock:
-                    if self._in_flight == 0:
-                        return True
-            threading.Event().wait(0.05)
-        return False
-
     # --- the alarm clock -------------------------------------------------------------------------
     def _refresh(self) -> None:
         """Re-arm from the database and settle what dead daemons left behind."""
         if self._stopping:
             return
-        for post in self.store.orphaned_sending(utcnow(), self.settings.stale_after):
-            if self.store.take_over(post, self.daemon_id, utcnow()):
-                self._submit(_marked_uncertain(post))
-        self._arm(self.store.next_due_at())
+        try:
+            now = self.clock()
+            self.store.mark_dead_daemons(self.host, _is_running, now)
+            for post in self.store.orphaned_sending(now, self.settings.stale_after):
+                if self.store.take_over(post, self.daemon_id, now):
+                    self._submit(replace(post, uncertain=True, claimed_by=self.daemon_id))
+            self._arm(self.store.next_due_at())
+        except DBAPIError as error:  # the database is away for now: the next refresh tries again
+            log.warning("database unavailable during refresh: %s", error.orig)
 
     def _heartbeat(self) -> None:
-        self.store.heartbeat(self.daemon_id)
+        try:
+            self.store.heartbeat(self.daemon_id, self.clock())
+        except DBAPIError as error:
+            log.warning("database unavailable for the heartbeat: %s", error.orig)
 
     def _arm(self, at: datetime | None) -> None:
         if at is None or self._stopping:
@@ -163,16 +188,22 @@ class Dispatcher:
         with self._wake_lock:
             if self._stopping:
                 return
-            now = utcnow()
-            for post in self.store.expire_overdue(now):
-                self._emit("missed", post, post.error or "missed")
-            while True:
-                claimed = self.store.claim_due(utcnow(), self.daemon_id, self.settings.claim_batch)
-                for post in claimed:
-                    self._submit(post)
-                if len(claimed) < self.settings.claim_batch:
-                    break
-            self._arm(self.store.next_due_at())
+            try:
+                self._claim_and_submit()
+            except DBAPIError as error:  # locked or restarting database: try again shortly, lose nothing
+                log.warning("database unavailable while claiming posts: %s; trying again in 1 s", error.orig)
+                self._arm(utcnow() + timedelta(seconds=1))
+
+    def _claim_and_submit(self) -> None:
+        for post in self.store.expire_overdue(self.clock()):
+            self._emit("missed", post, post.error or "missed")
+        while True:
+            claimed = self.store.claim_due(self.clock(), self.daemon_id, self.settings.claim_batch)
+            for post in claimed:
+                self._submit(post)
+            if len(claimed) < self.settings.claim_batch:
+                break
+        self._arm(self.store.next_due_at())
 
     # --- one post --------------------------------------------------------------------------------
     def _submit(self, post: PostRow) -> None:
@@ -195,7 +226,7 @@ class Dispatcher:
             log.exception("unexpected error while sending %s", post.id)
             self._finish(post, NEEDS_REVIEW, "error",
                          f"internal error while sending ({error.__class__.__name__}: {error}); check the "
-                         f"account {post.account_id} on {post.platform} for this post, then requeue if needed")
+                         f"account {post.account_id} on {post.platform} for this post")
         finally:
             self._done()
 
@@ -203,49 +234,59 @@ class Dispatcher:
         try:
             outgoing = self._outgoing(post)
         except WaitForParent as waiting:
-            return self._retry(post, utcnow() + self.settings.parent_wait, "waiting", str(waiting))
+            return self._retry(post, self.clock() + self.settings.parent_wait, "waiting", str(waiting))
         except ParentLost as lost:
             return self._finish(post, FAILED, "rejected", str(lost))
+        except Exception as error:  # an image deleted or damaged since queue: nothing was sent
+            return self._finish(post, FAILED, "rejected", f"could not prepare the post: {error}")
         try:
             publisher = self.publishers.get(post.account_id)
         except Exception as error:  # nothing was sent: credentials missing, account removed from config...
             return self._finish(post, FAILED, "rejected", f"account {post.account_id} cannot publish: {error}")
+        if post.uncertain:
+            if self._settled(post, outgoing, publisher):
+                return
+            post = replace(post, uncertain=False)  # the platform confirms it is not out: sending is safe
+        if self.clock() > post.deadline:  # only an uncertain post gets here late: now certain it is not out
+            return self._finish(post, MISSED, "missed", f"missed: the earlier attempt did not go out, and the "
+                                f"deadline {post.deadline:%H:%M:%S} UTC (lateness bound) has passed")
         try:
-            if post.uncertain:
-                outgoing = replace(outgoing, attempted_at=self.store.uncertain_since(post.id) or post.claimed_at)
-                published = publisher.settle(outgoing)
-                if published is not None:
-                    return self._sent(post, published, "settled: the earlier attempt had gone out")
             published = publisher.publish(outgoing)
         except RetryLater as error:
             delay = self._backoff(post.attempts, error.retry_after)
-            return self._retry(post, utcnow() + delay, "retry", f"{error} (retrying in {format_duration(delay)})",
-                               uncertain=post.uncertain)
+            return self._retry(post, self.clock() + delay, "retry", f"{error} (retrying in {format_duration(delay)})")
         except RateLimited as error:
             return self._retry(post, error.until + timedelta(milliseconds=self._random.randint(0, 500)),
-                               "rate-limited", f"{error} (waiting until {error.until:%H:%M:%S} UTC)",
-                               uncertain=post.uncertain)
+                               "rate-limited", f"{error} (waiting until {error.until:%H:%M:%S} UTC)")
         except Rejected as error:
             return self._finish(post, FAILED, "rejected", str(error))
         except OutcomeUnknown as error:
-            return self._unknown(post, replace(outgoing, attempted_at=outgoing.attempted_at or post.claimed_at),
-                                 publisher, error)
+            self._record_uncertain(post, str(error))
+            if not self._settled(replace(post, uncertain=True), outgoing, publisher):
+                delay = self._backoff(post.attempts, None)
+                self._retry(post, self.clock() + delay, "retry", f"{error}; the platform confirms it was not "
+                            f"published: sending again in {format_duration(delay)}")
+            return
         self._sent(post, published)
 
-    def _unknown(self, post: PostRow, outgoing: OutgoingPost, publisher, error: PublishError) -> None:  # type: ignore[no-untyped-def]
-        """The request may have been accepted: settle with the platform before anything else."""
+    def _settled(self, post: PostRow, outgoing: OutgoingPost, publisher: Publisher) -> bool:
+        """Settle an uncertain post with its platform. True when that decided the post's fate; False when
+        the platform confirms it is not out (sending is then safe)."""
+        since = self.store.uncertain_since(post.id) or post.claimed_at
         try:
-            published = publisher.settle(outgoing)
+            published = publisher.settle(replace(outgoing, attempted_at=since))
         except OutcomeUnknown as unsettled:
-            return self._finish(post, NEEDS_REVIEW, "unknown",
-                                f"{error}; could not tell whether it was published: {unsettled}")
+            self._finish(post, NEEDS_REVIEW, "unknown", f"could not tell whether it was published: {unsettled}")
+            return True
         except (RetryLater, RateLimited) as transient:
-            return self._retry(post, utcnow() + self._backoff(post.attempts, None), "unknown",
-                               f"{error}; settling failed for now ({transient}), will check again", uncertain=True)
-        if published is not None:
-            return self._sent(post, published, f"settled after: {error}")
-        self._retry(post, utcnow() + self._backoff(post.attempts, None), "unknown",
-                    f"{error}; the platform confirms it was not published, sending again")
+            self._retry(post, self.clock() + self._backoff(post.attempts, None), "unknown",
+                        f"settling failed for now ({transient}); will check again before any resend",
+                        uncertain=True)
+            return True
+        if published is None:
+            return False
+        self._sent(post, published, "settled with the platform: it exists, once")
+        return True
 
     # --- building the outgoing post --------------------------------------------------------------
     def _outgoing(self, post: PostRow) -> OutgoingPost:
@@ -271,31 +312,53 @@ class Dispatcher:
 
     # --- recording results -----------------------------------------------------------------------
     def _sent(self, post: PostRow, published: Published, note: str | None = None) -> None:
-        now = utcnow()
-        self.store.record_sent(post.id, self.daemon_id, platform_id=published.platform_id, url=published.url,
-                               reply_ref=published.reply_ref, detail=note or published.url, now=now)
-        self._emit("sent", post, published.url, now)
+        now = self.clock()
+        self._patiently(lambda: self.store.record_sent(
+            post.id, self.daemon_id, platform_id=published.platform_id, url=published.url,
+            reply_ref=published.reply_ref, detail=note or published.url, now=now))
+        self._emit("sent", post, published.url + (f" ({note})" if note else ""), now)
+
+    def _record_uncertain(self, post: PostRow, detail: str) -> None:
+        """The answer never came: close this attempt as unknown (the post stays ours, now uncertain)."""
+        self._patiently(lambda: self.store.mark_uncertain(post.id, self.daemon_id, detail, self.clock()))
 
     def _retry(self, post: PostRow, due_at: datetime, outcome: str, detail: str, *, uncertain: bool = False) -> None:
+        uncertain = uncertain or post.uncertain
         if due_at > post.deadline:
-            reason = (f"missed: could not be sent before its deadline {post.deadline:%H:%M:%S} UTC "
-                      f"(lateness bound); last answer: {detail}")
+            reason = (f"could not be sent before its deadline {post.deadline:%H:%M:%S} UTC (lateness bound); "
+                      f"last answer: {detail}")
             if uncertain:
                 return self._finish(post, NEEDS_REVIEW, outcome, reason + "; an earlier attempt may have gone "
                                     f"out: check the account {post.account_id} on {post.platform}")
-            return self._finish(post, MISSED, outcome, reason)
-        self.store.record_retry(post.id, self.daemon_id, due_at=due_at, outcome=outcome, detail=detail,
-                                uncertain=uncertain)
-        self._emit("retry" if outcome != "waiting" else "waiting", post, detail)
+            return self._finish(post, MISSED, outcome, "missed: " + reason)
+        self._patiently(lambda: self.store.record_retry(post.id, self.daemon_id, due_at=due_at, outcome=outcome,
+                                                        detail=detail, uncertain=uncertain, now=self.clock()))
+        self._emit("waiting" if outcome == "waiting" else "retry", post, detail)
         self._arm(due_at)
 
     def _finish(self, post: PostRow, state: str, outcome: str, detail: str) -> None:
-        self.store.record_final(post.id, self.daemon_id, state=state, outcome=outcome, detail=detail)
+        self._patiently(lambda: self.store.record_final(post.id, self.daemon_id, state=state, outcome=outcome,
+                                                        detail=detail, now=self.clock()))
         self._emit(state, post, detail)
+
+    def _patiently(self, write: Callable[[], T]) -> T:
+        """A result write that waits out a briefly unavailable database (locked SQLite, restarting
+        PostgreSQL): what the platform answered is kept in memory until it is written."""
+        give_up = time.monotonic() + self.settings.database_patience.total_seconds()
+        pause = 0.2
+        while True:
+            try:
+                return write()
+            except DBAPIError as error:
+                if time.monotonic() > give_up:
+                    raise
+                log.warning("database unavailable (%s); retrying in %.1f s", error.orig, pause)
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
 
     def _emit(self, kind: str, post: PostRow, detail: str, at: datetime | None = None) -> None:
         try:
-            self.on_event(DispatchEvent(kind, post, detail, at or utcnow()))
+            self.on_event(DispatchEvent(kind, post, detail, at or self.clock()))
         except Exception:  # a display problem must never stop a storm
             log.exception("event listener failed")
 
@@ -307,5 +370,12 @@ class Dispatcher:
         return ceiling * (0.5 + self._random.random() / 2)
 
 
-def _marked_uncertain(post: PostRow) -> PostRow:
-    return replace(post, uncertain=True)
+def _is_running(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

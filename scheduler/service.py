@@ -262,7 +262,8 @@ def publisher_factory(config: Config, store: Store, *, dry_run: bool, sandbox: S
 
 def dispatch_settings(config: Config) -> DispatchSettings:
     settings = config.settings.dispatch
-    return DispatchSettings(workers=settings.workers, refresh=settings.refresh)
+    return DispatchSettings(workers=settings.workers, refresh=settings.refresh, heartbeat=settings.heartbeat,
+                            stale_after=settings.stale_after)
 
 
 def sandbox_link(config: Config) -> RemoteSandbox:
@@ -282,7 +283,8 @@ def start_daemon(config: Config, store: Store, *, dry_run: bool | None = None, s
         closers.append(link.stop)
         sandbox = link
     pool = PublisherPool(publisher_factory(config, store, dry_run=dry_run, sandbox=sandbox,
-                                           everyone_to_sandbox=everyone_to_sandbox))
+                                           everyone_to_sandbox=everyone_to_sandbox,
+                                           timeout=config.settings.dispatch.request_timeout.total_seconds()))
     dispatcher = Dispatcher(store, pool, image_loader(config), settings=settings or dispatch_settings(config),
                             on_event=on_event)
     dispatcher.closers.extend([pool.close, *closers])

@@ -116,3 +116,11 @@ def storm_project(tmp_path: Path) -> StormProject:
     (tmp_path / "assets").mkdir()
     Image.new("RGB", (64, 48), (0, 122, 61)).save(tmp_path / "assets" / "card.png")
     return project
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The same test on a fresh SQLite file and on a fresh PostgreSQL schema."""
+    from databases import fresh_database
+
+    yield from fresh_database(request.param, tmp_path)

@@ -215,7 +215,7 @@ def test_a_post_left_sending_by_a_dead_daemon_is_settled_not_resent(project: Pat
     outbox = db_rows(project, "select post_id, count(*) from dry_run_outbox group by post_id")
     assert all(count == 1 for _, count in outbox) and len(outbox) == 4
     details = [d for (d,) in db_rows(project, "select detail from attempts where post_id='crash/first/net-x'")]
-    assert any("settled" in (d or "") for d in details)
+    assert any("settled with the platform" in (d or "") for d in details)
 
 
 def test_rehearse_dry_run_plays_the_sample_storm(tmp_path: Path) -> None:

@@ -364,18 +364,36 @@ def test_settle_reads_twice_before_saying_the_post_is_absent(sandbox: Sandbox) -
     assert [r[1:3] for r in sandbox.requests("x")[earlier:]] == [("GET", f"/2/users/{user_id}/tweets")] * 2
 
 
-def test_settle_when_reads_are_refused_asks_a_person(sandbox: Sandbox, x_app: XApp) -> None:
+def test_settle_when_reads_are_refused_uses_the_duplicate_content_answer(sandbox: Sandbox, x_app: XApp) -> None:
     account = new_account()
     publisher = publisher_for(sandbox, account)
     x_app.read_access = False
+    try:
+        publisher.publish(post("This went out"))
+        settled = publisher.settle(post("This went out"))  # X refuses it again as duplicate: it exists
+        assert settled is not None and settled.platform_id == "" and settled.url == f"https://x.com/{account}"
+        assert settled.response["settled_by"] == "duplicate-content answer"
+        fresh = publisher.settle(post("This never went out"))  # X takes it: it did not exist, now it does once
+        assert fresh is not None and fresh.platform_id
+    finally:
+        x_app.read_access = True
+    texts = [p.text for p in sandbox.posts("x") if p.account == account]
+    assert sorted(texts) == ["This never went out", "This went out"]
+
+
+def test_settle_when_reads_are_refused_and_no_answer_asks_a_person(sandbox: Sandbox, x_app: XApp) -> None:
+    account = new_account()
+    publisher = create_publisher(sandbox.credentials("x", account), base_url=sandbox.base_url("x"), timeout=0.5)
+    x_app.read_access = False
+    sandbox.faults.update(accept_then_timeout_rate=1, hold_seconds=2)
     try:
         with pytest.raises(OutcomeUnknown) as unknown:
             publisher.settle(post("Did this go out?"))
     finally:
         x_app.read_access = True
+        sandbox.faults.update(accept_then_timeout_rate=0)
     message = str(unknown.value)
     assert f"https://x.com/{account}" in message and "'Did this go out?'" in message
-    assert "You currently have access to a subset of X API V2 endpoints" in message
 
 
 # --- rate limits --------------------------------------------------------------------------------------------

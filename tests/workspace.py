@@ -77,3 +77,18 @@ def write_campaign(root: Path, name: str, start: datetime, **kwargs: str) -> Pat
 
 def soon(seconds: float = 1.0) -> datetime:
     return (datetime.now(UTC) + timedelta(seconds=seconds)).replace(microsecond=0) + timedelta(seconds=1)
+
+
+_WORDS = ("freedom justice students prisoners release solidarity education rights campus detention voices "
+          "organize march union lawyers families letters visit hunger strike books lectures elections city "
+          "river olive bread water light morning evening spring autumn youth teachers nurses workers poets "
+          "songs banners streets squares libraries courts walls keys doors windows gardens roads bridges "
+          "children mothers fathers sisters brothers friends neighbours villages towns").split()
+
+
+def distinct_text(seed: str, words: int = 12) -> str:
+    """A post text unlike any other seed's (X refuses nearly identical texts from several accounts)."""
+    import random
+
+    chooser = random.Random(seed)
+    return " ".join(chooser.choice(_WORDS) for _ in range(words)) + f" {seed} #FreeThemAll"

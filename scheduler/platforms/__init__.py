@@ -44,3 +44,9 @@ class PublisherPool:
             for publisher in self._publishers.values():
                 publisher.close()
             self._publishers.clear()
+
+
+def create_publisher_for_test(sandbox, platform: str, account_id: str, timeout: float = 5.0) -> Publisher:  # type: ignore[no-untyped-def]
+    """A publisher for a sandbox account (tests and benchmarks)."""
+    return platform_module(platform).create_publisher(sandbox.credentials(platform, account_id),
+                                                      base_url=sandbox.base_url(platform), timeout=timeout)

@@ -58,6 +58,11 @@ class Rejected(PublishError):
     kind = ErrorKind.REJECTED
 
 
+class Duplicate(Rejected):
+    """The platform refuses the post because the account already has it (X's duplicate-content 403).
+    After an attempt of unknown outcome this *settles* it: the earlier attempt went out."""
+
+
 class OutcomeUnknown(PublishError):
     """The request may have been accepted (timeout after sending, dropped connection)."""
 

@@ -29,7 +29,7 @@ import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from scheduler.platforms.base import (
-    Image, OutcomeUnknown, OutgoingPost, Published, RateLimited, Rejected, RetryLater,
+    Duplicate, Image, OutcomeUnknown, OutgoingPost, Published, RateLimited, Rejected, RetryLater,
 )
 
 # Either set of credential keys works (see the module docstring).
@@ -168,11 +168,30 @@ class XPublisher:
             can tell, a person must look; the message says where and what for.
         :raises RateLimited, RetryLater: the read failed for now (429, 5xx, network): settle again later.
         """
-        found = self._find_recent(post)
+        try:
+            found = self._find_recent(post)
+        except OutcomeUnknown:
+            return self._settle_by_duplicate_answer(post)
         if found is None and self._settle_recheck > 0:
             time.sleep(self._settle_recheck)
             found = self._find_recent(post)
         return found
+
+    def _settle_by_duplicate_answer(self, post: OutgoingPost) -> Published:
+        """Where the account may not read its own posts: send again. X refuses a text the account already
+        posted (duplicate-content 403), so the answer settles it either way: a new post means the earlier
+        attempt never landed; a duplicate refusal means it did (its id stays unknown: the link is the
+        profile's)."""
+        try:
+            return self.publish(post)
+        except Duplicate as duplicate:
+            return Published(platform_id="", url=self._profile_url(),
+                             response={"settled_by": "duplicate-content answer", "detail": str(duplicate)})
+        except OutcomeUnknown as again:
+            raise OutcomeUnknown(f"Cannot tell whether post {post.key} reached X: the account may not read its "
+                                 f"posts, and sending again got no answer either ({again}). A person should open "
+                                 f"{self._profile_url()} and look for a post starting {_preview(post.text)!r}.",
+                                 status=again.status) from None
 
     def close(self) -> None:
         self._client.session.close()
@@ -295,7 +314,7 @@ class XPublisher:
             return Rejected(f"X refused the credentials of {self._who} while {action}: {words}. Please {hint}.",
                             status=status)
         if DUPLICATE_CONTENT_MARKER in lowered:
-            return Rejected(f"X refused duplicate content: {words}. {self._who} already has a post with this "
+            return Duplicate(f"X refused duplicate content: {words}. {self._who} already has a post with this "
                             f"text; if an earlier attempt timed out it is probably that one: check "
                             f"{self._profile_url()}.", status=status)
         if REPLY_NOT_ALLOWED_MARKER in lowered:

@@ -25,7 +25,8 @@ def make_engine(url: str) -> Engine:
     try:
         if url.startswith("sqlite"):
             return _sqlite_engine(url)
-        return create_engine(url, pool_size=10, max_overflow=40, pool_pre_ping=True)
+        # A few daemons share one server (max_connections is 100 by default): each keeps at most 25.
+        return create_engine(url, pool_size=5, max_overflow=20, pool_pre_ping=True, pool_timeout=60)
     except (ArgumentError, ModuleNotFoundError) as error:
         raise UserError(f"database.url {url.split('@')[-1]!r} is not a usable database URL ({error}); "
                         "use sqlite:///storm.db or postgresql://user@host/dbname") from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from sqlalchemy import Engine, and_, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
@@ -190,7 +190,8 @@ class Store:
     def expire_overdue(self, now: datetime) -> list[PostRow]:
         """Pending posts past their deadline become missed, with the reason."""
         with self.engine.begin() as db:
-            rows = db.execute(select(posts).where(posts.c.state == PENDING, posts.c.deadline < now)).mappings().all()
+            rows = db.execute(select(posts).where(posts.c.state == PENDING, posts.c.deadline < now,
+                                                  posts.c.uncertain.is_(False))).mappings().all()
             for row in rows:
                 reason = (f"missed: due {row['planned_at']:%Y-%m-%d %H:%M:%S} UTC and not sent by its deadline "
                           f"{row['deadline']:%H:%M:%S} UTC (lateness bound); the daemon was not running or could "
@@ -204,7 +205,9 @@ class Store:
     def claim_due(self, now: datetime, daemon_id: str, limit: int = 1000) -> list[PostRow]:
         """Atomically take up to ``limit`` due posts (pending -> sending) and open an attempt for each,
         in one transaction: the attempt is recorded before any platform is called."""
-        due = (select(posts.c.id).where(posts.c.state == PENDING, posts.c.due_at <= now, posts.c.deadline >= now)
+        # an uncertain post is claimed even past its deadline: it must be settled, never just called missed
+        due = (select(posts.c.id).where(posts.c.state == PENDING, posts.c.due_at <= now,
+                                        or_(posts.c.deadline >= now, posts.c.uncertain.is_(True)))
                .order_by(posts.c.due_at, posts.c.sequence).limit(limit))
         if self.is_postgres:
             due = due.with_for_update(skip_locked=True)
@@ -288,6 +291,28 @@ class Store:
                 db.execute(insert(attempts).values(post_id=post.id, daemon_id=daemon_id, started_at=now,
                                                    detail="settling an uncertain outcome"))
         return taken
+
+    def mark_uncertain(self, post_id: str, daemon_id: str, detail: str, now: datetime) -> None:
+        """An attempt ended without an answer: close it as unknown and open the settling attempt."""
+        with self.engine.begin() as db:
+            db.execute(update(attempts).where(attempts.c.post_id == post_id, attempts.c.outcome.is_(None),
+                                              attempts.c.daemon_id == daemon_id)
+                       .values(ended_at=now, outcome="unknown", detail=detail))
+            db.execute(insert(attempts).values(post_id=post_id, daemon_id=daemon_id, started_at=now,
+                                               detail="settling an uncertain outcome"))
+            db.execute(update(posts).where(posts.c.id == post_id, posts.c.claimed_by == daemon_id)
+                       .values(uncertain=True, attempts=posts.c.attempts + 1, updated_at=now))
+
+    def mark_dead_daemons(self, host: str, is_running: Callable[[int], bool], now: datetime) -> None:
+        """Daemons on this machine whose process is gone are stopped: their posts can be settled now,
+        without waiting for their heartbeat to go stale."""
+        with self.engine.connect() as db:
+            rows = db.execute(select(daemons.c.id, daemons.c.pid).where(daemons.c.host == host,
+                                                                        daemons.c.stopped_at.is_(None))).all()
+        dead = [daemon_id for daemon_id, pid in rows if not is_running(pid)]
+        if dead:
+            with self.engine.begin() as db:
+                db.execute(update(daemons).where(daemons.c.id.in_(dead)).values(stopped_at=now))
 
     def uncertain_since(self, post_id: str) -> datetime | None:
         """When the earliest attempt whose outcome is uncertain began (what settling needs to know)."""
