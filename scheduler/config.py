@@ -47,7 +47,7 @@ class Defaults(_Strict):
 
 class DispatchSettings(_Strict):
     mode: Literal["dry-run", "live"] = "dry-run"
-    workers: int = Field(default=32, ge=1, le=2000)
+    workers: int = Field(default=64, ge=1, le=2000)  # threads for platforms without an async client
     refresh: timedelta = Field(default=timedelta(seconds=30))        # re-read the database for new posts
     shutdown_grace: timedelta = Field(default=timedelta(seconds=20))  # wait this long for posts in flight
     request_timeout: timedelta = Field(default=timedelta(seconds=10))  # one platform request

@@ -2,7 +2,10 @@
 
 One APScheduler date job ("wake") is armed at the earliest pending due time. When it fires, the dispatcher
 marks overdue posts missed, claims every due post in one transaction (pending -> sending, attempt opened),
-hands them to a thread pool that publishes them, and re-arms at the next due time. Results are written
+hands them all at once to its event loop, and re-arms at the next due time. On the loop each post's flow is
+a coroutine: publishers with an async client (X through Tweepy's AsyncClient) are awaited directly, so a
+burst of a thousand posts needs no thousand threads; the others run in a thread pool. Database writes go to
+a small pool of their own. Results are written
 right after each platform answers. Nothing lives only inside APScheduler: on start (and every ``refresh``)
 it re-arms from the database, and settles posts a dead daemon left in ``sending``.
 
@@ -13,6 +16,7 @@ called missed while it may exist: what cannot be settled becomes ``needs-review`
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import random
@@ -23,7 +27,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 from apscheduler.executors.pool import ThreadPoolExecutor as APThreadPool
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -59,7 +63,8 @@ class DispatchEvent:
 
 @dataclass(frozen=True)
 class DispatchSettings:
-    workers: int = 32
+    workers: int = 64           # threads for publishers without an async client
+    database_workers: int = 4   # threads writing results
     claim_batch: int = 1000
     refresh: timedelta = timedelta(seconds=30)
     heartbeat: timedelta = timedelta(seconds=5)
@@ -93,6 +98,10 @@ class Dispatcher:
         self.daemon_id = daemon_id or f"{self.host}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.closers: list[Callable[[], None]] = []  # run at stop: publishers' sessions, a sandbox...
         self._pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="publish")
+        self._db = ThreadPoolExecutor(max_workers=settings.database_workers, thread_name_prefix="record")
+        self._loop = asyncio.new_event_loop()
+        self._loop_thread = threading.Thread(target=self._loop.run_forever, name="dispatch-loop", daemon=True)
+        self._tasks: set[asyncio.Task] = set()
         self._scheduler = BackgroundScheduler(timezone=UTC, executors={"default": APThreadPool(3)},
                                               job_defaults={"misfire_grace_time": None, "coalesce": True,
                                                             "max_instances": 3})
@@ -105,6 +114,7 @@ class Dispatcher:
 
     # --- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
+        self._loop_thread.start()
         self.store.register_daemon(self.daemon_id, self.host, os.getpid(), self.clock())
         self._scheduler.start()
         self._scheduler.add_job(self._heartbeat, "interval", seconds=self.settings.heartbeat.total_seconds(),
@@ -124,11 +134,26 @@ class Dispatcher:
         with self._flight_lock:
             self._flight_lock.wait_for(lambda: self._in_flight == 0, timeout=grace.total_seconds())
             left = self._in_flight
+        self._close_async_publishers()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._loop_thread.join(timeout=5)
         self._pool.shutdown(wait=left == 0, cancel_futures=True)
+        self._db.shutdown(wait=left == 0, cancel_futures=True)
         self._patiently(lambda: self.store.daemon_stopped(self.daemon_id, self.clock()))
         for close in self.closers:
             close()
         return left
+
+    def _close_async_publishers(self) -> None:
+        """Async clients' sessions belong to the loop: close them there before it stops."""
+        async def close_all() -> None:
+            for publisher in self.publishers.made():
+                if hasattr(publisher, "aclose"):
+                    await publisher.aclose()
+        try:
+            asyncio.run_coroutine_threadsafe(close_all(), self._loop).result(timeout=5)
+        except Exception as error:  # closing is best effort
+            log.warning("closing async sessions: %s", error)
 
     def wait_until_idle(self, timeout: float) -> bool:
         """For rehearsals and tests: wait until no post is pending or sending."""
@@ -199,100 +224,127 @@ class Dispatcher:
             self._emit("missed", post, post.error or "missed")
         while True:
             claimed = self.store.claim_due(self.clock(), self.daemon_id, self.settings.claim_batch)
-            for post in claimed:
-                self._submit(post)
+            self._submit(*claimed)
             if len(claimed) < self.settings.claim_batch:
                 break
         self._arm(self.store.next_due_at())
 
     # --- one post --------------------------------------------------------------------------------
-    def _submit(self, post: PostRow) -> None:
+    def _submit(self, *posts: PostRow) -> None:
+        """Hand posts to the event loop (from any thread), all in one call."""
+        if not posts:
+            return
         with self._flight_lock:
-            self._in_flight += 1
+            self._in_flight += len(posts)
         try:
-            self._pool.submit(self._send, post)
-        except RuntimeError:  # pool shut down: the post stays in sending and is settled on restart
-            self._done()
+            self._loop.call_soon_threadsafe(self._spawn, posts)
+        except RuntimeError:  # loop closed: the posts stay in sending and are settled on restart
+            for _ in posts:
+                self._done()
+
+    def _spawn(self, posts: tuple[PostRow, ...]) -> None:
+        for post in posts:
+            task = self._loop.create_task(self._send(post))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def _done(self) -> None:
         with self._flight_lock:
             self._in_flight -= 1
             self._flight_lock.notify_all()
 
-    def _send(self, post: PostRow) -> None:
+    async def _send(self, post: PostRow) -> None:
         try:
-            self._publish(post)
+            await self._publish(post)
         except Exception as error:  # never leave a post stuck in sending because of our own bug
             log.exception("unexpected error while sending %s", post.id)
-            self._finish(post, NEEDS_REVIEW, "error",
-                         f"internal error while sending ({error.__class__.__name__}: {error}); check the "
-                         f"account {post.account_id} on {post.platform} for this post")
+            await self._finish(post, NEEDS_REVIEW, "error",
+                               f"internal error while sending ({error.__class__.__name__}: {error}); check the "
+                               f"account {post.account_id} on {post.platform} for this post")
         finally:
             self._done()
 
-    def _publish(self, post: PostRow) -> None:
+    async def _publish(self, post: PostRow) -> None:
         try:
-            outgoing = self._outgoing(post)
+            outgoing = await self._outgoing(post)
         except WaitForParent as waiting:
-            return self._retry(post, self.clock() + self.settings.parent_wait, "waiting", str(waiting))
+            return await self._retry(post, self.clock() + self.settings.parent_wait, "waiting", str(waiting))
         except ParentLost as lost:
-            return self._finish(post, FAILED, "rejected", str(lost))
+            return await self._finish(post, FAILED, "rejected", str(lost))
         except Exception as error:  # an image deleted or damaged since queue: nothing was sent
-            return self._finish(post, FAILED, "rejected", f"could not prepare the post: {error}")
+            return await self._finish(post, FAILED, "rejected", f"could not prepare the post: {error}")
         try:
-            publisher = self.publishers.get(post.account_id)
+            publisher = self.publishers.made_for(post.account_id) or \
+                await self._in_thread(self.publishers.get, post.account_id)
         except Exception as error:  # nothing was sent: credentials missing, account removed from config...
-            return self._finish(post, FAILED, "rejected", f"account {post.account_id} cannot publish: {error}")
+            return await self._finish(post, FAILED, "rejected", f"account {post.account_id} cannot publish: {error}")
         if post.uncertain:
-            if self._settled(post, outgoing, publisher):
+            if await self._settled(post, outgoing, publisher):
                 return
             post = replace(post, uncertain=False)  # the platform confirms it is not out: sending is safe
         if self.clock() > post.deadline:  # only an uncertain post gets here late: now certain it is not out
-            return self._finish(post, MISSED, "missed", f"missed: the earlier attempt did not go out, and the "
-                                f"deadline {post.deadline:%H:%M:%S} UTC (lateness bound) has passed")
+            return await self._finish(post, MISSED, "missed", f"missed: the earlier attempt did not go out, and "
+                                      f"the deadline {post.deadline:%H:%M:%S} UTC (lateness bound) has passed")
         try:
-            published = publisher.publish(outgoing)
+            published = await self._platform(publisher, "publish", outgoing)
         except RetryLater as error:
             delay = self._backoff(post.attempts, error.retry_after)
-            return self._retry(post, self.clock() + delay, "retry", f"{error} (retrying in {format_duration(delay)})")
+            return await self._retry(post, self.clock() + delay, "retry",
+                                     f"{error} (retrying in {format_duration(delay)})")
         except RateLimited as error:
-            return self._retry(post, error.until + timedelta(milliseconds=self._random.randint(0, 500)),
-                               "rate-limited", f"{error} (waiting until {error.until:%H:%M:%S} UTC)")
+            return await self._retry(post, error.until + timedelta(milliseconds=self._random.randint(0, 500)),
+                                     "rate-limited", f"{error} (waiting until {error.until:%H:%M:%S} UTC)")
         except Rejected as error:
-            return self._finish(post, FAILED, "rejected", str(error))
+            return await self._finish(post, FAILED, "rejected", str(error))
         except OutcomeUnknown as error:
-            self._record_uncertain(post, str(error))
-            if not self._settled(replace(post, uncertain=True), outgoing, publisher):
+            await self._record_uncertain(post, str(error))
+            if not await self._settled(replace(post, uncertain=True), outgoing, publisher):
                 delay = self._backoff(post.attempts, None)
-                self._retry(post, self.clock() + delay, "retry", f"{error}; the platform confirms it was not "
-                            f"published: sending again in {format_duration(delay)}")
+                await self._retry(post, self.clock() + delay, "retry", f"{error}; the platform confirms it was "
+                                  f"not published: sending again in {format_duration(delay)}")
             return
-        self._sent(post, published)
+        await self._sent(post, published)
 
-    def _settled(self, post: PostRow, outgoing: OutgoingPost, publisher: Publisher) -> bool:
+    async def _settled(self, post: PostRow, outgoing: OutgoingPost, publisher: Publisher) -> bool:
         """Settle an uncertain post with its platform. True when that decided the post's fate; False when
         the platform confirms it is not out (sending is then safe)."""
-        since = self.store.uncertain_since(post.id) or post.claimed_at
+        since = await self._in_db(lambda: self.store.uncertain_since(post.id)) or post.claimed_at
         try:
-            published = publisher.settle(replace(outgoing, attempted_at=since))
+            published = await self._platform(publisher, "settle", replace(outgoing, attempted_at=since))
         except OutcomeUnknown as unsettled:
-            self._finish(post, NEEDS_REVIEW, "unknown", f"could not tell whether it was published: {unsettled}")
+            await self._finish(post, NEEDS_REVIEW, "unknown", f"could not tell whether it was published: {unsettled}")
             return True
         except (RetryLater, RateLimited) as transient:
-            self._retry(post, self.clock() + self._backoff(post.attempts, None), "unknown",
-                        f"settling failed for now ({transient}); will check again before any resend",
-                        uncertain=True)
+            await self._retry(post, self.clock() + self._backoff(post.attempts, None), "unknown",
+                              f"settling failed for now ({transient}); will check again before any resend",
+                              uncertain=True)
             return True
         if published is None:
             return False
-        self._sent(post, published, "settled with the platform: it exists, once")
+        await self._sent(post, published, "settled with the platform: it exists, once")
         return True
 
+    async def _platform(self, publisher: Publisher, method: str, outgoing: OutgoingPost) -> Any:
+        """Call the platform: awaited on the loop where the publisher has an async client, else in a thread."""
+        native = getattr(publisher, f"{method}_async", None)
+        if native is not None:
+            return await native(outgoing)
+        return await self._loop.run_in_executor(self._pool, getattr(publisher, method), outgoing)
+
+    async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
+        return await self._loop.run_in_executor(self._pool, function, *args)
+
+    async def _in_db(self, function: Callable[[], T]) -> T:
+        return await self._loop.run_in_executor(self._db, self._patiently, function)
+
     # --- building the outgoing post --------------------------------------------------------------
-    def _outgoing(self, post: PostRow) -> OutgoingPost:
+    async def _outgoing(self, post: PostRow) -> OutgoingPost:
+        if post.images == "[]" and not post.reply_to_id:  # the storm's common case: nothing to look up
+            return OutgoingPost(key=post.id, idempotency_key=post.idempotency_key, text=post.text, lang=post.lang)
+        images = await self._in_thread(self.images, post) if post.images != "[]" else ()
+        reply_to = await self._in_db(lambda: self._reply_target(post))
         return OutgoingPost(key=post.id, idempotency_key=post.idempotency_key, text=post.text, lang=post.lang,
-                            images=self.images(post) if post.images != "[]" else (),
-                            reply_to=self._reply_target(post))
+                            images=images, reply_to=reply_to)
 
     def _reply_target(self, post: PostRow) -> ReplyTarget | None:
         if not post.reply_to_id:
@@ -311,34 +363,35 @@ class Dispatcher:
         return ReplyTarget(parent=chain[0].reply_ref or "", root=chain[-1].reply_ref or "")
 
     # --- recording results -----------------------------------------------------------------------
-    def _sent(self, post: PostRow, published: Published, note: str | None = None) -> None:
+    async def _sent(self, post: PostRow, published: Published, note: str | None = None) -> None:
         now = self.clock()
-        self._patiently(lambda: self.store.record_sent(
+        await self._in_db(lambda: self.store.record_sent(
             post.id, self.daemon_id, platform_id=published.platform_id, url=published.url,
             reply_ref=published.reply_ref, detail=note or published.url, now=now))
         self._emit("sent", post, published.url + (f" ({note})" if note else ""), now)
 
-    def _record_uncertain(self, post: PostRow, detail: str) -> None:
+    async def _record_uncertain(self, post: PostRow, detail: str) -> None:
         """The answer never came: close this attempt as unknown (the post stays ours, now uncertain)."""
-        self._patiently(lambda: self.store.mark_uncertain(post.id, self.daemon_id, detail, self.clock()))
+        await self._in_db(lambda: self.store.mark_uncertain(post.id, self.daemon_id, detail, self.clock()))
 
-    def _retry(self, post: PostRow, due_at: datetime, outcome: str, detail: str, *, uncertain: bool = False) -> None:
+    async def _retry(self, post: PostRow, due_at: datetime, outcome: str, detail: str, *,
+                     uncertain: bool = False) -> None:
         uncertain = uncertain or post.uncertain
         if due_at > post.deadline:
             reason = (f"could not be sent before its deadline {post.deadline:%H:%M:%S} UTC (lateness bound); "
                       f"last answer: {detail}")
             if uncertain:
-                return self._finish(post, NEEDS_REVIEW, outcome, reason + "; an earlier attempt may have gone "
-                                    f"out: check the account {post.account_id} on {post.platform}")
-            return self._finish(post, MISSED, outcome, "missed: " + reason)
-        self._patiently(lambda: self.store.record_retry(post.id, self.daemon_id, due_at=due_at, outcome=outcome,
-                                                        detail=detail, uncertain=uncertain, now=self.clock()))
+                return await self._finish(post, NEEDS_REVIEW, outcome, reason + "; an earlier attempt may have "
+                                          f"gone out: check the account {post.account_id} on {post.platform}")
+            return await self._finish(post, MISSED, outcome, "missed: " + reason)
+        await self._in_db(lambda: self.store.record_retry(post.id, self.daemon_id, due_at=due_at, outcome=outcome,
+                                                          detail=detail, uncertain=uncertain, now=self.clock()))
         self._emit("waiting" if outcome == "waiting" else "retry", post, detail)
         self._arm(due_at)
 
-    def _finish(self, post: PostRow, state: str, outcome: str, detail: str) -> None:
-        self._patiently(lambda: self.store.record_final(post.id, self.daemon_id, state=state, outcome=outcome,
-                                                        detail=detail, now=self.clock()))
+    async def _finish(self, post: PostRow, state: str, outcome: str, detail: str) -> None:
+        await self._in_db(lambda: self.store.record_final(post.id, self.daemon_id, state=state, outcome=outcome,
+                                                          detail=detail, now=self.clock()))
         self._emit(state, post, detail)
 
     def _patiently(self, write: Callable[[], T]) -> T:

@@ -35,6 +35,14 @@ class PublisherPool:
                     publisher = self._publishers[account_id] = self._factory(account_id)
         return publisher
 
+    def made_for(self, account_id: str) -> Publisher | None:
+        """The account's publisher if it was made already (never blocks)."""
+        return self._publishers.get(account_id)
+
+    def made(self) -> list[Publisher]:
+        with self._lock:
+            return list(self._publishers.values())
+
     def warm(self, account_ids: list[str]) -> None:
         for account_id in account_ids:
             self.get(account_id)
