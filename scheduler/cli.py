@@ -89,11 +89,24 @@ def main(ctx: click.Context, config_path: Path, database: str | None) -> None:
 
 
 # --- validate --------------------------------------------------------------------------------------
+def _online_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--online", is_flag=True,
+                        help="Read each Mastodon instance's own limits (GET /api/v2/instance) before checking.")(command)
+
+
+def _apply_online(obj: Context, online: bool) -> list[Problem]:
+    if not online:
+        return []
+    obj._config, problems = service.with_instance_limits(obj.config)
+    return problems
+
+
 @main.command()
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@_online_option
 @click.pass_obj
 @reports_user_errors
-def validate(obj: Context, files: tuple[Path, ...]) -> None:
+def validate(obj: Context, files: tuple[Path, ...], online: bool) -> None:
     """Check config.toml and campaign files; report every problem at once.
 
     \b
@@ -103,7 +116,9 @@ def validate(obj: Context, files: tuple[Path, ...]) -> None:
     paths = list(files) or sorted((obj.config.root / "campaigns").glob("*.toml"))
     if not paths:
         raise UserError("no campaign files given and none found in campaigns/")
-    campaigns, problems = service.validate(paths, obj.config)
+    problems = _apply_online(obj, online)
+    campaigns, found = service.validate(paths, obj.config)
+    problems += found
     show_problems(problems)
     error_count = sum(p.is_error for p in problems)
     for campaign in campaigns:
@@ -117,15 +132,18 @@ def validate(obj: Context, files: tuple[Path, ...]) -> None:
 # --- plan ------------------------------------------------------------------------------------------
 @main.command()
 @click.argument("campaign", type=click.Path(path_type=Path))
+@_online_option
 @click.pass_obj
 @reports_user_errors
-def plan(obj: Context, campaign: Path) -> None:
+def plan(obj: Context, campaign: Path, online: bool) -> None:
     """Show the storm time in every announced zone and every post that will go out.
 
     \b
       python run.py plan campaigns/free-palestinian-students.toml
     """
+    instance_problems = _apply_online(obj, online)
     plan_, problems = service.checked_plan(campaign, obj.config)
+    problems = instance_problems + problems
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("preparing images", total=None)
         media = service.image_sizes(plan_, obj.config,

@@ -18,7 +18,7 @@ from .config import Account, Config
 from .dispatch import DispatchEvent, Dispatcher, DispatchSettings, ImageLoader
 from .planner import Plan, PlannedPost, plan_campaign
 from .platforms import PublisherPool, platform_module
-from .platforms.base import Image, Publisher
+from .platforms.base import Image, Publisher, PublishError
 from .problems import Problem, UserError
 from .sandbox.core import Sandbox
 from .sandbox.link import RemoteSandbox, SandboxLink
@@ -82,6 +82,34 @@ def _required_credentials(account: Account) -> tuple[tuple[str, ...], ...]:
 def plan(path: Path, config: Config, now: datetime | None = None) -> Plan:
     """:raises UserError: if the campaign has errors."""
     return plan_campaign(load_campaign(path, config), config, now)
+
+
+# Our limit names <- Mastodon's /api/v2/instance names (see platforms.mastodon.limits_from_instance).
+_INSTANCE_LIMITS = {"max_characters": "max_characters", "characters_reserved_per_url": "characters_reserved_per_url",
+                    "max_images": "max_media_attachments", "alt_text_max": "description_limit",
+                    "image_max_bytes": "image_size_limit"}
+
+
+def with_instance_limits(config: Config) -> tuple[Config, list[Problem]]:
+    """The config with each Mastodon account's limits read from its instance (GET /api/v2/instance, no
+    token needed); an account's own ``limits = {...}`` still wins. An instance that cannot be read keeps the
+    configured values, with a warning."""
+    from .platforms.mastodon import fetch_instance_limits
+
+    accounts, problems = [], []
+    for account in config.settings.accounts:
+        if account.platform == "mastodon" and account.instance and not account.sandbox:
+            try:
+                found = fetch_instance_limits(account.instance, timeout=10)
+            except PublishError as error:
+                problems.append(Problem(config.label, f"accounts.{account.id}.instance",
+                                        f"{error}; checking with the configured limits instead", severity="warning"))
+            else:
+                ours = {name: found[theirs] for name, theirs in _INSTANCE_LIMITS.items()}
+                account = account.model_copy(update={"limits": {**ours, **account.limits}})
+        accounts.append(account)
+    settings = config.settings.model_copy(update={"accounts": accounts})
+    return replace(config, settings=settings), problems
 
 
 def checked_plan(path: Path, config: Config, now: datetime | None = None) -> tuple[Plan, list[Problem]]:

@@ -131,3 +131,24 @@ def test_queue_refuses_a_plan_a_platform_would_refuse(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--config", str(tmp_path / "config.toml"), "queue", str(path)])
     assert result.exit_code == 1 and "two X accounts" in result.output
     assert "Traceback" not in result.output
+
+
+def test_online_checks_use_the_mastodon_instances_own_limits(tmp_path: Path) -> None:
+    from scheduler.sandbox.core import Sandbox
+    from scheduler.sandbox.mastodon import MastodonApp
+
+    instance = MastodonApp()
+    instance.set_limits(max_characters=100)
+    with Sandbox([instance]) as sandbox:
+        accounts = DEFAULT_ACCOUNTS.replace('instance = "https://example.social"',
+                                            f'instance = "{sandbox.base_url("mastodon")}"')
+        make_workspace(tmp_path, accounts=accounts)
+        write_campaign(tmp_path, "c", utcnow() + timedelta(days=2), posts=(
+            '[[posts]]\ntext = "' + "word " * 30 + '#FreeThemAll"\naccounts = ["net-mastodon"]\n'))
+        args = ["--config", str(tmp_path / "config.toml"), "validate"]
+        assert CliRunner().invoke(main, args).exit_code == 0  # 162 chars fit the default 500
+        online = CliRunner().invoke(main, [*args, "--online"])
+        assert online.exit_code == 1
+        assert "too long for Mastodon (account net-mastodon): 162 chars, the limit is 100" in online.output
+    unreachable = CliRunner().invoke(main, [*args, "--online"])  # instance gone: a warning, configured limits
+    assert unreachable.exit_code == 0 and "could not read the instance's limits" in unreachable.output
