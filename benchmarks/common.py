@@ -76,7 +76,7 @@ class SandboxProcess:
         ports = [arg for name, url in self.urls.items() for arg in ("--port", name, url.rsplit(":", 1)[1])]
         # A missing config.toml = built-in defaults: the sandbox takes its ports from --port only.
         command = [sys.executable, "run.py", "--config", str(_MISSING_CONFIG), "sandbox", *ports,
-                   "--latency", str(self.latency)]
+                   "--latency", str(self.latency), "--quiet"]
         # The sandbox prints each accepted post: to /dev/null (it still formats them, the same cost for ours
         # and the baseline). stderr goes to a file (a pipe nobody reads could fill and stall the sandbox).
         self._stdout = open(os.devnull, "wb")

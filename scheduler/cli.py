@@ -400,10 +400,11 @@ def rehearse(obj: Context, campaign: Path, seconds: float, dry_run: bool) -> Non
 @click.option("--rate-limit-rate", type=float, default=0.0, help="Share of writes answered 429.")
 @click.option("--timeout-rate", type=float, default=0.0, help="Share of writes accepted, then never answered.")
 @click.option("--drop-rate", type=float, default=0.0, help="Share of writes accepted, then the connection dropped.")
+@click.option("--quiet", is_flag=True, help="Do not print each accepted post (for load tests).")
 @click.pass_obj
 @reports_user_errors
 def sandbox(obj: Context, host: str, ports: tuple[tuple[str, int], ...], latency: float, error_rate: float,
-            rate_limit_rate: float, timeout_rate: float, drop_rate: float) -> None:
+            rate_limit_rate: float, timeout_rate: float, drop_rate: float, quiet: bool) -> None:
     """Run local servers that speak the X, Mastodon and Bluesky APIs, for a private dress rehearsal.
 
     \b
@@ -427,8 +428,9 @@ def sandbox(obj: Context, host: str, ports: tuple[tuple[str, int], ...], latency
         running = Sandbox(faults=faults, host=host, ports=wanted).start()
     except OSError as error:
         raise UserError(f"cannot start the sandbox: {error}; choose other ports with --port") from None
-    running.on_post(lambda post: console.print(
-        f"{post.platform:<9} {post.account:<20} {len(post.media)} image(s)  {_escape(post.text[:80])}"))
+    if not quiet:
+        running.on_post(lambda post: console.print(
+            f"{post.platform:<9} {post.account:<20} {len(post.media)} image(s)  {_escape(post.text[:80])}"))
     console.print("sandbox running; Ctrl-C to stop")
     for name in running.platforms:
         console.print(f'  {name} = "{running.base_url(name)}"')

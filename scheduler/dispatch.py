@@ -36,6 +36,7 @@ from sqlalchemy.exc import DBAPIError
 
 from .platforms import (OutcomeUnknown, OutgoingPost, Published, Publisher, PublisherPool, RateLimited, Rejected,
                         ReplyTarget, RetryLater)
+from .loops import new_event_loop
 from .platforms.base import Image
 from .store import FAILED, MISSED, NEEDS_REVIEW, PENDING, SENDING, SENT, PostRow, Store
 from .timing import UTC, format_duration, utcnow
@@ -43,6 +44,8 @@ from .timing import UTC, format_duration, utcnow
 log = logging.getLogger("stormcaller.dispatch")
 
 ImageLoader = Callable[[PostRow], tuple[Image, ...]]
+SPAWN_BATCH = 25  # posts started between two turns of the event loop (see Dispatcher._spawn)
+SENT_FLUSH_DELAY = 0.02  # seconds: "sent" results gathered into one transaction (see Dispatcher._sent)
 Clock = Callable[[], datetime]
 T = TypeVar("T")
 
@@ -73,6 +76,7 @@ class DispatchSettings:
     retry_cap: timedelta = timedelta(minutes=5)
     parent_wait: timedelta = timedelta(seconds=1)
     database_patience: timedelta = timedelta(minutes=10)  # keep retrying a result write this long
+    claim_ahead: timedelta = timedelta(milliseconds=50)  # claim this early; the post then waits for its instant
 
 
 class WaitForParent(Exception):
@@ -99,9 +103,11 @@ class Dispatcher:
         self.closers: list[Callable[[], None]] = []  # run at stop: publishers' sessions, a sandbox...
         self._pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="publish")
         self._db = ThreadPoolExecutor(max_workers=settings.database_workers, thread_name_prefix="record")
-        self._loop = asyncio.new_event_loop()
+        self._warming = ThreadPoolExecutor(max_workers=8, thread_name_prefix="warm")  # apart from the sends
+        self._loop = new_event_loop()
         self._loop_thread = threading.Thread(target=self._loop.run_forever, name="dispatch-loop", daemon=True)
         self._tasks: set[asyncio.Task] = set()
+        self._sent_batch: tuple[list[dict[str, Any]], asyncio.Future] | None = None
         self._scheduler = BackgroundScheduler(timezone=UTC, executors={"default": APThreadPool(3)},
                                               job_defaults={"misfire_grace_time": None, "coalesce": True,
                                                             "max_instances": 3})
@@ -123,12 +129,13 @@ class Dispatcher:
                                 id="refresh")
         self._refresh()
         for account_id in self.store.accounts_with_pending():
-            self._pool.submit(self._warm, account_id)
+            self._warming.submit(self._warm, account_id)
 
     def stop(self, grace: timedelta = timedelta(seconds=20)) -> int:
         """Stop waking; wait up to ``grace`` for posts in flight. Returns how many were still in flight
         (they stay ``sending`` and are settled by the next daemon)."""
         self._stopping = True
+        self._warming.shutdown(wait=False, cancel_futures=True)
         self._scheduler.pause()
         self._scheduler.shutdown(wait=False)
         with self._flight_lock:
@@ -172,9 +179,12 @@ class Dispatcher:
         return False
 
     def _warm(self, account_id: str) -> None:
-        """Make an account's publisher (login, session, instance limits) before its first post is due."""
+        """Make an account's publisher and let it log in (sessions, instance limits) before its first
+        post is due, so a storm's first second is spent posting."""
         try:
-            self.publishers.get(account_id)
+            publisher = self.publishers.get(account_id)
+            if hasattr(publisher, "warm"):
+                publisher.warm()
         except Exception as error:  # reported on the account's first post, with the reason
             log.warning("account %s: publisher not ready: %s", account_id, error)
 
@@ -185,11 +195,13 @@ class Dispatcher:
             return
         try:
             now = self.clock()
+            for post in self.store.expire_overdue(now):
+                self._emit("missed", post, post.error or "missed")
             self.store.mark_dead_daemons(self.host, _is_running, now)
             for post in self.store.orphaned_sending(now, self.settings.stale_after):
                 if self.store.take_over(post, self.daemon_id, now):
                     self._submit(replace(post, uncertain=True, claimed_by=self.daemon_id))
-            self._arm(self.store.next_due_at())
+            self._arm(self.store.next_due_at(now))
         except DBAPIError as error:  # the database is away for now: the next refresh tries again
             log.warning("database unavailable during refresh: %s", error.orig)
 
@@ -206,8 +218,8 @@ class Dispatcher:
             job = self._scheduler.get_job("wake")
             if job is not None and job.next_run_time is not None and job.next_run_time <= at:
                 return
-            self._scheduler.add_job(self._wake, DateTrigger(run_date=max(at, utcnow())), id="wake",
-                                    replace_existing=True)
+            self._scheduler.add_job(self._wake, DateTrigger(run_date=max(at - self.settings.claim_ahead, utcnow())),
+                                    id="wake", replace_existing=True)
 
     def _wake(self) -> None:
         with self._wake_lock:
@@ -220,14 +232,15 @@ class Dispatcher:
                 self._arm(utcnow() + timedelta(seconds=1))
 
     def _claim_and_submit(self) -> None:
-        for post in self.store.expire_overdue(self.clock()):
-            self._emit("missed", post, post.error or "missed")
+        """Claim what is due within ``claim_ahead`` (overdue posts are marked missed by the refresh)."""
         while True:
-            claimed = self.store.claim_due(self.clock(), self.daemon_id, self.settings.claim_batch)
+            now = self.clock()
+            claimed = self.store.claim_due(now, self.daemon_id, self.settings.claim_batch,
+                                           horizon=now + self.settings.claim_ahead)
             self._submit(*claimed)
             if len(claimed) < self.settings.claim_batch:
                 break
-        self._arm(self.store.next_due_at())
+        self._arm(self.store.next_due_at(self.clock()))
 
     # --- one post --------------------------------------------------------------------------------
     def _submit(self, *posts: PostRow) -> None:
@@ -237,13 +250,22 @@ class Dispatcher:
         with self._flight_lock:
             self._in_flight += len(posts)
         try:
-            self._loop.call_soon_threadsafe(self._spawn, posts)
+            asyncio.run_coroutine_threadsafe(self._spawn(posts), self._loop)
         except RuntimeError:  # loop closed: the posts stay in sending and are settled on restart
             for _ in posts:
                 self._done()
 
-    def _spawn(self, posts: tuple[PostRow, ...]) -> None:
-        for post in posts:
+    async def _spawn(self, posts: tuple[PostRow, ...]) -> None:
+        """Start the posts' coroutines a few at a time, yielding in between: each does some CPU work
+        (signing, building the request) before its first wait, and started all at once the first request
+        would leave only after the last post was prepared. Staggered, the first ones are out at once.
+        Posts claimed ahead wait here for their instant (they come sorted by due time)."""
+        for index, post in enumerate(posts):
+            early = (post.due_at - self.clock()).total_seconds()
+            if early > 0:
+                await asyncio.sleep(early)
+            elif index % SPAWN_BATCH == 0:
+                await asyncio.sleep(0)
             task = self._loop.create_task(self._send(post))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -364,11 +386,31 @@ class Dispatcher:
 
     # --- recording results -----------------------------------------------------------------------
     async def _sent(self, post: PostRow, published: Published, note: str | None = None) -> None:
+        """Recorded with the other posts that went out in the same moment: a burst's results are a few
+        transactions, not a thousand competing with the sends still under way."""
         now = self.clock()
-        await self._in_db(lambda: self.store.record_sent(
-            post.id, self.daemon_id, platform_id=published.platform_id, url=published.url,
-            reply_ref=published.reply_ref, detail=note or published.url, now=now))
+        await self._record_sent_soon(dict(post_id=post.id, platform_id=published.platform_id, url=published.url,
+                                          reply_ref=published.reply_ref, detail=note or published.url, sent_at=now))
         self._emit("sent", post, published.url + (f" ({note})" if note else ""), now)
+
+    def _record_sent_soon(self, result: dict[str, Any]) -> asyncio.Future:
+        if self._sent_batch is None:
+            self._sent_batch = ([], self._loop.create_future())
+            self._loop.call_later(SENT_FLUSH_DELAY, lambda: self._loop.create_task(self._flush_sent()))
+        results, written = self._sent_batch
+        results.append(result)
+        return written
+
+    async def _flush_sent(self) -> None:
+        assert self._sent_batch is not None
+        results, written = self._sent_batch
+        self._sent_batch = None
+        try:
+            await self._in_db(lambda: self.store.record_sent_many(self.daemon_id, results))
+        except Exception as error:  # the posts stay in sending: settled by the next daemon, never resent
+            written.set_exception(error)
+        else:
+            written.set_result(None)
 
     async def _record_uncertain(self, post: PostRow, detail: str) -> None:
         """The answer never came: close this attempt as unknown (the post stays ours, now uncertain)."""

@@ -187,11 +187,14 @@ def _normalised(text: str) -> str:
 def _check_x_duplicates(plan: Plan, reporter: PlanReporter) -> None:
     """X forbids the same or nearly the same text from several accounts."""
     x_posts = [p for p in _one_per_post_and_account(plan.posts) if p.platform == "x"]
+    texts = [_normalised(p.text) for p in x_posts]
+    shingles = [_shingles(text) for text in texts]
     for index, first in enumerate(x_posts):
-        for second in x_posts[index + 1:]:
-            if first.account_id == second.account_id:
+        for other in range(index + 1, len(x_posts)):
+            second = x_posts[other]
+            if first.account_id == second.account_id or not _may_be_alike(shingles[index], shingles[other]):
                 continue
-            ratio = difflib.SequenceMatcher(None, _normalised(first.text), _normalised(second.text)).ratio()
+            ratio = difflib.SequenceMatcher(None, texts[index], texts[other]).ratio()
             if ratio >= NEAR_DUPLICATE_RATIO:
                 same = "the same text" if first.post_key == second.post_key else \
                     f"nearly the same text as post {first.post_key!r} ({ratio:.0%} alike)"
@@ -199,6 +202,20 @@ def _check_x_duplicates(plan: Plan, reporter: PlanReporter) -> None:
                              f"sends {same} from two X accounts ({first.account_id} and {second.account_id}); X's "
                              "automation rules forbid identical or substantially similar posts from several "
                              "accounts: give each X account its own text")
+
+
+SHINGLE = 4  # characters
+SHINGLE_OVERLAP_FLOOR = 0.3  # texts 90% alike share far more of their 4-character pieces than this
+
+
+def _shingles(text: str) -> frozenset[str]:
+    return frozenset(text[i:i + SHINGLE] for i in range(max(len(text) - SHINGLE + 1, 1)))
+
+
+def _may_be_alike(first: frozenset[str], second: frozenset[str]) -> bool:
+    """A cheap, loose test (set operations in C) before difflib's exact but slow ratio: a campaign with
+    hundreds of X posts compares every pair."""
+    return len(first & second) >= SHINGLE_OVERLAP_FLOOR * len(first | second)
 
 
 def _check_caps(plan: Plan, config: Config, reporter: PlanReporter) -> None:

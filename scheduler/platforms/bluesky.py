@@ -25,6 +25,8 @@ so they are never "unknown".
 from __future__ import annotations
 
 import json
+import functools
+import ssl
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -98,6 +100,13 @@ def create_publisher(credentials: Mapping[str, str], *, handle: str | None = Non
                             base_url=base_url or DEFAULT_BASE_URL, timeout=timeout)
 
 
+@functools.lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context for every account: building one (loading the CA bundle) costs ~30 ms of CPU, which a
+    storm of hundreds of accounts would otherwise pay per account at start."""
+    return httpx.create_ssl_context()
+
+
 @dataclass(frozen=True)
 class StrongRef:
     """What a reply needs of an earlier post: its at-uri and the CID of its record."""
@@ -135,7 +144,7 @@ class BlueskyPublisher:
         self.handle = handle
         self._password = app_password
         http_timeout = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT))
-        self._client = Client(base_url=base_url, request=Request(timeout=http_timeout))
+        self._client = Client(base_url=base_url, request=Request(timeout=http_timeout, verify=_tls_context()))
         self._client.on_session_change(self._remember_session)
         self._session: Session | None = None
         self._login_lock = threading.Lock()
@@ -185,6 +194,10 @@ class BlueskyPublisher:
             self.logins += 1
         elif event is SessionEvent.REFRESH:
             self.refreshes += 1
+
+    def warm(self) -> None:
+        """Log in ahead of the storm, so the first post does not wait for a session."""
+        self._ensure_session()
 
     def _ensure_session(self) -> None:
         if self._session is not None:

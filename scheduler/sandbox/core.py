@@ -26,6 +26,8 @@ from typing import Any, Awaitable, Callable, Protocol
 
 from aiohttp import web
 
+from ..loops import new_event_loop
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 RECEIVED_AT = web.RequestKey("received_at", float)
 ADMIN_PREFIX = "/_sandbox/"  # the sandbox's own routes (credentials, accepted posts): never faulted
@@ -127,7 +129,7 @@ class Sandbox:
         errors: list[BaseException] = []
 
         def run() -> None:
-            loop = asyncio.new_event_loop()
+            loop = new_event_loop()
             self._loop = loop
             asyncio.set_event_loop(loop)
             try:

@@ -168,6 +168,7 @@ class XApp:
         self._by_user_token: dict[str, _Account] = {}
         self._usernames: set[str] = set()
         self._tweets: dict[str, _Tweet] = {}
+        self._texts_by_author: dict[str, set[str]] = {}  # NFC texts each user posted: the duplicate check
         self._media: dict[str, _Media] = {}
         self._seen_nonces: dict[tuple[str, str], float] = {}
         self._ids = _SnowflakeIds()
@@ -445,12 +446,9 @@ class XApp:
     def _duplicate_refusal(self, text: str, account: _Account) -> web.Response | None:
         if not text:
             return None
-        normalized = unicodedata.normalize("NFC", text)
-        for tweet in self._tweets.values():
-            if tweet.author_id == account.user_id and \
-                    unicodedata.normalize("NFC", tweet.submitted_text) == normalized:
-                return _problem(403, "Forbidden", DUPLICATE_DETAIL)
-        return None
+        with self._lock:
+            posted = unicodedata.normalize("NFC", text) in self._texts_by_author.get(account.user_id, ())
+        return _problem(403, "Forbidden", DUPLICATE_DETAIL) if posted else None
 
     def _store_tweet(self, account: _Account, accepted: dict[str, Any], received_at: float) -> _Tweet:
         tweet_id = self._ids.next()
@@ -462,6 +460,8 @@ class XApp:
                        media_ids=accepted["media_ids"])
         with self._lock:
             self._tweets[tweet_id] = tweet
+            self._texts_by_author.setdefault(account.user_id, set()).add(
+                unicodedata.normalize("NFC", accepted["text"]))
         self._sandbox.record(AcceptedPost(
             platform=self.name, account=account.username, post_id=tweet_id, text=accepted["text"],
             received_at=received_at, media=[_accepted_media(m) for m in media], reply_to=tweet.reply_to,

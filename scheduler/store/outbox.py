@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Sequence
 
-from sqlalchemy import Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from ..planner import Plan, PlannedPost
@@ -179,9 +179,14 @@ class Store:
             return db.execute(select(campaigns.c.id).where(campaigns.c.id == campaign_id)).first() is not None
 
     # --- dispatch --------------------------------------------------------------------------------
-    def next_due_at(self) -> datetime | None:
+    def next_due_at(self, now: datetime | None = None) -> datetime | None:
+        """The earliest due time of a post that can still be claimed (not past its deadline unless
+        uncertain), or None."""
+        query = select(func.min(posts.c.due_at)).where(posts.c.state == PENDING)
+        if now is not None:
+            query = query.where(or_(posts.c.deadline >= now, posts.c.uncertain.is_(True)))
         with self.engine.connect() as db:
-            return db.execute(select(func.min(posts.c.due_at)).where(posts.c.state == PENDING)).scalar()
+            return db.execute(query).scalar()
 
     def accounts_with_pending(self) -> list[str]:
         with self.engine.connect() as db:
@@ -202,11 +207,14 @@ class Store:
                            .values(state=MISSED, error=reason, updated_at=now))
         return [PostRow.from_row(row) for row in rows]
 
-    def claim_due(self, now: datetime, daemon_id: str, limit: int = 1000) -> list[PostRow]:
-        """Atomically take up to ``limit`` due posts (pending -> sending) and open an attempt for each,
-        in one transaction: the attempt is recorded before any platform is called."""
+    def claim_due(self, now: datetime, daemon_id: str, limit: int = 1000,
+                  horizon: datetime | None = None) -> list[PostRow]:
+        """Atomically take up to ``limit`` posts due by ``horizon`` (default ``now``; pending -> sending)
+        and open an attempt for each, in one transaction: the attempt is recorded before any platform is
+        called."""
+        horizon = horizon or now
         # an uncertain post is claimed even past its deadline: it must be settled, never just called missed
-        due = (select(posts.c.id).where(posts.c.state == PENDING, posts.c.due_at <= now,
+        due = (select(posts.c.id).where(posts.c.state == PENDING, posts.c.due_at <= horizon,
                                         or_(posts.c.deadline >= now, posts.c.uncertain.is_(True)))
                .order_by(posts.c.due_at, posts.c.sequence).limit(limit))
         if self.is_postgres:
@@ -242,6 +250,25 @@ class Store:
         return self.finish(post_id, daemon_id, state=SENT, outcome="sent", detail=detail or url, now=now,
                            sent_at=now, platform_id=platform_id, url=url, reply_ref=reply_ref, error=None,
                            uncertain=False)
+
+    def record_sent_many(self, daemon_id: str, results: list[dict[str, Any]]) -> None:
+        """Several sent posts in one transaction (a burst's results): each dict has post_id, platform_id,
+        url, reply_ref, detail, sent_at."""
+        if not results:
+            return
+        post_rows = [dict(r, b_id=r["post_id"], b_daemon=daemon_id) for r in results]
+        with self.engine.begin() as db:
+            db.execute(update(posts).where(posts.c.id == bindparam("b_id"), posts.c.state == SENDING,
+                                           posts.c.claimed_by == bindparam("b_daemon"))
+                       .values(state=SENT, updated_at=bindparam("sent_at"), sent_at=bindparam("sent_at"),
+                               platform_id=bindparam("platform_id"), url=bindparam("url"),
+                               reply_ref=bindparam("reply_ref"), error=None, uncertain=False),
+                       [{k: row[k] for k in ("b_id", "b_daemon", "sent_at", "platform_id", "url", "reply_ref")}
+                        for row in post_rows])
+            db.execute(update(attempts).where(attempts.c.post_id == bindparam("b_id"), attempts.c.outcome.is_(None),
+                                              attempts.c.daemon_id == bindparam("b_daemon"))
+                       .values(ended_at=bindparam("sent_at"), outcome="sent", detail=bindparam("detail")),
+                       [{k: row[k] for k in ("b_id", "b_daemon", "sent_at", "detail")} for row in post_rows])
 
     def record_retry(self, post_id: str, daemon_id: str, *, due_at: datetime, outcome: str, detail: str,
                      uncertain: bool = False, now: datetime | None = None) -> bool:
