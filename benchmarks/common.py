@@ -351,7 +351,7 @@ class ApschedulerBaseline:
         the last due time)."""
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
         from apscheduler.schedulers.background import BackgroundScheduler
-        from scheduler.store.keys import new_tid
+        from scheduler.tid import new_tid
 
         with _baseline_done:
             _baseline_state.update(finished=0, errors=[])

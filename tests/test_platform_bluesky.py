@@ -27,7 +27,7 @@ from scheduler.platforms.base import (
     RetryLater,
 )
 from scheduler.platforms.bluesky import REQUIRED_CREDENTIALS, BlueskyPublisher, create_publisher, parse_reply_ref
-from scheduler.platforms.bluesky_tid import is_tid, new_tid
+from scheduler.tid import is_tid, new_tid
 from scheduler.sandbox.bluesky import BLOB_LIMIT_RAISED, BlueskyApp
 from scheduler.sandbox.core import Faults, Sandbox
 

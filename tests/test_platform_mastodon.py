@@ -34,8 +34,8 @@ from scheduler.platforms.mastodon import (
     MastodonPublisher,
     create_publisher,
     fetch_instance_limits,
-    tid_time,
 )
+from scheduler.tid import tid_time
 from scheduler.sandbox.core import Faults, Sandbox
 from scheduler.sandbox.mastodon import MastodonApp, MastodonLimits
 

@@ -57,7 +57,7 @@ from scheduler.platforms.base import (
     Rejected,
     RetryLater,
 )
-from scheduler.platforms.bluesky_tid import is_tid, new_tid
+from scheduler.tid import is_tid, new_tid
 
 __all__ = ["REQUIRED_CREDENTIALS", "DEFAULT_BASE_URL", "BlueskyPublisher", "BlueskyRejected", "create_publisher",
            "new_tid", "parse_reply_ref", "build_post_record"]
@@ -310,7 +310,7 @@ class BlueskyPublisher:
     def _record_key(post: OutgoingPost) -> str:
         if not is_tid(post.idempotency_key):
             raise Rejected(f"post {post.key}: its Bluesky record key {post.idempotency_key!r} is not a TID "
-                           "(13 characters, e.g. from scheduler.platforms.bluesky_tid.new_tid())")
+                           "(13 characters, e.g. from scheduler.tid.new_tid())")
         return post.idempotency_key
 
     @staticmethod

@@ -31,6 +31,7 @@ from mastodon import (
     MastodonUnauthorizedError,
 )
 
+from scheduler.tid import tid_time
 from scheduler.platforms.base import (
     Image,
     OutcomeUnknown,
@@ -90,8 +91,6 @@ DEFAULT_INSTANCE_LIMITS: Mapping[str, int] = {
 
 #: Bluesky-style TIDs (``OutgoingPost.idempotency_key``) carry the time they were made
 #: (https://atproto.com/specs/tid: 13 chars of this alphabet; 53 bits of microseconds, 10 of clock id).
-_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
-_TID_LENGTH = 13
 
 
 class MastodonPublisher:
@@ -369,19 +368,6 @@ def limits_from_instance(instance: Mapping[str, Any]) -> dict[str, int]:
     }
     return {name: int(value) if isinstance(value, int) else DEFAULT_INSTANCE_LIMITS[name]
             for name, value in found.items()}
-
-
-def tid_time(value: str) -> datetime | None:
-    """The time inside a TID (https://atproto.com/specs/tid), or None if ``value`` is not a TID."""
-    if len(value) != _TID_LENGTH or value[0] not in _TID_ALPHABET[:20]:
-        return None
-    number = 0
-    for char in value:
-        digit = _TID_ALPHABET.find(char)
-        if digit < 0:
-            return None
-        number = number * 32 + digit
-    return datetime.fromtimestamp((number >> 10) / 1_000_000, timezone.utc)
 
 
 # --- error helpers ---------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ import libipld
 from aiohttp import web
 from PIL import Image as PILImage
 
-from scheduler.platforms.bluesky_tid import is_record_key, new_tid
+from scheduler.tid import is_record_key, new_tid
 from scheduler.sandbox.core import RECEIVED_AT, AcceptedMedia, AcceptedPost, Sandbox
 
 PLATFORM = "bluesky"

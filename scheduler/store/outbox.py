@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from ..planner import Plan, PlannedPost
 from ..timing import utcnow
 from .database import make_engine, migrate
-from .keys import new_tid
+from ..tid import new_tid
 from .schema import attempts, campaigns, daemons, dry_run_outbox, posts
 
 PENDING, SENDING, SENT, FAILED, MISSED, CANCELLED, NEEDS_REVIEW = (

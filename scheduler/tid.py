@@ -1,9 +1,9 @@
-"""Bluesky record keys: TIDs ("timestamp identifiers").
+"""TIDs ("timestamp identifiers"): each post's idempotency key.
 
-A Bluesky post's record key is chosen by the client. The scheduler chooses it once, when a post is
-queued, and stores it before sending (``OutgoingPost.idempotency_key``), so a retry writes the same key
-and cannot create a second post. Pure standard library, so the queue code and the sandbox can use it
-without importing the atproto SDK.
+The scheduler chooses one per post when it is queued and stores it before sending
+(``OutgoingPost.idempotency_key``): Bluesky uses it as the record key, so a retry writes the same key and
+cannot create a second post; Mastodon sends it as the ``Idempotency-Key``. Pure standard library, so the
+store, the publishers and the sandbox share it without importing the atproto SDK.
 
 Format (atproto spec, https://atproto.com/specs/tid): 64 bits = 0 | 53 bits of microseconds since the
 Unix epoch | 10 bits of clock id, written as 13 characters of the "base32-sortable" alphabet.
@@ -15,6 +15,7 @@ import re
 import secrets
 import threading
 import time
+from datetime import datetime, timezone
 
 # https://atproto.com/specs/tid: alphabet and syntax; also platform-facts.md ("^[2-7a-j][2-7a-z]{12}$").
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
@@ -48,6 +49,16 @@ def new_tid(now: float | None = None) -> str:
         micros = max(micros, _last_micros + 1)
         _last_micros = micros
     return encode_tid(micros, _clock_id)
+
+
+def tid_time(value: str) -> datetime | None:
+    """The time inside a TID, or None if ``value`` is not a TID."""
+    if not is_tid(value):
+        return None
+    number = 0
+    for char in value:
+        number = number * 32 + TID_ALPHABET.index(char)
+    return datetime.fromtimestamp((number >> _CLOCK_ID_BITS) / 1_000_000, timezone.utc)
 
 
 def is_tid(value: str) -> bool:
