@@ -17,6 +17,7 @@ called missed while it may exist: what cannot be settled becomes ``needs-review`
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import random
@@ -130,6 +131,9 @@ class Dispatcher:
         self._refresh()
         for account_id in self.store.accounts_with_pending():
             self._warming.submit(self._warm, account_id)
+        # Everything loaded so far lives as long as the daemon: keep it out of the garbage collector's
+        # scans, so collections during a burst are short.
+        gc.freeze()
 
     def stop(self, grace: timedelta = timedelta(seconds=20)) -> int:
         """Stop waking; wait up to ``grace`` for posts in flight. Returns how many were still in flight
