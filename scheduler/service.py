@@ -24,7 +24,7 @@ from .sandbox.core import Sandbox
 from .sandbox.link import RemoteSandbox, SandboxLink
 from .rules import PlanReporter, check_plan, image_profile  # image_profile: part of this API (validation needs it too)
 from .store import LogFilter, PostRow, QueueReport, Store
-from .timing import utcnow
+from .timing import format_duration, utcnow
 
 if TYPE_CHECKING:
     from .media import ImageProblem, ImageProfile, PreparedImage
@@ -250,7 +250,7 @@ def queue(path: Path, config: Config, store: Store, now: datetime | None = None,
     queueable = [p for p in plan_.posts if p.deadline >= now]
     if not queueable:
         raise UserError([Problem(str(path), "storm.start",
-                                 f"every post is due before now minus the lateness bound ({plan_.max_lateness}); "
+                                 f"every post is due before now minus the lateness bound ({format_duration(plan_.max_lateness)}); "
                                  "nothing to queue. Change storm.start to a future time, or use `rehearse` "
                                  "to play the campaign now")])
     prepare_media(plan_, config, progress)
