@@ -311,10 +311,11 @@ def _since(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=datetime.fromisoformat(value).tzinfo or
-                                                     zone("UTC"))
+        moment = datetime.fromisoformat(value)
     except ValueError:
         pass
+    else:  # a date or time without an offset is taken as UTC, like every time the log shows
+        return moment if moment.tzinfo else moment.replace(tzinfo=zone("UTC"))
     try:
         return utcnow() - parse_duration(value)
     except ValueError:

@@ -5,18 +5,17 @@ The CLI only parses arguments and draws results; everything it does is a call he
 
 from __future__ import annotations
 
-import json
 import tempfile
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Callable
 
 from .campaign import Campaign, load_campaign, validate_files
 from .config import Account, Config
 from .dispatch import DispatchEvent, Dispatcher, DispatchSettings, ImageLoader
-from .planner import Plan, PlannedPost, plan_campaign
+from .planner import Plan, plan_campaign
 from .platforms import PublisherPool, platform_module
 from .platforms.base import Image, Publisher, PublishError
 from .problems import Problem, UserError

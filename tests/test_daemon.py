@@ -23,7 +23,6 @@ from scheduler import service
 from scheduler.cli import main
 from scheduler.config import load_config
 from scheduler.dispatch import DispatchEvent, DispatchSettings
-from scheduler.store import LogFilter
 from scheduler.timing import utcnow
 from workspace import make_workspace, soon, write_campaign
 
