@@ -272,10 +272,7 @@ def show_event(event: DispatchEvent) -> None:
 
 
 def show_needs_review(store) -> None:  # type: ignore[no-untyped-def]
-    review = store.posts(LogFilter(states=["needs-review"]))
-    if review:
-        console.print(f"[bold magenta]{len(review)} post(s) need a person's review[/]: "
-                      "`python run.py log --state needs-review` says what to check")
+    show_review_banner(store.posts(LogFilter(states=["needs-review"])))
 
 
 # --- log -------------------------------------------------------------------------------------------
@@ -358,6 +355,17 @@ def show_log(entries: list[service.LogEntry], show_attempts: bool) -> None:
     for entry in entries:
         counts[entry.post.state] = counts.get(entry.post.state, 0) + 1
     console.print(", ".join(f"{count} {state}" for state, count in sorted(counts.items())))
+    show_review_banner([entry.post for entry in entries if entry.post.state == "needs-review"])
+
+
+def show_review_banner(posts: list) -> None:  # type: ignore[type-arg]
+    """Posts nobody can settle automatically: each with what a person should check."""
+    if not posts:
+        return
+    console.print(f"[bold magenta]{len(posts)} post(s) need a person's review[/]: they may or may not have gone "
+                  "out; check each account, then mark them by hand")
+    for post in posts:
+        console.print(f"  [magenta]{post.id}[/] ({post.platform}): {_escape(post.error or '')}")
 
 
 # --- rehearse --------------------------------------------------------------------------------------

@@ -178,3 +178,14 @@ def test_store_api_round_trip(project: Path) -> None:
         assert store.next_due_at() == plan.first_due
         assert [e.post.id for e in service.read_log(store, LogFilter(account="net-x"))] == ["storm/first/net-x"]
     assert isinstance(store, Store)
+
+
+def test_log_shows_posts_that_need_review_prominently(project: Path) -> None:
+    path = write_campaign(project, "storm", utcnow() + timedelta(hours=2))
+    cli(project, "queue", str(path))
+    with sqlite3.connect(project / "storm.db") as db:
+        db.execute("update posts set state='needs-review', error='could not tell whether it was published: "
+                   "check https://x.com/net' where id='storm/first/net-x'")
+    result = cli(project, "log")
+    assert "1 post(s) need a person's review" in result.output
+    assert "storm/first/net-x (x): could not tell whether it was published" in result.output.replace("\n", "")
