@@ -232,6 +232,33 @@ def unqueue(obj: Context, campaign_id: str) -> None:
     console.print(f"cancelled {count} pending post(s) of {campaign_id}")
 
 
+@main.command()
+@click.argument("post_id")
+@click.option("--published", "url", metavar="[URL]", is_flag=False, flag_value="", default=None,
+              help="It did go out (give its link if you have it).")
+@click.option("--not-published", is_flag=True, help="It did not go out: mark it failed.")
+@click.option("--resend", is_flag=True, help="With --not-published: send it again now (the daemon picks it up).")
+@click.pass_obj
+@reports_user_errors
+def resolve(obj: Context, post_id: str, url: str | None, not_published: bool, resend: bool) -> None:
+    """Settle a post that needs review, after looking at the account yourself.
+
+    \b
+      python run.py log --state needs-review
+      python run.py resolve "storm/call/network-x" --published https://x.com/network/status/123
+      python run.py resolve "storm/call/network-x" --not-published --resend
+    """
+    if (url is None) == (not not_published):
+        raise UserError("say what you found: --published [URL] or --not-published")
+    if resend and not not_published:
+        raise UserError("--resend goes with --not-published")
+    with obj.store() as store:
+        service.resolve(post_id, store, published=url is not None, url=url or None, resend=resend,
+                        lateness=obj.config.settings.defaults.max_lateness)
+    console.print(f"{post_id}: " + ("marked sent" if url is not None else
+                                    "sending again now" if resend else "marked failed"))
+
+
 # --- run -------------------------------------------------------------------------------------------
 @main.command()
 @click.option("--dry-run/--live", default=None,
@@ -363,7 +390,7 @@ def show_review_banner(posts: list) -> None:  # type: ignore[type-arg]
     if not posts:
         return
     console.print(f"[bold magenta]{len(posts)} post(s) need a person's review[/]: they may or may not have gone "
-                  "out; check each account, then mark them by hand")
+                  "out; check each account, then `python run.py resolve POST_ID --published [URL] | --not-published [--resend]`")
     for post in posts:
         console.print(f"  [magenta]{post.id}[/] ({post.platform}): {_escape(post.error or '')}")
 

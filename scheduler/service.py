@@ -256,6 +256,21 @@ def queue(path: Path, config: Config, store: Store, now: datetime | None = None,
     return plan_, store.queue(plan_, now, source=str(path))
 
 
+def resolve(post_id: str, store: Store, *, published: bool, url: str | None = None, resend: bool = False,
+            lateness: timedelta = timedelta(minutes=15)) -> None:
+    """Settle a needs-review post by hand, after a person looked at the account.
+
+    :raises UserError: when the post is not awaiting review.
+    """
+    now = utcnow()
+    if not store.resolve_review(post_id, published=published, url=url,
+                                resend_until=now + lateness if resend else None, now=now):
+        post = store.post(post_id)
+        state = f"it is {post.state}" if post else "no such post"
+        raise UserError(f"post {post_id!r} is not awaiting review ({state}); `python run.py log --state "
+                        "needs-review` lists the ones that are")
+
+
 def unqueue(campaign_id: str, store: Store) -> int:
     if not store.campaign_exists(campaign_id):
         raise UserError(f"no queued campaign {campaign_id!r}; `python run.py log` lists what is queued")

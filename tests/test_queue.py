@@ -189,3 +189,24 @@ def test_log_shows_posts_that_need_review_prominently(project: Path) -> None:
     result = cli(project, "log")
     assert "1 post(s) need a person's review" in result.output
     assert "storm/first/net-x (x): could not tell whether it was published" in result.output.replace("\n", "")
+
+
+def test_resolve_settles_a_post_that_needs_review(project: Path) -> None:
+    path = write_campaign(project, "storm", utcnow() + timedelta(hours=2))
+    cli(project, "queue", str(path))
+    with sqlite3.connect(project / "storm.db") as db:
+        db.execute("update posts set state='needs-review' where id in ('storm/first/net-x', 'storm/first/net-mastodon',"
+                   " 'storm/first/net-bluesky')")
+    assert cli(project, "resolve", "storm/first/net-x", "--published", "https://x.com/net/status/1").exit_code == 0
+    assert cli(project, "resolve", "storm/first/net-mastodon", "--not-published").exit_code == 0
+    assert cli(project, "resolve", "storm/first/net-bluesky", "--not-published", "--resend").exit_code == 0
+    rows = post_rows(project)
+    assert rows["storm/first/net-x"][0] == "sent"
+    assert rows["storm/first/net-mastodon"][0] == "failed"
+    assert rows["storm/first/net-bluesky"][0] == "pending"
+    again = cli(project, "resolve", "storm/first/net-x", "--not-published")
+    assert again.exit_code == 1 and "not awaiting review (it is sent)" in again.output
+    assert cli(project, "resolve", "storm/first/net-x").exit_code == 1  # must say what was found
+    entries = json.loads(cli(project, "log", "--json", "--account", "net-x").output)
+    assert entries[0]["url"] == "https://x.com/net/status/1"
+    assert entries[0]["attempts"][-1]["outcome"] == "reviewed"

@@ -174,6 +174,27 @@ class Store:
             return db.execute(update(posts).where(posts.c.campaign_id == campaign_id, posts.c.state == PENDING)
                               .values(state=CANCELLED, error="campaign cancelled (unqueue)", updated_at=now)).rowcount
 
+    def resolve_review(self, post_id: str, *, published: bool, url: str | None, resend_until: datetime | None,
+                       now: datetime) -> bool:
+        """A person checked a needs-review post: it went out (sent, with its link if known), it did not
+        (failed), or it did not and should go now (pending until ``resend_until``). False if the post is not
+        awaiting review."""
+        if published:
+            values = dict(state=SENT, sent_at=now, url=url, error=None, detail="a person checked: published")
+        elif resend_until is not None:
+            values = dict(state=PENDING, due_at=now, deadline=resend_until, uncertain=False,
+                          error="a person checked: not published; sending again", claimed_by=None)
+        else:
+            values = dict(state=FAILED, error="a person checked: not published")
+        detail = values.pop("detail", values.get("error"))
+        with self.engine.begin() as db:
+            changed = db.execute(update(posts).where(posts.c.id == post_id, posts.c.state == NEEDS_REVIEW)
+                                 .values(updated_at=now, **values)).rowcount
+            if changed:
+                db.execute(insert(attempts).values(post_id=post_id, daemon_id="person", started_at=now,
+                                                   ended_at=now, outcome="reviewed", detail=detail))
+        return changed == 1
+
     def campaign_exists(self, campaign_id: str) -> bool:
         with self.engine.connect() as db:
             return db.execute(select(campaigns.c.id).where(campaigns.c.id == campaign_id)).first() is not None
