@@ -17,7 +17,6 @@ from .limits import LIMIT_MODELS, LimitsSettings
 from .problems import Problem, UserError, pydantic_problems, read_toml
 from .timing import parse_duration
 
-PLATFORMS = ("x", "mastodon", "bluesky")
 DEFAULT_DATABASE = "sqlite:///storm.db"
 # Upper case only: a mixed-case token of letters and digits would otherwise pass for a variable name, and
 # be printed back as "variable ... not set" (environment variable names are upper case by POSIX convention).

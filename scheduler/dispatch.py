@@ -202,9 +202,10 @@ class Dispatcher:
             for post in self.store.expire_overdue(now):
                 self._emit("missed", post, post.error or "missed")
             self.store.mark_dead_daemons(self.host, _is_running, now)
-            for post in self.store.orphaned_sending(now, self.settings.stale_after):
-                if self.store.take_over(post, self.daemon_id, now):
-                    self._submit(replace(post, uncertain=True, claimed_by=self.daemon_id))
+            taken = [replace(post, uncertain=True, claimed_by=self.daemon_id)
+                     for post in self.store.orphaned_sending(now, self.settings.stale_after)
+                     if self.store.take_over(post, self.daemon_id, now)]
+            self._submit(*taken)
             self._arm(self.store.next_due_at(now))
         except DBAPIError as error:  # the database is away for now: the next refresh tries again
             log.warning("database unavailable during refresh: %s", error.orig)

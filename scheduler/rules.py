@@ -11,7 +11,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from . import text as counting
 from .config import Config
@@ -233,24 +233,32 @@ def _check_caps(plan: Plan, config: Config, reporter: PlanReporter) -> None:
                              f"(caps are settings: [limits.{posts[0].platform}] or limits = {{...}} on the account)")
 
 
-def _caps(limits) -> list[tuple[timedelta, int, str, int]]:  # type: ignore[no-untyped-def]
+Weight = Callable[[PlannedPost], int]  # what one post uses of a cap
+
+
+def _caps(limits) -> list[tuple[timedelta, int, str, Weight]]:  # type: ignore[no-untyped-def]
+    one: Weight = lambda post: 1  # noqa: E731
     if isinstance(limits, XLimits):
-        return [(timedelta(minutes=15), limits.posts_per_15min, "posts", 1),
-                (timedelta(hours=24), limits.posts_per_24h, "posts", 1)]
+        return [(timedelta(minutes=15), limits.posts_per_15min, "posts", one),
+                (timedelta(hours=24), limits.posts_per_24h, "posts", one)]
     if isinstance(limits, MastodonLimits):
-        return [(timedelta(hours=3), limits.statuses_per_3h, "statuses", 1)]
-    return [(timedelta(hours=1), limits.points_per_hour, "write points", limits.create_cost),
-            (timedelta(hours=24), limits.points_per_day, "write points", limits.create_cost)]
+        return [(timedelta(hours=3), limits.statuses_per_3h, "statuses", one),
+                (timedelta(minutes=30), limits.media_per_30min, "image uploads", lambda post: len(post.images))]
+    return [(timedelta(hours=1), limits.points_per_hour, "write points", lambda post: limits.create_cost),
+            (timedelta(hours=24), limits.points_per_day, "write points", lambda post: limits.create_cost)]
 
 
-def _busiest(posts: list[PlannedPost], window: timedelta, weight: int) -> int:
-    """The most ``weight``-points any window of this length holds (two pointers over sorted due times)."""
-    times = sorted(p.due_at for p in posts)
-    best, start = 0, 0
-    for end, moment in enumerate(times):
-        while moment - times[start] >= window:
+def _busiest(posts: list[PlannedPost], window: timedelta, weight: Weight) -> int:
+    """The most any window of this length holds, each post counting ``weight(post)`` (two pointers over the
+    posts sorted by due time)."""
+    ordered = sorted(posts, key=lambda p: p.due_at)
+    best = held = start = 0
+    for post in ordered:
+        held += weight(post)
+        while post.due_at - ordered[start].due_at >= window:
+            held -= weight(ordered[start])
             start += 1
-        best = max(best, (end - start + 1) * weight)
+        best = max(best, held)
     return best
 
 

@@ -75,6 +75,16 @@ def test_a_cap_exceeded_is_an_error_with_the_numbers(tmp_path: Path) -> None:
     assert any("5 posts within 15 minutes, over its cap of 2" in p.message for p in problems)
 
 
+def test_mastodon_image_uploads_are_capped_per_30_minutes(tmp_path: Path) -> None:
+    images = ", ".join('{ file = "card.png", alt = "a card" }' for _ in range(3))
+    posts = "".join(f'[[posts]]\nid = "m{n}"\ntext = "Post {n} #FreeThemAll"\naccounts = ["net-mastodon"]\n'
+                    f'images = [{images}]\n' for n in range(4))
+    problems = check(tmp_path, posts, extra="[limits.mastodon]\nmedia_per_30min = 10\n")
+    assert any("account net-mastodon would use 12 image uploads within 30 minutes, over its cap of 10" in p.message
+               for p in problems), messages(problems)
+    assert not [p for p in check(tmp_path / "b", posts) if "image uploads" in p.message]  # default cap 30
+
+
 def test_images_and_alt_text_limits(tmp_path: Path) -> None:
     images = ", ".join('{ file = "card.png", alt = "x" }' for _ in range(5))
     long_alt = "a" * 1001

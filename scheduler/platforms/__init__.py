@@ -43,10 +43,6 @@ class PublisherPool:
         with self._lock:
             return list(self._publishers.values())
 
-    def warm(self, account_ids: list[str]) -> None:
-        for account_id in account_ids:
-            self.get(account_id)
-
     def close(self) -> None:
         with self._lock:
             for publisher in self._publishers.values():

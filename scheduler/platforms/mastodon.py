@@ -31,7 +31,6 @@ from mastodon import (
     MastodonUnauthorizedError,
 )
 
-from scheduler.tid import tid_time
 from scheduler.platforms.base import (
     Image,
     OutcomeUnknown,
@@ -42,6 +41,7 @@ from scheduler.platforms.base import (
     Rejected,
     RetryLater,
 )
+from scheduler.tid import tid_time
 
 log = logging.getLogger(__name__)
 

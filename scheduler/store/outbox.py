@@ -265,13 +265,6 @@ class Store:
                        .values(ended_at=now, outcome=outcome, detail=detail))
         return changed == 1
 
-    def record_sent(self, post_id: str, daemon_id: str, *, platform_id: str, url: str, reply_ref: str,
-                    detail: str | None = None, now: datetime | None = None) -> bool:
-        now = now or utcnow()
-        return self.finish(post_id, daemon_id, state=SENT, outcome="sent", detail=detail or url, now=now,
-                           sent_at=now, platform_id=platform_id, url=url, reply_ref=reply_ref, error=None,
-                           uncertain=False)
-
     def record_sent_many(self, daemon_id: str, results: list[dict[str, Any]]) -> None:
         """Several sent posts in one transaction (a burst's results): each dict has post_id, platform_id,
         url, reply_ref, detail, sent_at."""
