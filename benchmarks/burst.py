@@ -13,7 +13,7 @@ taken as the request arrives, before the injected latency) − the post's due ti
 In one run, against a fresh sandbox process each (same command, same latency, nothing left from the
 other run):
 
-- ours: the posts are queued (a Plan of PlannedPosts written with ``Store.queue``, see
+- ours: the posts are queued (a Plan of PlannedPosts written with ``service.write_plan`` (``Store.queue``), see
   ``common.run_daemon`` for why not a 1,000-post campaign file) in a fresh SQLite database, due ``--lead``
   seconds (default 5) after the daemon is started with ``service.start_daemon`` in this process; it has
   that long to start and warm its publishers. The daemon runs in this process rather than as

@@ -245,7 +245,7 @@ def run_daemon(root: Path, sandbox_urls: dict[str, str], posts: Sequence[BenchPo
     """Queue ``posts`` in a fresh SQLite database (config and campaign under ``root``), start the daemon
     with ``service.start_daemon`` ``lead`` seconds before the first due time, wait until it is idle.
 
-    The posts are built as a Plan of PlannedPosts and written with ``Store.queue``: a campaign file can
+    The posts are built as a Plan of PlannedPosts and written with ``service.write_plan`` (``Store.queue``): a campaign file can
     express one instant for many accounts but not per-account due times 50 ms apart, and ``queue``'s X
     near-duplicate check compares every pair of X posts (about 26 s for 500 X posts on this machine).
     The texts are made to pass that check (see :func:`distinct_texts`).
@@ -275,7 +275,7 @@ def run_daemon(root: Path, sandbox_urls: dict[str, str], posts: Sequence[BenchPo
             due_at=utc(post.due), deadline=utc(post.due) + lateness, text=post.text, lang="en", sequence=index)
             for index, post in enumerate(posts))
         started = time.monotonic()
-        store.queue(replace(template, posts=planned), source=str(campaign_file))
+        service.write_plan(store, replace(template, posts=planned), source=str(campaign_file))
         queue_seconds = time.monotonic() - started
         sleep_until(first_due - lead)
         daemon = service.start_daemon(config, store)
@@ -335,12 +335,12 @@ class ApschedulerBaseline:
 
     def prepare_publishers(self, accounts: Sequence[BenchAccount]) -> None:
         """One publisher per account, made ahead of the storm (as the daemon warms its own)."""
-        from scheduler.platforms import create_publisher_for_test
+        from scheduler.sandbox.link import sandbox_publisher
         from scheduler.sandbox.link import RemoteSandbox
 
         sandbox = RemoteSandbox(self.sandbox_urls)
         for account in accounts:
-            publisher = create_publisher_for_test(sandbox, account.platform, account.id)
+            publisher = sandbox_publisher(sandbox, account.platform, account.id)
             warm = getattr(publisher, "warm", None)  # a public warm-up (login) if publishers gain one
             if callable(warm):
                 warm()

@@ -128,7 +128,8 @@ def naive_pipeline(path: Path) -> tuple[bytes, tuple[int, int]]:
 
 
 def our_pipeline(path: Path) -> tuple[bytes, tuple[int, int]]:
-    from scheduler.media import prepare_image, profile_for
+    from scheduler.media import prepare_image
+    from scheduler.platforms.registry import image_profile as profile_for
 
     prepared = prepare_image(path, profile_for("bluesky"))
     return prepared.data, (prepared.width, prepared.height)

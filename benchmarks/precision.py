@@ -10,7 +10,7 @@ Lateness = when the sandbox received the post's create request (``received_at``,
 
 In one run, against a fresh sandbox process each:
 
-- ours: the posts are queued (a Plan of PlannedPosts written with ``Store.queue``: a campaign file cannot
+- ours: the posts are queued (a Plan of PlannedPosts written with ``service.write_plan`` (``Store.queue``): a campaign file cannot
   give each account its own due time 50 ms apart) in a fresh SQLite database, and the daemon is started
   with ``service.start_daemon`` in this process ``--lead`` seconds (default 5) before the first due time,
   so it has started and warmed its publishers; the benchmark waits with ``Dispatcher.wait_until_idle``.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -170,21 +171,10 @@ class CampaignSpec(_Strict):
 
 
 def hashtag_problem(tag: str) -> str | None:
-    """Why ``tag`` is not a usable hashtag, or None. Uses the text module's rules when present."""
-    try:
-        from .text import is_valid_hashtag
-    except ImportError:  # pragma: no cover - the text module is part of the package
-        is_valid_hashtag = None
-    if is_valid_hashtag is not None:
-        return is_valid_hashtag(tag)
-    if not tag.startswith("#") or len(tag) < 2:
-        return "a hashtag starts with '#' followed by letters, e.g. \"#FreePalestinianStudents\""
-    body = tag[1:]
-    if not re.fullmatch(r"\w+", body):
-        return "only letters, digits and '_' may follow '#' (no spaces or punctuation)"
-    if body.isdigit():
-        return "a hashtag needs at least one letter"
-    return None
+    """Why ``tag`` is not a usable hashtag on every platform, or None."""
+    from .text import is_valid_hashtag
+
+    return is_valid_hashtag(tag)
 
 
 @dataclass
@@ -218,6 +208,11 @@ class Campaign:
     path: Path
     id: str
     warnings: tuple[Problem, ...] = ()
+    source: str = field(default="", repr=False)  # the file as read, to locate problems found later
+
+    @cached_property
+    def locator(self) -> TomlLocator:
+        return TomlLocator(self.source)
 
     @property
     def max_lateness(self) -> timedelta | None:
@@ -245,7 +240,7 @@ def load_campaign(path: Path, config: Config) -> Campaign:
     if problems:
         raise UserError(problems)
     return Campaign(spec=spec, path=path, id=campaign_id(spec.id, path),
-                    warnings=tuple(_warnings(spec, str(path), source)))
+                    warnings=tuple(_warnings(spec, str(path), locator)), source=source)
 
 
 def _raw_posts(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -293,8 +288,7 @@ def _alt_text_problems(data: dict[str, Any], config: Config, file: str, locator:
     return problems
 
 
-def _warnings(spec: CampaignSpec, file: str, source: str) -> list[Problem]:
-    locator = TomlLocator(source)
+def _warnings(spec: CampaignSpec, file: str, locator: TomlLocator) -> list[Problem]:
     warnings = []
     tags = [tag.lower() for tag in spec.hashtags]
     for index, post in enumerate(spec.posts):

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
-import json
 import signal
 import sys
 import threading
@@ -18,12 +15,14 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from . import rules, service
+from . import service
 from .config import Config, load_config
 from .dispatch import DispatchEvent
+from .media import PreparedImage
 from .planner import Plan
+from .platforms.registry import display_name, names as platform_names
 from .problems import Problem, UserError
-from .store import STATES, LogFilter, QueueReport
+from .store import STATES, LogFilter, PostRow, QueueReport, Store
 from .timing import format_duration, parse_duration, utcnow, zone
 
 console = Console(highlight=False, soft_wrap=True)
@@ -45,7 +44,7 @@ class Context:
             self._config = load_config(self.config_path)
         return self._config
 
-    def store(self):  # type: ignore[no-untyped-def]
+    def store(self) -> Store:
         return service.open_store(self.config, self.database)
 
 
@@ -167,7 +166,7 @@ def show_plan(plan_: Plan, config: Config, media: service.PreparedMedia) -> None
                    "images (as sent)"):
         table.add_column(column, overflow="fold")
     for number, post in enumerate(plan_.posts, start=1):
-        length = rules.measure(post, config)
+        length = service.measure(post, config)
         shown = "\n".join(_image_cell(i.file, i.alt, media.for_post(i.file, post.account_id)) for i in post.images) or "-"
         reply = post.reply_to_id.split("/")[1] if post.reply_to_id else ""
         text = _escape(post.text) + (f"\n[dim]↳ reply to {reply}[/]" if reply else "")
@@ -176,14 +175,14 @@ def show_plan(plan_: Plan, config: Config, media: service.PreparedMedia) -> None
                       text, str(length) if length.fits else f"[red]{length}[/]", shown)
     console.print(table)
     console.print(f"{len(plan_.posts)} posts from {len({p.account_id for p in plan_.posts})} accounts")
-    cost = rules.x_cost(plan_, config)
-    if cost.posts:
-        console.print(f"X cost estimate: ${cost.total:.2f} for {cost.posts} posts ({cost.with_url} with a URL; "
-                      f"${cost.per_post:g} per post, ${cost.per_post_with_url:g} with a URL: \\[limits.x] in config)")
+    for cost in service.costs(plan_, config):
+        console.print(f"{display_name(cost.platform)} cost estimate: ${cost.total:.2f} for {cost.posts} posts "
+                      f"({cost.with_url} with a URL; ${cost.per_post:g} per post, ${cost.per_post_with_url:g} with a "
+                      f"URL: \\[limits.{cost.platform}] in config)")
     show_problems(list(plan_.warnings))
 
 
-def _image_cell(file: str, alt: str, prepared) -> str:  # type: ignore[no-untyped-def]
+def _image_cell(file: str, alt: str, prepared: PreparedImage | None) -> str:
     if prepared is None:
         return f"{file} → [red]cannot be sent[/] (see below)"
     kind = prepared.mime_type.split("/")[-1].upper()
@@ -277,13 +276,12 @@ def run(obj: Context, dry_run: bool | None) -> None:
         signal.signal(signum, lambda *_: stop.set())
     with obj.store() as store:
         daemon = service.start_daemon(obj.config, store, dry_run=dry_run, on_event=show_event)
-        counts = store.counts()
-        mode = "dry run" if (dry_run if dry_run is not None else obj.config.settings.dispatch.mode == "dry-run") else "live"
-        next_due = store.next_due_at()
-        console.print(f"daemon {daemon.daemon_id} running ({mode}); {counts.get('pending', 0)} pending"
-                      + (f", next due {next_due:%Y-%m-%d %H:%M:%S} UTC" if next_due else "")
+        status = service.outbox_status(store)
+        mode = "dry run" if service.is_dry_run(obj.config, dry_run) else "live"
+        console.print(f"daemon {daemon.daemon_id} running ({mode}); {status.counts.get('pending', 0)} pending"
+                      + (f", next due {status.next_due:%Y-%m-%d %H:%M:%S} UTC" if status.next_due else "")
                       + "; Ctrl-C to stop")
-        show_needs_review(store)
+        show_review_banner(status.needs_review)
         stop.wait()
         console.print("stopping: waiting for posts in flight ...")
         left = daemon.stop(obj.config.settings.dispatch.shutdown_grace)
@@ -296,10 +294,6 @@ def show_event(event: DispatchEvent) -> None:
     lateness = f" (+{format_duration(event.lateness)})" if event.kind == "sent" else ""
     console.print(f"{event.at:%H:%M:%S.%f}"[:-3] + f" [{style}]{event.kind:<8}[/] {post.post_key:<16} "
                   f"{post.account_id:<18} {post.platform:<9}{lateness} {_escape(event.detail)}")
-
-
-def show_needs_review(store) -> None:  # type: ignore[no-untyped-def]
-    show_review_banner(store.posts(LogFilter(states=["needs-review"])))
 
 
 # --- log -------------------------------------------------------------------------------------------
@@ -324,9 +318,9 @@ def log_command(obj: Context, campaign: str | None, account: str | None, states:
     with obj.store() as store:
         entries = service.read_log(store, LogFilter(campaign, account, states, _since(since)))
     if as_json:
-        click.echo(json.dumps([e.as_dict() for e in entries], indent=2, ensure_ascii=False))
+        click.echo(service.log_json(entries))
     elif as_csv:
-        click.echo(log_csv(entries), nl=False)
+        click.echo(service.log_csv(entries), nl=False)
     else:
         show_log(entries, show_attempts)
 
@@ -344,19 +338,6 @@ def _since(value: str | None) -> datetime | None:
         return utcnow() - parse_duration(value)
     except ValueError:
         raise UserError(f"--since {value!r}: give a date like 2027-04-17 or a duration like 2h or 3d") from None
-
-
-def log_csv(entries: list[service.LogEntry]) -> str:
-    out = io.StringIO()
-    columns = ["id", "campaign", "account", "platform", "state", "due_at", "sent_at", "lateness_seconds",
-               "platform_id", "url", "error", "attempts"]
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    for entry in entries:
-        row = entry.as_dict()
-        row["attempts"] = len(row["attempts"])
-        writer.writerow(row)
-    return out.getvalue()
 
 
 def show_log(entries: list[service.LogEntry], show_attempts: bool) -> None:
@@ -385,7 +366,7 @@ def show_log(entries: list[service.LogEntry], show_attempts: bool) -> None:
     show_review_banner([entry.post for entry in entries if entry.post.state == "needs-review"])
 
 
-def show_review_banner(posts: list) -> None:  # type: ignore[type-arg]
+def show_review_banner(posts: list[PostRow]) -> None:
     """Posts nobody can settle automatically: each with what a person should check."""
     if not posts:
         return
@@ -429,7 +410,7 @@ def rehearse(obj: Context, campaign: Path, seconds: float, dry_run: bool) -> Non
 # --- sandbox ---------------------------------------------------------------------------------------
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", "ports", type=(click.Choice(["x", "mastodon", "bluesky"]), int), multiple=True,
+@click.option("--port", "ports", type=(click.Choice(platform_names()), int), multiple=True,
               help="A platform's port, e.g. --port x 8401 (default: the ports in [sandbox], else any free one).")
 @click.option("--latency", type=float, default=0.0, help="Seconds before each answer.")
 @click.option("--error-rate", type=float, default=0.0, help="Share of writes answered 503.")
@@ -451,19 +432,13 @@ def sandbox(obj: Context, host: str, ports: tuple[tuple[str, int], ...], latency
       bluesky = "http://127.0.0.1:8403"
     Each post the sandbox accepts is printed; GET <url>/_sandbox/posts lists them.
     """
-    from .sandbox.core import Faults, Sandbox
-
-    wanted = {name: int(url.rsplit(":", 1)[-1].split("/")[0]) for name, url in obj.config.settings.sandbox.urls.items()}
-    wanted.update(dict(ports))
-    faults = Faults(latency=latency, error_rate=error_rate, rate_limit_rate=rate_limit_rate,
-                    accept_then_timeout_rate=timeout_rate, accept_then_drop_rate=drop_rate)
+    wanted = {**obj.config.sandbox_ports, **dict(ports)}
+    faults = service.sandbox_faults(latency=latency, error_rate=error_rate, rate_limit_rate=rate_limit_rate,
+                                    accept_then_timeout_rate=timeout_rate, accept_then_drop_rate=drop_rate)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    try:
-        running = Sandbox(faults=faults, host=host, ports=wanted).start()
-    except OSError as error:
-        raise UserError(f"cannot start the sandbox: {error}; choose other ports with --port") from None
+    running = service.start_sandbox(faults, host=host, ports=wanted)
     if not quiet:
         running.on_post(lambda post: console.print(
             f"{post.platform:<9} {post.account:<20} {len(post.media)} image(s)  {_escape(post.text[:80])}"))

@@ -9,13 +9,18 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
-from .limits import LIMIT_MODELS, LimitsSettings
+from .platforms.base import Limits, Platform
+from .platforms.registry import PLATFORMS, platform
 from .problems import Problem, UserError, pydantic_problems, read_toml
 from .timing import parse_duration
+
+if TYPE_CHECKING:
+    from .media import ImageProfile
 
 DEFAULT_DATABASE = "sqlite:///storm.db"
 # Upper case only: a mixed-case token of letters and digits would otherwise pass for a variable name, and
@@ -57,22 +62,36 @@ class DispatchSettings(_Strict):
                                        mode="before")(_duration)
 
 
-class SandboxSettings(_Strict):
-    """Where a sandbox started with `python run.py sandbox` listens. Unset: the daemon starts its own."""
+class LimitsSettings(_Strict):
+    """``[limits.<platform>]``: each platform's limits (its wing's documented values by default)."""
 
-    x: str | None = None
-    mastodon: str | None = None
-    bluesky: str | None = None
+    def for_platform(self, name: str) -> Limits:
+        limits: Limits = getattr(self, name)
+        return limits
+
+
+# One field per platform in the registry, each of that wing's Limits model.
+LimitsSettings = create_model(  # type: ignore[misc]  # noqa: F811
+    "LimitsSettings", __base__=LimitsSettings,
+    **{name: (wing.limits_model, Field(default_factory=wing.limits_model)) for name, wing in PLATFORMS.items()})
+
+
+class SandboxSettings(_Strict):
+    """``[sandbox]``: where a sandbox started with `python run.py sandbox` listens, per platform. Unset:
+    the daemon starts its own."""
 
     @property
     def urls(self) -> dict[str, str]:
-        return {name: url for name, url in (("x", self.x), ("mastodon", self.mastodon), ("bluesky", self.bluesky))
-                if url}
+        return {name: url for name in PLATFORMS if (url := getattr(self, name))}
+
+
+SandboxSettings = create_model(  # type: ignore[misc]  # noqa: F811
+    "SandboxSettings", __base__=SandboxSettings, **{name: (str | None, None) for name in PLATFORMS})
 
 
 class Account(_Strict):
     id: str
-    platform: Literal["x", "mastodon", "bluesky"]
+    platform: str
     handle: str
     credentials: dict[str, str] = Field(default_factory=dict)  # credential name -> environment variable
     instance: str | None = None  # Mastodon instance / Bluesky PDS base URL
@@ -86,6 +105,14 @@ class Account(_Strict):
             raise ValueError(f"account id {value!r} must be lower-case letters, digits, '-', '_' or '.'")
         return value
 
+    @field_validator("platform")
+    @classmethod
+    def _platform_known(cls, value: str) -> str:
+        if value not in PLATFORMS:
+            *others, last = (repr(name) for name in PLATFORMS)
+            raise ValueError(f"Input should be {', '.join(others)} or {last}")
+        return value
+
     @field_validator("credentials")
     @classmethod
     def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
@@ -96,20 +123,25 @@ class Account(_Strict):
                     f"like \"NETWORK_X_TOKEN\"), never the secret itself; put the secret in that variable")
         return value
 
+    @property
+    def wing(self) -> Platform[Any]:
+        return platform(self.platform)
+
     @model_validator(mode="after")
     def _known_limits(self) -> "Account":
-        known = LIMIT_MODELS[self.platform].model_fields
+        known = self.wing.limits_model.model_fields
         unknown = sorted(set(self.limits) - set(known))
         if unknown:
             raise ValueError(f"account {self.id!r}: unknown limit {', '.join(map(repr, unknown))}; "
                              f"{self.platform} limits are: {', '.join(known)}")
-        LIMIT_MODELS[self.platform].model_validate(self.limits)
+        self.wing.limits(self.limits)
         return self
 
     @model_validator(mode="after")
     def _instance_needed(self) -> "Account":
-        if self.platform == "mastodon" and not self.instance and not self.sandbox:
-            raise ValueError(f"account {self.id!r}: a Mastodon account needs instance = \"https://your.server\"")
+        if self.wing.instance_required and not self.instance and not self.sandbox:
+            raise ValueError(f"account {self.id!r}: a {self.wing.display_name} account needs instance = "
+                             "\"https://your.server\"")
         return self
 
     def credential_values(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -152,9 +184,25 @@ class Config:
     def accounts(self) -> dict[str, Account]:
         return {account.id: account for account in self.settings.accounts}
 
-    def limits_for(self, account_id: str):  # type: ignore[no-untyped-def]
+    def limits_for(self, account_id: str) -> Limits:
+        """The account's platform limits: ``[limits.<platform>]`` with the account's own ``limits``."""
         account = self.accounts[account_id]
-        return self.settings.limits.for_account(account.platform, account.limits)
+        base = self.settings.limits.for_platform(account.platform)
+        return base.model_copy(update=account.limits) if account.limits else base
+
+    def image_profile(self, account_id: str) -> "ImageProfile":
+        """What ``account_id``'s images must be: the one source for validation, plan, queue and the daemon,
+        so what ``plan`` shows is what goes out.
+
+        :raises KeyError: the account is not in the config.
+        """
+        return self.accounts[account_id].wing.image_profile(self.limits_for(account_id))
+
+    @property
+    def sandbox_ports(self) -> dict[str, int]:
+        """The ports of the sandbox URLs in ``[sandbox]``, per platform (where a URL names one)."""
+        ports = {name: urlsplit(url).port for name, url in self.settings.sandbox.urls.items()}
+        return {name: port for name, port in ports.items() if port}
 
     @property
     def database_url(self) -> str:

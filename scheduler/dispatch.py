@@ -1,23 +1,28 @@
-"""The daemon's core: APScheduler is the alarm clock, the database the source of truth.
+"""The daemon: one event loop, APScheduler as the alarm clock, the database as the source of truth.
 
-One APScheduler date job ("wake") is armed at the earliest pending due time. When it fires, the dispatcher
-marks overdue posts missed, claims every due post in one transaction (pending -> sending, attempt opened),
-hands them all at once to its event loop, and re-arms at the next due time. On the loop each post's flow is
-a coroutine: publishers with an async client (X through Tweepy's AsyncClient) are awaited directly, so a
-burst of a thousand posts needs no thousand threads; the others run in a thread pool. Database writes go to
-a small pool of their own. Results are written
-right after each platform answers. Nothing lives only inside APScheduler: on start (and every ``refresh``)
-it re-arms from the database, and settles posts a dead daemon left in ``sending``.
+Everything the daemon decides happens on one event loop, in one thread. APScheduler's
+``AsyncIOScheduler`` runs on that loop and holds a single date job ("wake") at the earliest pending due
+time, plus the heartbeat and the refresh. When the wake fires, overdue posts are marked missed, every due
+post is claimed in one transaction (pending -> sending, attempt opened), and each post's flow starts as a
+coroutine on the loop. Publishers with an async client (X) are awaited directly, so a burst of a thousand
+posts needs no thousand threads; the others run in the loop's default executor (the publish pool).
+Database calls block, so they run in a small pool of their own. Nothing lives only inside APScheduler: on
+start (and every ``refresh``) it re-arms from the database, and settles posts a dead daemon left in
+``sending``.
 
 A post whose last attempt may have gone out is *uncertain*: before anything else it is settled with its
 platform (idempotency key, record key, a read, a duplicate answer); it is never resent on a guess, and never
 called missed while it may exist: what cannot be settled becomes ``needs-review``.
+
+The clock is injected (``clock``): every "now" the daemon uses comes from it, and the alarm is set that far
+ahead on the wall clock, so tests can move time forward instead of waiting for it (then ``refresh_now``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
 import os
 import random
@@ -28,17 +33,16 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Coroutine, TypeVar
 
-from apscheduler.executors.pool import ThreadPoolExecutor as APThreadPool
-from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy.exc import DBAPIError
 
-from .platforms import (OutcomeUnknown, OutgoingPost, Published, Publisher, PublisherPool, RateLimited, Rejected,
-                        ReplyTarget, RetryLater)
 from .loops import new_event_loop
-from .platforms.base import Image
+from .platforms.base import (Clock, Image, OutcomeUnknown, OutgoingPost, Published, Publisher, RateLimited,
+                             Rejected, ReplyTarget, RetryLater)
+from .platforms.pool import PublisherPool
 from .store import FAILED, MISSED, NEEDS_REVIEW, PENDING, SENDING, SENT, PostRow, Store
 from .timing import UTC, format_duration, utcnow
 
@@ -47,7 +51,7 @@ log = logging.getLogger("stormcaller.dispatch")
 ImageLoader = Callable[[PostRow], tuple[Image, ...]]
 SPAWN_BATCH = 25  # posts started between two turns of the event loop (see Dispatcher._spawn)
 SENT_FLUSH_DELAY = 0.02  # seconds: "sent" results gathered into one transaction (see Dispatcher._sent)
-Clock = Callable[[], datetime]
+WARM_AT_ONCE = 8  # publishers getting ready at the same time, leaving the publish pool to the posts
 T = TypeVar("T")
 
 
@@ -102,35 +106,25 @@ class Dispatcher:
         self.host = socket.gethostname()
         self.daemon_id = daemon_id or f"{self.host}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.closers: list[Callable[[], None]] = []  # run at stop: publishers' sessions, a sandbox...
-        self._pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="publish")
-        self._db = ThreadPoolExecutor(max_workers=settings.database_workers, thread_name_prefix="record")
-        self._warming = ThreadPoolExecutor(max_workers=8, thread_name_prefix="warm")  # apart from the sends
         self._loop = new_event_loop()
-        self._loop_thread = threading.Thread(target=self._loop.run_forever, name="dispatch-loop", daemon=True)
-        self._tasks: set[asyncio.Task] = set()
-        self._sent_batch: tuple[list[dict[str, Any]], asyncio.Future] | None = None
-        self._scheduler = BackgroundScheduler(timezone=UTC, executors={"default": APThreadPool(3)},
-                                              job_defaults={"misfire_grace_time": None, "coalesce": True,
-                                                            "max_instances": 3})
-        self._wake_lock = threading.Lock()
-        self._arm_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="dispatch-loop", daemon=True)
+        self._publish_pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="publish")
+        self._database_pool = ThreadPoolExecutor(max_workers=settings.database_workers, thread_name_prefix="record")
+        self._loop.set_default_executor(self._publish_pool)  # where Publisher's default async methods run
+        self._scheduler = AsyncIOScheduler(event_loop=self._loop, timezone=UTC,
+                                           job_defaults={"misfire_grace_time": None, "coalesce": True})
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._sent_batch: tuple[list[dict[str, Any]], asyncio.Future[None]] | None = None
+        self._wake_lock = asyncio.Lock()
         self._in_flight = 0
-        self._flight_lock = threading.Condition()
+        self._idle = asyncio.Event()
         self._stopping = False
         self._random = random.Random()
 
-    # --- lifecycle -------------------------------------------------------------------------------
+    # --- lifecycle (called from other threads) ---------------------------------------------------
     def start(self) -> None:
-        self._loop_thread.start()
-        self.store.register_daemon(self.daemon_id, self.host, os.getpid(), self.clock())
-        self._scheduler.start()
-        self._scheduler.add_job(self._heartbeat, "interval", seconds=self.settings.heartbeat.total_seconds(),
-                                id="heartbeat")
-        self._scheduler.add_job(self._refresh, "interval", seconds=self.settings.refresh.total_seconds(),
-                                id="refresh")
-        self._refresh()
-        for account_id in self.store.accounts_with_pending():
-            self._warming.submit(self._warm, account_id)
+        self._thread.start()
+        self._on_loop(self._start())
         # Everything loaded so far lives as long as the daemon: keep it out of the garbage collector's
         # scans, so collections during a burst are short.
         gc.freeze()
@@ -138,33 +132,28 @@ class Dispatcher:
     def stop(self, grace: timedelta = timedelta(seconds=20)) -> int:
         """Stop waking; wait up to ``grace`` for posts in flight. Returns how many were still in flight
         (they stay ``sending`` and are settled by the next daemon)."""
-        self._stopping = True
-        self._warming.shutdown(wait=False, cancel_futures=True)
-        self._scheduler.pause()
-        self._scheduler.shutdown(wait=False)
-        with self._flight_lock:
-            self._flight_lock.wait_for(lambda: self._in_flight == 0, timeout=grace.total_seconds())
-            left = self._in_flight
-        self._close_async_publishers()
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._loop_thread.join(timeout=5)
-        self._pool.shutdown(wait=left == 0, cancel_futures=True)
-        self._db.shutdown(wait=left == 0, cancel_futures=True)
+        left = 0
+        if self._thread.is_alive():
+            left = self._on_loop(self._shutdown(grace), timeout=grace.total_seconds() + 15)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+        self._publish_pool.shutdown(wait=left == 0, cancel_futures=True)
+        self._database_pool.shutdown(wait=left == 0, cancel_futures=True)
         self._patiently(lambda: self.store.daemon_stopped(self.daemon_id, self.clock()))
         for close in self.closers:
             close()
         return left
 
-    def _close_async_publishers(self) -> None:
-        """Async clients' sessions belong to the loop: close them there before it stops."""
-        async def close_all() -> None:
-            for publisher in self.publishers.made():
-                if hasattr(publisher, "aclose"):
-                    await publisher.aclose()
-        try:
-            asyncio.run_coroutine_threadsafe(close_all(), self._loop).result(timeout=5)
-        except Exception as error:  # closing is best effort
-            log.warning("closing async sessions: %s", error)
+    def refresh_now(self) -> None:
+        """Re-read the database and re-arm now, instead of at the next ``refresh`` (after a clock moved in a
+        test, or a campaign was queued)."""
+        self._on_loop(self._refresh())
+
+    @property
+    def next_wake(self) -> datetime | None:
+        """When the alarm is set to go off next (wall clock), or None when nothing is due."""
+        job = self._scheduler.get_job("wake") if self._scheduler.running else None
+        return job.next_run_time if job is not None else None
 
     def wait_until_idle(self, timeout: float) -> bool:
         """For rehearsals and tests: wait until no post is pending or sending."""
@@ -175,92 +164,132 @@ class Dispatcher:
             except DBAPIError:  # the database is away for a moment: keep waiting
                 time.sleep(0.2)
                 continue
-            if not counts.get(PENDING) and not counts.get(SENDING):
-                with self._flight_lock:
-                    if self._in_flight == 0:
-                        return True
+            if not counts.get(PENDING) and not counts.get(SENDING) and self._in_flight == 0:
+                return True
             time.sleep(0.05)
         return False
 
-    def _warm(self, account_id: str) -> None:
-        """Make an account's publisher and let it log in (sessions, instance limits) before its first
-        post is due, so a storm's first second is spent posting."""
-        try:
-            publisher = self.publishers.get(account_id)
-            if hasattr(publisher, "warm"):
-                publisher.warm()
-        except Exception as error:  # reported on the account's first post, with the reason
-            log.warning("account %s: publisher not ready: %s", account_id, error)
+    def _on_loop(self, work: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        return asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout)
+
+    # --- lifecycle (on the loop) -----------------------------------------------------------------
+    async def _start(self) -> None:
+        await self._in_db(lambda: self.store.register_daemon(self.daemon_id, self.host, os.getpid(), self.clock()))
+        self._scheduler.start()
+        self._scheduler.add_job(self._heartbeat, "interval", seconds=self.settings.heartbeat.total_seconds(),
+                                id="heartbeat")
+        self._scheduler.add_job(self._refresh, "interval", seconds=self.settings.refresh.total_seconds(),
+                                id="refresh")
+        await self._refresh()
+        accounts = await self._in_db(self.store.accounts_with_pending)
+        warming = asyncio.Semaphore(WARM_AT_ONCE)
+        for account_id in accounts:
+            self._track(self._loop.create_task(self._warm(account_id, warming)))
+
+    async def _shutdown(self, grace: timedelta) -> int:
+        self._stopping = True
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        if self._in_flight:
+            try:
+                await asyncio.wait_for(self._idle.wait(), grace.total_seconds())
+            except asyncio.TimeoutError:
+                pass
+        left = self._in_flight
+        for publisher in self.publishers.made():
+            try:  # async clients' sessions belong to this loop: closed here, before it stops
+                await asyncio.wait_for(publisher.aclose(), 5)
+            except Exception as error:  # closing is best effort
+                log.warning("closing %r: %s", publisher, error)
+        return left
+
+    async def _warm(self, account_id: str, warming: asyncio.Semaphore) -> None:
+        """Make an account's publisher and let it log in before its first post is due, so a storm's first
+        second is spent posting."""
+        async with warming:
+            try:
+                publisher = await self._in_thread(self.publishers.get, account_id)
+                await publisher.warm_async()
+            except Exception as error:  # reported on the account's first post, with the reason
+                log.warning("account %s: publisher not ready: %s", account_id, error)
+
+    def _track(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # --- the alarm clock -------------------------------------------------------------------------
-    def _refresh(self) -> None:
+    async def _refresh(self) -> None:
         """Re-arm from the database and settle what dead daemons left behind."""
         if self._stopping:
             return
         try:
             now = self.clock()
-            for post in self.store.expire_overdue(now):
+            for post in await self._in_db(lambda: self.store.expire_overdue(now)):
                 self._emit("missed", post, post.error or "missed")
-            self.store.mark_dead_daemons(self.host, _is_running, now)
-            taken = [replace(post, uncertain=True, claimed_by=self.daemon_id)
-                     for post in self.store.orphaned_sending(now, self.settings.stale_after)
-                     if self.store.take_over(post, self.daemon_id, now)]
-            self._submit(*taken)
-            self._arm(self.store.next_due_at(now))
+            taken = await self._in_db(lambda: self._take_over_orphans(now))
+            self._submit(taken)
+            self._arm(await self._in_db(lambda: self.store.next_due_at(now)))
         except DBAPIError as error:  # the database is away for now: the next refresh tries again
             log.warning("database unavailable during refresh: %s", error.orig)
 
-    def _heartbeat(self) -> None:
+    def _take_over_orphans(self, now: datetime) -> list[PostRow]:
+        self.store.mark_dead_daemons(self.host, _is_running, now)
+        return [replace(post, uncertain=True, claimed_by=self.daemon_id)
+                for post in self.store.orphaned_sending(now, self.settings.stale_after)
+                if self.store.take_over(post, self.daemon_id, now)]
+
+    async def _heartbeat(self) -> None:
         try:
-            self.store.heartbeat(self.daemon_id, self.clock())
+            await self._in_db(lambda: self.store.heartbeat(self.daemon_id, self.clock()))
         except DBAPIError as error:
             log.warning("database unavailable for the heartbeat: %s", error.orig)
+
+    def _alarm_time(self, at: datetime) -> datetime:
+        """When, on the wall clock APScheduler keeps, it is ``at`` on our clock (the same instant, unless a
+        test drives our clock)."""
+        return datetime.now(UTC) + (at - self.clock())
 
     def _arm(self, at: datetime | None) -> None:
         if at is None or self._stopping:
             return
-        with self._arm_lock:
-            job = self._scheduler.get_job("wake")
-            if job is not None and job.next_run_time is not None and job.next_run_time <= at:
-                return
-            self._scheduler.add_job(self._wake, DateTrigger(run_date=max(at - self.settings.claim_ahead, utcnow())),
-                                    id="wake", replace_existing=True)
+        fire = max(self._alarm_time(at - self.settings.claim_ahead), datetime.now(UTC))
+        job = self._scheduler.get_job("wake")
+        if job is not None and job.next_run_time is not None and job.next_run_time <= fire:
+            return
+        self._scheduler.add_job(self._wake, DateTrigger(run_date=fire), id="wake", replace_existing=True)
 
-    def _wake(self) -> None:
-        with self._wake_lock:
+    async def _wake(self) -> None:
+        async with self._wake_lock:
             if self._stopping:
                 return
             try:
-                self._claim_and_submit()
+                await self._claim_and_submit()
             except DBAPIError as error:  # locked or restarting database: try again shortly, lose nothing
                 log.warning("database unavailable while claiming posts: %s; trying again in 1 s", error.orig)
-                self._arm(utcnow() + timedelta(seconds=1))
+                self._arm(self.clock() + timedelta(seconds=1))
 
-    def _claim_and_submit(self) -> None:
+    async def _claim_and_submit(self) -> None:
         """Claim what is due within ``claim_ahead`` (overdue posts are marked missed by the refresh)."""
         while True:
             now = self.clock()
-            claimed = self.store.claim_due(now, self.daemon_id, self.settings.claim_batch,
-                                           horizon=now + self.settings.claim_ahead)
-            self._submit(*claimed)
+            claimed = await self._in_db(lambda: self.store.claim_due(
+                now, self.daemon_id, self.settings.claim_batch, horizon=now + self.settings.claim_ahead))
+            self._submit(claimed)
             if len(claimed) < self.settings.claim_batch:
                 break
-        self._arm(self.store.next_due_at(self.clock()))
+        now = self.clock()
+        self._arm(await self._in_db(lambda: self.store.next_due_at(now)))
 
     # --- one post --------------------------------------------------------------------------------
-    def _submit(self, *posts: PostRow) -> None:
-        """Hand posts to the event loop (from any thread), all in one call."""
+    def _submit(self, posts: list[PostRow]) -> None:
+        """Start the posts' flows (on the loop)."""
         if not posts:
             return
-        with self._flight_lock:
-            self._in_flight += len(posts)
-        try:
-            asyncio.run_coroutine_threadsafe(self._spawn(posts), self._loop)
-        except RuntimeError:  # loop closed: the posts stay in sending and are settled on restart
-            for _ in posts:
-                self._done()
+        self._in_flight += len(posts)
+        self._idle.clear()
+        self._track(self._loop.create_task(self._spawn(posts)))
 
-    async def _spawn(self, posts: tuple[PostRow, ...]) -> None:
+    async def _spawn(self, posts: list[PostRow]) -> None:
         """Start the posts' coroutines a few at a time, yielding in between: each does some CPU work
         (signing, building the request) before its first wait, and started all at once the first request
         would leave only after the last post was prepared. Staggered, the first ones are out at once.
@@ -271,14 +300,12 @@ class Dispatcher:
                 await asyncio.sleep(early)
             elif index % SPAWN_BATCH == 0:
                 await asyncio.sleep(0)
-            task = self._loop.create_task(self._send(post))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._track(self._loop.create_task(self._send(post)))
 
     def _done(self) -> None:
-        with self._flight_lock:
-            self._in_flight -= 1
-            self._flight_lock.notify_all()
+        self._in_flight -= 1
+        if self._in_flight == 0:
+            self._idle.set()
 
     async def _send(self, post: PostRow) -> None:
         try:
@@ -313,7 +340,7 @@ class Dispatcher:
             return await self._finish(post, MISSED, "missed", f"missed: the earlier attempt did not go out, and "
                                       f"the deadline {post.deadline:%H:%M:%S} UTC (lateness bound) has passed")
         try:
-            published = await self._platform(publisher, "publish", outgoing)
+            published = await publisher.publish_async(outgoing)
         except RetryLater as error:
             delay = self._backoff(post.attempts, error.retry_after)
             return await self._retry(post, self.clock() + delay, "retry",
@@ -337,7 +364,7 @@ class Dispatcher:
         the platform confirms it is not out (sending is then safe)."""
         since = await self._in_db(lambda: self.store.uncertain_since(post.id)) or post.claimed_at
         try:
-            published = await self._platform(publisher, "settle", replace(outgoing, attempted_at=since))
+            published = await publisher.settle_async(replace(outgoing, attempted_at=since))
         except OutcomeUnknown as unsettled:
             await self._finish(post, NEEDS_REVIEW, "unknown", f"could not tell whether it was published: {unsettled}")
             return True
@@ -351,18 +378,11 @@ class Dispatcher:
         await self._sent(post, published, "settled with the platform: it exists, once")
         return True
 
-    async def _platform(self, publisher: Publisher, method: str, outgoing: OutgoingPost) -> Any:
-        """Call the platform: awaited on the loop where the publisher has an async client, else in a thread."""
-        native = getattr(publisher, f"{method}_async", None)
-        if native is not None:
-            return await native(outgoing)
-        return await self._loop.run_in_executor(self._pool, getattr(publisher, method), outgoing)
-
     async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
-        return await self._loop.run_in_executor(self._pool, function, *args)
+        return await self._loop.run_in_executor(None, function, *args)
 
     async def _in_db(self, function: Callable[[], T]) -> T:
-        return await self._loop.run_in_executor(self._db, self._patiently, function)
+        return await self._loop.run_in_executor(self._database_pool, self._patiently, function)
 
     # --- building the outgoing post --------------------------------------------------------------
     async def _outgoing(self, post: PostRow) -> OutgoingPost:
@@ -395,13 +415,14 @@ class Dispatcher:
         transactions, not a thousand competing with the sends still under way."""
         now = self.clock()
         await self._record_sent_soon(dict(post_id=post.id, platform_id=published.platform_id, url=published.url,
-                                          reply_ref=published.reply_ref, detail=note or published.url, sent_at=now))
+                                          reply_ref=published.reply_ref, response=_json(published.response),
+                                          detail=note or published.url, sent_at=now))
         self._emit("sent", post, published.url + (f" ({note})" if note else ""), now)
 
-    def _record_sent_soon(self, result: dict[str, Any]) -> asyncio.Future:
+    def _record_sent_soon(self, result: dict[str, Any]) -> asyncio.Future[None]:
         if self._sent_batch is None:
             self._sent_batch = ([], self._loop.create_future())
-            self._loop.call_later(SENT_FLUSH_DELAY, lambda: self._loop.create_task(self._flush_sent()))
+            self._loop.call_later(SENT_FLUSH_DELAY, lambda: self._track(self._loop.create_task(self._flush_sent())))
         results, written = self._sent_batch
         results.append(result)
         return written
@@ -442,7 +463,7 @@ class Dispatcher:
         self._emit(state, post, detail)
 
     def _patiently(self, write: Callable[[], T]) -> T:
-        """A result write that waits out a briefly unavailable database (locked SQLite, restarting
+        """A database call that waits out a briefly unavailable database (locked SQLite, restarting
         PostgreSQL): what the platform answered is kept in memory until it is written."""
         give_up = time.monotonic() + self.settings.database_patience.total_seconds()
         pause = 0.2
@@ -468,6 +489,10 @@ class Dispatcher:
             return timedelta(seconds=suggested)
         ceiling = min(self.settings.retry_cap, self.settings.retry_base * (2 ** max(attempt - 1, 0)))
         return ceiling * (0.5 + self._random.random() / 2)
+
+
+def _json(response: dict[str, Any]) -> str | None:
+    return json.dumps(response, ensure_ascii=False, default=str) if response else None
 
 
 def _is_running(pid: int) -> bool:

@@ -32,8 +32,6 @@ from pathlib import Path, PurePosixPath
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from scheduler.platforms.base import Image as UploadImage
-
 # --- Limits of our own (safety, not platform facts) -------------------------------------------------
 
 # Largest source image we agree to decode. 64 MP covers every current phone and camera sensor
@@ -67,38 +65,7 @@ MIME_JPEG = "image/jpeg"
 MIME_PNG = "image/png"
 MIME_GIF = "image/gif"
 MIME_WEBP = "image/webp"
-_EXTENSION = {MIME_JPEG: "jpg", MIME_PNG: "png", MIME_GIF: "gif", MIME_WEBP: "webp"}
-
-# --- Platform facts ---------------------------------------------------------------------------------
-
-# X: "Images JPG/PNG/GIF/WEBP ≤ 5 MB; animated GIF ≤ 15 MB" (shared/docs/platform-facts.md, X limits).
-X_IMAGE_MAX_BYTES = 5 * 1024 * 1024
-X_GIF_MAX_BYTES = 15 * 1024 * 1024
-# X media best practices (developer.x.com, "Media best practices"; not re-checked offline): images up to
-# 8192x8192; animated GIFs ≤ 1280x1080, ≤ 350 frames, width*height*frames ≤ 300 million.
-X_IMAGE_MAX_LONG_EDGE = 8192
-X_GIF_MAX_WIDTH, X_GIF_MAX_HEIGHT = 1280, 1080
-X_GIF_MAX_FRAMES = 350
-X_GIF_MAX_TOTAL_PIXELS = 300_000_000
-
-# Mastodon: GET /api/v2/instance → configuration.media_attachments; defaults of Mastodon 4.x as in the
-# API description (shared/conformance/mastodon-openapi/schema.json, example instance) and in Mastodon's
-# app/models/concerns/attachmentable.rb (MAX_MATRIX_LIMIT = 33_177_600 "7680x4320px"; GIF_MATRIX_LIMIT =
-# 921_600 "1280x720px" for GIFs). Use what the instance says when known (profile_for(max_bytes=,
-# max_pixels=)). Mastodon turns GIFs into looping videos, so animation is kept.
-MASTODON_IMAGE_SIZE_LIMIT = 16 * 1024 * 1024        # image_size_limit 16777216
-MASTODON_IMAGE_MATRIX_LIMIT = 33_177_600            # image_matrix_limit, 7680x4320
-MASTODON_GIF_MATRIX_LIMIT = 921_600                 # 1280x720, attachmentable.rb
-
-# Bluesky: app.bsky.embed.images blob maxSize 2,000,000 (shared/conformance/bluesky-lexicons), raised from
-# 1,000,000 in Apr 2026; older PDSes still enforce 1,000,000, so that is the default
-# (shared/docs/platform-facts.md, Bluesky images).
-BLUESKY_DEFAULT_MAX_BYTES = 1_000_000
-BLUESKY_HARD_MAX_BYTES = 2_000_000
-# The official app sends at most 2000x2000 (bluesky-social/social-app src/lib/constants.ts POST_IMG_MAX);
-# the AppView serves at most 2000 px wide, so larger images only waste the byte budget.
-BLUESKY_MAX_LONG_EDGE = 2000
-
+EXTENSIONS = {MIME_JPEG: "jpg", MIME_PNG: "png", MIME_GIF: "gif", MIME_WEBP: "webp"}
 
 class ImageProblem(Exception):
     """A campaign image that cannot be used; the message names the file and says what to do."""
@@ -115,9 +82,11 @@ class ImageProblem(Exception):
 
 @dataclass(frozen=True)
 class ImageProfile:
-    """What one platform (or one Mastodon instance) accepts for a still or animated image."""
+    """What one platform (or one server of it) accepts for a still or animated image. Each platform's
+    wing makes its own (``platforms/<name>/facts.py``); this module only follows it."""
 
     name: str
+    display_name: str
     max_bytes: int
     max_pixels: int | None = None          # width * height
     max_long_edge: int | None = None
@@ -140,75 +109,6 @@ class ImageProfile:
             self.still_from_animation, PIPELINE_VERSION,
         )
         return hashlib.sha256(json.dumps(fields, default=list).encode()).hexdigest()[:16]
-
-
-X_PROFILE = ImageProfile(
-    name="x",
-    max_bytes=X_IMAGE_MAX_BYTES,
-    max_long_edge=X_IMAGE_MAX_LONG_EDGE,
-    formats=frozenset({MIME_JPEG, MIME_PNG, MIME_GIF, MIME_WEBP}),
-    animated_gif=True,
-    animated_gif_max_bytes=X_GIF_MAX_BYTES,
-    animated_gif_max_size=(X_GIF_MAX_WIDTH, X_GIF_MAX_HEIGHT),
-    animated_gif_max_frames=X_GIF_MAX_FRAMES,
-    animated_gif_max_total_pixels=X_GIF_MAX_TOTAL_PIXELS,
-)
-
-MASTODON_PROFILE = ImageProfile(
-    name="mastodon",
-    max_bytes=MASTODON_IMAGE_SIZE_LIMIT,
-    max_pixels=MASTODON_IMAGE_MATRIX_LIMIT,
-    formats=frozenset({MIME_JPEG, MIME_PNG, MIME_GIF, MIME_WEBP}),
-    animated_gif=True,
-    animated_gif_max_bytes=MASTODON_IMAGE_SIZE_LIMIT,
-    animated_gif_max_pixels=MASTODON_GIF_MATRIX_LIMIT,
-)
-
-# Bluesky shows GIFs as still images, so animation is refused by default (the organizer should know
-# their animation will not play); profile_for("bluesky", still_from_animation=True) sends frame one.
-BLUESKY_PROFILE = ImageProfile(
-    name="bluesky",
-    max_bytes=BLUESKY_DEFAULT_MAX_BYTES,
-    max_long_edge=BLUESKY_MAX_LONG_EDGE,
-    formats=frozenset({MIME_JPEG, MIME_PNG, MIME_WEBP}),
-    animated_gif=False,
-)
-
-_PROFILES = {"x": X_PROFILE, "twitter": X_PROFILE, "mastodon": MASTODON_PROFILE, "bluesky": BLUESKY_PROFILE}
-
-
-def profile_for(
-    platform: str,
-    *,
-    max_bytes: int | None = None,
-    max_pixels: int | None = None,
-    still_from_animation: bool = False,
-) -> ImageProfile:
-    """The image profile of ``platform`` ("x", "mastodon", "bluesky").
-
-    ``max_bytes`` / ``max_pixels``: what the server says (Mastodon's instance configuration, a Bluesky
-    PDS that takes 2,000,000 bytes). Raises ValueError for an unknown platform or an impossible limit.
-    """
-    base = _PROFILES.get(platform.strip().lower())
-    if base is None:
-        raise ValueError(f"unknown platform {platform!r}: expected one of x, mastodon, bluesky")
-    changes: dict[str, object] = {"still_from_animation": still_from_animation}
-    if max_bytes is not None:
-        if max_bytes <= 0:
-            raise ValueError(f"{base.name}: image size limit must be positive, got {max_bytes}")
-        if base is BLUESKY_PROFILE and max_bytes > BLUESKY_HARD_MAX_BYTES:
-            raise ValueError(
-                f"bluesky: image size limit {max_bytes} is above the {BLUESKY_HARD_MAX_BYTES:,} bytes "
-                "the app.bsky.embed.images lexicon allows"
-            )
-        changes["max_bytes"] = max_bytes
-        if base.animated_gif_max_bytes is not None and base is MASTODON_PROFILE:
-            changes["animated_gif_max_bytes"] = max_bytes
-    if max_pixels is not None:
-        if max_pixels <= 0:
-            raise ValueError(f"{base.name}: image pixel limit must be positive, got {max_pixels}")
-        changes["max_pixels"] = max_pixels
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 # --- Assets and inspection ----------------------------------------------------------------------------
@@ -428,7 +328,7 @@ def image_refusal(info: ImageInfo, profile: ImageProfile) -> ImageProblem | None
 
 
 def _animation_refusal(path: Path, frames: int, profile: ImageProfile) -> ImageProblem | None:
-    platform = platform_display_name(profile)
+    platform = profile.display_name
     if not profile.animated_gif:
         if profile.still_from_animation:
             return None
@@ -445,14 +345,6 @@ def _animation_refusal(path: Path, frames: int, profile: ImageProfile) -> ImageP
     return None
 
 
-_DISPLAY_NAMES = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky"}
-
-
-def platform_display_name(profile: ImageProfile) -> str:
-    """The platform's name as people write it (X, Mastodon, Bluesky)."""
-    return _DISPLAY_NAMES.get(profile.name, profile.name)
-
-
 # --- Preparing -------------------------------------------------------------------------------------------
 
 
@@ -466,12 +358,10 @@ class PreparedImage:
     height: int
     sha256: str
 
-    def as_upload(self, alt: str) -> UploadImage:
-        """The image as the publishers take it. The filename is generic: never the organizer's."""
-        return UploadImage(
-            data=self.data, mime_type=self.mime_type, alt=alt, width=self.width, height=self.height,
-            filename=f"image.{_EXTENSION[self.mime_type]}",
-        )
+    @property
+    def generic_filename(self) -> str:
+        """What the file is called when it is sent: never the organizer's own file name."""
+        return f"image.{EXTENSIONS[self.mime_type]}"
 
 
 def prepare_image(path: Path, profile: ImageProfile) -> PreparedImage:
@@ -719,7 +609,7 @@ def _encode_to_fit(path: Path, image: Image.Image, profile: ImageProfile, *,
         image = _downscaled_for(image, lossy, profile.max_bytes)
     raise ImageProblem(
         path,
-        f"cannot be made smaller than {platform_display_name(profile)}'s limit of {profile.max_bytes:,} bytes",
+        f"cannot be made smaller than {profile.display_name}'s limit of {profile.max_bytes:,} bytes",
         "Use a simpler or smaller image",
     )
 
@@ -746,7 +636,7 @@ def _prepare_animation(path: Path, image: Image.Image, profile: ImageProfile) ->
         size = (max(1, int(size[0] * linear)), max(1, int(size[1] * linear)))
     raise ImageProblem(
         path,
-        f"cannot be made smaller than {platform_display_name(profile)}'s animated GIF limit of {max_bytes:,} bytes",
+        f"cannot be made smaller than {profile.display_name}'s animated GIF limit of {max_bytes:,} bytes",
         "Use a shorter or smaller animation",
     )
 

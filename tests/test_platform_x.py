@@ -20,7 +20,8 @@ from PIL import Image as PILImage
 from scheduler.platforms.base import (
     Image, OutcomeUnknown, OutgoingPost, Published, Publisher, RateLimited, Rejected, ReplyTarget, RetryLater,
 )
-from scheduler.platforms.x import REQUIRED_CREDENTIALS, XTransportAdapter, create_publisher
+from scheduler.platforms.x.facts import CREDENTIAL_SETS as REQUIRED_CREDENTIALS
+from scheduler.platforms.x.publisher import XTransportAdapter, create_publisher
 from scheduler.sandbox.core import Faults, Sandbox
 from scheduler.sandbox.x import XApp, XLimits
 

@@ -13,6 +13,11 @@ import pytest
 import yaml
 
 from scheduler import text as T
+from scheduler.platforms.bluesky import facts as bluesky_facts
+from scheduler.platforms.bluesky import text as bluesky_text
+from scheduler.platforms.mastodon import text as mastodon_text
+from scheduler.platforms.x import facts as x_facts
+from scheduler.platforms.x import text as x_text
 
 CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"
 TWITTER_TEXT = CONFORMANCE / "twitter-text"
@@ -34,14 +39,14 @@ def conformance_cases(section: str) -> list[Any]:
 
 @pytest.mark.parametrize("case", conformance_cases("WeightedTweetsWithDiscountedEmojiCounterTest"))
 def test_x_weighted_length_conformance(case: dict[str, Any]) -> None:
-    assert T.x_weighted_length(case["text"]) == case["expected"]["weightedLength"]
-    assert T.x_is_valid(case["text"]) is case["expected"]["valid"]
+    assert x_text.x_weighted_length(case["text"]) == case["expected"]["weightedLength"]
+    assert x_text.x_is_valid(case["text"]) is case["expected"]["valid"]
 
 
 @pytest.mark.parametrize("case", conformance_cases("UnicodeDirectionalMarkerCounterTest"))
 def test_x_directional_and_invalid_characters_conformance(case: dict[str, Any]) -> None:
-    assert T.x_weighted_length(case["text"]) == case["expected"]["weightedLength"]
-    assert T.x_is_valid(case["text"]) is case["expected"]["valid"]
+    assert x_text.x_weighted_length(case["text"]) == case["expected"]["weightedLength"]
+    assert x_text.x_is_valid(case["text"]) is case["expected"]["valid"]
 
 
 @pytest.mark.parametrize("case", conformance_cases("hashtags"))
@@ -60,12 +65,12 @@ def test_x_constants_match_config_v3() -> None:
     if not path.exists():
         pytest.skip(f"{MISSING}: {path}")
     config = json.loads(path.read_text(encoding="utf-8"))
-    assert config["maxWeightedTweetLength"] == T.x_max_length == 280
-    assert config["transformedURLLength"] == T.X_URL_LENGTH == 23
-    assert config["defaultWeight"] / config["scale"] == T.X_DEFAULT_WEIGHT
+    assert config["maxWeightedTweetLength"] == x_facts.MAX_WEIGHTED_LENGTH == 280
+    assert config["transformedURLLength"] == x_facts.URL_LENGTH == 23
+    assert config["defaultWeight"] / config["scale"] == x_facts.DEFAULT_WEIGHT
     assert config["emojiParsingEnabled"] is True
     light = [(r["start"], r["end"]) for r in config["ranges"] if r["weight"] == config["scale"]]
-    assert tuple(light) == T.X_LIGHT_RANGES
+    assert tuple(light) == x_facts.LIGHT_RANGES
     assert len(light) == len(config["ranges"])
 
 
@@ -73,14 +78,14 @@ def test_x_constants_match_config_v3() -> None:
 
 
 def test_x_arabic_counts_one_per_letter() -> None:
-    assert T.x_weighted_length("الحرية لفلسطين") == len("الحرية لفلسطين") == 14
+    assert x_text.x_weighted_length("الحرية لفلسطين") == len("الحرية لفلسطين") == 14
 
 
 def test_x_spanish_accents_count_once_composed_or_not() -> None:
     composed = "¿Cómo está la niña?"
     decomposed = unicodedata.normalize("NFD", composed)
     assert len(decomposed) > len(composed)
-    assert T.x_weighted_length(decomposed) == T.x_weighted_length(composed) == len(composed)
+    assert x_text.x_weighted_length(decomposed) == x_text.x_weighted_length(composed) == len(composed)
 
 
 @pytest.mark.parametrize(
@@ -96,12 +101,12 @@ def test_x_spanish_accents_count_once_composed_or_not() -> None:
     ],
 )
 def test_x_any_emoji_sequence_weighs_two(emoji: str) -> None:
-    assert T.x_weighted_length(emoji) == 2
-    assert T.x_weighted_length(f"Gaza {emoji}!") == 5 + 2 + 1
+    assert x_text.x_weighted_length(emoji) == 2
+    assert x_text.x_weighted_length(f"Gaza {emoji}!") == 5 + 2 + 1
 
 
 def test_x_cjk_weighs_two() -> None:
-    assert T.x_weighted_length("自由") == 4
+    assert x_text.x_weighted_length("自由") == 4
 
 
 @pytest.mark.parametrize(
@@ -114,32 +119,32 @@ def test_x_cjk_weighs_two() -> None:
     ],
 )
 def test_x_urls_count_23(text: str, expected: int) -> None:
-    assert T.x_weighted_length(text) == expected
+    assert x_text.x_weighted_length(text) == expected
 
 
 def test_x_validity_limits() -> None:
-    assert T.x_is_valid("a" * 280)
-    assert not T.x_is_valid("a" * 281)
-    assert T.x_is_valid("ب" * 280)
-    assert not T.x_is_valid("🇵🇸" * 141)
-    assert T.x_is_valid("🇵🇸" * 140)
+    assert x_text.x_is_valid("a" * 280)
+    assert not x_text.x_is_valid("a" * 281)
+    assert x_text.x_is_valid("ب" * 280)
+    assert not x_text.x_is_valid("🇵🇸" * 141)
+    assert x_text.x_is_valid("🇵🇸" * 140)
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t ", "hello\ufeff", "x\ufffe", "x\uffff"])
 def test_x_invalid_texts_say_why(text: str) -> None:
-    assert not T.x_is_valid(text)
-    reason = T.x_invalid_reason(text)
+    assert not x_text.x_is_valid(text)
+    reason = x_text.x_invalid_reason(text)
     assert reason and ("empty" in reason or "U+" in reason)
 
 
 def test_x_too_long_reason_gives_numbers() -> None:
-    reason = T.x_invalid_reason("自" * 141)
+    reason = x_text.x_invalid_reason("自" * 141)
     assert reason is not None and "282" in reason and "280" in reason
 
 
 def test_x_long_dotted_text_stays_fast() -> None:
     # "a.a.a...." makes an unbounded twitter-text domain regex quadratic; ours stays bounded.
-    assert T.x_weighted_length("a." * 300) == 600
+    assert x_text.x_weighted_length("a." * 300) == 600
 
 
 # --- Mastodon ----------------------------------------------------------------------------------------
@@ -147,31 +152,31 @@ def test_x_long_dotted_text_stays_fast() -> None:
 
 def test_mastodon_counts_graphemes_not_code_points() -> None:
     # StatusLengthValidator: `mb_chars.grapheme_length`
-    assert T.mastodon_length("👨\u200d👩\u200d👧\u200d👦") == 1
-    assert T.mastodon_length("🇵🇸") == 1
-    assert T.mastodon_length("nin\u0303a") == 4
-    assert T.mastodon_length("فلسطين حرة") == 10
+    assert mastodon_text.mastodon_length("👨\u200d👩\u200d👧\u200d👦") == 1
+    assert mastodon_text.mastodon_length("🇵🇸") == 1
+    assert mastodon_text.mastodon_length("nin\u0303a") == 4
+    assert mastodon_text.mastodon_length("فلسطين حرة") == 10
 
 
 def test_mastodon_urls_count_url_length() -> None:
     text = "Read https://example.com/a/long/report/2026?lang=es now"
-    assert T.mastodon_length(text) == 5 + 23 + 4
-    assert T.mastodon_length(text, url_length=10) == 5 + 10 + 4
+    assert mastodon_text.mastodon_length(text) == 5 + 23 + 4
+    assert mastodon_text.mastodon_length(text, url_length=10) == 5 + 10 + 4
 
 
 def test_mastodon_bare_domains_count_in_full() -> None:
     # Mastodon extracts URLs with extract_url_without_protocol: false
-    assert T.mastodon_length("example.com") == 11
+    assert mastodon_text.mastodon_length("example.com") == 11
 
 
 def test_mastodon_remote_mentions_count_only_the_user() -> None:
-    assert T.mastodon_length("hi @alice@mastodon.social!") == len("hi @alice!")
-    assert T.mastodon_length("hi @alice") == 9
-    assert T.mastodon_length("mail a@example.org") == len("mail a@example.org")
+    assert mastodon_text.mastodon_length("hi @alice@mastodon.social!") == len("hi @alice!")
+    assert mastodon_text.mastodon_length("hi @alice") == 9
+    assert mastodon_text.mastodon_length("mail a@example.org") == len("mail a@example.org")
 
 
 def test_mastodon_content_warning_counts_too() -> None:
-    assert T.mastodon_length("abc", spoiler_text="CW: war") == 10
+    assert mastodon_text.mastodon_length("abc", spoiler_text="CW: war") == 10
 
 
 # --- Bluesky -----------------------------------------------------------------------------------------
@@ -189,13 +194,13 @@ def test_mastodon_content_warning_counts_too() -> None:
     ],
 )
 def test_bluesky_counts(text: str, graphemes: int, utf8_bytes: int) -> None:
-    assert T.bluesky_graphemes(text) == graphemes
-    assert T.bluesky_bytes(text) == utf8_bytes
+    assert bluesky_text.bluesky_graphemes(text) == graphemes
+    assert bluesky_text.bluesky_bytes(text) == utf8_bytes
 
 
 def test_bluesky_limits() -> None:
-    assert T.BLUESKY_MAX_GRAPHEMES == 300
-    assert T.BLUESKY_MAX_BYTES == 3000
+    assert bluesky_facts.MAX_GRAPHEMES == 300
+    assert bluesky_facts.MAX_BYTES == 3000
 
 
 # --- hashtags ----------------------------------------------------------------------------------------
@@ -315,7 +320,7 @@ def facet_texts(text: str, facets: list[dict[str, Any]]) -> list[str]:
     ],
 )
 def test_bluesky_tag_facets(text: str, covered: list[str], tags: list[str]) -> None:
-    facets = T.bluesky_facets(text)
+    facets = bluesky_text.bluesky_facets(text)
     assert facet_texts(text, facets) == covered
     assert [f["features"] for f in facets] == [
         [{"$type": "app.bsky.richtext.facet#tag", "tag": tag}] for tag in tags
@@ -324,12 +329,12 @@ def test_bluesky_tag_facets(text: str, covered: list[str], tags: list[str]) -> N
 
 def test_bluesky_emoji_before_hashtag_byte_offsets() -> None:
     text = "🇵🇸 #Gaza"  # the flag is 8 bytes, the space 1
-    assert T.bluesky_facets(text)[0]["index"] == {"byteStart": 9, "byteEnd": 14}
+    assert bluesky_text.bluesky_facets(text)[0]["index"] == {"byteStart": 9, "byteEnd": 14}
 
 
 def test_bluesky_link_facets() -> None:
     text = "فلسطين: https://example.com/report?id=1, and example.org"
-    facets = T.bluesky_facets(text)
+    facets = bluesky_text.bluesky_facets(text)
     assert facet_texts(text, facets) == ["https://example.com/report?id=1", "example.org"]
     assert [f["features"][0] for f in facets] == [
         {"$type": "app.bsky.richtext.facet#link", "uri": "https://example.com/report?id=1"},
@@ -340,7 +345,7 @@ def test_bluesky_link_facets() -> None:
 def test_bluesky_facets_match_the_lexicon() -> None:
     schema = facet_schema()
     text = "🇵🇸 #FreePalestinianStudents الحرية #فلسطين_حرة https://example.com/x"
-    facets = T.bluesky_facets(text)
+    facets = bluesky_text.bluesky_facets(text)
     assert len(facets) == 3
     for facet in facets:
         jsonschema.validate(facet, schema)

@@ -1,20 +1,35 @@
-"""The one small interface every platform publisher implements, and the few error kinds the
-dispatcher acts on.
+"""The two contracts every platform wing fills, and the plain data that crosses them.
 
-A publisher turns an :class:`OutgoingPost` (plain data, built from a database row) into a post on its
-platform and answers with :class:`Published` (the platform's id and public link), or raises one of the
-:class:`PublishError` kinds below. The dispatcher never looks at a platform's own exceptions: each
-publisher maps them here, keeping the platform's own words in the message (secrets never included).
+- :class:`Platform`: what a platform accepts and allows (its :class:`Limits`, as settings), how it counts
+  a text, which caps it sets per account, what image it takes, which credentials it needs, and how a
+  publisher for one account is made. Checks, media, config, the service and the CLI ask these through
+  the registry (``platforms.registry``); none of them names a platform.
+- :class:`Publisher`: one account on one platform. It turns an :class:`OutgoingPost` into a post and
+  answers :class:`Published`, or raises one of the four error kinds the dispatcher acts on
+  (:class:`RetryLater`, :class:`RateLimited`, :class:`Rejected`, :class:`OutcomeUnknown`). Each publisher
+  maps its client library's exceptions to these (``platforms.transport`` decides, for all of them,
+  whether a request left the machine), keeping the platform's own words and never a secret.
 """
 
 from __future__ import annotations
 
+import asyncio
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generic, Mapping, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from ..media import ImageProfile
+
+Clock = Callable[[], datetime]
+"""What time it is (aware UTC). Injected so tests can drive time instead of waiting for it."""
 
 
+# --- errors ----------------------------------------------------------------------------------------------
 class ErrorKind(str, Enum):
     RETRY = "retry"                # 5xx, timeout before sending, connection refused: try again later
     RATE_LIMITED = "rate-limited"  # wait until the reset the platform names
@@ -69,6 +84,7 @@ class OutcomeUnknown(PublishError):
     kind = ErrorKind.UNKNOWN
 
 
+# --- what a publisher takes and gives --------------------------------------------------------------------
 @dataclass(frozen=True)
 class Image:
     """Platform-ready image bytes (already stripped, oriented and sized by the media pipeline)."""
@@ -107,35 +123,183 @@ class Published:
     platform_id: str             # the platform's post id (X/Mastodon id, Bluesky at-uri)
     url: str                     # public link a person can open
     reply_ref: str = ""          # what a later reply needs (Bluesky: uri and cid); defaults to platform_id
-    response: dict = field(default_factory=dict)  # small summary of the platform's answer, for the log
+    response: dict[str, Any] = field(default_factory=dict)  # small summary of the platform's answer (logged)
 
     def __post_init__(self) -> None:
         if not self.reply_ref:
             object.__setattr__(self, "reply_ref", self.platform_id)
 
 
-@runtime_checkable
-class Publisher(Protocol):
-    """One account on one platform. Instances are made once per account and reused for every post
-    (sessions and connections kept); ``publish`` may be called from several threads at once."""
+class Publisher(ABC):
+    """One account on one platform. Made once per account and reused for every post (sessions and
+    connections kept); the sync methods may be called from several threads at once.
+
+    The async methods are what the dispatcher awaits on its event loop. By default they run the sync
+    ones in the loop's default executor (the daemon's publish pool); a publisher with an async client
+    overrides them (X: Tweepy's AsyncClient), so a burst needs no thread per post.
+    """
 
     platform: ClassVar[str]
 
+    @abstractmethod
     def publish(self, post: OutgoingPost) -> Published:
         """Create the post.
 
         :raises RetryLater, RateLimited, Rejected, OutcomeUnknown:
         """
-        ...
 
+    @abstractmethod
     def settle(self, post: OutgoingPost) -> Published | None:
-        """After an unknown outcome (or a crash while ``sending``): find out whether ``post`` exists.
-
-        Returns the post if it exists, None if it certainly does not (it is then safe to send).
+        """After an unknown outcome (or a crash while ``sending``): find out whether ``post`` exists, by
+        the platform's own evidence. Returns the post if it exists, None if it certainly does not (it is
+        then safe to send).
 
         :raises OutcomeUnknown: when this platform cannot tell; a person must review.
+        :raises RetryLater, RateLimited: the platform cannot answer now; settling again later is safe.
         """
-        ...
+
+    def warm(self) -> None:
+        """Get ready before the storm (log in, open sessions), so the first post does not wait."""
 
     def close(self) -> None:
-        ...
+        """Release sessions and connections."""
+
+    async def publish_async(self, post: OutgoingPost) -> Published:
+        return await asyncio.to_thread(self.publish, post)
+
+    async def settle_async(self, post: OutgoingPost) -> Published | None:
+        return await asyncio.to_thread(self.settle, post)
+
+    async def warm_async(self) -> None:
+        await asyncio.to_thread(self.warm)
+
+    async def aclose(self) -> None:
+        """Close what belongs to the event loop (async sessions), on that loop, before it stops."""
+
+
+# --- what a platform is ----------------------------------------------------------------------------------
+class Limits(BaseModel):
+    """What a platform accepts and allows per account, as settings (config.toml ``[limits.<platform>]``,
+    or ``limits = {...}`` on an account). Each wing's subclass holds the platform's documented values as
+    its defaults: the one place each number lives."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_images: int = Field(default=4, ge=0)
+    alt_text_max: int = Field(default=1000, ge=0)
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A text's length as its platform counts it, against the limit."""
+
+    value: int
+    limit: int
+    unit: str
+
+    @property
+    def fits(self) -> bool:
+        return self.value <= self.limit
+
+    def __str__(self) -> str:
+        return f"{self.value}/{self.limit} {self.unit}"
+
+
+@dataclass(frozen=True)
+class Cap:
+    """A per-account limit over a time window: at most ``limit`` of ``what`` within ``window``, each post
+    using ``per_post`` plus ``per_image`` for each of its images."""
+
+    window: timedelta
+    limit: int
+    what: str
+    per_post: int = 1
+    per_image: int = 0
+
+    def weight(self, images: int) -> int:
+        return self.per_post + self.per_image * images
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """What the platform bills per post (USD)."""
+
+    per_post: float
+    per_post_with_url: float
+
+
+@dataclass(frozen=True)
+class TagLimit:
+    """The longest hashtag (without its '#') a platform makes a tag of."""
+
+    graphemes: int
+    bytes: int
+    platform: str
+
+
+LimitsT = TypeVar("LimitsT", bound=Limits)
+
+
+class Platform(ABC, Generic[LimitsT]):
+    """One platform: its facts and how to reach it. A wing's ``__init__`` defines the subclass; the
+    publisher module (and its client library) is imported only when a publisher is made."""
+
+    name: ClassVar[str]                       # as config.toml writes it: "x", "mastodon", "bluesky"
+    display_name: ClassVar[str]               # as people write it: "X", "Mastodon", "Bluesky"
+    limits_model: type[LimitsT]
+    credential_sets: ClassVar[tuple[tuple[str, ...], ...]]  # alternatives: one full set is needed
+    instance_required: ClassVar[bool] = False  # the account must name its server (Mastodon)
+    one_text_per_account: ClassVar[bool] = False  # forbids the same or nearly the same text from several accounts
+    tag_limit: ClassVar["TagLimit | None"] = None  # the longest hashtag it makes a tag, where it has a limit
+
+    def limits(self, overrides: Mapping[str, Any] | None = None) -> LimitsT:
+        """The documented limits, with ``overrides`` (settings) applied and validated.
+
+        :raises pydantic.ValidationError: an unknown name or an impossible value.
+        """
+        return self.limits_model.model_validate(dict(overrides or {}))
+
+    @abstractmethod
+    def measure(self, text: str, limits: LimitsT) -> Measure:
+        """The text's length as the platform counts it, against ``limits``."""
+
+    def text_refusals(self, text: str, limits: LimitsT) -> list[str]:
+        """Why the platform would refuse this text, besides its length (each a sentence)."""
+        return []
+
+    def alt_text_length(self, alt: str) -> int:
+        """An image description's length as the platform counts it."""
+        return len(alt)
+
+    def reply_warning(self) -> str | None:
+        """What may make the platform refuse a reply, when something does."""
+        return None
+
+    @abstractmethod
+    def caps(self, limits: LimitsT) -> list[Cap]:
+        """The per-account rate caps a plan must stay within."""
+
+    @abstractmethod
+    def image_profile(self, limits: LimitsT) -> "ImageProfile":
+        """What an image sent by an account with these limits must be (for the media pipeline)."""
+
+    def pricing(self, limits: LimitsT) -> Pricing | None:
+        """What posting costs, where the platform bills for it."""
+        return None
+
+    def server_limits(self, instance: str, timeout: float) -> dict[str, Any] | None:
+        """The limits a server announces about itself, in this platform's limit names; None when the
+        platform has no such announcement.
+
+        :raises RetryLater: the server could not be read.
+        """
+        return None
+
+    @abstractmethod
+    def create_publisher(self, credentials: Mapping[str, str], *, handle: str | None = None,
+                         base_url: str | None = None, timeout: float = 10.0,
+                         options: Mapping[str, Any] | None = None, clock: Clock | None = None) -> Publisher:
+        """A publisher for one account.
+
+        :raises ValueError: the credentials are incomplete (the message names what is missing).
+        """

@@ -1,43 +1,39 @@
-"""The dry-run publisher: records exactly what would have been sent (in the database's dry_run_outbox)
-instead of calling a platform. It behaves like a platform with an idempotency key, so the dispatcher's
-settle path is exercised too."""
+"""The dry-run publisher: sends nothing, and answers with exactly what would have been sent. That answer
+is recorded through the same result path as every platform's (``posts.response``), so the log holds what
+a live storm would have posted; settling asks that record, as a platform would be asked."""
 
 from __future__ import annotations
 
 import hashlib
-from typing import ClassVar
+from typing import Any, Callable, ClassVar, Mapping
 
-from ..store import Store
-from .base import OutgoingPost, Published
+from .base import OutgoingPost, Published, Publisher
+
+Lookup = Callable[[str], Mapping[str, Any] | None]  # idempotency key -> the recorded answer, if any
 
 
-class DryRunPublisher:
+class DryRunPublisher(Publisher):
     platform: ClassVar[str] = "dry-run"
 
-    def __init__(self, store: Store, account_id: str, platform: str, handle: str) -> None:
-        self.store = store
+    def __init__(self, account_id: str, platform: str, handle: str, recorded: Lookup) -> None:
         self.account_id = account_id
         self.target_platform = platform
         self.handle = handle
+        self._recorded = recorded
 
     def publish(self, post: OutgoingPost) -> Published:
-        self.store.dry_run_record(post.idempotency_key, post.key, self.account_id, self.target_platform,
-                                  _payload(post))
-        return self._published(post.idempotency_key)
+        return self._published(post.idempotency_key, {"dry_run": True, **_payload(post)})
 
     def settle(self, post: OutgoingPost) -> Published | None:
-        found = self.store.dry_run_lookup(post.idempotency_key)
-        return self._published(post.idempotency_key) if found else None
+        found = self._recorded(post.idempotency_key)
+        return self._published(post.idempotency_key, dict(found)) if found else None
 
-    def close(self) -> None:
-        pass
-
-    def _published(self, key: str) -> Published:
+    def _published(self, key: str, response: dict[str, Any]) -> Published:
         return Published(platform_id=f"dry-{key}",
-                         url=f"dry-run://{self.target_platform}/{self.handle.lstrip('@')}/{key}")
+                         url=f"dry-run://{self.target_platform}/{self.handle.lstrip('@')}/{key}", response=response)
 
 
-def _payload(post: OutgoingPost) -> dict:
+def _payload(post: OutgoingPost) -> dict[str, Any]:
     return {
         "text": post.text,
         "lang": post.lang,

@@ -149,7 +149,7 @@ def _pretty_bytes(size: int) -> str:
 
 
 def _count_graphemes(text: str) -> int:
-    from scheduler.text import bluesky_graphemes  # lazily: the text rules are another module's concern
+    from scheduler.platforms.bluesky.text import bluesky_graphemes  # lazily: the text rules are another module's concern
 
     return bluesky_graphemes(text)
 

@@ -191,6 +191,10 @@ class Sandbox:
     def credentials(self, platform: str, account_id: str) -> dict[str, str]:
         return self._apps[platform].credentials(account_id)
 
+    def app(self, platform: str) -> "PlatformApp":
+        """The platform's server, to change how it behaves (limits, read access...)."""
+        return self._apps[platform]
+
     def posts(self, platform: str | None = None) -> list[AcceptedPost]:
         with self._lock:
             return [p for p in self._posts if platform is None or p.platform == platform]

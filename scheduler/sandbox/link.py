@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import urllib.parse
 import urllib.request
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .core import ADMIN_PREFIX, Sandbox
+
+if TYPE_CHECKING:
+    from ..platforms.base import Publisher
 
 
 class SandboxLink(Protocol):
@@ -50,3 +53,11 @@ class RemoteSandbox:
     def stop(self) -> None:
         if self.fallback is not None:
             self.fallback.stop()
+
+
+def sandbox_publisher(sandbox: SandboxLink, platform: str, account_id: str, timeout: float = 5.0) -> "Publisher":
+    """A publisher for a sandbox account, made as the daemon makes one (tests and benchmarks)."""
+    from ..platforms.registry import platform as wing
+
+    return wing(platform).create_publisher(sandbox.credentials(platform, account_id),
+                                           base_url=sandbox.base_url(platform), timeout=timeout)

@@ -114,7 +114,7 @@ def mastodon_status_length(text: str, spoiler_text: str = "",
                            characters_reserved_per_url: int = CHARACTERS_RESERVED_PER_URL) -> int:
     """Length of a status as Mastodon's ``StatusLengthValidator`` counts it (grapheme clusters of the
     content warning plus the text; URLs as ``characters_reserved_per_url``; ``@user@domain`` as ``@user``)."""
-    from scheduler.text import mastodon_length  # imported lazily: the sandbox starts without it
+    from scheduler.platforms.mastodon.text import mastodon_length  # imported lazily: the sandbox starts without it
 
     return mastodon_length(text, url_length=characters_reserved_per_url, spoiler_text=spoiler_text)
 

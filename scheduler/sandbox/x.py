@@ -650,6 +650,6 @@ def _tco_link() -> str:
 
 def _weighted_length(text: str) -> int:
     """X's weighted length, as twitter-text counts it (NFC, URLs 23, emoji sequences 2, CJK 2)."""
-    from scheduler.text import x_weighted_length
+    from scheduler.platforms.x.text import x_weighted_length
 
     return x_weighted_length(text)

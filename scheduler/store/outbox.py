@@ -15,11 +15,10 @@ from typing import Any, Callable, Iterable, Sequence
 from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
-from ..planner import Plan, PlannedPost
+from ..tid import new_tid
 from ..timing import utcnow
 from .database import make_engine, migrate
-from ..tid import new_tid
-from .schema import attempts, campaigns, daemons, dry_run_outbox, posts
+from .schema import attempts, campaigns, daemons, posts
 
 PENDING, SENDING, SENT, FAILED, MISSED, CANCELLED, NEEDS_REVIEW = (
     "pending", "sending", "sent", "failed", "missed", "cancelled", "needs-review")
@@ -55,6 +54,7 @@ class PostRow:
     reply_ref: str | None
     error: str | None
     updated_at: datetime
+    response: str | None = None  # JSON: the platform's answer, summed up
 
     @classmethod
     def from_row(cls, row: RowMapping) -> "PostRow":
@@ -78,6 +78,32 @@ class AttemptRow:
     ended_at: datetime | None
     outcome: str | None
     detail: str | None
+
+
+@dataclass(frozen=True)
+class NewPost:
+    """One post of a plan, as the outbox stores it."""
+
+    id: str                 # stable: campaign / post / account [@year]
+    campaign_id: str
+    post_key: str
+    account_id: str
+    platform: str
+    sequence: int
+    due_at: datetime
+    deadline: datetime
+    text: str
+    lang: str | None
+    images: tuple[tuple[str, str], ...]  # (file, alt)
+    reply_to_id: str | None
+    content_hash: str       # what, if it changes, makes a re-queue update the pending post
+
+
+@dataclass(frozen=True)
+class CampaignRecord:
+    id: str
+    name: str
+    source: str             # the campaign file it was queued from
 
 
 @dataclass
@@ -118,18 +144,17 @@ class Store:
         self.close()
 
     # --- queue -----------------------------------------------------------------------------------
-    def queue(self, plan: Plan, now: datetime | None = None, *, source: str = "") -> QueueReport:
-        """Write the plan: new posts inserted, pending ones updated in place, removed ones cancelled; posts
-        already sent (or sending, failed, missed) never touched. One transaction: all or nothing."""
+    def queue(self, campaign: CampaignRecord, planned: Sequence[NewPost], now: datetime | None = None) -> QueueReport:
+        """Write a campaign's posts: new posts inserted, pending ones updated in place, removed ones cancelled;
+        posts already sent (or sending, failed, missed) never touched. One transaction: all or nothing."""
         now = now or utcnow()
-        campaign = plan.campaign
         report = QueueReport(campaign.id)
         with self.engine.begin() as db:
-            self._upsert_campaign(db, campaign.id, campaign.spec.name, source or str(campaign.path), now)
+            self._upsert_campaign(db, campaign, now)
             existing = {row.id: row for row in db.execute(
                 select(posts.c.id, posts.c.state, posts.c.content_hash).where(posts.c.campaign_id == campaign.id))}
             new_rows, planned_ids = [], set()
-            for post in plan.posts:
+            for post in planned:
                 planned_ids.add(post.id)
                 old = existing.get(post.id)
                 if post.deadline < now:
@@ -154,10 +179,10 @@ class Store:
             report.cancelled.extend(removed)
         return report
 
-    def _upsert_campaign(self, db: Connection, campaign_id: str, name: str, source: str, now: datetime) -> None:
-        values = dict(name=name, source=source, state="active", queued_at=now)
-        if db.execute(update(campaigns).where(campaigns.c.id == campaign_id).values(**values)).rowcount == 0:
-            db.execute(insert(campaigns).values(id=campaign_id, **values))
+    def _upsert_campaign(self, db: Connection, campaign: CampaignRecord, now: datetime) -> None:
+        values = dict(name=campaign.name, source=campaign.source, state="active", queued_at=now)
+        if db.execute(update(campaigns).where(campaigns.c.id == campaign.id).values(**values)).rowcount == 0:
+            db.execute(insert(campaigns).values(id=campaign.id, **values))
 
     def _cancel(self, db: Connection, post_ids: list[str], reason: str, now: datetime) -> int:
         count = 0
@@ -267,7 +292,7 @@ class Store:
 
     def record_sent_many(self, daemon_id: str, results: list[dict[str, Any]]) -> None:
         """Several sent posts in one transaction (a burst's results): each dict has post_id, platform_id,
-        url, reply_ref, detail, sent_at."""
+        url, reply_ref, response (JSON text), detail, sent_at."""
         if not results:
             return
         post_rows = [dict(r, b_id=r["post_id"], b_daemon=daemon_id) for r in results]
@@ -276,8 +301,10 @@ class Store:
                                            posts.c.claimed_by == bindparam("b_daemon"))
                        .values(state=SENT, updated_at=bindparam("sent_at"), sent_at=bindparam("sent_at"),
                                platform_id=bindparam("platform_id"), url=bindparam("url"),
-                               reply_ref=bindparam("reply_ref"), error=None, uncertain=False),
-                       [{k: row[k] for k in ("b_id", "b_daemon", "sent_at", "platform_id", "url", "reply_ref")}
+                               reply_ref=bindparam("reply_ref"), response=bindparam("response"), error=None,
+                               uncertain=False),
+                       [{k: row[k] for k in ("b_id", "b_daemon", "sent_at", "platform_id", "url", "reply_ref",
+                                             "response")}
                         for row in post_rows])
             db.execute(update(attempts).where(attempts.c.post_id == bindparam("b_id"), attempts.c.outcome.is_(None),
                                               attempts.c.daemon_id == bindparam("b_daemon"))
@@ -361,23 +388,12 @@ class Store:
             return db.execute(select(func.min(attempts.c.started_at)).where(
                 attempts.c.post_id == post_id, attempts.c.outcome.in_(("unknown", "interrupted")))).scalar()
 
-    # --- dry run ---------------------------------------------------------------------------------
-    def dry_run_record(self, key: str, post_id: str, account_id: str, platform: str, payload: dict,
-                       now: datetime | None = None) -> bool:
-        """Store what would have been sent. Returns False if this key was already recorded (idempotent)."""
-        with self.engine.begin() as db:
-            if db.execute(select(dry_run_outbox.c.idempotency_key)
-                          .where(dry_run_outbox.c.idempotency_key == key)).first():
-                return False
-            db.execute(insert(dry_run_outbox).values(idempotency_key=key, post_id=post_id, account_id=account_id,
-                                                     platform=platform, payload=json.dumps(payload),
-                                                     created_at=now or utcnow()))
-        return True
-
-    def dry_run_lookup(self, key: str) -> dict | None:
+    def recorded_response(self, idempotency_key: str) -> dict[str, Any] | None:
+        """The answer recorded for the post with this key, once it was recorded as sent."""
         with self.engine.connect() as db:
-            row = db.execute(select(dry_run_outbox).where(dry_run_outbox.c.idempotency_key == key)).mappings().first()
-        return dict(row) if row else None
+            found = db.execute(select(posts.c.response).where(posts.c.idempotency_key == idempotency_key,
+                                                              posts.c.response.is_not(None))).scalar()
+        return json.loads(found) if found else None
 
     # --- reading ---------------------------------------------------------------------------------
     def post(self, post_id: str) -> PostRow | None:
@@ -422,15 +438,15 @@ def _same_claimer(claimed_by: str | None):  # type: ignore[no-untyped-def]
     return posts.c.claimed_by.is_(None) if claimed_by is None else posts.c.claimed_by == claimed_by
 
 
-def _content(post: PlannedPost) -> dict[str, Any]:
+def _content(post: NewPost) -> dict[str, Any]:
     return dict(post_key=post.post_key, account_id=post.account_id, platform=post.platform,
                 sequence=post.sequence, planned_at=post.due_at, due_at=post.due_at, deadline=post.deadline,
                 text=post.text, lang=post.lang,
-                images=json.dumps([{"file": i.file, "alt": i.alt} for i in post.images]),
+                images=json.dumps([{"file": file, "alt": alt} for file, alt in post.images]),
                 reply_to_id=post.reply_to_id, content_hash=post.content_hash)
 
 
-def _new_row(post: PlannedPost, now: datetime) -> dict[str, Any]:
+def _new_row(post: NewPost, now: datetime) -> dict[str, Any]:
     return dict(_content(post), id=post.id, campaign_id=post.campaign_id, state=PENDING, attempts=0, uncertain=False,
                 idempotency_key=new_tid(), updated_at=now)
 

@@ -66,6 +66,7 @@ posts = Table(
     Column("reply_ref", Text),
     Column("error", Text),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("response", Text),  # JSON: the platform's answer, summed up (dry run: what would have been sent)
 )
 Index("posts_due", posts.c.state, posts.c.due_at)
 Index("posts_campaign", posts.c.campaign_id)
@@ -90,14 +91,4 @@ daemons = Table(
     Column("started_at", UTCDateTime, nullable=False),
     Column("heartbeat_at", UTCDateTime, nullable=False),
     Column("stopped_at", UTCDateTime),
-)
-
-dry_run_outbox = Table(
-    "dry_run_outbox", metadata,
-    Column("idempotency_key", String(40), primary_key=True),
-    Column("post_id", String(400), nullable=False),
-    Column("account_id", String(200), nullable=False),
-    Column("platform", String(20), nullable=False),
-    Column("payload", Text, nullable=False),   # JSON: exactly what would have been sent
-    Column("created_at", UTCDateTime, nullable=False),
 )

@@ -17,7 +17,8 @@ import logging
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Any, ClassVar, Iterator, Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar, Mapping
 
 import requests
 from mastodon import (
@@ -31,76 +32,27 @@ from mastodon import (
     MastodonUnauthorizedError,
 )
 
-from scheduler.platforms.base import (
-    Image,
-    OutcomeUnknown,
-    OutgoingPost,
-    Published,
-    PublishError,
-    RateLimited,
-    Rejected,
-    RetryLater,
-)
-from scheduler.tid import tid_time
+from ...tid import tid_time
+from ..base import (Clock, Image, OutcomeUnknown, OutgoingPost, Published, Publisher, PublishError, RateLimited,
+                    Rejected, RetryLater)
+from ..transport import epoch_seconds, network_failure, rate_limit_until, utc_clock
+from .facts import (ASSUMED_VERSION, CLOCK_SKEW_TOLERANCE, IDEMPOTENCY_SAFETY_MARGIN, IDEMPOTENCY_WINDOW,
+                    MEDIA_POLL_INTERVAL, MEDIA_POLL_MAX_INTERVAL, MEDIA_PROCESSING_TIMEOUT, NAME, RATE_LIMIT_WINDOW,
+                    TOKEN_SCOPES, VERSION_CHECK_MODE)
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "mastodon"
 
-#: Alternatives of credential keys a Mastodon account needs (``validate`` reports missing ones).
-REQUIRED_CREDENTIALS: tuple[tuple[str, ...], ...] = (("access_token",),)
-
-#: The instance version we tell Mastodon.py to assume, instead of asking the instance on every new
-#: client. Mastodon.py picks ``/api/v2/media`` from 3.1.4 on (``media_post``); ``/api/v2/instance``
-#: exists from 4.0.0. Mastodon.py only honours a given version with a version_check_mode other than
-#: "none" (with "none" it would silently fall back to the deprecated ``/api/v1/media``).
-ASSUMED_MASTODON_VERSION = "4.0.0"
-VERSION_CHECK_MODE = "created"
-
-#: Mastodon keeps an Idempotency-Key for one hour (platform-facts.md; Mastodon's OpenAPI: "Idempotency
-#: keys are stored for up to 1 hour"; ``PostStatusService``: ``redis.setex(idempotency_key, 3_600, ...)``).
-IDEMPOTENCY_WINDOW = timedelta(hours=1)
-#: Settle by re-sending only this much inside the window (clock differences, slow requests).
-IDEMPOTENCY_SAFETY_MARGIN = timedelta(minutes=5)
-
-#: When a 429 names no usable reset: Mastodon's shortest window (300 requests / 5 min, platform-facts.md).
-FALLBACK_RATE_LIMIT_WAIT = timedelta(minutes=5)
-#: Trust the instance's clock (``X-RateLimit-Reset``) unless its ``Date`` is further off than this.
-CLOCK_SKEW_TOLERANCE = timedelta(seconds=5)
-
-#: Polling an image the instance processes asynchronously (202 → ``GET /api/v1/media/:id``).
-#: Mastodon.py's own ``synchronous=True`` sleeps 5 s between polls, has no deadline and turns every
-#: error into "Attachment could not be processed", so this module polls itself.
-MEDIA_POLL_INTERVAL = 0.5
-MEDIA_POLL_MAX_INTERVAL = 3.0
-MEDIA_PROCESSING_TIMEOUT = 60.0
-
-#: ``GET /api/v2/instance`` → ``configuration``: Mastodon's defaults, used when the instance says nothing.
-DEFAULT_MAX_CHARACTERS = 500
-DEFAULT_CHARACTERS_RESERVED_PER_URL = 23
-DEFAULT_MAX_MEDIA_ATTACHMENTS = 4
-DEFAULT_IMAGE_SIZE_LIMIT = 16 * 1024 * 1024
-DEFAULT_DESCRIPTION_LIMIT = 1500
-DEFAULT_INSTANCE_LIMITS: Mapping[str, int] = {
-    "max_characters": DEFAULT_MAX_CHARACTERS,
-    "characters_reserved_per_url": DEFAULT_CHARACTERS_RESERVED_PER_URL,
-    "max_media_attachments": DEFAULT_MAX_MEDIA_ATTACHMENTS,
-    "image_size_limit": DEFAULT_IMAGE_SIZE_LIMIT,
-    "description_limit": DEFAULT_DESCRIPTION_LIMIT,
-}
-
-#: Bluesky-style TIDs (``OutgoingPost.idempotency_key``) carry the time they were made
-#: (https://atproto.com/specs/tid: 13 chars of this alphabet; 53 bits of microseconds, 10 of clock id).
-
-
-class MastodonPublisher:
+class MastodonPublisher(Publisher):
     """Posts for one Mastodon account. Build it with :func:`create_publisher`."""
 
-    platform: ClassVar[str] = PLATFORM
+    platform: ClassVar[str] = NAME
 
     def __init__(self, access_token: str, base_url: str, *, handle: str | None = None,
-                 timeout: float = 10.0, options: Mapping[str, Any] | None = None) -> None:
+                 timeout: float = 10.0, options: Mapping[str, Any] | None = None,
+                 clock: Clock = utc_clock) -> None:
         options = dict(options or {})
+        self._clock = clock
         self.base_url = base_url.rstrip("/")
         self.handle = handle.lstrip("@").split("@")[0] if handle else None  # @alice@example.org → alice
         self.timeout = timeout
@@ -113,13 +65,12 @@ class MastodonPublisher:
         self._client = Mastodon(
             access_token=access_token, api_base_url=self.base_url, session=self._session,
             ratelimit_method="throw", request_timeout=timeout,
-            mastodon_version=str(options.get("mastodon_version", ASSUMED_MASTODON_VERSION)),
+            mastodon_version=str(options.get("mastodon_version", ASSUMED_VERSION)),
             version_check_mode=VERSION_CHECK_MODE,
         )
         self._lock = threading.Lock()
         self._uncertain_since: dict[str, datetime] = {}  # key → when the earliest uncertain attempt was sent
         self._uploaded: dict[str, list[str]] = {}   # idempotency key → media ids (reused by settle)
-        self._limits: dict[str, int] | None = None
 
     def __repr__(self) -> str:  # never the token
         return f"MastodonPublisher(base_url={self.base_url!r}, handle={self.handle!r})"
@@ -152,7 +103,7 @@ class MastodonPublisher:
         """
         sent_at = sent_at or post.attempted_at or self._uncertain_since_for(post.idempotency_key or post.key)
         deadline = IDEMPOTENCY_WINDOW - IDEMPOTENCY_SAFETY_MARGIN
-        if sent_at is None or datetime.now(timezone.utc) - sent_at > deadline:
+        if sent_at is None or self._clock() - sent_at > deadline:
             raise OutcomeUnknown(
                 f"Mastodon: cannot tell whether post {post.key} was published: its Idempotency-Key is "
                 f"only kept for {_minutes(IDEMPOTENCY_WINDOW)} minutes and the first attempt "
@@ -178,19 +129,6 @@ class MastodonPublisher:
 
     def close(self) -> None:
         self._session.close()
-
-    # --- instance limits -------------------------------------------------------------------------
-    def instance_limits(self) -> dict[str, int]:
-        """The instance's own limits from ``GET /api/v2/instance`` (cached); Mastodon's defaults where it
-        names none, or when it cannot be reached (logged)."""
-        if self._limits is None:
-            try:
-                self._limits = limits_from_instance(self._client.instance_v2())
-            except MastodonError as error:
-                log.warning("Mastodon %s: could not read the instance's limits (%s); using Mastodon's "
-                            "defaults", self.base_url, _describe(error))
-                return dict(DEFAULT_INSTANCE_LIMITS)
-        return dict(self._limits)
 
     # --- media -----------------------------------------------------------------------------------
     def _media_for(self, post: OutgoingPost) -> list[str]:
@@ -238,7 +176,7 @@ class MastodonPublisher:
     # --- statuses --------------------------------------------------------------------------------
     def _send_status(self, post: OutgoingPost, media_ids: list[str]) -> Published:
         key = post.idempotency_key or post.key
-        started = datetime.now(timezone.utc)
+        started = self._clock()
         try:
             status = self._call(
                 self._client.status_post, post.text, media_ids=media_ids or None,
@@ -286,12 +224,12 @@ class MastodonPublisher:
             return RateLimited(f"{where} rate limit reached while sending {what}; it resets at "
                                f"{until.isoformat(timespec='seconds')}", until=until)
         if isinstance(error, MastodonNetworkError):
-            return _network_error(error, f"{where}: {what}", status_may_exist=status_may_exist)
+            return network_failure(error, f"{where}, {what}", may_create_post=status_may_exist)
         status = _http_status(error)
-        words = _describe(error)
+        words = describe(error)
         if isinstance(error, MastodonUnauthorizedError):
             return Rejected(f"{where} refused the access token for {what} (401): {words}. Check the "
-                            f"account's access token (it needs the write:statuses and write:media scopes).",
+                            f"account's access token (it needs the {TOKEN_SCOPES} scopes).",
                             status=status)
         if isinstance(error, MastodonServerError):
             return RetryLater(f"{where} had a server error on {what} ({status}): {words}", status=status)
@@ -306,24 +244,22 @@ class MastodonPublisher:
     def _rate_limit_reset(self) -> datetime:
         """``X-RateLimit-Reset`` (ISO 8601) of the 429 this thread just got, in our clock."""
         response: requests.Response | None = getattr(self._responses, "last", None)
-        now = datetime.now(timezone.utc)
-        if response is None or "X-RateLimit-Reset" not in response.headers:
-            return now + FALLBACK_RATE_LIMIT_WAIT
-        reset = _parse_reset(response.headers["X-RateLimit-Reset"])
-        if reset is None:
-            return now + FALLBACK_RATE_LIMIT_WAIT
-        server_now = _parse_http_date(response.headers.get("Date"))
-        if server_now is not None and abs(now - server_now) > CLOCK_SKEW_TOLERANCE:
-            reset += now - server_now
-        return reset
+        now = self._clock()
+        reset = _parse_reset(response.headers.get("X-RateLimit-Reset", "")) if response is not None else None
+        if reset is not None and response is not None:
+            server_now = _parse_http_date(response.headers.get("Date"))
+            if server_now is not None and abs(now - server_now) > CLOCK_SKEW_TOLERANCE:
+                reset += now - server_now
+        return rate_limit_until(reset, window=RATE_LIMIT_WINDOW, clock=self._clock)
 
 
 # --- module functions ------------------------------------------------------------------------------
 def create_publisher(credentials: Mapping[str, str], *, handle: str | None = None, base_url: str | None = None,
-                     timeout: float = 10.0, options: Mapping[str, Any] | None = None) -> MastodonPublisher:
+                     timeout: float = 10.0, options: Mapping[str, Any] | None = None,
+                     clock: Clock | None = None) -> MastodonPublisher:
     """A publisher for one account on the instance at ``base_url`` (e.g. ``https://mastodon.social``).
 
-    ``credentials``: ``access_token`` (a user token with write:statuses and write:media). Options:
+    ``credentials``: ``access_token`` (a user token with the write:statuses and write:media scopes). Options:
     ``visibility`` (default for posts that name none), ``media_poll_interval``,
     ``media_processing_timeout`` (seconds), ``mastodon_version`` (what to assume of the instance).
     """
@@ -332,42 +268,10 @@ def create_publisher(credentials: Mapping[str, str], *, handle: str | None = Non
                          "set it for this account in config.toml")
     token = credentials.get("access_token")
     if not token:
-        raise ValueError("Mastodon needs an access_token for this account (a user token with the "
-                         "write:statuses and write:media scopes)")
+        raise ValueError(f"Mastodon needs an access_token for this account (a user token with the {TOKEN_SCOPES} "
+                         "scopes)")
     return MastodonPublisher(token, base_url, handle=handle or credentials.get("handle"),
-                             timeout=timeout, options=options)
-
-
-def fetch_instance_limits(base_url: str, *, timeout: float = 10.0) -> dict[str, int]:
-    """The limits of the instance at ``base_url`` (``GET /api/v2/instance`` needs no token).
-
-    :raises RetryLater: when the instance cannot be read (the caller may fall back to
-        :data:`DEFAULT_INSTANCE_LIMITS`).
-    """
-    client = Mastodon(api_base_url=base_url, request_timeout=timeout, ratelimit_method="throw",
-                      mastodon_version=ASSUMED_MASTODON_VERSION, version_check_mode=VERSION_CHECK_MODE)
-    try:
-        return limits_from_instance(client.instance_v2())
-    except MastodonError as error:
-        raise RetryLater(f"Mastodon ({base_url}): could not read the instance's limits: {_describe(error)}") from None
-    finally:
-        client.session.close()
-
-
-def limits_from_instance(instance: Mapping[str, Any]) -> dict[str, int]:
-    """The limits the planner checks, from an ``/api/v2/instance`` answer (defaults where missing)."""
-    configuration = instance.get("configuration") or {}
-    statuses = configuration.get("statuses") or {}
-    media = configuration.get("media_attachments") or {}
-    found = {
-        "max_characters": statuses.get("max_characters"),
-        "characters_reserved_per_url": statuses.get("characters_reserved_per_url"),
-        "max_media_attachments": statuses.get("max_media_attachments"),
-        "image_size_limit": media.get("image_size_limit"),
-        "description_limit": media.get("description_limit"),
-    }
-    return {name: int(value) if isinstance(value, int) else DEFAULT_INSTANCE_LIMITS[name]
-            for name, value in found.items()}
+                             timeout=timeout, options=options, clock=clock or utc_clock)
 
 
 # --- error helpers ---------------------------------------------------------------------------------
@@ -378,7 +282,7 @@ def _http_status(error: Exception) -> int | None:
     return None
 
 
-def _describe(error: Exception) -> str:
+def describe(error: Exception) -> str:
     """The instance's own words (``{"error": ...}``), else the HTTP reason, else Mastodon.py's message."""
     args = error.args
     if len(args) >= 4 and args[3]:
@@ -388,49 +292,11 @@ def _describe(error: Exception) -> str:
     return str(args[0]) if args else type(error).__name__
 
 
-def _causes(error: BaseException) -> Iterator[BaseException]:
-    """The exception and everything it wraps (``__cause__``/``__context__``, urllib3's ``reason``, args)."""
-    seen: set[int] = set()
-    pending = [error]
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        linked = [current.__cause__, current.__context__, getattr(current, "reason", None),
-                  *[arg for arg in current.args if isinstance(arg, BaseException)]]
-        pending.extend(item for item in linked if isinstance(item, BaseException))
-
-
-def _network_error(error: MastodonNetworkError, what: str, *, status_may_exist: bool) -> PublishError:
-    """Mastodon.py wraps the ``requests`` exception (``raise MastodonNetworkError(...)`` inside the
-    ``except``, so it is the ``__context__``). Not connected → the request never left: retry. Anything
-    after the connection was made (read timeout, connection dropped or reset) → the instance may have
-    made the status: unknown, unless this was not the status request."""
-    chain = list(_causes(error))
-    never_sent = any(isinstance(item, (requests.exceptions.ConnectTimeout, ConnectionRefusedError))
-                     or type(item).__name__ in ("NewConnectionError", "NameResolutionError")
-                     for item in chain)
-    timed_out = any(isinstance(item, requests.exceptions.ReadTimeout) for item in chain)
-    reason = "timed out waiting for the answer" if timed_out else "the connection broke"
-    if never_sent:
-        return RetryLater(f"{what}: could not connect ({_short(error)}); will try again later")
-    if not status_may_exist:
-        return RetryLater(f"{what}: {reason} ({_short(error)}); no post was made, will try again later")
-    return OutcomeUnknown(f"{what}: {reason} after the request was sent; the post may exist "
-                          f"({_short(error)})")
-
-
-def _short(error: BaseException) -> str:
-    text = str(error)
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
 def _parse_reset(value: str) -> datetime | None:
+    """ISO 8601 (Mastodon), or Unix seconds (some servers: GoToSocial)."""
+    if value.isdigit():
+        return epoch_seconds(value)
     try:
-        if value.isdigit():  # some servers (GoToSocial) send Unix seconds
-            return datetime.fromtimestamp(int(value), timezone.utc)
         reset = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
@@ -440,8 +306,6 @@ def _parse_reset(value: str) -> datetime | None:
 def _parse_http_date(value: str | None) -> datetime | None:
     if not value:
         return None
-    from email.utils import parsedate_to_datetime
-
     try:
         return parsedate_to_datetime(value)
     except (TypeError, ValueError):

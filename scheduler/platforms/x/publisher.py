@@ -14,61 +14,30 @@ it also gives every request explicit timeouts, which Tweepy never sets.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import re
 import threading
 import time
 import unicodedata
-from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, ClassVar, Mapping, TypeVar
 from urllib.parse import urlsplit, urlunsplit
-
-import asyncio
 
 import aiohttp
 import requests
 import tweepy
-import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from tweepy.asynchronous import AsyncClient
 from yarl import URL
 
-from scheduler.platforms.base import (
-    Duplicate, Image, OutcomeUnknown, PublishError, OutgoingPost, Published, RateLimited, Rejected, RetryLater,
-)
+from ...text import extract_urls
+from ..base import (Clock, Duplicate, Image, OutcomeUnknown, OutgoingPost, Published, Publisher, PublishError,
+                    RateLimited, Rejected, RetryLater)
+from ..transport import epoch_seconds, network_failure, rate_limit_until, utc_clock
+from .facts import (ACCESS_TOKEN_USER_ID, API_HOSTNAMES, CREDENTIAL_SETS, DUPLICATE_CONTENT_MARKER, HOSTS,
+                    IMAGE_MEDIA_CATEGORY, MEDIA_METADATA_PATH, MEDIA_UPLOAD_PATH, NAME, POST_URL,
+                    POST_URL_WITHOUT_USERNAME, PROFILE_URL, RATE_LIMIT_WINDOW, REPLY_NOT_ALLOWED_MARKER,
+                    REPLY_RULE, SETTLE_LOOKBACK_POSTS, SETTLE_RECHECK_SECONDS, TWEEPY_HOST)
 
-# Either set of credential keys works (see the module docstring).
-REQUIRED_CREDENTIALS: tuple[tuple[str, ...], ...] = (
-    ("consumer_key", "consumer_secret", "access_token", "access_token_secret"),
-    ("user_token",),
-)
-
-# --- platform facts (docs/platform-facts.md, "X") ---------------------------------------------------------
-TWEEPY_HOST = "https://api.twitter.com"  # hard-coded in tweepy.Client.request
-# Hosts sent to base_url when one is given: Tweepy's, the OpenAPI description's, the old upload host.
-X_HOSTS = ("https://api.twitter.com", "https://api.x.com", "https://upload.twitter.com")
-X_API_HOSTNAMES = frozenset(urlsplit(host).hostname for host in X_HOSTS)
-MEDIA_UPLOAD_PATH = "/2/media/upload"      # v1.1 media/upload.json was removed in 2025
-MEDIA_METADATA_PATH = "/2/media/metadata"  # alt text: {"id", "metadata": {"alt_text": {"text"}}}
-IMAGE_MEDIA_CATEGORY = "tweet_image"
-MAX_ALT_TEXT_CHARS = 1_000
-POST_URL = "https://x.com/{username}/status/{post_id}"
-POST_URL_WITHOUT_USERNAME = "https://x.com/i/web/status/{post_id}"  # X resolves it to the author's URL
-# X's words in a 403 that mean duplicate content, and a reply refused by the reply rule / reply settings.
-DUPLICATE_CONTENT_MARKER = "duplicate content"
-REPLY_NOT_ALLOWED_MARKER = "reply to this conversation is not allowed"
-REPLY_RULE = ("since 23 Feb 2026 X lets API clients reply only where the author of the post replied to "
-              "mentioned or quoted the replying account")
-# No 429 header at all (never seen on X, but possible behind a proxy): wait one 15-minute window.
-FALLBACK_RATE_LIMIT_WAIT = timedelta(minutes=15)
-# How many of the account's newest posts settle reads (GET /2/users/{id}/tweets allows 5-100 per page, X
-# OpenAPI). Small on purpose: settle runs soon after the attempt, a storm account posts a few posts, and X may
-# bill reads per post returned.
-SETTLE_LOOKBACK_POSTS = 20
-# X's timelines can lag a moment behind a write: when the post is not found, settle reads once more after this.
-SETTLE_RECHECK_SECONDS = 2.0
-# OAuth 1.0a access tokens start with the account's numeric user id and a dash: no GET /2/users/me needed.
-ACCESS_TOKEN_USER_ID = re.compile(r"^(\d{1,19})-")
 DEFAULT_POOL_SIZE = 10  # concurrent connections per publisher (publish may run on several threads)
 
 # Tweepy logs request headers at DEBUG, which would include an OAuth 2.0 token: keep that logger above DEBUG
@@ -103,15 +72,16 @@ class XTransportAdapter(HTTPAdapter):
                             verify=verify, cert=cert, proxies=proxies)
 
 
-class XPublisher:
+class XPublisher(Publisher):
     """One X account. Made once; its session and connections are reused for every post, from any thread."""
 
-    platform: ClassVar[str] = "x"
+    platform: ClassVar[str] = NAME
 
     def __init__(self, client: tweepy.Client, *, oauth1: bool, handle: str | None,
                  settle_lookback: int = SETTLE_LOOKBACK_POSTS, settle_recheck: float = SETTLE_RECHECK_SECONDS,
-                 base_url: str | None = None, timeout: float = 10.0) -> None:
+                 base_url: str | None = None, timeout: float = 10.0, clock: Clock = utc_clock) -> None:
         self._client = client
+        self._clock = clock
         self._async: AsyncClient | None = None
         self._base_url = base_url
         self._timeout = timeout
@@ -279,7 +249,7 @@ class XPublisher:
         with self._client.session.post(TWEEPY_HOST + path, auth=self._media_auth, headers=self._media_headers,
                                        **kwargs) as response:
             if response.status_code == 429:
-                raise tweepy.TooManyRequests(response, reset_time=_int_header(response, "x-rate-limit-reset"))
+                raise tweepy.TooManyRequests(response)
             if response.status_code >= 500:
                 raise tweepy.TwitterServerError(response)
             if not 200 <= response.status_code < 300:
@@ -300,7 +270,7 @@ class XPublisher:
                          response={"id": post_id, "text": shown_text})
 
     def _profile_url(self) -> str:
-        return f"https://x.com/{self._handle}" if self._handle else "the account's X profile"
+        return PROFILE_URL.format(username=self._handle) if self._handle else "the account's X profile"
 
     # --- errors -----------------------------------------------------------------------------------
     def _call(self, action: str, request: Callable[[], T], *, may_create_post: bool = False) -> T:
@@ -324,29 +294,20 @@ class XPublisher:
                               status=_status(error))
         if isinstance(error, tweepy.HTTPException):
             return self._rejected(action, error)
-        if isinstance(error, aiohttp.ClientConnectorError) or (
-                isinstance(error, requests.RequestException) and not _reached_server(error)):
-            return RetryLater(f"Could not reach X while {action} for {self._who} ({_network_words(error)}); "
-                              f"nothing was sent, it will be retried.")
-        if may_create_post:
-            return OutcomeUnknown(f"X did not answer while {action} for {self._who} ({_network_words(error)}): "
-                                  f"the post may exist; it will be settled by reading the account's recent "
-                                  f"posts, not resent blindly.")
-        return RetryLater(f"X did not answer while {action} for {self._who} ({_network_words(error)}); no post "
-                          f"depends on it, it will be retried.")
+        return network_failure(error, f"X, {action} for {self._who}", may_create_post=may_create_post)
 
     def _rate_limited(self, action: str, error: tweepy.TooManyRequests) -> RateLimited:
         """Until the 15-minute bucket resets, or a 24-hour bucket's reset when that one is exhausted."""
         headers = error.response.headers
-        resets = [_int_header(error.response, "x-rate-limit-reset")]
+        resets = [epoch_seconds(headers.get("x-rate-limit-reset"))]
         bucket = "15-minute limit"
         for name, label in (("x-user-limit-24hour", "24-hour user limit"), ("x-app-limit-24hour", "24-hour app limit")):
-            if headers.get(f"{name}-remaining") == "0" and _int_header(error.response, f"{name}-reset"):
-                resets.append(_int_header(error.response, f"{name}-reset"))
+            reset = epoch_seconds(headers.get(f"{name}-reset"))
+            if headers.get(f"{name}-remaining") == "0" and reset:
+                resets.append(reset)
                 bucket = label
-        known = [r for r in resets if r]
-        until = (datetime.fromtimestamp(max(known), tz=timezone.utc) if known
-                 else datetime.now(timezone.utc) + FALLBACK_RATE_LIMIT_WAIT)
+        known = [reset for reset in resets if reset]
+        until = rate_limit_until(max(known) if known else None, window=RATE_LIMIT_WINDOW, clock=self._clock)
         return RateLimited(f"X rate limit ({bucket}) reached while {action} for {self._who}; it resets at "
                            f"{until.isoformat(timespec='seconds')}. X said: {_words(error)}", until=until)
 
@@ -370,7 +331,8 @@ class XPublisher:
 
 
 def create_publisher(credentials: Mapping[str, str], *, handle: str | None = None, base_url: str | None = None,
-                     timeout: float = 10.0, options: Mapping[str, Any] | None = None) -> XPublisher:
+                     timeout: float = 10.0, options: Mapping[str, Any] | None = None,
+                     clock: Clock | None = None) -> XPublisher:
     """An X publisher for one account.
 
     :param credentials: ``consumer_key``, ``consumer_secret``, ``access_token``, ``access_token_secret``
@@ -381,10 +343,11 @@ def create_publisher(credentials: Mapping[str, str], *, handle: str | None = Non
     :param timeout: seconds, for connecting and for each read.
     :param options: ``settle_lookback`` (newest posts settle reads, 5–100), ``settle_recheck_seconds``
         (second read after a miss; 0 for none), ``pool_size`` (connections kept).
+    :param clock: what time it is (for a rate limit without a reset); the wall clock by default.
     :raises ValueError: when neither set of credentials is complete (the message names the missing keys).
     """
     options = options or {}
-    oauth1_keys, oauth2_keys = REQUIRED_CREDENTIALS
+    oauth1_keys, oauth2_keys = CREDENTIAL_SETS
     if all(credentials.get(key) for key in oauth1_keys):
         client = tweepy.Client(**{key: credentials[key] for key in oauth1_keys})
         oauth1 = True
@@ -397,13 +360,13 @@ def create_publisher(credentials: Mapping[str, str], *, handle: str | None = Non
                          f"or give user_token (an OAuth 2.0 user token) instead.")
     adapter = XTransportAdapter(base_url=base_url, timeout=timeout,
                                 pool_size=int(options.get("pool_size", DEFAULT_POOL_SIZE)))
-    for host in X_HOSTS:
+    for host in HOSTS:
         client.session.mount(host, adapter)
     handle = (handle or credentials.get("handle") or "").lstrip("@") or None
     return XPublisher(client, oauth1=oauth1, handle=handle,
                       settle_lookback=int(options.get("settle_lookback", SETTLE_LOOKBACK_POSTS)),
                       settle_recheck=float(options.get("settle_recheck_seconds", SETTLE_RECHECK_SECONDS)),
-                      base_url=base_url, timeout=timeout)
+                      base_url=base_url, timeout=timeout, clock=clock or utc_clock)
 
 
 # --- the async client's sessions: one per event loop and target, shared by every account --------------------
@@ -429,7 +392,7 @@ def _redirect_to(base_url: str):  # type: ignore[no-untyped-def]
 
     async def redirect(request: aiohttp.ClientRequest, handler):  # type: ignore[no-untyped-def]
         original = request.url
-        if original.host in X_API_HOSTNAMES:
+        if original.host in API_HOSTNAMES:
             request.url = original.with_scheme(target.scheme).with_host(target.host or "").with_port(target.port)
             request.headers["Host"] = f"{target.host}:{target.port}"
             request.headers["X-Forwarded-Host"] = original.raw_authority
@@ -451,8 +414,6 @@ _LINK_PLACEHOLDER = "\u2060link\u2060"
 
 def _comparable(text: str) -> str:
     """NFC text with every link X would find (with or without http) reduced to one placeholder."""
-    from scheduler.text import extract_urls
-
     normalized = unicodedata.normalize("NFC", text)
     pieces, position = [], 0
     for start, end, _ in extract_urls(normalized):
@@ -480,60 +441,5 @@ def _status(error: Exception) -> int | None:
     return getattr(response, "status_code", None) or getattr(response, "status", None)  # requests / aiohttp
 
 
-def _int_header(response: requests.Response, name: str) -> int | None:
-    try:
-        return int(response.headers[name])
-    except (KeyError, ValueError):
-        return None
-
-
 def _preview(text: str, length: int = 40) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
-
-
-def _causes(error: BaseException) -> list[BaseException]:
-    """The error and everything it wraps (requests wraps urllib3, which wraps socket errors)."""
-    found: list[BaseException] = []
-    pending: list[object] = [error]
-    while pending:
-        current = pending.pop()
-        if not isinstance(current, BaseException) or any(current is seen for seen in found):
-            continue
-        found.append(current)
-        pending += [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
-    return found
-
-
-# Failures where the request certainly never left this machine.
-_NEVER_SENT = (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError,
-               urllib3.exceptions.NameResolutionError)
-
-
-def _reached_server(error: requests.RequestException) -> bool:
-    """False when the request certainly never left: connection refused, DNS failure, connect timeout."""
-    if isinstance(error, requests.ConnectTimeout):
-        return False
-    if isinstance(error, requests.ReadTimeout):
-        return True
-    return not any(isinstance(cause, _NEVER_SENT) for cause in _causes(error))
-
-
-def _network_words(error: Exception) -> str:
-    """What went wrong on the wire, without URLs or headers."""
-    if isinstance(error, aiohttp.ClientConnectorError):
-        return "connection refused"
-    if isinstance(error, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-        return "no answer before the timeout"
-    if isinstance(error, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError)):
-        return "connection closed without an answer"
-    if isinstance(error, requests.ConnectTimeout):
-        return "connecting timed out"
-    if isinstance(error, requests.Timeout):
-        return "no answer before the timeout"
-    causes = _causes(error)
-    for kind, words in ((urllib3.exceptions.NameResolutionError, "host name not found"),
-                        (urllib3.exceptions.NewConnectionError, "connection refused"),
-                        (urllib3.exceptions.ProtocolError, "connection closed without an answer")):
-        if any(isinstance(cause, kind) for cause in causes):
-            return words
-    return type(error).__name__

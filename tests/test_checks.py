@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from scheduler import rules, service
+from scheduler import checks, service
 from scheduler.cli import main
 from scheduler.config import load_config
 from scheduler.timing import utcnow
@@ -103,7 +103,7 @@ def test_x_cost_estimate(tmp_path: Path) -> None:
              '[[posts]]\nid = "b"\ntext = "Students are not criminals #FreeThemAll"\naccounts = ["other-x", "net-mastodon"]\n')
     path = write_campaign(tmp_path, "c", utcnow() + timedelta(days=2), posts=posts)
     config = load_config(tmp_path / "config.toml")
-    cost = rules.x_cost(service.plan(path, config), config)
+    [cost] = checks.costs(service.plan(path, config), config)
     assert (cost.posts, cost.with_url) == (2, 1)
     assert cost.total == pytest.approx(0.215)
     result = CliRunner().invoke(main, ["--config", str(tmp_path / "config.toml"), "plan", str(path)])

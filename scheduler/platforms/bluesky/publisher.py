@@ -24,12 +24,12 @@ so they are never "unknown".
 
 from __future__ import annotations
 
-import json
 import functools
+import json
 import ssl
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Callable, ClassVar, Mapping, TypeVar
 
 import httpx
@@ -47,42 +47,23 @@ from atproto_client.exceptions import (
 from atproto_client.models.common import XrpcError
 from atproto_client.request import Request
 
-from scheduler.platforms.base import (
-    Image,
-    OutcomeUnknown,
-    OutgoingPost,
-    Published,
-    PublishError,
-    RateLimited,
-    Rejected,
-    RetryLater,
-)
-from scheduler.tid import is_tid, new_tid
+from ...tid import is_tid
+from ..base import (Clock, Image, OutcomeUnknown, OutgoingPost, Published, Publisher, PublishError, RateLimited,
+                    Rejected, RetryLater)
+from ..transport import epoch_seconds, network_failure, rate_limit_until, utc_clock
+from .facts import (APP_URL, CONNECT_TIMEOUT, DEFAULT_BASE_URL, IMAGE_DEFAULT_MAX_BYTES, IMAGE_HARD_MAX_BYTES,
+                    IMAGES_EMBED, NAME, POST_COLLECTION, RATE_LIMIT_WINDOW, RECORD_NOT_FOUND_ERROR,
+                    RECORD_NOT_FOUND_MESSAGE, SESSION_ERRORS)
+from .text import bluesky_facets
 
-__all__ = ["REQUIRED_CREDENTIALS", "DEFAULT_BASE_URL", "BlueskyPublisher", "BlueskyRejected", "create_publisher",
-           "new_tid", "parse_reply_ref", "build_post_record"]
-
-PLATFORM = "bluesky"
-REQUIRED_CREDENTIALS: tuple[tuple[str, ...], ...] = (("app_password",),)
-# The bsky.social entryway; the SDK then follows the PDS named in the account's DID document.
-DEFAULT_BASE_URL = "https://bsky.social"
-APP_URL = "https://bsky.app"  # public links: https://bsky.app/profile/<handle>/post/<rkey>
-POST_COLLECTION = "app.bsky.feed.post"
-IMAGES_EMBED = "app.bsky.embed.images"
-CONNECT_TIMEOUT = 5.0  # seconds; never longer than the publisher's own timeout
-# When a 429 carries no usable ratelimit-reset, wait this long (the session limit's window is 5 min).
-FALLBACK_RATE_LIMIT_WAIT = timedelta(minutes=5)
-RECORD_NOT_FOUND_MESSAGE = "Could not locate record"
-# XRPC error names that mean "this session token is no good any more": renew and repeat once.
-_SESSION_ERRORS = frozenset({"ExpiredToken", "InvalidToken"})
-# httpx errors raised before the request left this machine: nothing can have been created.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+__all__ = ["BlueskyPublisher", "BlueskyRejected", "create_publisher", "parse_reply_ref", "build_post_record"]
 
 T = TypeVar("T")
 
 
 def create_publisher(credentials: Mapping[str, str], *, handle: str | None = None, base_url: str | None = None,
-                     timeout: float = 10.0, options: Mapping[str, Any] | None = None) -> "BlueskyPublisher":
+                     timeout: float = 10.0, options: Mapping[str, Any] | None = None,
+                     clock: Clock | None = None) -> "BlueskyPublisher":
     """A publisher for one Bluesky account.
 
     ``credentials["app_password"]`` is required; the handle comes from ``credentials["handle"]`` when
@@ -97,7 +78,7 @@ def create_publisher(credentials: Mapping[str, str], *, handle: str | None = Non
     if not account:
         raise ValueError("Bluesky needs the account's handle (e.g. alice.bsky.social) to log in")
     return BlueskyPublisher(handle=account.lstrip("@"), app_password=password,
-                            base_url=base_url or DEFAULT_BASE_URL, timeout=timeout)
+                            base_url=base_url or DEFAULT_BASE_URL, timeout=timeout, clock=clock or utc_clock)
 
 
 @functools.lru_cache(maxsize=1)
@@ -134,14 +115,15 @@ def parse_reply_ref(reply_ref: str) -> StrongRef:
         raise Rejected(f"cannot reply: {reply_ref!r} is not a Bluesky post reference (uri and cid)") from None
 
 
-class BlueskyPublisher:
+class BlueskyPublisher(Publisher):
     """Posts for one account. Made once per account and reused (one session, one connection pool)."""
 
-    platform: ClassVar[str] = PLATFORM
+    platform: ClassVar[str] = NAME
 
     def __init__(self, *, handle: str, app_password: str, base_url: str = DEFAULT_BASE_URL,
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 10.0, clock: Clock = utc_clock) -> None:
         self.handle = handle
+        self._clock = clock
         self._password = app_password
         http_timeout = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT))
         self._client = Client(base_url=base_url, request=Request(timeout=http_timeout, verify=_tls_context()))
@@ -155,13 +137,18 @@ class BlueskyPublisher:
     def __repr__(self) -> str:
         return f"<BlueskyPublisher {self.handle}>"
 
+    @property
+    def service_url(self) -> str:
+        """The XRPC endpoint the client talks to: after login, the PDS named in the account's DID document."""
+        return str(self._client._base_url)
+
     # --- Publisher ---------------------------------------------------------------------------------
     def publish(self, post: OutgoingPost) -> Published:
         rkey = self._record_key(post)
         self._ensure_session()
         reply = self._reply(post)
         embed = self._upload_images(post.images) if post.images else None
-        record = build_post_record(post, reply=reply, embed=embed)
+        record = build_post_record(post, reply=reply, embed=embed, created_at=self._clock())
         try:
             answer = self._call(lambda: self._put_new_record(rkey, record), step="record write")
         except Rejected as rejection:
@@ -328,27 +315,27 @@ class BlueskyPublisher:
     def _map_error(self, error: Exception, *, step: str, may_have_written: bool) -> PublishError:
         where = f"Bluesky {step} for {self.handle}"
         if isinstance(error, httpx.HTTPError):
-            return _transport_error(error, where, may_have_written)
+            return network_failure(error, where, may_create_post=may_have_written)
         if not isinstance(error, RequestErrorBase):
             return RetryLater(f"{where} failed in the SDK: {type(error).__name__}: {error}")
         if error.response is None:  # NetworkError / InvokeTimeoutError from a transport failure
             cause = error.__cause__
             if isinstance(cause, httpx.HTTPError):
-                return _transport_error(cause, where, may_have_written)
+                return network_failure(cause, where, may_create_post=may_have_written)
             return _unknown_or_retry(f"{where}: connection failed ({type(error).__name__})", may_have_written)
         status = error.response.status_code
         name, message = _xrpc_words(error.response.content)
         said = f"{name}: {message}" if message else name
         if isinstance(error, RateLimitExceededError) or status == 429:
-            return _rate_limited(error, where, said)
-        if name in _SESSION_ERRORS:
+            return _rate_limited(error, where, said, self._clock)
+        if name in SESSION_ERRORS:
             return _SessionRefused(f"{where}: {said}", status=status)
         if isinstance(error, UnauthorizedError):
             return _rejected(f"{where}: Bluesky refused the credentials ({said}); check the handle and app "
                              "password", status, name)
         if name == "BlobTooLarge":
-            return _rejected(f"{where}: {said} (make the image smaller: Bluesky's blob limit is 1,000,000 bytes "
-                             "on most servers, 2,000,000 on updated ones)", status, name)
+            return _rejected(f"{where}: {said} (make the image smaller: Bluesky's blob limit is "
+                             f"{IMAGE_DEFAULT_MAX_BYTES:,} bytes on most servers, {IMAGE_HARD_MAX_BYTES:,} on updated ones)", status, name)
         if isinstance(error, BadRequestError) or status == 413:
             return _rejected(f"{where}: Bluesky refused it: {said}", status, name)
         if status >= 500 or isinstance(error, (NetworkError, RequestException)):
@@ -374,8 +361,6 @@ def build_post_record(post: OutgoingPost, *, reply: dict[str, Any] | None = None
                       embed: dict[str, Any] | None = None, created_at: datetime | None = None) -> dict[str, Any]:
     """The ``app.bsky.feed.post`` record for ``post``: text, createdAt, langs, hashtag and link facets
     (UTF-8 byte offsets), reply refs and the images embed."""
-    from scheduler.text import bluesky_facets  # lazily: the text rules live in their own module
-
     when = (created_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
     record: dict[str, Any] = {"$type": POST_COLLECTION, "text": post.text,
                               "createdAt": when.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
@@ -399,9 +384,7 @@ def _same_post(found: Mapping[str, Any], ours: Mapping[str, Any]) -> bool:
 
 
 def _is_record_not_found(rejection: BlueskyRejected) -> bool:
-    # Current PDSes answer 400 RecordNotFound; older ones 400 InvalidRequest "Could not locate record: <uri>"
-    # (@atproto/pds getRecord.ts, both versions).
-    return rejection.error_name == "RecordNotFound" or (
+    return rejection.error_name == RECORD_NOT_FOUND_ERROR or (
         rejection.error_name == "InvalidRequest" and RECORD_NOT_FOUND_MESSAGE in str(rejection))
 
 
@@ -427,28 +410,13 @@ def _rejected(message: str, status: int, error_name: str) -> BlueskyRejected:
     return BlueskyRejected(message, status=status, error_name=error_name)
 
 
-def _rate_limited(error: RequestErrorBase, where: str, said: str) -> RateLimited:
+def _rate_limited(error: RequestErrorBase, where: str, said: str, clock: Clock) -> RateLimited:
     headers = error.response.headers if error.response is not None else {}
-    until: datetime | None = None
-    reset = headers.get("ratelimit-reset")
-    if reset is not None:
-        try:
-            until = datetime.fromtimestamp(int(reset), tz=timezone.utc)
-        except (ValueError, OverflowError):
-            until = None
-    if until is None:
-        until = datetime.now(timezone.utc) + FALLBACK_RATE_LIMIT_WAIT
+    until = rate_limit_until(epoch_seconds(headers.get("ratelimit-reset")), window=RATE_LIMIT_WINDOW, clock=clock)
     policy = headers.get("ratelimit-policy", "?")
     return RateLimited(f"{where}: rate limited ({said}; policy {policy}, "
                        f"{headers.get('ratelimit-remaining', '?')} left); resets at {until.isoformat()}",
                        until=until, status=429)
-
-
-def _transport_error(error: httpx.HTTPError, where: str, may_have_written: bool) -> PublishError:
-    detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-    if isinstance(error, _NOT_SENT):
-        return RetryLater(f"{where}: could not reach Bluesky ({detail})")
-    return _unknown_or_retry(f"{where}: {detail}", may_have_written)
 
 
 def _unknown_or_retry(message: str, may_have_written: bool) -> PublishError:

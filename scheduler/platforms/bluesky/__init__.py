@@ -1,0 +1,49 @@
+"""Bluesky (any AT Protocol PDS): facts (``facts``), how it counts (``text``) and the publisher through the
+atproto SDK (``publisher``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping
+
+from ..base import Cap, Clock, Measure, Platform, Publisher, TagLimit
+from . import facts
+from .facts import BlueskyLimits
+from .text import bluesky_bytes, bluesky_graphemes
+
+if TYPE_CHECKING:
+    from ...media import ImageProfile
+
+
+class Bluesky(Platform[BlueskyLimits]):
+    name = facts.NAME
+    display_name = facts.DISPLAY_NAME
+    limits_model = BlueskyLimits
+    credential_sets = facts.CREDENTIAL_SETS
+    tag_limit = TagLimit(facts.TAG_MAX_GRAPHEMES, facts.TAG_MAX_BYTES, facts.DISPLAY_NAME)
+
+    def measure(self, text: str, limits: BlueskyLimits) -> Measure:
+        return Measure(bluesky_graphemes(text), limits.max_graphemes, "graphemes")
+
+    def text_refusals(self, text: str, limits: BlueskyLimits) -> list[str]:
+        size = bluesky_bytes(text)
+        if size > limits.max_bytes:
+            return [f"too long for Bluesky: {size} bytes in UTF-8, the limit is {limits.max_bytes}"]
+        return []
+
+    def alt_text_length(self, alt: str) -> int:
+        return bluesky_graphemes(alt)
+
+    def caps(self, limits: BlueskyLimits) -> list[Cap]:
+        return [Cap(facts.HOUR, limits.points_per_hour, "write points", per_post=limits.create_cost),
+                Cap(facts.DAY, limits.points_per_day, "write points", per_post=limits.create_cost)]
+
+    def image_profile(self, limits: BlueskyLimits) -> "ImageProfile":
+        return facts.image_profile(limits)
+
+    def create_publisher(self, credentials: Mapping[str, str], *, handle: str | None = None,
+                         base_url: str | None = None, timeout: float = 10.0,
+                         options: Mapping[str, Any] | None = None, clock: Clock | None = None) -> Publisher:
+        from .publisher import create_publisher
+
+        return create_publisher(credentials, handle=handle, base_url=base_url, timeout=timeout, options=options,
+                                clock=clock)

@@ -1,0 +1,46 @@
+"""Mastodon (any Mastodon-API server): facts (``facts``), how it counts (``text``), the publisher through
+Mastodon.py (``publisher``), and the limits an instance announces (``instance``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping
+
+from ..base import Cap, Clock, Measure, Platform, Publisher
+from . import facts
+from .facts import MastodonLimits
+from .text import mastodon_length
+
+if TYPE_CHECKING:
+    from ...media import ImageProfile
+
+
+class Mastodon(Platform[MastodonLimits]):
+    name = facts.NAME
+    display_name = facts.DISPLAY_NAME
+    limits_model = MastodonLimits
+    credential_sets = facts.CREDENTIAL_SETS
+    instance_required = True
+
+    def measure(self, text: str, limits: MastodonLimits) -> Measure:
+        return Measure(mastodon_length(text, url_length=limits.characters_reserved_per_url), limits.max_characters,
+                       "chars")
+
+    def caps(self, limits: MastodonLimits) -> list[Cap]:
+        return [Cap(facts.STATUSES_WINDOW, limits.statuses_per_3h, "statuses"),
+                Cap(facts.MEDIA_WINDOW, limits.media_per_30min, "image uploads", per_post=0, per_image=1)]
+
+    def image_profile(self, limits: MastodonLimits) -> "ImageProfile":
+        return facts.image_profile(limits)
+
+    def server_limits(self, instance: str, timeout: float) -> dict[str, Any] | None:
+        from .instance import fetch_instance_limits
+
+        return fetch_instance_limits(instance, timeout=timeout)
+
+    def create_publisher(self, credentials: Mapping[str, str], *, handle: str | None = None,
+                         base_url: str | None = None, timeout: float = 10.0,
+                         options: Mapping[str, Any] | None = None, clock: Clock | None = None) -> Publisher:
+        from .publisher import create_publisher
+
+        return create_publisher(credentials, handle=handle, base_url=base_url, timeout=timeout, options=options,
+                                clock=clock)

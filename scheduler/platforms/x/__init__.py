@@ -1,0 +1,51 @@
+"""X: facts (``facts``), how it counts (``text``) and the publisher through Tweepy (``publisher``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping
+
+from ..base import Cap, Clock, Measure, Platform, Pricing, Publisher
+from . import facts
+from .facts import XLimits
+from .text import x_invalid_reason, x_weighted_length
+
+if TYPE_CHECKING:
+    from ...media import ImageProfile
+
+
+class X(Platform[XLimits]):
+    name = facts.NAME
+    display_name = facts.DISPLAY_NAME
+    limits_model = XLimits
+    credential_sets = facts.CREDENTIAL_SETS
+    one_text_per_account = True  # X's automation rules (docs/platform-facts.md)
+
+    def measure(self, text: str, limits: XLimits) -> Measure:
+        return Measure(x_weighted_length(text), limits.max_weighted_length, "weighted chars")
+
+    def text_refusals(self, text: str, limits: XLimits) -> list[str]:
+        if not self.measure(text, limits).fits:
+            return []  # the length is reported as such
+        reason = x_invalid_reason(text, limits.max_weighted_length)
+        return [f"X would refuse it: {reason}"] if reason else []
+
+    def reply_warning(self) -> str | None:
+        return f"{facts.REPLY_RULE}; a thread reply may be refused"
+
+    def caps(self, limits: XLimits) -> list[Cap]:
+        return [Cap(facts.POSTS_WINDOW, limits.posts_per_15min, "posts"),
+                Cap(facts.DAY, limits.posts_per_24h, "posts")]
+
+    def image_profile(self, limits: XLimits) -> "ImageProfile":
+        return facts.image_profile()
+
+    def pricing(self, limits: XLimits) -> Pricing:
+        return Pricing(limits.cost_per_post, limits.cost_per_post_with_url)
+
+    def create_publisher(self, credentials: Mapping[str, str], *, handle: str | None = None,
+                         base_url: str | None = None, timeout: float = 10.0,
+                         options: Mapping[str, Any] | None = None, clock: Clock | None = None) -> Publisher:
+        from .publisher import create_publisher
+
+        return create_publisher(credentials, handle=handle, base_url=base_url, timeout=timeout, options=options,
+                                clock=clock)

@@ -1,0 +1,103 @@
+"""X's facts: the one place each number about X lives on our side (the sandbox keeps its own copy on
+purpose). Sources: docs/platform-facts.md ("X"), X's API v2 description, twitter-text's config v3.
+Change a number here (or the setting, for limits) when X changes, not the code that uses it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from pydantic import Field
+
+from ...media import MIME_GIF, MIME_JPEG, MIME_PNG, MIME_WEBP, ImageProfile
+from ..base import Limits
+
+NAME = "x"
+DISPLAY_NAME = "X"
+# Either set of credential keys works: OAuth 1.0a user context, or an OAuth 2.0 user token.
+CREDENTIAL_SETS: tuple[tuple[str, ...], ...] = (
+    ("consumer_key", "consumer_secret", "access_token", "access_token_secret"),
+    ("user_token",),
+)
+
+# --- text: twitter-text config v3 (twitter/twitter-text config/v3.json) -------------------------------------
+MAX_WEIGHTED_LENGTH = 280  # "maxWeightedTweetLength"
+URL_LENGTH = 23            # "transformedURLLength": every URL, whatever its length, counts this much
+DEFAULT_WEIGHT = 2         # "defaultWeight": 200 with "scale": 100
+EMOJI_WEIGHT = 2           # "emojiParsingEnabled": true: a whole emoji sequence weighs defaultWeight once
+# "ranges": code points (inclusive) that weigh 100/100 = 1; everything else weighs defaultWeight.
+LIGHT_RANGES: tuple[tuple[int, int], ...] = (
+    (0, 4351),     # Latin, Greek, Cyrillic, Arabic, Hebrew, Indic scripts, ...
+    (8192, 8205),  # U+2000-U+200D: spaces, zero-width space/joiners
+    (8208, 8223),  # U+2010-U+201F: dashes and quotation marks
+    (8242, 8247),  # U+2032-U+2037: primes
+)
+# twitter-text hasInvalidCharacters: these make a post invalid. Directional marks (U+202A-U+202E,
+# U+2066-U+2069) are NOT invalid: twitter-text's validate.yml "UnicodeDirectionalMarkerCounterTest".
+INVALID_CHARACTERS = frozenset("\ufffe\ufeff\uffff")
+
+# --- images (docs/platform-facts.md, X limits; X's "Media best practices") -------------------------------------
+IMAGE_MAX_BYTES = 5 * 1024 * 1024    # JPG/PNG/GIF/WEBP
+GIF_MAX_BYTES = 15 * 1024 * 1024     # animated GIF
+IMAGE_MAX_LONG_EDGE = 8192
+GIF_MAX_WIDTH, GIF_MAX_HEIGHT = 1280, 1080
+GIF_MAX_FRAMES = 350
+GIF_MAX_TOTAL_PIXELS = 300_000_000   # width * height * frames
+IMAGE_MEDIA_CATEGORY = "tweet_image"
+
+# --- rules and billing (2026) -----------------------------------------------------------------------------
+REPLY_RULE = ("since 23 Feb 2026 X lets API clients reply only where the author of the post replied to "
+              "mentioned or quoted the replying account")
+
+
+class XLimits(Limits):
+    max_weighted_length: int = MAX_WEIGHTED_LENGTH
+    alt_text_max: int = 1000             # POST /2/media/metadata alt_text.text maxLength
+    posts_per_15min: int = 100           # POST /2/tweets, per user, current rate-limit table
+    posts_per_24h: int = 10_000          # per app on the current table; Free tier: 17, Basic: 100 per user
+    cost_per_post: float = Field(default=0.015, ge=0)         # USD, billed per post since Apr 2026
+    cost_per_post_with_url: float = Field(default=0.20, ge=0)  # USD, a post containing a URL
+
+
+POSTS_WINDOW = timedelta(minutes=15)
+DAY = timedelta(hours=24)
+# A 429 without any reset header (never seen on X, but possible behind a proxy): wait one 15-minute window.
+RATE_LIMIT_WINDOW = POSTS_WINDOW
+
+# --- the API -------------------------------------------------------------------------------------------------
+TWEEPY_HOST = "https://api.twitter.com"  # hard-coded in tweepy.Client.request
+# Hosts sent to base_url when one is given: Tweepy's, the OpenAPI description's, the old upload host.
+HOSTS = ("https://api.twitter.com", "https://api.x.com", "https://upload.twitter.com")
+API_HOSTNAMES = frozenset(urlsplit(host).hostname for host in HOSTS)
+MEDIA_UPLOAD_PATH = "/2/media/upload"      # v1.1 media/upload.json was removed in 2025
+MEDIA_METADATA_PATH = "/2/media/metadata"  # alt text: {"id", "metadata": {"alt_text": {"text"}}}
+POST_URL = "https://x.com/{username}/status/{post_id}"
+POST_URL_WITHOUT_USERNAME = "https://x.com/i/web/status/{post_id}"  # X resolves it to the author's URL
+PROFILE_URL = "https://x.com/{username}"
+# X's words in a 403 that mean duplicate content, and a reply refused by the reply rule / reply settings.
+DUPLICATE_CONTENT_MARKER = "duplicate content"
+REPLY_NOT_ALLOWED_MARKER = "reply to this conversation is not allowed"
+# OAuth 1.0a access tokens start with the account's numeric user id and a dash: no GET /2/users/me needed.
+ACCESS_TOKEN_USER_ID = re.compile(r"^(\d{1,19})-")
+# How many of the account's newest posts settle reads (GET /2/users/{id}/tweets allows 5-100 per page).
+# Small on purpose: settle runs soon after the attempt, a storm account posts a few posts, and X may bill
+# reads per post returned.
+SETTLE_LOOKBACK_POSTS = 20
+# X's timelines can lag a moment behind a write: when the post is not found, settle reads once more after this.
+SETTLE_RECHECK_SECONDS = 2.0
+
+
+def image_profile() -> ImageProfile:
+    return ImageProfile(
+        name=NAME, display_name=DISPLAY_NAME,
+        max_bytes=IMAGE_MAX_BYTES,
+        max_long_edge=IMAGE_MAX_LONG_EDGE,
+        formats=frozenset({MIME_JPEG, MIME_PNG, MIME_GIF, MIME_WEBP}),
+        animated_gif=True,
+        animated_gif_max_bytes=GIF_MAX_BYTES,
+        animated_gif_max_size=(GIF_MAX_WIDTH, GIF_MAX_HEIGHT),
+        animated_gif_max_frames=GIF_MAX_FRAMES,
+        animated_gif_max_total_pixels=GIF_MAX_TOTAL_PIXELS,
+    )

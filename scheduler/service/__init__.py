@@ -1,0 +1,26 @@
+"""The Python API behind every command; the CLI only parses arguments and draws what these return.
+
+- check and see (``checking``): :func:`validate`, :func:`plan`, :func:`checked_plan`, :func:`with_instance_limits`,
+  and each post's :func:`measure` and the plan's :func:`costs` as the platforms count them;
+- images (``images``): :func:`prepare_media`, :func:`image_sizes`, :func:`image_loader`;
+- the outbox (``queueing``): :func:`open_store`, :func:`queue`, :func:`unqueue`, :func:`resolve`;
+- the daemon (``daemon``): :func:`start_daemon`;
+- what went out (``log``): :func:`read_log`, :func:`log_csv`, :func:`log_json`, :func:`outbox_status`;
+- rehearsals (``rehearsal``): :func:`rehearse`, :func:`start_sandbox` (the only part that imports the sandbox).
+"""
+
+from ..checks import Cost, costs, measure
+from .checking import checked_plan, credential_problems, plan, validate, with_instance_limits
+from .daemon import dispatch_settings, is_dry_run, publisher_factory, start_daemon
+from .images import PreparedMedia, image_loader, image_sizes, media_cache, prepare_media
+from .log import LogEntry, OutboxStatus, log_csv, log_json, needs_review, outbox_status, read_log
+from .queueing import open_store, queue, resolve, unqueue, write_plan
+from .rehearsal import Rehearsal, compress, rehearse, sandbox_faults, start_sandbox
+
+__all__ = [
+    "Cost", "LogEntry", "OutboxStatus", "PreparedMedia", "Rehearsal", "checked_plan", "compress", "costs",
+    "credential_problems", "dispatch_settings", "image_loader", "image_sizes", "is_dry_run", "log_csv", "log_json",
+    "measure", "media_cache", "needs_review", "open_store", "outbox_status", "plan", "prepare_media",
+    "publisher_factory", "queue", "read_log", "rehearse", "resolve", "sandbox_faults", "start_daemon",
+    "start_sandbox", "unqueue", "validate", "with_instance_limits", "write_plan",
+]

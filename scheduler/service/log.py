@@ -1,0 +1,76 @@
+"""What went out: the log of every post and attempt, its exports, and the outbox at a glance."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..store import NEEDS_REVIEW, AttemptRow, LogFilter, PostRow, Store
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    post: PostRow
+    attempts: list[AttemptRow]
+
+    def as_dict(self) -> dict[str, Any]:
+        post = self.post
+        return {
+            "id": post.id, "campaign": post.campaign_id, "account": post.account_id, "platform": post.platform,
+            "state": post.state, "due_at": _iso(post.planned_at), "sent_at": _iso(post.sent_at),
+            "lateness_seconds": post.lateness.total_seconds() if post.lateness else None,
+            "platform_id": post.platform_id, "url": post.url, "error": post.error, "text": post.text,
+            "response": json.loads(post.response) if post.response else None,
+            "attempts": [{"started_at": _iso(a.started_at), "ended_at": _iso(a.ended_at), "outcome": a.outcome,
+                          "detail": a.detail, "daemon": a.daemon_id} for a in self.attempts],
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def read_log(store: Store, log_filter: LogFilter = LogFilter()) -> list[LogEntry]:
+    rows = store.posts(log_filter)
+    attempts = store.attempts_for(row.id for row in rows)
+    return [LogEntry(row, attempts.get(row.id, [])) for row in rows]
+
+
+CSV_COLUMNS = ["id", "campaign", "account", "platform", "state", "due_at", "sent_at", "lateness_seconds",
+               "platform_id", "url", "error", "attempts"]
+
+
+def log_csv(entries: list[LogEntry]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for entry in entries:
+        row = entry.as_dict()
+        row["attempts"] = len(row["attempts"])
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def log_json(entries: list[LogEntry]) -> str:
+    return json.dumps([entry.as_dict() for entry in entries], indent=2, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    """The outbox at a glance, for a daemon starting up."""
+
+    counts: dict[str, int]
+    next_due: datetime | None
+    needs_review: list[PostRow]
+
+
+def outbox_status(store: Store) -> OutboxStatus:
+    return OutboxStatus(store.counts(), store.next_due_at(), needs_review(store))
+
+
+def needs_review(store: Store) -> list[PostRow]:
+    return store.posts(LogFilter(states=[NEEDS_REVIEW]))

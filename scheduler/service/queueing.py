@@ -1,0 +1,79 @@
+"""The outbox commands: queue a campaign (validated, images prepared, then written), unqueue it, and
+settle a post a person reviewed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from ..config import Config
+from ..planner import Plan, PlannedPost
+from ..problems import Problem, UserError
+from ..store import CampaignRecord, NewPost, QueueReport, Store
+from ..timing import format_duration, utcnow
+from .checking import checked_plan
+from .images import ProgressCallback, prepare_media
+
+
+def open_store(config: Config, url: str | None = None) -> Store:
+    return Store(url or config.database_url)
+
+
+def queue(path: Path, config: Config, store: Store, now: datetime | None = None,
+          progress: ProgressCallback | None = None) -> tuple[Plan, QueueReport]:
+    """Validate, prepare images, then write the plan. A campaign with errors changes nothing.
+
+    :raises UserError:
+    """
+    now = now or utcnow()
+    plan, problems = checked_plan(path, config, now)
+    errors = [p for p in problems if p.is_error]
+    if errors:
+        raise UserError(errors)
+    queueable = [p for p in plan.posts if p.deadline >= now]
+    if not queueable:
+        raise UserError([Problem(str(path), "storm.start",
+                                 f"every post is due before now minus the lateness bound ({format_duration(plan.max_lateness)}); "
+                                 "nothing to queue. Change storm.start to a future time, or use `rehearse` "
+                                 "to play the campaign now")])
+    prepare_media(plan, config, progress)
+    return plan, write_plan(store, plan, now, source=str(path))
+
+
+def write_plan(store: Store, plan: Plan, now: datetime | None = None, *, source: str = "") -> QueueReport:
+    """The plan's posts into the outbox, as plain rows."""
+    campaign = plan.campaign
+    record = CampaignRecord(campaign.id, campaign.spec.name, source or str(campaign.path))
+    return store.queue(record, [new_post(post) for post in plan.posts], now)
+
+
+def new_post(post: PlannedPost) -> NewPost:
+    return NewPost(id=post.id, campaign_id=post.campaign_id, post_key=post.post_key, account_id=post.account_id,
+                   platform=post.platform, sequence=post.sequence, due_at=post.due_at, deadline=post.deadline,
+                   text=post.text, lang=post.lang, images=tuple((image.file, image.alt) for image in post.images),
+                   reply_to_id=post.reply_to_id, content_hash=post.content_hash)
+
+
+def unqueue(campaign_id: str, store: Store) -> int:
+    """Cancel every pending post of a queued campaign. Returns how many.
+
+    :raises UserError: no such campaign was queued.
+    """
+    if not store.campaign_exists(campaign_id):
+        raise UserError(f"no queued campaign {campaign_id!r}; `python run.py log` lists what is queued")
+    return store.unqueue(campaign_id)
+
+
+def resolve(post_id: str, store: Store, *, published: bool, url: str | None = None, resend: bool = False,
+            lateness: timedelta = timedelta(minutes=15)) -> None:
+    """Settle a needs-review post by hand, after a person looked at the account.
+
+    :raises UserError: when the post is not awaiting review.
+    """
+    now = utcnow()
+    if not store.resolve_review(post_id, published=published, url=url,
+                                resend_until=now + lateness if resend else None, now=now):
+        post = store.post(post_id)
+        state = f"it is {post.state}" if post else "no such post"
+        raise UserError(f"post {post_id!r} is not awaiting review ({state}); `python run.py log --state "
+                        "needs-review` lists the ones that are")
