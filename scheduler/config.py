@@ -57,9 +57,11 @@ class DispatchSettings(_Strict):
     request_timeout: timedelta = Field(default=timedelta(seconds=10))  # one platform request
     heartbeat: timedelta = Field(default=timedelta(seconds=5))        # "this daemon is alive", in the database
     stale_after: timedelta = Field(default=timedelta(seconds=30))     # a silent daemon's posts are settled
+    retry_base: timedelta = Field(default=timedelta(seconds=2))       # first wait after a transient failure
+    retry_cap: timedelta = Field(default=timedelta(minutes=5))        # longest wait between two tries
 
     _check_durations = field_validator("refresh", "shutdown_grace", "request_timeout", "heartbeat", "stale_after",
-                                       mode="before")(_duration)
+                                       "retry_base", "retry_cap", mode="before")(_duration)
 
 
 class LimitsSettings(_Strict):

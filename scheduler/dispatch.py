@@ -52,6 +52,7 @@ ImageLoader = Callable[[PostRow], tuple[Image, ...]]
 SPAWN_BATCH = 25  # posts started between two turns of the event loop (see Dispatcher._spawn)
 SENT_FLUSH_DELAY = 0.02  # seconds: "sent" results gathered into one transaction (see Dispatcher._sent)
 WARM_AT_ONCE = 8  # publishers getting ready at the same time, leaving the publish pool to the posts
+WAKES_AT_ONCE = 1000  # overlapping wakes queue on the wake lock: APScheduler must never skip one
 T = TypeVar("T")
 
 
@@ -150,6 +151,11 @@ class Dispatcher:
         self._on_loop(self._refresh())
 
     @property
+    def in_flight(self) -> int:
+        """Posts claimed by this daemon whose flow has not ended yet."""
+        return self._in_flight
+
+    @property
     def next_wake(self) -> datetime | None:
         """When the alarm is set to go off next (wall clock), or None when nothing is due."""
         job = self._scheduler.get_job("wake") if self._scheduler.running else None
@@ -164,7 +170,7 @@ class Dispatcher:
             except DBAPIError:  # the database is away for a moment: keep waiting
                 time.sleep(0.2)
                 continue
-            if not counts.get(PENDING) and not counts.get(SENDING) and self._in_flight == 0:
+            if not counts.get(PENDING) and not counts.get(SENDING) and self.in_flight == 0:
                 return True
             time.sleep(0.05)
         return False
@@ -234,13 +240,13 @@ class Dispatcher:
 
     def _take_over_orphans(self, now: datetime) -> list[PostRow]:
         self.store.mark_dead_daemons(self.host, _is_running, now)
-        return [replace(post, uncertain=True, claimed_by=self.daemon_id)
-                for post in self.store.orphaned_sending(now, self.settings.stale_after)
-                if self.store.take_over(post, self.daemon_id, now)]
+        return self.store.take_over(self.store.orphaned_sending(now, self.settings.stale_after), self.daemon_id, now)
 
     async def _heartbeat(self) -> None:
+        """Not queued behind a storm's result writes (a late heartbeat makes the daemon look dead to the
+        others, which then settle its posts): it goes to the publish pool, where a thread is free."""
         try:
-            await self._in_db(lambda: self.store.heartbeat(self.daemon_id, self.clock()))
+            await self._in_thread(self.store.heartbeat, self.daemon_id, self.clock())
         except DBAPIError as error:
             log.warning("database unavailable for the heartbeat: %s", error.orig)
 
@@ -256,7 +262,10 @@ class Dispatcher:
         job = self._scheduler.get_job("wake")
         if job is not None and job.next_run_time is not None and job.next_run_time <= fire:
             return
-        self._scheduler.add_job(self._wake, DateTrigger(run_date=fire), id="wake", replace_existing=True)
+        # A wake may be armed while the last one still runs (a retry due at once): it waits for the lock
+        # instead of being skipped.
+        self._scheduler.add_job(self._wake, DateTrigger(run_date=fire), id="wake", replace_existing=True,
+                                max_instances=WAKES_AT_ONCE)
 
     async def _wake(self) -> None:
         async with self._wake_lock:

@@ -25,14 +25,14 @@ from sqlalchemy import text
 from scheduler import service
 from scheduler.config import load_config
 from scheduler.sandbox.core import Faults, Sandbox
-from workspace import distinct_text, make_workspace, soon, write_campaign
+from project import StormProject, distinct_text, soon, write_campaign
 
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORMS = ("x", "mastodon", "bluesky")
 ACCOUNTS_PER_PLATFORM = 10
 POSTS_PER_ACCOUNT = 17   # 3 x 10 x 17 = 510 posts
 FAULTS = Faults(error_rate=0.05, accept_then_timeout_rate=0.05, accept_then_drop_rate=0.03, drop_rate=0.03,
-                rate_limit_rate=0.03, rate_limit_reset=1.0, hold_seconds=3.0)
+                rate_limit_rate=0.03, rate_limit_reset=1.0, hold_seconds=2.0)
 KILLS = 6
 TIME_LIMIT = 240  # seconds for a scenario to settle every post
 
@@ -71,9 +71,10 @@ sandbox = true
 
 def make_storm(root: Path, database_url: str, sandbox: Sandbox) -> Path:
     urls = "".join(f'{name} = "{sandbox.base_url(name)}"\n' for name in PLATFORMS)
-    config = make_workspace(root, database=database_url, accounts=accounts_toml(),
+    config = StormProject.create(root, database=database_url, accounts=accounts_toml(),
                             extra=('request_timeout = "1s"\nheartbeat = "0.5s"\nstale_after = "2s"\n'
-                                   f'refresh = "1s"\nshutdown_grace = "2s"\n\n[sandbox]\n{urls}'))
+                                   'retry_base = "0.2s"\nretry_cap = "2s"\n'
+                                   f'refresh = "1s"\nshutdown_grace = "2s"\n\n[sandbox]\n{urls}')).config_path
     config.write_text(config.read_text().replace('mode = "dry-run"', 'mode = "live"'))
     posts = "".join(f"""
 [[posts]]
@@ -82,7 +83,7 @@ text = "{distinct_text(f'chaos-{i}-{platform}-{n}')}"
 accounts = ["{platform}-{n}"]
 """ for platform in PLATFORMS for n in range(ACCOUNTS_PER_PLATFORM) for i in range(POSTS_PER_ACCOUNT))
     campaign = write_campaign(root, "chaos", soon(3), posts=posts,
-                              storm_extra='max_lateness = "5m"\nspread = { every = "1s", jitter = "0.5s" }')
+                              storm_extra='max_lateness = "5m"\nspread = { every = "0.5s", jitter = "0.25s" }')
     loaded = load_config(config)
     with service.open_store(loaded) as store:
         service.queue(campaign, loaded, store)

@@ -24,7 +24,8 @@ from scheduler.cli import main
 from scheduler.config import load_config
 from scheduler.dispatch import DispatchEvent, DispatchSettings
 from scheduler.timing import utcnow
-from workspace import make_workspace, soon, write_campaign
+from driving import DrivenClock, drive
+from project import StormProject, soon, write_campaign
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = DispatchSettings(workers=8, refresh=timedelta(seconds=1), heartbeat=timedelta(seconds=1),
@@ -33,7 +34,7 @@ FAST = DispatchSettings(workers=8, refresh=timedelta(seconds=1), heartbeat=timed
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    make_workspace(tmp_path)
+    StormProject.create(tmp_path).config_path
     return tmp_path
 
 
@@ -43,13 +44,17 @@ def db_rows(project: Path, query: str) -> list[tuple]:
 
 
 def run_daemon(project: Path, seconds: float, events: list[DispatchEvent] | None = None,
-               settings: DispatchSettings = FAST) -> None:
+               settings: DispatchSettings = FAST, clock: DrivenClock | None = None) -> None:
+    """A daemon until nothing is left to do; with ``clock``, time moves on instead of being waited for."""
     config = load_config(project / "config.toml")
     with service.open_store(config) as store:
         daemon = service.start_daemon(config, store, on_event=(events.append if events is not None else None),
-                                      settings=settings)
+                                      settings=settings, clock=clock or utcnow)
         try:
-            daemon.wait_until_idle(timeout=seconds)
+            if clock is not None:
+                drive(daemon, clock, timeout=seconds)
+            else:
+                daemon.wait_until_idle(timeout=seconds)
         finally:
             daemon.stop()
 
@@ -84,9 +89,9 @@ def test_restart_keeps_queued_posts_and_never_resends(project: Path) -> None:
         first = service.start_daemon(config, store, settings=FAST)
         first.stop()  # stopped before anything was due
         assert store.counts() == {"pending": 4}
-    run_daemon(project, 15)  # a new daemon re-arms from the database
+    run_daemon(project, 15, clock=DrivenClock())  # a new daemon re-arms from the database
     assert db_rows(project, "select count(*) from posts where state='sent'") == [(4,)]
-    run_daemon(project, 2)  # and a third one sends nothing again
+    run_daemon(project, 2, clock=DrivenClock())  # and a third one sends nothing again
     assert db_rows(project, "select count(*) from attempts") == [(4,)]
     assert db_rows(project, "select count(*) from posts where response is not null") == [(4,)]
 
@@ -134,7 +139,7 @@ accounts = ["net-mastodon", "net-bluesky"]
     config = load_config(project / "config.toml")
     with service.open_store(config) as store:
         service.queue(project / "campaigns" / "thread.toml", config, store)
-    run_daemon(project, 15)
+    run_daemon(project, 15, clock=DrivenClock())
     payloads = dict(db_rows(project, "select id, response from posts where response is not null"))
     parents = dict(db_rows(project, "select id, reply_ref from posts"))
     reply = json.loads(payloads["thread/more/net-mastodon"])
@@ -156,6 +161,7 @@ def _wait_for(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def
     return False
 
 
+@pytest.mark.slow
 def test_two_daemons_on_one_sqlite_file_never_send_a_post_twice(project: Path) -> None:
     posts = "".join(f"""
 [[posts]]
@@ -208,7 +214,7 @@ def test_a_post_left_sending_by_a_dead_daemon_is_settled_not_resent(project: Pat
         db.execute("update posts set state='sending', claimed_by='dead', sent_at=null, url=null "
                    "where id in ('crash/first/net-x', 'crash/second/net-mastodon')")
         db.execute("update posts set response = null where id = 'crash/second/net-mastodon'")  # never went out
-    run_daemon(project, 15)
+    run_daemon(project, 15, clock=DrivenClock())
     states = dict(db_rows(project, "select id, state from posts"))
     assert set(states.values()) == {"sent"}
     outbox = db_rows(project, "select id, count(*) from posts where response is not null group by id")
@@ -217,6 +223,7 @@ def test_a_post_left_sending_by_a_dead_daemon_is_settled_not_resent(project: Pat
     assert any("settled with the platform" in (d or "") for d in details)
 
 
+@pytest.mark.slow
 def test_rehearse_dry_run_plays_the_sample_storm(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--config", str(ROOT / "config.toml"), "rehearse", "--dry-run",
                                        str(ROOT / "campaigns" / "free-palestinian-students.toml"), "--seconds", "3"])

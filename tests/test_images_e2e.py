@@ -24,7 +24,7 @@ from scheduler.platforms.x.facts import GIF_MAX_BYTES as X_GIF_MAX_BYTES
 from scheduler.platforms.x.facts import IMAGE_MAX_BYTES as X_IMAGE_MAX_BYTES
 from scheduler.sandbox.core import AcceptedMedia, AcceptedPost
 from scheduler.timing import utcnow
-from workspace import make_workspace, write_campaign
+from project import StormProject, write_campaign
 
 # What each platform may receive (scheduler/media.py cites where each number comes from).
 STILL_LIMITS = {"x": X_IMAGE_MAX_BYTES, "mastodon": MASTODON_IMAGE_SIZE_LIMIT, "bluesky": BLUESKY_DEFAULT_MAX_BYTES}
@@ -162,7 +162,7 @@ def fails_cleanly(result: Result) -> str:
 @pytest.fixture(scope="module")
 def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> service.Rehearsal:
     root = tmp_path_factory.mktemp("images")
-    config_path = make_workspace(root)
+    config_path = StormProject.create(root).config_path
     write_images(root / "assets")
     path = write_campaign(root, "images", utcnow() + timedelta(days=3), posts=POSTS)
     config = load_config(config_path)
@@ -171,6 +171,7 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> service.Rehearsal:
     return service.rehearse(path, config, duration=timedelta(seconds=3))
 
 
+@pytest.mark.slow  # shares one rehearsal of a few seconds
 def test_every_post_reaches_the_sandbox_once(rehearsal: service.Rehearsal) -> None:
     assert rehearsal.finished
     assert rehearsal.received_once
@@ -179,6 +180,7 @@ def test_every_post_reaches_the_sandbox_once(rehearsal: service.Rehearsal) -> No
     assert {entry.post.state for entry in rehearsal.entries} == {"sent"}
 
 
+@pytest.mark.slow  # shares one rehearsal of a few seconds
 def test_every_image_received_is_clean_decodable_within_limits_with_its_alt(rehearsal: service.Rehearsal) -> None:
     checked = 0
     for post in rehearsal.received:
@@ -208,6 +210,7 @@ def received(rehearsal: service.Rehearsal, file: str) -> dict[str, Image.Image]:
     return copies
 
 
+@pytest.mark.slow  # shares one rehearsal of a few seconds
 def test_the_rotated_phone_photo_arrives_upright(rehearsal: service.Rehearsal) -> None:
     copies = received(rehearsal, "phone.jpg")
     assert set(copies) == {"x", "mastodon", "bluesky"}
@@ -219,12 +222,14 @@ def test_the_rotated_phone_photo_arrives_upright(rehearsal: service.Rehearsal) -
         assert bottom[2] > 200 and bottom[0] < 60, f"{platform}: the blue band is not at the bottom ({bottom})"
 
 
+@pytest.mark.slow  # shares one rehearsal of a few seconds
 def test_transparency_is_kept(rehearsal: service.Rehearsal) -> None:
     for platform, image in received(rehearsal, "alpha.png").items():
         assert image.mode in ("RGBA", "LA"), f"{platform}: {image.mode}"
         assert image.getpixel((0, 0))[-1] == 0 and image.getpixel((200, 150))[-1] == 255, platform
 
 
+@pytest.mark.slow  # shares one rehearsal of a few seconds
 def test_cmyk_and_16_bit_images_arrive_as_8_bit_srgb(rehearsal: service.Rehearsal) -> None:
     for platform, image in received(rehearsal, "cmyk.jpg").items():
         assert image.mode == "RGB", platform
@@ -236,6 +241,7 @@ def test_cmyk_and_16_bit_images_arrive_as_8_bit_srgb(rehearsal: service.Rehearsa
         assert image.getextrema() in ((0, 255), ((0, 255),) * 3), platform  # the full range survived
 
 
+@pytest.mark.slow  # shares one rehearsal of a few seconds
 def test_the_huge_png_is_scaled_to_each_platform(rehearsal: service.Rehearsal) -> None:
     copies = received(rehearsal, "huge.png")
     assert max(copies["bluesky"].size) == BLUESKY_MAX_LONG_EDGE
@@ -244,6 +250,7 @@ def test_the_huge_png_is_scaled_to_each_platform(rehearsal: service.Rehearsal) -
         assert abs(image.width / image.height - 1.5) < 0.01, f"{platform}: {image.size} lost the aspect ratio"
 
 
+@pytest.mark.slow  # shares one rehearsal of a few seconds
 def test_the_animated_gif_stays_animated_on_x(rehearsal: service.Rehearsal) -> None:
     gif = received(rehearsal, "anim.gif")
     assert set(gif) == {"x"}
@@ -268,7 +275,7 @@ images = [
 
 
 def test_validate_names_each_bad_file(tmp_path: Path) -> None:
-    config = make_workspace(tmp_path)
+    config = StormProject.create(tmp_path).config_path
     assets = tmp_path / "assets"
     whole = io.BytesIO()
     upright_portrait().save(whole, "JPEG", quality=90)
@@ -305,7 +312,7 @@ images = [{ file = "anim.gif", alt = "A flag waving" }]
 
 @pytest.fixture
 def animation_to_bluesky(tmp_path: Path) -> tuple[Path, Path]:
-    config = make_workspace(tmp_path)
+    config = StormProject.create(tmp_path).config_path
     frames = [Image.new("RGB", (60, 40), colour) for colour in ((200, 0, 0), (0, 0, 200))]
     frames[0].save(tmp_path / "assets" / "anim.gif", save_all=True, append_images=frames[1:], duration=200, loop=0)
     return config, write_campaign(tmp_path, "flag", utcnow() + timedelta(days=3), posts=ANIMATION_TO_BLUESKY)
@@ -338,7 +345,7 @@ def test_an_animated_gif_to_bluesky_is_a_plan_error(animation_to_bluesky: tuple[
 
 def test_queue_refuses_an_image_it_cannot_prepare_and_changes_nothing(tmp_path: Path) -> None:
     # No photo fits in 100 bytes: validation cannot know without encoding, the prepare step finds out.
-    config = make_workspace(tmp_path, extra="\n[limits.bluesky]\nimage_max_bytes = 100\n")
+    config = StormProject.create(tmp_path, extra="\n[limits.bluesky]\nimage_max_bytes = 100\n").config_path
     Image.effect_noise((300, 200), 80).save(tmp_path / "assets" / "card.png")
     campaign = write_campaign(tmp_path, "c", utcnow() + timedelta(days=3))
 
@@ -356,13 +363,13 @@ def test_queue_refuses_an_image_it_cannot_prepare_and_changes_nothing(tmp_path: 
 
 
 def test_image_limits_come_from_the_config(tmp_path: Path) -> None:
-    config_path = make_workspace(tmp_path, extra="\n[limits.bluesky]\nimage_max_bytes = 2000000\n"
-                                                 "\n[limits.mastodon]\nimage_max_bytes = 300000\n")
+    config_path = StormProject.create(tmp_path, extra="\n[limits.bluesky]\nimage_max_bytes = 2000000\n"
+                                                 "\n[limits.mastodon]\nimage_max_bytes = 300000\n").config_path
     config = load_config(config_path)
     assert config.image_profile("net-bluesky").max_bytes == 2_000_000
     assert config.image_profile("net-mastodon").max_bytes == 300_000
     assert config.image_profile("net-x").max_bytes == X_IMAGE_MAX_BYTES
-    defaults = load_config(make_workspace(tmp_path / "defaults"))
+    defaults = load_config(StormProject.create(tmp_path / "defaults").config_path)
     assert defaults.image_profile("net-bluesky").max_bytes == 1_000_000
     assert defaults.image_profile("net-mastodon").max_bytes == 16_777_216
 
@@ -381,7 +388,7 @@ def test_image_limits_come_from_the_config(tmp_path: Path) -> None:
 
 
 def test_a_bluesky_image_limit_over_2_000_000_is_a_config_error(tmp_path: Path) -> None:
-    config = make_workspace(tmp_path, extra="\n[limits.bluesky]\nimage_max_bytes = 3000000\n")
+    config = StormProject.create(tmp_path, extra="\n[limits.bluesky]\nimage_max_bytes = 3000000\n").config_path
     write_campaign(tmp_path, "c", utcnow() + timedelta(days=3))
     output = fails_cleanly(cli(config, "validate"))
     assert "limits.bluesky.image_max_bytes" in output

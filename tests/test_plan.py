@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from conftest import GOOD_CAMPAIGN, REPO, StormProject
+from project import GOOD_CAMPAIGN, REPO, StormProject
 from scheduler import service
 from scheduler.config import load_config
 from scheduler.timing import UTC, to_utc, utcnow

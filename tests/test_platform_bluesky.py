@@ -6,7 +6,7 @@ import io
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -17,6 +17,7 @@ from atproto_client import Client, Session, models
 from atproto_client.exceptions import BadRequestError, RequestException
 from PIL import Image as PILImage
 
+from driving import DrivenClock
 from scheduler.platforms.base import (
     Image,
     OutcomeUnknown,
@@ -430,16 +431,18 @@ def test_injected_rate_limit_names_the_reset(sandbox: Sandbox) -> None:
 
 def test_waiting_out_the_write_limit() -> None:
     # 4 points per 1.5 s: two putRecords (2 points each), then 429 until the window resets.
-    with Sandbox([BlueskyApp(write_windows=((4, 1.5),))]) as small:
-        publisher = create_publisher(small.credentials("bluesky", "busy"), base_url=small.base_url("bluesky"))
+    clock = DrivenClock()  # the sandbox's rate windows run on it: the test moves it instead of sleeping
+    with Sandbox([BlueskyApp(write_windows=((4, 1.5),))], clock=clock.epoch) as small:
+        publisher = create_publisher(small.credentials("bluesky", "busy"), base_url=small.base_url("bluesky"),
+                                     clock=clock)
         publisher.publish(post("one"))
         publisher.publish(post("two"))
         third = post("three")
         with pytest.raises(RateLimited) as limited:
             publisher.publish(third)
         until = limited.value.until
-        assert "4;w=1" in str(limited.value) and until > datetime.now(timezone.utc)
-        time.sleep(max((until - datetime.now(timezone.utc)).total_seconds(), 0) + 0.05)
+        assert "4;w=1" in str(limited.value) and until > clock()
+        clock.advance(until - clock() + timedelta(milliseconds=50))
         publisher.publish(third)
         assert [p.text for p in small.posts("bluesky")] == ["one", "two", "three"]
 

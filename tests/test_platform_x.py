@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import socket
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timezone
+from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -17,6 +18,7 @@ import requests
 import tweepy
 from PIL import Image as PILImage
 
+from driving import DrivenClock
 from scheduler.platforms.base import (
     Image, OutcomeUnknown, OutgoingPost, Published, Publisher, RateLimited, Rejected, ReplyTarget, RetryLater,
 )
@@ -408,18 +410,19 @@ def test_injected_429_is_rate_limited_until_x_rate_limit_reset(sandbox: Sandbox)
 
 
 def test_rate_limit_is_waited_out() -> None:
-    with Sandbox([XApp(limits=XLimits(posts_per_window=2, window_seconds=1.5))]) as sandbox:
+    clock = DrivenClock()  # the sandbox's rate window runs on it: the test moves it instead of sleeping
+    with Sandbox([XApp(limits=XLimits(posts_per_window=2, window_seconds=1.5))], clock=clock.epoch) as sandbox:
         publisher = publisher_for(sandbox, "waiter")
         publisher.publish(post("one"))
         publisher.publish(post("two"))
         with pytest.raises(RateLimited) as limited:
             publisher.publish(post("three"))
         until = limited.value.until
-        assert 0 < until.timestamp() - time.time() <= 2.6
+        assert 0 < until.timestamp() - clock.epoch() <= 2.6
         with pytest.raises(RateLimited):  # still inside the window
             publisher.publish(post("three, too early"))
 
-        time.sleep(max(0.0, until.timestamp() - time.time()) + 0.05)
+        clock.advance(until - clock() + timedelta(milliseconds=50))
         publisher.publish(post("three, after the reset"))
         assert [p.text for p in sandbox.posts("x")] == ["one", "two", "three, after the reset"]
 
@@ -489,3 +492,37 @@ def test_sandbox_answers_and_client_requests_match_the_x_openapi(sandbox: Sandbo
         client.create_tweet(text="Too many", media_ids=[media_id] * 5)
     body = invalid.value.response.json()
     check("InvalidRequestProblem", {k: v for k, v in body.items() if k != "errors"})
+
+
+def test_settle_async_agrees_with_settle(sandbox: Sandbox, x_app: XApp) -> None:
+    """The daemon settles on its event loop: the same answers as the sync settle, through the async client."""
+    oauth1 = publisher_for(sandbox, new_account())
+    oauth2 = publisher_for(sandbox, new_account(), oauth2_from=x_app)  # its user id comes from GET /2/users/me
+    sent = oauth1.publish(post("Out there already"))
+
+    async def settle_all() -> list[Published | None]:
+        try:
+            return [await oauth1.settle_async(post("Out there already")),
+                    await oauth1.settle_async(post("Never sent")),
+                    await oauth2.settle_async(post("Never sent either"))]
+        finally:
+            await oauth1.aclose()
+
+    assert asyncio.run(settle_all()) == [oauth1.settle(post("Out there already")), None, None] and sent.platform_id
+
+
+def test_settle_async_without_read_access_takes_the_duplicate_answer(sandbox: Sandbox, x_app: XApp) -> None:
+    publisher = publisher_for(sandbox, new_account())
+    publisher.publish(post("Landed before the answer was lost"))
+    x_app.read_access = False
+    try:
+        async def settle() -> Published | None:
+            try:
+                return await publisher.settle_async(post("Landed before the answer was lost"))
+            finally:
+                await publisher.aclose()
+
+        found = asyncio.run(settle())
+    finally:
+        x_app.read_access = True
+    assert found is not None and found.response["settled_by"] == "duplicate-content answer"

@@ -17,12 +17,12 @@ from scheduler.cli import main
 from scheduler.config import load_config
 from scheduler.store import LogFilter, Store
 from scheduler.timing import utcnow
-from workspace import make_workspace, write_campaign
+from project import StormProject, write_campaign
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    make_workspace(tmp_path)
+    StormProject.create(tmp_path).config_path
     return tmp_path
 
 

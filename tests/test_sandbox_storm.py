@@ -13,15 +13,18 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from PIL import Image
 
 from scheduler.cli import main
 from scheduler.sandbox.core import Sandbox
-from workspace import make_workspace, soon, write_campaign
+from project import StormProject, soon, write_campaign
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "campaigns" / "free-palestinian-students.toml"
+
+pytestmark = pytest.mark.slow  # real time: a rehearsal of several seconds, a daemon in its own process
 
 
 def test_sample_campaign_rehearses_through_the_sandbox_each_post_once() -> None:
@@ -45,7 +48,7 @@ handle = "{name}"
 sandbox = true
 """ for name, platform in (("s-x", "x"), ("s-mastodon", "mastodon"), ("s-bluesky", "bluesky")))
         urls = "".join(f'{name} = "{sandbox.base_url(name)}"\n' for name in sandbox.platforms)
-        config = make_workspace(tmp_path, accounts=accounts, extra=f"\n[sandbox]\n{urls}")
+        config = StormProject.create(tmp_path, accounts=accounts, extra=f"\n[sandbox]\n{urls}").config_path
         config.write_text(config.read_text().replace('mode = "dry-run"', 'mode = "live"'))
         campaign = write_campaign(tmp_path, "live", soon(3), posts="""
 [[posts]]

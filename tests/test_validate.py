@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conftest import GOOD_CAMPAIGN, REPO, StormProject
+from project import GOOD_CAMPAIGN, REPO, StormProject
 
 # One campaign with (nearly) every mistake the checker knows; each marked line is where it must be reported.
 EVERYTHING_WRONG = """

@@ -372,10 +372,9 @@ class BlueskyApp:
         return account, payload
 
     # --- rate limits ------------------------------------------------------------------------------
-    @staticmethod
-    def _spend(windows: list[_PointsWindow], key: str, cost: int) -> dict[str, str]:
+    def _spend(self, windows: list[_PointsWindow], key: str, cost: int) -> dict[str, str]:
         """Spend ``cost`` in every window; 429 when one is exhausted. Returns the headers of the tightest."""
-        now = time.time()
+        now = self._sandbox.now() if self._sandbox is not None else time.time()
         tightest: dict[str, str] = {}
         tightest_remaining = math.inf
         for window in windows:

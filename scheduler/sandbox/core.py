@@ -22,6 +22,7 @@ import random
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from email.utils import formatdate
 from typing import Any, Awaitable, Callable, Protocol
 
 from aiohttp import web
@@ -108,8 +109,10 @@ class Sandbox:
     """
 
     def __init__(self, platforms: list[PlatformApp] | None = None, *, faults: Faults | None = None,
-                 seed: int | None = None, host: str = "127.0.0.1", ports: dict[str, int] | None = None) -> None:
+                 seed: int | None = None, host: str = "127.0.0.1", ports: dict[str, int] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.faults = faults or Faults()
+        self.now = clock  # Unix seconds: the rate windows, their resets and the Date header follow it
         self.random = random.Random(seed)
         self.host = host
         self._wanted_ports = ports or {}
@@ -141,6 +144,10 @@ class Sandbox:
             ready.set()
             loop.run_forever()
             loop.run_until_complete(self._stop_servers())
+            held = asyncio.all_tasks(loop)  # answers a fault still holds back: cancelled, not left dangling
+            for task in held:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*held, return_exceptions=True))
             loop.close()
 
         self._thread = threading.Thread(target=run, name="sandbox", daemon=True)
@@ -166,14 +173,20 @@ class Sandbox:
         for name, platform in self._apps.items():
             app = platform.build(self)
             app.middlewares.insert(0, self._fault_middleware(platform))
+            app.on_response_prepare.append(self._dated)
             self._add_admin_routes(app, platform)
-            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            # On stop, requests still held by a fault (accept-then-timeout) are not waited for.
+            runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
             await runner.setup()
             site = web.TCPSite(runner, self.host, self._wanted_ports.get(name, 0), backlog=2048)
             await site.start()
             sockets = site._server.sockets  # type: ignore[union-attr]
             self._ports[name] = sockets[0].getsockname()[1]
             self._runners.append(runner)
+
+    async def _dated(self, request: web.Request, response: web.StreamResponse) -> None:
+        """The answer's Date on the sandbox's clock, which the rate-limit resets are on too."""
+        response.headers["Date"] = formatdate(self.now(), usegmt=True)
 
     async def _stop_servers(self) -> None:
         for runner in self._runners:
@@ -256,7 +269,7 @@ class Sandbox:
                 _drop(request)
                 raise asyncio.CancelledError  # nothing more is sent on this connection
             if roll() < faults.rate_limit_rate:
-                return platform.rate_limited_response(request, time.time() + faults.rate_limit_reset)
+                return platform.rate_limited_response(request, sandbox.now() + faults.rate_limit_reset)
             response = await handler(request)
             if response.status < 300:
                 if roll() < faults.accept_then_timeout_rate:

@@ -196,6 +196,9 @@ class MastodonApp:
                 "media": RateWindow(limits.media_uploads, limits.media_period),
                 "statuses": RateWindow(limits.statuses, limits.statuses_period)}
 
+    def _now(self) -> float:
+        return self._sandbox.now() if self._sandbox is not None else time.time()
+
     def set_limits(self, **changes: Any) -> None:
         """Change limits at run time (tests); rate windows start afresh."""
         self.limits = replace(self.limits, **changes)
@@ -250,7 +253,7 @@ class MastodonApp:
     def _hit(self, window: str, account: _Account) -> web.Response | dict[str, str]:
         """Count one hit; a 429 response when over the limit, else the headers to send."""
         rate_window = self._windows[window]
-        allowed, remaining, reset_at = rate_window.hit(account.id)
+        allowed, remaining, reset_at = rate_window.hit(account.id, self._now())
         headers = self._rate_headers(rate_window.limit, remaining, reset_at)
         if not allowed:
             return _error(TOO_MANY_REQUESTS, 429, headers)
@@ -446,7 +449,7 @@ class MastodonApp:
         if seen is None:
             return None
         status_id, stored_at = seen
-        if time.time() - stored_at >= self.limits.idempotency_window:
+        if self._now() - stored_at >= self.limits.idempotency_window:
             del self._idempotency[(account.id, key)]
             return None
         return self._statuses.get(status_id)
@@ -476,7 +479,7 @@ class MastodonApp:
                       visibility: str, in_reply_to_id: str | None, language: str | None, key: str | None,
                       base: str, *, sensitive: bool, spoiler_text: str) -> _Status:
         status_id = self._next_id()
-        created_at = time.time()
+        created_at = self._now()
         attachments = [self._media[media_id] for media_id in media_ids]
         for media in attachments:
             media.status_id = status_id

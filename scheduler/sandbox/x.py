@@ -173,6 +173,7 @@ class XApp:
         self._seen_nonces: dict[tuple[str, str], float] = {}
         self._ids = _SnowflakeIds()
         self._user_ids = itertools.count(1_400_000_000_000_000_000)
+        self._sandbox: Sandbox | None = None
         self._window = RateWindow(self.limits.posts_per_window, self.limits.window_seconds)
         self._user_day = RateWindow(self.limits.user_posts_per_day, self.limits.day_seconds)
         self._app_day = RateWindow(self.limits.app_posts_per_day, self.limits.day_seconds)
@@ -190,6 +191,9 @@ class XApp:
         """An OAuth 2.0 user token (scopes tweet.read tweet.write users.read media.write) for the account."""
         account = self._account(account_id)
         return {"user_token": account.user_token, "handle": account.username}
+
+    def _now(self) -> float:
+        return self._sandbox.now() if self._sandbox is not None else time.time()
 
     def build(self, sandbox: "Sandbox") -> web.Application:
         self._sandbox = sandbox
@@ -346,12 +350,12 @@ class XApp:
     def _count_post(self, user_id: str) -> tuple[bool, dict[str, str]]:
         """Count one ``POST /2/tweets`` against the 15-minute, user-day and app-day buckets."""
         with self._lock:
-            allowed, remaining, reset = self._window.hit(user_id)
+            allowed, remaining, reset = self._window.hit(user_id, self._now())
             self._last_counts[("window", user_id)] = (remaining, reset)
             if allowed:
                 for bucket, window, key in (("user-day", self._user_day, user_id),
                                             ("app-day", self._app_day, self.consumer_key)):
-                    ok, left, day_reset = window.hit(key)
+                    ok, left, day_reset = window.hit(key, self._now())
                     self._last_counts[(bucket, key)] = (left, day_reset)
                     if not ok:
                         allowed = False
@@ -359,7 +363,7 @@ class XApp:
             return allowed, self._rate_headers(user_id)
 
     def _rate_headers(self, user_id: str, window: tuple[int, float] | None = None) -> dict[str, str]:
-        now = time.time()
+        now = self._now()
         limits = self.limits
         window_count = window or self._last_counts.get(("window", user_id),
                                                        (limits.posts_per_window, now + limits.window_seconds))

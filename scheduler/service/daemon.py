@@ -45,7 +45,8 @@ def publisher_factory(config: Config, store: Store, *, dry_run: bool, sandbox: "
 def dispatch_settings(config: Config) -> DispatchSettings:
     settings = config.settings.dispatch
     return DispatchSettings(workers=settings.workers, refresh=settings.refresh, heartbeat=settings.heartbeat,
-                            stale_after=settings.stale_after)
+                            stale_after=settings.stale_after, retry_base=settings.retry_base,
+                            retry_cap=settings.retry_cap)
 
 
 def is_dry_run(config: Config, dry_run: bool | None = None) -> bool:

@@ -8,7 +8,7 @@ The claim (pending -> sending) is one conditional UPDATE, so a post is taken by 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Sequence
 
@@ -346,18 +346,23 @@ class Store:
                                                       posts.c.claimed_by.not_in(alive)))).mappings().all()
         return [PostRow.from_row(row) for row in rows]
 
-    def take_over(self, post: PostRow, daemon_id: str, now: datetime) -> bool:
-        """Atomically move an orphaned ``sending`` post to this daemon (only if nobody else did)."""
+    def take_over(self, orphans: Iterable[PostRow], daemon_id: str, now: datetime) -> list[PostRow]:
+        """Atomically move orphaned ``sending`` posts to this daemon (each only if nobody else did), in one
+        transaction. Returns the posts taken, now uncertain and this daemon's."""
+        taken = []
         with self.engine.begin() as db:
-            taken = db.execute(update(posts).where(posts.c.id == post.id, posts.c.state == SENDING,
-                                                   _same_claimer(post.claimed_by))
-                               .values(claimed_by=daemon_id, claimed_at=now, updated_at=now, uncertain=True)).rowcount == 1
-            if taken:
+            for post in orphans:
+                moved = db.execute(update(posts).where(posts.c.id == post.id, posts.c.state == SENDING,
+                                                       _same_claimer(post.claimed_by))
+                                   .values(claimed_by=daemon_id, claimed_at=now, updated_at=now, uncertain=True))
+                if moved.rowcount != 1:
+                    continue
                 db.execute(update(attempts).where(attempts.c.post_id == post.id, attempts.c.outcome.is_(None))
                            .values(ended_at=now, outcome="interrupted",
                                    detail=f"daemon {post.claimed_by} stopped while sending; outcome to be settled"))
                 db.execute(insert(attempts).values(post_id=post.id, daemon_id=daemon_id, started_at=now,
                                                    detail="settling an uncertain outcome"))
+                taken.append(replace(post, uncertain=True, claimed_by=daemon_id, claimed_at=now))
         return taken
 
     def mark_uncertain(self, post_id: str, daemon_id: str, detail: str, now: datetime) -> None:

@@ -196,35 +196,81 @@ class XPublisher(Publisher):
         try:
             return self.publish(post)
         except Duplicate as duplicate:
-            return Published(platform_id="", url=self._profile_url(),
-                             response={"settled_by": "duplicate-content answer", "detail": str(duplicate)})
+            return self._settled_by_duplicate(duplicate)
         except OutcomeUnknown as again:
-            raise OutcomeUnknown(f"Cannot tell whether post {post.key} reached X: the account may not read its "
-                                 f"posts, and sending again got no answer either ({again}). A person should open "
-                                 f"{self._profile_url()} and look for a post starting {_preview(post.text)!r}.",
-                                 status=again.status) from None
+            raise self._unsettled(post, again) from None
+
+    async def settle_async(self, post: OutgoingPost) -> Published | None:
+        """``settle`` on the event loop: the reads go through the async client and the second look waits on
+        the loop, so settling a storm's worth of uncertain posts holds no thread."""
+        try:
+            found = await self._find_recent_async(post)
+        except OutcomeUnknown:
+            return await self._settle_by_duplicate_answer_async(post)
+        if found is None and self._settle_recheck > 0:
+            await asyncio.sleep(self._settle_recheck)
+            found = await self._find_recent_async(post)
+        return found
+
+    async def _settle_by_duplicate_answer_async(self, post: OutgoingPost) -> Published:
+        try:
+            return await self.publish_async(post)
+        except Duplicate as duplicate:
+            return self._settled_by_duplicate(duplicate)
+        except OutcomeUnknown as again:
+            raise self._unsettled(post, again) from None
+
+    def _settled_by_duplicate(self, duplicate: Duplicate) -> Published:
+        return Published(platform_id="", url=self._profile_url(),
+                         response={"settled_by": "duplicate-content answer", "detail": str(duplicate)})
+
+    def _unsettled(self, post: OutgoingPost, again: OutcomeUnknown) -> OutcomeUnknown:
+        return OutcomeUnknown(f"Cannot tell whether post {post.key} reached X: the account may not read its "
+                              f"posts, and sending again got no answer either ({again}). A person should open "
+                              f"{self._profile_url()} and look for a post starting {_preview(post.text)!r}.",
+                              status=again.status)
 
     def close(self) -> None:
         self._client.session.close()
 
     # --- pieces -----------------------------------------------------------------------------------
     def _find_recent(self, post: OutgoingPost) -> Published | None:
-        action = f"reading the account's recent posts (to settle post {post.key})"
+        action = _settle_action(post)
         try:
             user_id = self._call(action, self._own_user_id)
             response = self._call(action, lambda: self._client.get_users_tweets(
                 user_id, max_results=self._settle_lookback, user_auth=self._oauth1))
         except Rejected as refused:
-            raise OutcomeUnknown(
-                f"Cannot tell whether post {post.key} reached X. {refused}. A person should open "
-                f"{self._profile_url()} and look for a post starting {_preview(post.text)!r}; mark it published "
-                f"if it is there, or send it again if not.",
-                status=refused.status,
-            ) from None
-        for tweet in response.data or []:
+            raise self._cannot_read(post, refused) from None
+        return self._among(response.data, post)
+
+    async def _find_recent_async(self, post: OutgoingPost) -> Published | None:
+        client = self._async_client()
+        try:
+            if self._user_id is None:
+                me = (await client.get_me(user_auth=self._oauth1)).data
+                self._user_id, self._handle = str(me.id), self._handle or me.username
+            response = await client.get_users_tweets(self._user_id, max_results=self._settle_lookback,
+                                                     user_auth=self._oauth1)
+        except (tweepy.HTTPException, aiohttp.ClientError, asyncio.TimeoutError) as error:
+            mapped = self._mapped(_settle_action(post), error, may_create_post=False)
+            raise (self._cannot_read(post, mapped) if isinstance(mapped, Rejected) else mapped) from None
+        return self._among(response.data, post)
+
+    def _among(self, tweets: list[Any] | None, post: OutgoingPost) -> Published | None:
+        """The post among the account's newest, if it is there."""
+        for tweet in tweets or []:
             if _same_text(tweet.text, post.text, has_media=bool(post.images)):
                 return self._published(str(tweet.id), tweet.text)
         return None
+
+    def _cannot_read(self, post: OutgoingPost, refused: Rejected) -> OutcomeUnknown:
+        return OutcomeUnknown(
+            f"Cannot tell whether post {post.key} reached X. {refused}. A person should open "
+            f"{self._profile_url()} and look for a post starting {_preview(post.text)!r}; mark it published "
+            f"if it is there, or send it again if not.",
+            status=refused.status,
+        )
 
     def _upload_image(self, image: Image, index: int) -> str:
         """Upload one image and set its alt text; returns the media id. No post exists yet, so every
@@ -439,6 +485,10 @@ def _words(error: Exception) -> str:
 def _status(error: Exception) -> int | None:
     response = getattr(error, "response", None)
     return getattr(response, "status_code", None) or getattr(response, "status", None)  # requests / aiohttp
+
+
+def _settle_action(post: OutgoingPost) -> str:
+    return f"reading the account's recent posts (to settle post {post.key})"
 
 
 def _preview(text: str, length: int = 40) -> str:
