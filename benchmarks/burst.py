@@ -55,7 +55,7 @@ def platform_counts(total: int, platforms: list[str]) -> dict[str, int]:
 
 
 def burst_posts(prefix: str, counts: dict[str, int], texts: list[str], due: float) -> list[BenchPost]:
-    return [BenchPost(account, text, due) for account, text in zip(make_accounts(prefix, counts), texts)]
+    return [BenchPost(account, text, due) for account, text in zip(make_accounts(prefix, counts), texts, strict=False)]
 
 
 def run_ours(args: argparse.Namespace, counts: dict[str, int], texts: list[str]) -> dict:

@@ -67,7 +67,8 @@ class SandboxProcess:
     def __init__(self, latency: float = 0.0, startup_timeout: float = 30.0) -> None:
         self.latency = latency
         self.startup_timeout = startup_timeout
-        self.urls = {name: f"http://127.0.0.1:{port}" for name, port in zip(PLATFORMS, free_ports(len(PLATFORMS)))}
+        self.urls = {name: f"http://127.0.0.1:{port}"
+                     for name, port in zip(PLATFORMS, free_ports(len(PLATFORMS)), strict=True)}
         self._process: subprocess.Popen[bytes] | None = None
         self._stdout: BinaryIO | None = None
         self._stderr: BinaryIO | None = None
@@ -245,9 +246,10 @@ def run_daemon(root: Path, sandbox_urls: dict[str, str], posts: Sequence[BenchPo
     """Queue ``posts`` in a fresh SQLite database (config and campaign under ``root``), start the daemon
     with ``service.start_daemon`` ``lead`` seconds before the first due time, wait until it is idle.
 
-    The posts are built as a Plan of PlannedPosts and written with ``service.write_plan`` (``Store.queue``): a campaign file can
-    express one instant for many accounts but not per-account due times 50 ms apart, and ``queue``'s X
-    near-duplicate check compares every pair of X posts (about 26 s for 500 X posts on this machine).
+    The posts are built as a Plan of PlannedPosts and written with ``service.write_plan`` (``Store.queue``):
+    a campaign file can express one instant for many accounts but not per-account due times 50 ms apart,
+    and ``queue``'s X near-duplicate check compares every pair of X posts (about 26 s for 500 X posts on
+    this machine).
     The texts are made to pass that check (see :func:`distinct_texts`).
     """
     from dataclasses import replace

@@ -200,7 +200,8 @@ def _summary(result: dict) -> dict:
 
 
 def _print_table(summaries: dict[str, dict], ratio: float) -> None:
-    header = f"{'pipeline':<8} {'median ms':>10} {'peak RSS Δ MiB':>15} {'median px':>11} {'median bytes':>13} {'max bytes':>10} {'fit':>4}"
+    header = (f"{'pipeline':<8} {'median ms':>10} {'peak RSS Δ MiB':>15} {'median px':>11} {'median bytes':>13} "
+              f"{'max bytes':>10} {'fit':>4}")
     print(header)
     print("-" * len(header))
     for name, s in summaries.items():
@@ -236,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS_PATH.write_text(json.dumps({
         "photos": args.count, "photo_size": PHOTO_SIZE, "source_bytes_median": statistics.median(sizes),
         "limit_bytes": BLUESKY_LIMIT, "speed_ratio": ratio, "summary": summaries,
-        "memory_measure": "per image: peak RSS (VmHWM, reset via /proc/self/clear_refs) minus RSS before it; max over images; fresh subprocess per pipeline",
+        "memory_measure": "per image: peak RSS (VmHWM, reset via /proc/self/clear_refs) minus RSS before it; "
+                          "max over images; fresh subprocess per pipeline",
         "machine": {"python": platform.python_version(), "pillow": Image.__version__,
                     "cpus": os.cpu_count()},
         "images": results,

@@ -10,10 +10,11 @@ Lateness = when the sandbox received the post's create request (``received_at``,
 
 In one run, against a fresh sandbox process each:
 
-- ours: the posts are queued (a Plan of PlannedPosts written with ``service.write_plan`` (``Store.queue``): a campaign file cannot
-  give each account its own due time 50 ms apart) in a fresh SQLite database, and the daemon is started
-  with ``service.start_daemon`` in this process ``--lead`` seconds (default 5) before the first due time,
-  so it has started and warmed its publishers; the benchmark waits with ``Dispatcher.wait_until_idle``.
+- ours: the posts are queued (a Plan of PlannedPosts written with ``service.write_plan`` (``Store.queue``):
+  a campaign file cannot give each account its own due time 50 ms apart) in a fresh SQLite database, and
+  the daemon is started with ``service.start_daemon`` in this process ``--lead`` seconds (default 5)
+  before the first due time, so it has started and warmed its publishers; the benchmark waits with
+  ``Dispatcher.wait_until_idle``.
 - baseline: plain APScheduler 3.11 (BackgroundScheduler, SQLAlchemyJobStore on a fresh SQLite file,
   default executor: ThreadPoolExecutor with 10 threads), one date job per post, each job publishing
   through the project's publisher for that account (same client libraries), made ahead of time.
@@ -50,7 +51,7 @@ def stream_accounts(prefix: str, total: int) -> list[BenchAccount]:
 def stream_posts(accounts: list[BenchAccount], texts: list[str], first_due: float) -> list[BenchPost]:
     """One post per account, due ``SPACING`` apart from ``first_due``."""
     return [BenchPost(account, text, first_due + index * SPACING)
-            for index, (account, text) in enumerate(zip(accounts, texts))]
+            for index, (account, text) in enumerate(zip(accounts, texts, strict=False))]
 
 
 def run_ours(args: argparse.Namespace, total: int, texts: list[str]) -> dict:

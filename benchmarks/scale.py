@@ -32,10 +32,11 @@ BackgroundScheduler + SQLAlchemyJobStore on SQLite, one ``date`` job per post.
 4. CPU while idle: utime + stime (/proc/<pid>/stat) of the same processes over 20 s (5 s with --quick) with
    nothing due, as a percentage of one core.
 5. Burst lateness with the year queued: common.py's burst (same accounts mix, texts, sandbox process with
-   100 ms latency, daemon started in this process ``--lead`` s before the due time, ``service.write_plan`` (``Store.queue``) of a
-   Plan), 1,000 posts due at one instant, once in a fresh database and once in the database holding the
-   100,000; lateness = sandbox receive time - due time. (common.run_daemon waits for the whole queue to be
-   idle, which never happens with a year queued, so this script waits for the burst campaign only.)
+   100 ms latency, daemon started in this process ``--lead`` s before the due time,
+   ``service.write_plan`` (``Store.queue``) of a Plan), 1,000 posts due at one instant, once in a fresh
+   database and once in the database holding the 100,000; lateness = sandbox receive time - due time.
+   (common.run_daemon waits for the whole queue to be idle, which never happens with a year queued, so
+   this script waits for the burst campaign only.)
 
 The sandbox always runs in its own process (``python run.py sandbox --latency 0.1``). Results are printed
 as one table and written to benchmarks/results/scale.json. Everything runs in a temporary folder, removed
@@ -125,7 +126,7 @@ def queue_year(config: Any, store: Any, files: Sequence[Path]) -> dict[str, Any]
     plans = [service.plan(path, config) for path in files]
     seconds = []
     added = 0
-    for plan, path in zip(plans, files):
+    for plan, path in zip(plans, files, strict=True):
         started = time.perf_counter()
         report = service.write_plan(store, plan, source=str(path))
         seconds.append(time.perf_counter() - started)
@@ -397,7 +398,7 @@ def run_burst(root: Path, accounts: Sequence[BenchAccount], burst: Sequence[Benc
             'name = "Burst"', 'hashtags = ["#StormBench"]', "", "[storm]", f"start = {utc(due):%Y-%m-%dT%H:%M:%S}",
             'timezone = "UTC"', "", "[[posts]]", f'text = "{texts[0]}"', 'lang = "en"',
             f'accounts = ["{burst[0].id}"]', ""]), encoding="utf-8")
-        posts = [BenchPost(account, text, due) for account, text in zip(burst, texts)]
+        posts = [BenchPost(account, text, due) for account, text in zip(burst, texts, strict=True)]
         store = service.open_store(config)
         try:
             template = service.plan(campaign_file, config)
@@ -447,7 +448,7 @@ def print_rows(title: str, rows: Sequence[Row]) -> None:
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     print(f"\n{title}")
     for number, line in enumerate(table):
-        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
         if number == 0:
             print("  ".join("-" * width for width in widths))
 
@@ -463,8 +464,12 @@ def build_rows(r: dict[str, Any], total: int) -> list[Row]:
     per_post_full = sample["seconds"] / sample["posts"]
     daemon, base, inproc = r["daemon_process"], r["apscheduler_process"], r["in_process"]
     without, with_year = r["burst_without"], r["burst_with_year"]
-    fmt_burst = lambda b: f"{b['p50_ms']:.0f} / {b['p99_ms']:.0f} / {b['max_ms']:.0f} ms ({b['received']}/{b['expected']})"
-    armed = {True: "armed on return", False: "NOT armed on return", None: "arming not visible"}[inproc["armed_on_return"]]
+
+    def fmt_burst(b: dict[str, Any]) -> str:
+        return f"{b['p50_ms']:.0f} / {b['p99_ms']:.0f} / {b['max_ms']:.0f} ms ({b['received']}/{b['expected']})"
+
+    armed = {True: "armed on return", False: "NOT armed on return",
+             None: "arming not visible"}[inproc["armed_on_return"]]
     return [
         Row(f"queue {total:,} posts: Store.queue, {year['campaigns']} plans", f"{year['seconds']:.2f} s",
             f"{add['per_job_ms']:.2f} ms/add_job x {total:,} = {add['per_job_ms'] * total / 1000:.0f} s "
@@ -474,12 +479,14 @@ def build_rows(r: dict[str, Any], total: int) -> list[Row]:
             f"posts: {sample['seconds']:.1f} s, of which checks {sample['checked_plan_seconds']:.1f} s/file)",
             "-", f"<= {GOAL_QUEUE_S:.0f} s", per_post_full * total <= GOAL_QUEUE_S),
         Row("daemon start until armed, fresh process (`run.py run` -> 'running')",
-            f"{daemon['start_seconds']:.2f} s (`import scheduler.cli` alone: {r['interpreter_and_imports_seconds']:.2f} s)",
+            f"{daemon['start_seconds']:.2f} s "
+            f"(`import scheduler.cli` alone: {r['interpreter_and_imports_seconds']:.2f} s)",
             f"{base['start_seconds']:.2f} s (process start -> scheduler started)",
             f"<= {GOAL_START_S:.0f} s", daemon["start_seconds"] <= GOAL_START_S),
         Row("daemon start until armed, in process (start_daemon())", f"{inproc['start_seconds']:.3f} s ({armed})",
             "-", f"<= {GOAL_START_S:.0f} s", inproc["start_seconds"] <= GOAL_START_S),
-        Row(f"resident memory, {total:,} queued, daemon running", f"{daemon['rss_mb']:.0f} MB (peak {daemon['peak_rss_mb']:.0f})",
+        Row(f"resident memory, {total:,} queued, daemon running",
+            f"{daemon['rss_mb']:.0f} MB (peak {daemon['peak_rss_mb']:.0f})",
             f"{base['rss_mb']:.0f} MB (peak {base['peak_rss_mb']:.0f})", f"<= {GOAL_RSS_MB:.0f} MB",
             daemon["rss_mb"] <= GOAL_RSS_MB),
         Row(f"CPU while idle ({daemon['idle_window_seconds']:.0f} s, nothing due)",

@@ -89,8 +89,9 @@ def main(ctx: click.Context, config_path: Path, database: str | None) -> None:
 
 # --- validate --------------------------------------------------------------------------------------
 def _online_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--online", is_flag=True,
-                        help="Read each Mastodon instance's own limits (GET /api/v2/instance) before checking.")(command)
+    return click.option(
+        "--online", is_flag=True,
+        help="Read each Mastodon instance's own limits (GET /api/v2/instance) before checking.")(command)
 
 
 def _apply_online(obj: Context, online: bool) -> list[Problem]:
@@ -167,7 +168,8 @@ def show_plan(plan_: Plan, config: Config, media: service.PreparedMedia) -> None
         table.add_column(column, overflow="fold")
     for number, post in enumerate(plan_.posts, start=1):
         length = service.measure(post, config)
-        shown = "\n".join(_image_cell(i.file, i.alt, media.for_post(i.file, post.account_id)) for i in post.images) or "-"
+        shown = "\n".join(_image_cell(i.file, i.alt, media.for_post(i.file, post.account_id))
+                          for i in post.images) or "-"
         reply = post.reply_to_id.split("/")[1] if post.reply_to_id else ""
         text = _escape(post.text) + (f"\n[dim]↳ reply to {reply}[/]" if reply else "")
         table.add_row(str(number), f"{post.due_at:%Y-%m-%d %H:%M:%S}",
@@ -186,7 +188,8 @@ def _image_cell(file: str, alt: str, prepared: PreparedImage | None) -> str:
     if prepared is None:
         return f"{file} → [red]cannot be sent[/] (see below)"
     kind = prepared.mime_type.split("/")[-1].upper()
-    return f"{file} → {kind} {prepared.width}×{prepared.height}, {len(prepared.data) / 1000:.0f} kB (alt {len(alt)} chars)"
+    return (f"{file} → {kind} {prepared.width}×{prepared.height}, {len(prepared.data) / 1000:.0f} kB "
+            f"(alt {len(alt)} chars)")
 
 
 # --- queue / unqueue -------------------------------------------------------------------------------
@@ -285,7 +288,8 @@ def run(obj: Context, dry_run: bool | None) -> None:
         stop.wait()
         console.print("stopping: waiting for posts in flight ...")
         left = daemon.stop(obj.config.settings.dispatch.shutdown_grace)
-        console.print("stopped" + (f"; {left} post(s) were still in flight and will be settled on restart" if left else ""))
+        console.print("stopped"
+                      + (f"; {left} post(s) were still in flight and will be settled on restart" if left else ""))
 
 
 def show_event(event: DispatchEvent) -> None:
@@ -371,7 +375,8 @@ def show_review_banner(posts: list[PostRow]) -> None:
     if not posts:
         return
     console.print(f"[bold magenta]{len(posts)} post(s) need a person's review[/]: they may or may not have gone "
-                  "out; check each account, then `python run.py resolve POST_ID --published [URL] | --not-published [--resend]`")
+                  "out; check each account, then "
+                  "`python run.py resolve POST_ID --published [URL] | --not-published [--resend]`")
     for post in posts:
         console.print(f"  [magenta]{post.id}[/] ({post.platform}): {_escape(post.error or '')}")
 

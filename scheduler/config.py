@@ -73,9 +73,10 @@ class LimitsSettings(_Strict):
 
 
 # One field per platform in the registry, each of that wing's Limits model.
-LimitsSettings = create_model(  # type: ignore[misc]  # noqa: F811
-    "LimitsSettings", __base__=LimitsSettings,
-    **{name: (wing.limits_model, Field(default_factory=wing.limits_model)) for name, wing in PLATFORMS.items()})
+if not TYPE_CHECKING:  # mypy types the name as the class above (its fields are read by name, not declared)
+    LimitsSettings = create_model(
+        "LimitsSettings", __base__=LimitsSettings,
+        **{name: (wing.limits_model, Field(default_factory=wing.limits_model)) for name, wing in PLATFORMS.items()})
 
 
 class SandboxSettings(_Strict):
@@ -87,8 +88,9 @@ class SandboxSettings(_Strict):
         return {name: url for name in PLATFORMS if (url := getattr(self, name))}
 
 
-SandboxSettings = create_model(  # type: ignore[misc]  # noqa: F811
-    "SandboxSettings", __base__=SandboxSettings, **{name: (str | None, None) for name in PLATFORMS})
+if not TYPE_CHECKING:  # as LimitsSettings: the class above is the static type
+    SandboxSettings = create_model(
+        "SandboxSettings", __base__=SandboxSettings, **{name: (str | None, None) for name in PLATFORMS})
 
 
 class Account(_Strict):

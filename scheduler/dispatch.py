@@ -281,8 +281,9 @@ class Dispatcher:
         """Claim what is due within ``claim_ahead`` (overdue posts are marked missed by the refresh)."""
         while True:
             now = self.clock()
+            # The lambda runs (awaited) within this iteration, so it sees this iteration's ``now``.
             claimed = await self._in_db(lambda: self.store.claim_due(
-                now, self.daemon_id, self.settings.claim_batch, horizon=now + self.settings.claim_ahead))
+                now, self.daemon_id, self.settings.claim_batch, horizon=now + self.settings.claim_ahead))  # noqa: B023
             self._submit(claimed)
             if len(claimed) < self.settings.claim_batch:
                 break
@@ -337,8 +338,9 @@ class Dispatcher:
         except Exception as error:  # an image deleted or damaged since queue: nothing was sent
             return await self._finish(post, FAILED, "rejected", f"could not prepare the post: {error}")
         try:
-            publisher = self.publishers.made_for(post.account_id) or \
-                await self._in_thread(self.publishers.get, post.account_id)
+            publisher = self.publishers.made_for(post.account_id)
+            if publisher is None:
+                publisher = await self._in_thread(self.publishers.get, post.account_id)
         except Exception as error:  # nothing was sent: credentials missing, account removed from config...
             return await self._finish(post, FAILED, "rejected", f"account {post.account_id} cannot publish: {error}")
         if post.uncertain:
@@ -496,7 +498,7 @@ class Dispatcher:
         """Exponential backoff with jitter (or what the platform suggested)."""
         if suggested is not None:
             return timedelta(seconds=suggested)
-        ceiling = min(self.settings.retry_cap, self.settings.retry_base * (2 ** max(attempt - 1, 0)))
+        ceiling: timedelta = min(self.settings.retry_cap, self.settings.retry_base * (2 ** max(attempt - 1, 0)))
         return ceiling * (0.5 + self._random.random() / 2)
 
 

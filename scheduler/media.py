@@ -27,7 +27,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
@@ -184,7 +184,8 @@ def _open_image(path: Path) -> Iterator[Image.Image]:
     try:
         size = path.stat().st_size
     except OSError as error:
-        raise ImageProblem(path, f"cannot be read ({error.strerror})", "Check the file exists and is readable") from None
+        raise ImageProblem(path, f"cannot be read ({error.strerror})",
+                           "Check the file exists and is readable") from None
     if size > MAX_SOURCE_BYTES:
         raise ImageProblem(
             path, f"the file is {size / 1e6:.0f} MB, more than the {MAX_SOURCE_BYTES / 1e6:.0f} MB accepted",
@@ -208,7 +209,8 @@ def _open_image(path: Path) -> Iterator[Image.Image]:
                 path, "is not a JPEG, PNG, GIF or WEBP image", "Convert it to JPEG or PNG",
             ) from None
         except (PermissionError, IsADirectoryError, FileNotFoundError) as error:
-            raise ImageProblem(path, f"cannot be read ({error.strerror})", "Check the file exists and is readable") from None
+            raise ImageProblem(path, f"cannot be read ({error.strerror})",
+                               "Check the file exists and is readable") from None
         except (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error) as error:
             raise ImageProblem(
                 path, f"is damaged or truncated ({error})", "Export or download the image again"
@@ -373,7 +375,7 @@ def prepare_image(path: Path, profile: ImageProfile) -> PreparedImage:
     with _open_image(path) as image:
         is_animation = bool(getattr(image, "is_animated", False)) and image.format != "MPO"
         if is_animation:
-            refused = _animation_refusal(path, image.n_frames, profile)
+            refused = _animation_refusal(path, _frame_count(image), profile)
             if refused is not None:
                 raise refused
             if profile.animated_gif:
@@ -477,8 +479,10 @@ def _to_srgb_8bit(image: Image.Image) -> Image.Image:
         image = image.convert("RGB")
     if icc:
         image = _convert_icc_to_srgb(image, icc)
-    if image.mode in ("RGBA", "LA") and image.getextrema()[-1][0] == 255:
-        image = image.convert("RGB" if image.mode == "RGBA" else "L")
+    if image.mode in ("RGBA", "LA"):
+        alpha = image.getextrema()[-1]  # several bands: a (min, max) pair per band
+        if isinstance(alpha, tuple) and alpha[0] == 255:
+            image = image.convert("RGB" if image.mode == "RGBA" else "L")
     return image
 
 
@@ -618,7 +622,7 @@ def _encode_to_fit(path: Path, image: Image.Image, profile: ImageProfile, *,
 
 
 def _prepare_animation(path: Path, image: Image.Image, profile: ImageProfile) -> PreparedImage:
-    frames = image.n_frames
+    frames = _frame_count(image)
     width, height = image.size
     max_pixels = profile.animated_gif_max_pixels
     if profile.animated_gif_max_total_pixels is not None:
@@ -641,9 +645,15 @@ def _prepare_animation(path: Path, image: Image.Image, profile: ImageProfile) ->
     )
 
 
+def _frame_count(image: Image.Image) -> int:
+    # Pillow's multi-frame image classes define n_frames; Image.Image does not declare it.
+    frames: int = image.n_frames  # type: ignore[attr-defined]
+    return frames
+
+
 def _timings(image: Image.Image) -> tuple[list[int], int]:
     durations = []
-    for index in range(image.n_frames):
+    for index in range(_frame_count(image)):
         image.seek(index)
         durations.append(int(image.info.get("duration", 100)) or 100)
     image.seek(0)
@@ -652,7 +662,7 @@ def _timings(image: Image.Image) -> tuple[list[int], int]:
 
 def _animation_frames(image: Image.Image, size: tuple[int, int]) -> Iterator[Image.Image]:
     """Each frame fully composited, scaled, in sRGB RGBA, with no metadata."""
-    for index in range(image.n_frames):
+    for index in range(_frame_count(image)):
         image.seek(index)
         frame = image.convert("RGBA")
         if frame.size != size:
@@ -697,7 +707,8 @@ class MediaCache:
             with open(path, "rb") as handle:
                 return hashlib.file_digest(handle, "sha256").hexdigest()
         except OSError as error:
-            raise ImageProblem(path, f"cannot be read ({error.strerror})", "Check the file exists and is readable") from None
+            raise ImageProblem(path, f"cannot be read ({error.strerror})",
+                               "Check the file exists and is readable") from None
 
     def lookup(self, path: Path, profile: ImageProfile) -> PreparedImage | None:
         """The cached variant, or None when it was not prepared (or the entry is damaged)."""

@@ -88,7 +88,8 @@ def plan_campaign(campaign: Campaign, config: Config, now: datetime | None = Non
         warnings.append(Problem(str(campaign.path), "storm.start",
                                 f"{len(past)} of {len(posts)} posts are due in the past (first due "
                                 f"{min(p.due_at for p in past):%Y-%m-%d %H:%M} UTC); queue will skip those already "
-                                f"past the lateness bound ({format_duration(lateness)}); change storm.start to plan a new storm, or "
+                                f"past the lateness bound ({format_duration(lateness)}); "
+                                "change storm.start to plan a new storm, or "
                                 "use `rehearse` to play it now", severity="warning"))
     return Plan(campaign, occurrences, tuple(posts), lateness, tuple(warnings))
 
@@ -113,7 +114,7 @@ def _posts_for(campaign: Campaign, config: Config, start: datetime, lateness: ti
     planned: list[PlannedPost] = []
     for account_id, items in by_account.items():
         offsets = _offsets(campaign, account_id, len(items), suffix)
-        for (index, post), offset in zip(items, offsets):
+        for (index, post), offset in zip(items, offsets, strict=True):
             key = post.id or f"p{index + 1}"
             due = start + offset
             planned.append(PlannedPost(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable, Literal, Sequence
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 Severity = Literal["error", "warning"]
 Loc = Sequence[str | int]
@@ -84,7 +85,7 @@ def pydantic_problems(error: ValidationError, file: str, source: str) -> list[Pr
     return problems
 
 
-def _message(item: dict[str, Any]) -> str:
+def _message(item: ErrorDetails) -> str:
     kind, message = item["type"], item["msg"]
     if kind == "value_error":
         return message.removeprefix("Value error, ")
@@ -151,8 +152,9 @@ class TomlLocator:
             prefix = loc[:depth]
             if prefix in self.positions:
                 line = self.positions[prefix]
-                if depth < len(loc) and isinstance(loc[depth], int):
-                    return self._array_item_line(line, loc[depth]) or line
+                following = loc[depth] if depth < len(loc) else None
+                if isinstance(following, int):
+                    return self._array_item_line(line, following) or line
                 return line
         return None
 

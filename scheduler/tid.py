@@ -17,7 +17,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
-# https://atproto.com/specs/tid: alphabet and syntax; also platform-facts.md ("^[2-7a-j][2-7a-z]{12}$").
+# https://atproto.com/specs/tid: alphabet and syntax; also docs/platform-facts.md ("^[2-7a-j][2-7a-z]{12}$").
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 TID_PATTERN = re.compile(r"^[2-7a-j][2-7a-z]{12}$")
 TID_LENGTH = 13

@@ -144,7 +144,7 @@ def tally(config: Path, sandbox: Sandbox, kills: int) -> Tally:
     duplicates = sum(count - 1 for count in accepted.values())
     lost = sum(1 for *_, state, _, _ in posts if state in ("pending", "sending"))
     disagreements = []
-    for platform, body, state, error, url in posts:
+    for platform, body, state, error, _url in posts:
         there = accepted.get((platform, body), 0)
         if state == "sent" and not there:
             disagreements.append(f"logged sent but not on {platform}: {body[:40]}")

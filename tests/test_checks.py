@@ -26,7 +26,7 @@ credentials = { user_token = "OTHER_X_TOKEN" }
 
 def check(tmp_path: Path, posts: str, *, extra: str = "", accounts: str = DEFAULT_ACCOUNTS + SECOND_X,
           storm_extra: str = "") -> list:
-    StormProject.create(tmp_path, extra=extra, accounts=accounts).config_path
+    StormProject.create(tmp_path, extra=extra, accounts=accounts)
     path = write_campaign(tmp_path, "c", utcnow() + timedelta(days=2), posts=posts, storm_extra=storm_extra)
     config = load_config(tmp_path / "config.toml")
     _, problems = service.checked_plan(path, config)
@@ -55,7 +55,8 @@ def test_same_text_to_two_x_accounts_is_an_error(tmp_path: Path) -> None:
 
 
 def test_nearly_the_same_text_to_two_x_accounts_is_an_error(tmp_path: Path) -> None:
-    posts = ('[[posts]]\nid = "a"\ntext = "Free all Palestinian student prisoners now #FreeThemAll"\naccounts = ["net-x"]\n'
+    posts = ('[[posts]]\nid = "a"\ntext = "Free all Palestinian student prisoners now #FreeThemAll"\n'
+             'accounts = ["net-x"]\n'
              '[[posts]]\nid = "b"\ntext = "Free all Palestinian student prisoners now! #FreeThemAll https://example.org"\n'
              'accounts = ["other-x"]\n')
     problems = check(tmp_path, posts)
@@ -98,9 +99,10 @@ def test_images_and_alt_text_limits(tmp_path: Path) -> None:
 
 
 def test_x_cost_estimate(tmp_path: Path) -> None:
-    StormProject.create(tmp_path, accounts=DEFAULT_ACCOUNTS + SECOND_X).config_path
+    StormProject.create(tmp_path, accounts=DEFAULT_ACCOUNTS + SECOND_X)
     posts = ('[[posts]]\nid = "a"\ntext = "Read https://example.org/call #FreeThemAll"\naccounts = ["net-x"]\n'
-             '[[posts]]\nid = "b"\ntext = "Students are not criminals #FreeThemAll"\naccounts = ["other-x", "net-mastodon"]\n')
+             '[[posts]]\nid = "b"\ntext = "Students are not criminals #FreeThemAll"\n'
+             'accounts = ["other-x", "net-mastodon"]\n')
     path = write_campaign(tmp_path, "c", utcnow() + timedelta(days=2), posts=posts)
     config = load_config(tmp_path / "config.toml")
     [cost] = checks.costs(service.plan(path, config), config)
@@ -120,7 +122,7 @@ def test_x_reply_warns_about_the_reply_rule(tmp_path: Path) -> None:
 
 def test_validate_reports_missing_credentials_without_showing_secrets(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    StormProject.create(tmp_path, extra='workers = 4\n'.replace("workers = 4\n", "")).config_path
+    StormProject.create(tmp_path, extra='workers = 4\n'.replace("workers = 4\n", ""))
     config_path = tmp_path / "config.toml"
     config_path.write_text(config_path.read_text().replace('mode = "dry-run"', 'mode = "live"'))
     write_campaign(tmp_path, "c", utcnow() + timedelta(days=2))
@@ -135,7 +137,7 @@ def test_validate_reports_missing_credentials_without_showing_secrets(tmp_path: 
 
 
 def test_queue_refuses_a_plan_a_platform_would_refuse(tmp_path: Path) -> None:
-    StormProject.create(tmp_path, accounts=DEFAULT_ACCOUNTS + SECOND_X).config_path
+    StormProject.create(tmp_path, accounts=DEFAULT_ACCOUNTS + SECOND_X)
     path = write_campaign(tmp_path, "c", utcnow() + timedelta(days=2),
                           posts='[[posts]]\ntext = "Same #FreeThemAll"\naccounts = ["net-x", "other-x"]\n')
     result = CliRunner().invoke(main, ["--config", str(tmp_path / "config.toml"), "queue", str(path)])
@@ -152,7 +154,7 @@ def test_online_checks_use_the_mastodon_instances_own_limits(tmp_path: Path) -> 
     with Sandbox([instance]) as sandbox:
         accounts = DEFAULT_ACCOUNTS.replace('instance = "https://example.social"',
                                             f'instance = "{sandbox.base_url("mastodon")}"')
-        StormProject.create(tmp_path, accounts=accounts).config_path
+        StormProject.create(tmp_path, accounts=accounts)
         write_campaign(tmp_path, "c", utcnow() + timedelta(days=2), posts=(
             '[[posts]]\ntext = "' + "word " * 30 + '#FreeThemAll"\naccounts = ["net-mastodon"]\n'))
         args = ["--config", str(tmp_path / "config.toml"), "validate"]

@@ -34,7 +34,7 @@ FAST = DispatchSettings(workers=8, refresh=timedelta(seconds=1), heartbeat=timed
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    StormProject.create(tmp_path).config_path
+    StormProject.create(tmp_path)
     return tmp_path
 
 
@@ -75,7 +75,8 @@ def test_posts_go_out_at_their_due_time(project: Path) -> None:
     assert {r[0] for r in rows} == {"sent"} and {r[1] for r in rows} == {1}
     assert all(r[2].startswith("dry-run://") for r in rows)
     # the dry-run publisher recorded exactly what would have been sent
-    payloads = {pid: json.loads(p) for pid, p in db_rows(project, "select id, response from posts where response is not null")}
+    payloads = {pid: json.loads(p)
+                for pid, p in db_rows(project, "select id, response from posts where response is not null")}
     first = payloads["storm/first/net-x"]
     assert first["text"].startswith("Freedom for all") and first["images"][0]["alt"] == "A green card"
     assert first["images"][0]["mime_type"] in ("image/png", "image/jpeg")

@@ -186,7 +186,7 @@ def test_every_image_received_is_clean_decodable_within_limits_with_its_alt(rehe
     for post in rehearsal.received:
         files = image_for(post)
         assert len(post.media) == len(files), f"{post.platform}: {post.text}"
-        for file, media in zip(files, post.media):
+        for file, media in zip(files, post.media, strict=True):
             where = f"{file} on {post.platform}"
             image = assert_clean_and_decodable(media, where)
             assert media.alt == ALTS[file], where
@@ -204,7 +204,7 @@ def received(rehearsal: service.Rehearsal, file: str) -> dict[str, Image.Image]:
     """Each platform's copy of ``file``, decoded."""
     copies = {}
     for post in rehearsal.received:
-        for name, media in zip(image_for(post), post.media):
+        for name, media in zip(image_for(post), post.media, strict=True):
             if name == file:
                 copies[post.platform] = Image.open(io.BytesIO(media.data))
     return copies
@@ -383,7 +383,8 @@ def test_image_limits_come_from_the_config(tmp_path: Path) -> None:
     # What the daemon sends is what plan showed: queued, read back as the daemon reads it, loaded.
     with service.open_store(config) as store:
         service.queue(campaign, config, store)
-        row = next(e.post for e in service.read_log(store) if e.post.account_id == "net-mastodon" and e.post.images != "[]")
+        row = next(e.post for e in service.read_log(store)
+                   if e.post.account_id == "net-mastodon" and e.post.images != "[]")
     assert service.image_loader(config)(row)[0].data == shown.data
 
 

@@ -485,7 +485,7 @@ def test_cache_prepares_once_and_serves_from_disk(tmp_path: Path, rotated_phone_
     assert calls == [(1, 3, rotated_phone_photo), (2, 3, rotated_phone_photo), (3, 3, rotated_phone_photo)]
     assert all(isinstance(p, PreparedImage) for p in made)
     assert (tmp_path / "cache").stat().st_mode & 0o777 == 0o700
-    for profile, prepared in zip(profiles, made):
+    for profile, prepared in zip(profiles, made, strict=True):
         assert cache.lookup(rotated_phone_photo, profile) == prepared
         assert cache.get(rotated_phone_photo, profile) == prepared
     # A variant made for another limit is another entry.

@@ -22,7 +22,7 @@ from project import StormProject, write_campaign
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    StormProject.create(tmp_path).config_path
+    StormProject.create(tmp_path)
     return tmp_path
 
 

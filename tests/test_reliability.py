@@ -188,7 +188,8 @@ def test_x_duplicate_answer_settles_an_unknown_outcome(project: Path, sandbox: S
     assert len(sandbox.posts()) == 1
 
 
-def test_what_cannot_be_settled_needs_review_and_is_never_resent(project: Path, sandbox: Sandbox, clock: DrivenClock) -> None:
+def test_what_cannot_be_settled_needs_review_and_is_never_resent(project: Path, sandbox: Sandbox,
+                                                                   clock: DrivenClock) -> None:
     _x_without_reads(sandbox)
     queue(project, storm(project, posts_per_account=1, lateness="10s", accounts=("x-0",)))
     sandbox.faults.update(drop_rate=1)  # every connection dies unanswered: nobody can tell
@@ -201,7 +202,8 @@ def test_what_cannot_be_settled_needs_review_and_is_never_resent(project: Path, 
 
 
 # --- crashes and several daemons --------------------------------------------------------------------
-def test_posts_left_sending_by_a_dead_daemon_are_settled_per_platform(project: Path, sandbox: Sandbox, clock: DrivenClock) -> None:
+def test_posts_left_sending_by_a_dead_daemon_are_settled_per_platform(project: Path, sandbox: Sandbox,
+                                                                      clock: DrivenClock) -> None:
     queue(project, storm(project, posts_per_account=1, start=soon(30)))
     config = load_config(project / "config.toml")
     with service.open_store(config) as store, store.engine.begin() as db:
@@ -217,7 +219,8 @@ def test_posts_left_sending_by_a_dead_daemon_are_settled_per_platform(project: P
         publisher.close()
     with service.open_store(config) as store, store.engine.begin() as db:
         db.execute(text("update posts set planned_at = :now, due_at = :now, deadline = :later"),
-                   {"now": utcnow().replace(tzinfo=None), "later": (utcnow() + timedelta(minutes=1)).replace(tzinfo=None)})
+                   {"now": utcnow().replace(tzinfo=None),
+                    "later": (utcnow() + timedelta(minutes=1)).replace(tzinfo=None)})
     run(project, sandbox, 30, clock=clock)
     assert states(project) == {"sent": 9}
     assert len(sandbox.posts()) == 9 and duplicates(sandbox) == 0

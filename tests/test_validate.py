@@ -182,7 +182,8 @@ def test_a_bad_duration_in_the_spread(storm_project: StormProject) -> None:
                                  'timezone = "America/Los_Angeles"\nspread = { every = "often" }')
     path = storm_project.campaign("often", text)
     output = storm_project.fails("validate", str(path))
-    assert f"error: {path}:{storm_project.line_of(text, 'spread = ')}: storm.spread.every: 'often' is not a duration" in output
+    line = storm_project.line_of(text, 'spread = ')
+    assert f"error: {path}:{line}: storm.spread.every: 'often' is not a duration" in output
 
 
 # --- DST in a campaign file -----------------------------------------------------------------------------
@@ -218,7 +219,8 @@ def test_ambiguous_must_be_earlier_or_later(storm_project: StormProject) -> None
     text = storm_at("2027-11-07T01:30:00", "America/New_York", '\nambiguous = "first"')
     path = storm_project.campaign("first", text)
     output = storm_project.fails("validate", str(path))
-    assert f"{path}:{storm_project.line_of(text, 'ambiguous = ')}: storm.ambiguous: Input should be 'earlier' or 'later'" in output
+    line = storm_project.line_of(text, 'ambiguous = ')
+    assert f"{path}:{line}: storm.ambiguous: Input should be 'earlier' or 'later'" in output
 
 
 def test_a_yearly_storm_on_29_february(storm_project: StormProject) -> None:
@@ -228,14 +230,16 @@ def test_a_yearly_storm_on_29_february(storm_project: StormProject) -> None:
 
 
 def test_a_one_off_storm_on_29_february_is_fine(storm_project: StormProject) -> None:
-    storm_project.succeeds("validate", str(storm_project.campaign("leap", storm_at("2028-02-29T12:00:00", "Asia/Gaza"))))
+    path = storm_project.campaign("leap", storm_at("2028-02-29T12:00:00", "Asia/Gaza"))
+    storm_project.succeeds("validate", str(path))
 
 
 def test_start_must_be_a_date_and_time(storm_project: StormProject) -> None:
     text = GOOD_CAMPAIGN.replace("2030-03-11T10:00:00", '"tomorrow at ten"')
     path = storm_project.campaign("words", text)
     output = storm_project.fails("validate", str(path))
-    assert f"{path}:{storm_project.line_of(text, 'start = ')}: storm.start: must be a local date and time like" in output
+    line = storm_project.line_of(text, 'start = ')
+    assert f"{path}:{line}: storm.start: must be a local date and time like" in output
 
 
 # --- alt text -------------------------------------------------------------------------------------------
@@ -246,7 +250,8 @@ NO_ALT = GOOD_CAMPAIGN.replace('images = [{ file = "card.png", alt = "A green ca
 def test_blank_alt_text_is_an_error_by_default(storm_project: StormProject) -> None:
     path = storm_project.campaign("no-alt", NO_ALT)
     output = storm_project.fails("validate", str(path))
-    assert f"{path}:{storm_project.line_of(NO_ALT, 'images = ')}: posts[1].images[1].alt: image 'card.png' has no alt text" in output
+    line = storm_project.line_of(NO_ALT, 'images = ')
+    assert f"{path}:{line}: posts[1].images[1].alt: image 'card.png' has no alt text" in output
 
 
 def test_require_alt_text_false_in_the_campaign_allows_it(storm_project: StormProject) -> None:

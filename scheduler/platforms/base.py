@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generic, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generic, Mapping, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -158,10 +158,10 @@ class Publisher(ABC):
         :raises RetryLater, RateLimited: the platform cannot answer now; settling again later is safe.
         """
 
-    def warm(self) -> None:
+    def warm(self) -> None:  # noqa: B027 - optional hook, a no-op unless a publisher needs it
         """Get ready before the storm (log in, open sessions), so the first post does not wait."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op unless a publisher needs it
         """Release sessions and connections."""
 
     async def publish_async(self, post: OutgoingPost) -> Published:
@@ -173,7 +173,7 @@ class Publisher(ABC):
     async def warm_async(self) -> None:
         await asyncio.to_thread(self.warm)
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, a no-op unless a publisher needs it
         """Close what belongs to the event loop (async sessions), on that loop, before it stops."""
 
 
@@ -185,8 +185,8 @@ class Limits(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_images: int = Field(default=4, ge=0)
-    alt_text_max: int = Field(default=1000, ge=0)
+    max_images: int = Field(default=4, ge=0)  # X, Mastodon and Bluesky all take up to 4 images a post
+    alt_text_max: int = Field(ge=0)           # each wing's model gives its platform's value
 
 
 @dataclass(frozen=True)
@@ -295,11 +295,22 @@ class Platform(ABC, Generic[LimitsT]):
         """
         return None
 
-    @abstractmethod
     def create_publisher(self, credentials: Mapping[str, str], *, handle: str | None = None,
                          base_url: str | None = None, timeout: float = 10.0,
                          options: Mapping[str, Any] | None = None, clock: Clock | None = None) -> Publisher:
-        """A publisher for one account.
+        """A publisher for one account (the wing's client library is imported now, not before).
 
         :raises ValueError: the credentials are incomplete (the message names what is missing).
         """
+        return self.publisher_factory()(credentials, handle=handle, base_url=base_url, timeout=timeout,
+                                        options=options, clock=clock)
+
+    @abstractmethod
+    def publisher_factory(self) -> "PublisherFactory":
+        """The wing's ``create_publisher``, imported when first needed."""
+
+
+class PublisherFactory(Protocol):
+    def __call__(self, credentials: Mapping[str, str], *, handle: str | None = ..., base_url: str | None = ...,
+                 timeout: float = ..., options: Mapping[str, Any] | None = ...,
+                 clock: Clock | None = ...) -> Publisher: ...

@@ -34,7 +34,8 @@ def display_name(name: str) -> str:
 
 
 def default_limits(name: str) -> Limits:
-    return platform(name).limits()
+    limits: Limits = platform(name).limits()
+    return limits
 
 
 def image_profile(name: str, *, max_bytes: int | None = None, max_pixels: int | None = None,

@@ -4,7 +4,7 @@ Routes (all under ``/xrpc/``): ``com.atproto.server.createSession / refreshSessi
 describeServer``, ``com.atproto.repo.uploadBlob / createRecord / putRecord / getRecord / deleteRecord``.
 Anything else answers 501 ``MethodNotImplemented``, like a PDS without that method.
 
-Behaviour copied from the reference PDS (``@atproto/pds``; see ``../shared/docs/platform-facts.md``):
+Behaviour copied from the reference PDS (``@atproto/pds``; see ``docs/platform-facts.md``):
 - ``createRecord`` with a record key that already exists: 500 ``InternalServerError`` (the reference
   logs "There is already a value at key"), the first record unchanged.
 - ``putRecord`` with ``"swapRecord": null`` is create-only: new key → 200 and a commit; same key with an
@@ -61,13 +61,13 @@ XRPC_PREFIX = "/xrpc/"
 POST_COLLECTION = "app.bsky.feed.post"
 IMAGES_EMBED = "app.bsky.embed.images"
 
-# app.bsky.feed.post lexicon (../shared/conformance/bluesky-lexicons/app/bsky/feed/post.json).
+# app.bsky.feed.post lexicon (bluesky-social/atproto lexicons/app/bsky/feed/post.json).
 POST_MAX_GRAPHEMES = 300
 POST_MAX_BYTES = 3000
 POST_MAX_LANGS = 3
 # app.bsky.embed.images lexicon: at most 4 images, each needs "alt" (may be empty), accept image/*.
 IMAGES_MAX = 4
-# Blob limit: 1,000,000 bytes on older PDSes, raised to 2,000,000 in Apr 2026 (platform-facts.md).
+# Blob limit: 1,000,000 bytes on older PDSes, raised to 2,000,000 in Apr 2026 (docs/platform-facts.md).
 BLOB_LIMIT_DEFAULT = 1_000_000
 BLOB_LIMIT_RAISED = 2_000_000
 
@@ -77,7 +77,7 @@ REFRESH_TOKEN_LIFETIME = 90 * 86400.0
 ACCESS_SCOPE = "com.atproto.appPass"   # scope of a session made with an app password
 REFRESH_SCOPE = "com.atproto.refresh"
 
-# Rate limits (platform-facts.md; the atproto SDK's export_session_string docstring; PDS source):
+# Rate limits (docs/platform-facts.md; the atproto SDK's export_session_string docstring; PDS source):
 # (points, window seconds). createSession is keyed by identifier, writes by the account's DID.
 SESSION_WINDOWS: tuple[tuple[int, float], ...] = ((30, 300.0), (300, 86400.0))
 WRITE_WINDOWS: tuple[tuple[int, float], ...] = ((5000, 3600.0), (35000, 86400.0))
@@ -149,7 +149,8 @@ def _pretty_bytes(size: int) -> str:
 
 
 def _count_graphemes(text: str) -> int:
-    from scheduler.platforms.bluesky.text import bluesky_graphemes  # lazily: the text rules are another module's concern
+    # lazily: the text rules are another module's concern
+    from scheduler.platforms.bluesky.text import bluesky_graphemes
 
     return bluesky_graphemes(text)
 

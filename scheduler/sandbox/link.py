@@ -39,7 +39,8 @@ class RemoteSandbox:
         url = f"{self.urls[platform]}{ADMIN_PREFIX}credentials?{query}"
         try:
             with urllib.request.urlopen(url, timeout=10) as answer:
-                return json.loads(answer.read())
+                credentials: dict[str, str] = json.loads(answer.read())
+                return credentials
         except OSError as error:
             from ..problems import UserError
             raise UserError(f"cannot reach the {platform} sandbox at {self.urls[platform]} ({error}); start it "

@@ -1,12 +1,12 @@
 """A local Mastodon instance, as far as a poster needs one: the instance descriptions, the account
 check, v2 media with asynchronous processing, and statuses with ``Idempotency-Key``.
 
-It answers with the shapes of Mastodon 4.x (checked against ``shared/conformance/mastodon-openapi``),
+It answers with the shapes of Mastodon 4.x (checked against the Mastodon OpenAPI description),
 the instance's own error bodies (``{"error": "..."}``) and status codes, and Mastodon's rate limits
 with its ``X-RateLimit-*`` headers (``Reset`` as an ISO 8601 timestamp). Mastodon.py is pointed at it
 by base URL, exactly as at any other instance.
 
-Facts used here come from ``shared/docs/platform-facts.md`` (Mastodon section) and Mastodon's source
+Facts used here come from ``docs/platform-facts.md`` (Mastodon section) and Mastodon's source
 (``PostStatusService``, ``StatusLengthValidator``, ``config/initializers/rack_attack.rb``); each one is
 a named constant below.
 """
@@ -30,9 +30,9 @@ from aiohttp import web
 from scheduler.sandbox.core import ADMIN_PREFIX, RECEIVED_AT, AcceptedMedia, AcceptedPost, RateWindow
 
 if TYPE_CHECKING:
-    from scheduler.sandbox.core import Sandbox
+    from scheduler.sandbox.core import Handler, Sandbox
 
-# --- facts about Mastodon (platform-facts.md, Mastodon section; Mastodon 4.3 source) ----------------
+# --- facts about Mastodon (docs/platform-facts.md, Mastodon section; Mastodon 4.3 source) ----------------
 #: The version the sandbox reports. Mastodon.py uses ``/api/v2/media`` from 3.1.4 on.
 MASTODON_VERSION = "4.3.0"
 #: ``api_versions.mastodon`` in ``/api/v2/instance`` (Mastodon 4.3 reports 2).
@@ -260,7 +260,7 @@ class MastodonApp:
         return headers
 
     @web.middleware
-    async def _auth_and_throttle(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def _auth_and_throttle(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Doorkeeper's token check and rack-attack's per-account API throttle."""
         if request.path.startswith(("/api/v1/instance", "/api/v2/instance", ADMIN_PREFIX)):
             return await handler(request)  # public endpoints, and the sandbox's own admin routes

@@ -5,7 +5,7 @@ Routes: ``POST /2/tweets``, ``POST /2/media/upload``, ``POST /2/media/metadata``
 verified against the URL the client signed (Tweepy signs ``https://api.twitter.com/...`` and is redirected
 here by a transport adapter, which names the original host in ``X-Forwarded-Host``), and OAuth 2.0 user
 tokens are looked up. Limits, error bodies and rate-limit headers follow ``docs/platform-facts.md`` (X
-section) and the X OpenAPI description in ``shared/conformance/x-openapi``.
+section) and X's API v2 OpenAPI description.
 """
 
 from __future__ import annotations
@@ -283,13 +283,16 @@ class XApp:
             body = await request.text()
         params = oauth_signature.collect_parameters(
             uri_query=request.query_string, body=body, headers={"Authorization": header})
-        normalized = oauth_signature.normalize_parameters(params)
+        # The stub says dict; oauthlib iterates (name, value) pairs, as collect_parameters returns them.
+        normalized = oauth_signature.normalize_parameters(params)  # type: ignore[arg-type]
         signer = SimpleNamespace(client_secret=self._consumer_secret,
                                  resource_owner_secret=account.access_token_secret)
         claimed = oauth_utils.unescape(header_params.get("oauth_signature", ""))
         for origin in self._signed_origins(request):
             base_uri = oauth_signature.base_string_uri(origin + request.raw_path.split("?", 1)[0])
-            base_string = oauth_signature.signature_base_string(request.method, base_uri, normalized)
+            # The stub wants a Literal method name; oauthlib takes any str (it upper-cases it).
+            base_string = oauth_signature.signature_base_string(
+                request.method, base_uri, normalized)  # type: ignore[arg-type]
             expected = oauth_signature.sign_hmac_sha1_with_client(base_string, signer)
             if secrets.compare_digest(expected, claimed):
                 return account
@@ -466,6 +469,7 @@ class XApp:
             self._tweets[tweet_id] = tweet
             self._texts_by_author.setdefault(account.user_id, set()).add(
                 unicodedata.normalize("NFC", accepted["text"]))
+        assert self._sandbox is not None, "build() runs before any request"
         self._sandbox.record(AcceptedPost(
             platform=self.name, account=account.username, post_id=tweet_id, text=accepted["text"],
             received_at=received_at, media=[_accepted_media(m) for m in media], reply_to=tweet.reply_to,

@@ -11,7 +11,7 @@ from ..checks import check_plan
 from ..config import Config
 from ..planner import Plan, plan_campaign
 from ..platforms.base import PublishError
-from ..problems import Problem, UserError
+from ..problems import Problem, Severity, UserError
 
 
 def validate(paths: list[Path], config: Config) -> tuple[list[Campaign], list[Problem]]:
@@ -42,7 +42,7 @@ def credential_problems(config: Config, account_ids: set[str]) -> list[Problem]:
             [" + ".join(option) for option in required]
         if not missing and not absent_names:
             continue
-        severity = "error" if live else "warning"
+        severity: Severity = "error" if live else "warning"
         if absent_names:
             message = (f"account {account.id!r} ({account.platform}) names no credentials; add credentials = "
                        f"{{ ... }} with one of: {' or '.join(absent_names)} (values are environment variable names)")

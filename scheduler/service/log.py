@@ -34,7 +34,7 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def read_log(store: Store, log_filter: LogFilter = LogFilter()) -> list[LogEntry]:
+def read_log(store: Store, log_filter: LogFilter = LogFilter()) -> list[LogEntry]:  # noqa: B008 - frozen dataclass
     rows = store.posts(log_filter)
     attempts = store.attempts_for(row.id for row in rows)
     return [LogEntry(row, attempts.get(row.id, [])) for row in rows]

@@ -33,7 +33,8 @@ def queue(path: Path, config: Config, store: Store, now: datetime | None = None,
     queueable = [p for p in plan.posts if p.deadline >= now]
     if not queueable:
         raise UserError([Problem(str(path), "storm.start",
-                                 f"every post is due before now minus the lateness bound ({format_duration(plan.max_lateness)}); "
+                                 "every post is due before now minus the lateness bound "
+                                 f"({format_duration(plan.max_lateness)}); "
                                  "nothing to queue. Change storm.start to a future time, or use `rehearse` "
                                  "to play the campaign now")])
     prepare_media(plan, config, progress)

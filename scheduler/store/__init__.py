@@ -3,5 +3,5 @@
 from .outbox import (CANCELLED, FAILED, FINAL_STATES, MISSED, NEEDS_REVIEW, PENDING, SENDING, SENT, STATES,
                      AttemptRow, CampaignRecord, LogFilter, NewPost, PostRow, QueueReport, Store)
 
-__all__ = ["Store", "NewPost", "CampaignRecord", "PostRow", "AttemptRow", "LogFilter", "QueueReport", "STATES", "FINAL_STATES",
-           "PENDING", "SENDING", "SENT", "FAILED", "MISSED", "CANCELLED", "NEEDS_REVIEW"]
+__all__ = ["Store", "NewPost", "CampaignRecord", "PostRow", "AttemptRow", "LogFilter", "QueueReport", "STATES",
+           "FINAL_STATES", "PENDING", "SENDING", "SENT", "FAILED", "MISSED", "CANCELLED", "NEEDS_REVIEW"]

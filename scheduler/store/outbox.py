@@ -62,7 +62,8 @@ class PostRow:
 
     @property
     def image_list(self) -> list[dict[str, str]]:
-        return json.loads(self.images)
+        images: list[dict[str, str]] = json.loads(self.images)
+        return images
 
     @property
     def lateness(self) -> timedelta | None:

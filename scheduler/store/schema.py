@@ -10,7 +10,7 @@ from sqlalchemy import (Boolean, Column, DateTime, ForeignKey, Index, Integer, M
 UTC = timezone.utc
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC in Python, naive UTC in the database (the same on SQLite and PostgreSQL)."""
 
     impl = DateTime

@@ -3,9 +3,9 @@ atproto SDK (``publisher``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING
 
-from ..base import Cap, Clock, Measure, Platform, Publisher, TagLimit
+from ..base import Cap, Measure, Platform, PublisherFactory, TagLimit
 from . import facts
 from .facts import BlueskyLimits
 from .text import bluesky_bytes, bluesky_graphemes
@@ -40,10 +40,7 @@ class Bluesky(Platform[BlueskyLimits]):
     def image_profile(self, limits: BlueskyLimits) -> "ImageProfile":
         return facts.image_profile(limits)
 
-    def create_publisher(self, credentials: Mapping[str, str], *, handle: str | None = None,
-                         base_url: str | None = None, timeout: float = 10.0,
-                         options: Mapping[str, Any] | None = None, clock: Clock | None = None) -> Publisher:
+    def publisher_factory(self) -> PublisherFactory:
         from .publisher import create_publisher
 
-        return create_publisher(credentials, handle=handle, base_url=base_url, timeout=timeout, options=options,
-                                clock=clock)
+        return create_publisher

@@ -8,7 +8,7 @@ httpx client is thread-safe, login and session renewal are serialised by locks.
 
 A post is written with ``com.atproto.repo.putRecord`` at the record key chosen when it was queued
 (``OutgoingPost.idempotency_key``, a TID) with ``"swapRecord": null`` sent as raw JSON, which the reference
-PDS treats as create-only (platform-facts.md): a retry can never create a second post. A repeat of an
+PDS treats as create-only (docs/platform-facts.md): a retry can never create a second post. A repeat of an
 identical record is a no-op 200; a record that differs only in ``createdAt`` (a retry made later) gets 400
 ``InvalidSwap``, and the publisher then reads the record at that key: if it is this post, the post is
 published; if it is other content, the post is rejected with both URIs named. (``createRecord`` with an
@@ -265,9 +265,11 @@ class BlueskyPublisher(Publisher):
         embedded = []
         for number, image in enumerate(images, start=1):
             step = f"upload of image {number} ({image.filename}, {len(image.data):,} bytes)"
-            response = self._call(lambda image=image: self._client.invoke_procedure(
-                "com.atproto.repo.uploadBlob", content=image.data, headers={"Content-Type": image.mime_type},
-                output_encoding="application/json"), step=step, may_have_written=False)
+            def upload(image: Image = image) -> Any:
+                return self._client.invoke_procedure(
+                    "com.atproto.repo.uploadBlob", content=image.data, headers={"Content-Type": image.mime_type},
+                    output_encoding="application/json")
+            response = self._call(upload, step=step, may_have_written=False)
             blob = _json_content(response.content, "uploadBlob")["blob"]
             entry: dict[str, Any] = {"alt": image.alt or "", "image": blob}
             if image.width > 0 and image.height > 0:
@@ -291,7 +293,8 @@ class BlueskyPublisher(Publisher):
     # --- helpers -----------------------------------------------------------------------------------
     def _did(self) -> str:
         assert self._session is not None, "logged in before any repo call"
-        return self._session.did
+        did: str = self._session.did
+        return did
 
     @staticmethod
     def _record_key(post: OutgoingPost) -> str:
@@ -335,7 +338,8 @@ class BlueskyPublisher(Publisher):
                              "password", status, name)
         if name == "BlobTooLarge":
             return _rejected(f"{where}: {said} (make the image smaller: Bluesky's blob limit is "
-                             f"{IMAGE_DEFAULT_MAX_BYTES:,} bytes on most servers, {IMAGE_HARD_MAX_BYTES:,} on updated ones)", status, name)
+                             f"{IMAGE_DEFAULT_MAX_BYTES:,} bytes on most servers, "
+                             f"{IMAGE_HARD_MAX_BYTES:,} on updated ones)", status, name)
         if isinstance(error, BadRequestError) or status == 413:
             return _rejected(f"{where}: Bluesky refused it: {said}", status, name)
         if status >= 500 or isinstance(error, (NetworkError, RequestException)):

@@ -3,9 +3,9 @@ Mastodon.py (``publisher``), and the limits an instance announces (``instance``)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
-from ..base import Cap, Clock, Measure, Platform, Publisher
+from ..base import Cap, Measure, Platform, PublisherFactory
 from . import facts
 from .facts import MastodonLimits
 from .text import mastodon_length
@@ -37,10 +37,7 @@ class Mastodon(Platform[MastodonLimits]):
 
         return fetch_instance_limits(instance, timeout=timeout)
 
-    def create_publisher(self, credentials: Mapping[str, str], *, handle: str | None = None,
-                         base_url: str | None = None, timeout: float = 10.0,
-                         options: Mapping[str, Any] | None = None, clock: Clock | None = None) -> Publisher:
+    def publisher_factory(self) -> PublisherFactory:
         from .publisher import create_publisher
 
-        return create_publisher(credentials, handle=handle, base_url=base_url, timeout=timeout, options=options,
-                                clock=clock)
+        return create_publisher

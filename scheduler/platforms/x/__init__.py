@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING
 
-from ..base import Cap, Clock, Measure, Platform, Pricing, Publisher
+from ..base import Cap, Measure, Platform, Pricing, PublisherFactory
 from . import facts
 from .facts import XLimits
 from .text import x_invalid_reason, x_weighted_length
@@ -42,10 +42,7 @@ class X(Platform[XLimits]):
     def pricing(self, limits: XLimits) -> Pricing:
         return Pricing(limits.cost_per_post, limits.cost_per_post_with_url)
 
-    def create_publisher(self, credentials: Mapping[str, str], *, handle: str | None = None,
-                         base_url: str | None = None, timeout: float = 10.0,
-                         options: Mapping[str, Any] | None = None, clock: Clock | None = None) -> Publisher:
+    def publisher_factory(self) -> PublisherFactory:
         from .publisher import create_publisher
 
-        return create_publisher(credentials, handle=handle, base_url=base_url, timeout=timeout, options=options,
-                                clock=clock)
+        return create_publisher

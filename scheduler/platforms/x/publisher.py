@@ -292,8 +292,9 @@ class XPublisher(Publisher):
 
     def _media_request(self, path: str, **kwargs: Any) -> requests.Response:
         """POST on the client's session with the client's auth; X's errors raised as Tweepy's would be."""
-        with self._client.session.post(TWEEPY_HOST + path, auth=self._media_auth, headers=self._media_headers,
-                                       **kwargs) as response:
+        session: requests.Session = self._client.session
+        with session.post(TWEEPY_HOST + path, auth=self._media_auth, headers=self._media_headers,
+                          **kwargs) as response:
             if response.status_code == 429:
                 raise tweepy.TooManyRequests(response)
             if response.status_code >= 500:
