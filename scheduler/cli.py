@@ -28,6 +28,14 @@ from .timing import format_duration, parse_duration, utcnow, zone
 console = Console(highlight=False, soft_wrap=True)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
+
+def _open_consoles() -> None:
+    """Made when a command runs, so they follow that run's terminal (rich fixes a COLUMNS it finds at
+    creation: made at import, they would keep the width of whatever imported the module)."""
+    global console, errors
+    console = Console(highlight=False, soft_wrap=True)
+    errors = Console(stderr=True, highlight=False, soft_wrap=True)
+
 STATE_STYLE = {"sent": "green", "pending": "cyan", "sending": "yellow", "failed": "red", "missed": "red",
                "cancelled": "dim", "needs-review": "bold magenta"}
 
@@ -84,6 +92,7 @@ def main(ctx: click.Context, config_path: Path, database: str | None) -> None:
     First time? Rehearse the sample storm (nothing is posted anywhere):
       python run.py rehearse campaigns/free-palestinian-students.toml
     """
+    _open_consoles()
     ctx.obj = Context(config_path, database)
 
 

@@ -40,7 +40,7 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy.exc import DBAPIError
 
 from .loops import new_event_loop
-from .platforms.base import (Clock, Image, OutcomeUnknown, OutgoingPost, Published, Publisher, RateLimited,
+from .platforms.base import (Clock, Duplicate, Image, OutcomeUnknown, OutgoingPost, Published, Publisher, RateLimited,
                              Rejected, ReplyTarget, RetryLater)
 from .platforms.pool import PublisherPool
 from .store import FAILED, MISSED, NEEDS_REVIEW, PENDING, SENDING, SENT, PostRow, Store
@@ -111,6 +111,9 @@ class Dispatcher:
         self._thread = threading.Thread(target=self._loop.run_forever, name="dispatch-loop", daemon=True)
         self._publish_pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="publish")
         self._database_pool = ThreadPoolExecutor(max_workers=settings.database_workers, thread_name_prefix="record")
+        # "This daemon is alive" must not wait behind a storm's writes or a full publish pool: a late heartbeat
+        # makes the other daemons take this one's posts over (safe, but every one of them is settled again).
+        self._heartbeat_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="heartbeat")
         self._loop.set_default_executor(self._publish_pool)  # where Publisher's default async methods run
         self._scheduler = AsyncIOScheduler(event_loop=self._loop, timezone=UTC,
                                            job_defaults={"misfire_grace_time": None, "coalesce": True})
@@ -140,6 +143,7 @@ class Dispatcher:
             self._thread.join(timeout=5)
         self._publish_pool.shutdown(wait=left == 0, cancel_futures=True)
         self._database_pool.shutdown(wait=left == 0, cancel_futures=True)
+        self._heartbeat_thread.shutdown(wait=False, cancel_futures=True)
         self._patiently(lambda: self.store.daemon_stopped(self.daemon_id, self.clock()))
         for close in self.closers:
             close()
@@ -240,13 +244,13 @@ class Dispatcher:
 
     def _take_over_orphans(self, now: datetime) -> list[PostRow]:
         self.store.mark_dead_daemons(self.host, _is_running, now)
-        return self.store.take_over(self.store.orphaned_sending(now, self.settings.stale_after), self.daemon_id, now)
+        orphans = self.store.orphaned_sending(now, self.settings.stale_after, asking=self.daemon_id)
+        return self.store.take_over(orphans, self.daemon_id, now)
 
     async def _heartbeat(self) -> None:
-        """Not queued behind a storm's result writes (a late heartbeat makes the daemon look dead to the
-        others, which then settle its posts): it goes to the publish pool, where a thread is free."""
         try:
-            await self._in_thread(self.store.heartbeat, self.daemon_id, self.clock())
+            await self._loop.run_in_executor(self._heartbeat_thread, self.store.heartbeat, self.daemon_id,
+                                             self.clock())
         except DBAPIError as error:
             log.warning("database unavailable for the heartbeat: %s", error.orig)
 
@@ -359,6 +363,8 @@ class Dispatcher:
         except RateLimited as error:
             return await self._retry(post, error.until + timedelta(milliseconds=self._random.randint(0, 500)),
                                      "rate-limited", f"{error} (waiting until {error.until:%H:%M:%S} UTC)")
+        except Duplicate as duplicate:
+            return await self._duplicate(post, duplicate)
         except Rejected as error:
             return await self._finish(post, FAILED, "rejected", str(error))
         except OutcomeUnknown as error:
@@ -388,6 +394,16 @@ class Dispatcher:
             return False
         await self._sent(post, published, "settled with the platform: it exists, once")
         return True
+
+    async def _duplicate(self, post: PostRow, duplicate: Duplicate) -> None:
+        """The platform already holds this text for the account. After an attempt whose outcome was ever in
+        doubt, that is the platform's evidence that the earlier attempt went out (another daemon's, or
+        this post's before a settle read could see it): sent, not failed. Otherwise a refusal."""
+        earlier = await self._in_db(lambda: self.store.uncertain_since(post.id))
+        if earlier is None or duplicate.existing is None:
+            return await self._finish(post, FAILED, "rejected", str(duplicate))
+        await self._sent(post, duplicate.existing, "settled by the platform's duplicate answer: an earlier attempt "
+                         "went out")
 
     async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
         return await self._loop.run_in_executor(None, function, *args)

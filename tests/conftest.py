@@ -21,3 +21,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignor
     from databases import fresh_database
 
     yield from fresh_database(request.param, tmp_path)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The chaos tallies (recorded by tests/test_chaos.py), whichever worker ran them."""
+    tallies = [value for key in ("passed", "failed") for report in terminalreporter.stats.get(key, [])
+               if getattr(report, "when", "") == "call"
+               for name, value in getattr(report, "user_properties", []) if name == "chaos tally"]
+    if tallies:
+        terminalreporter.section("chaos tallies")
+        for tally in tallies:
+            terminalreporter.write_line(f"chaos tally ({tally.split(': ', 1)[0]}): {tally.split(': ', 1)[1]}")

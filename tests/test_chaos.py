@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pytest
 from sqlalchemy import text
@@ -155,11 +156,10 @@ def tally(config: Path, sandbox: Sandbox, kills: int) -> Tally:
     return Tally(len(posts), states, sum(accepted.values()), duplicates, lost, disagreements, kills, outcomes)
 
 
-def check(tally_: Tally, capsys: pytest.CaptureFixture, title: str) -> None:
-    with capsys.disabled():
-        print(f"\nchaos tally ({title}): {tally_}")
-        for line in tally_.disagreements[:10]:
-            print("  ", line)
+def check(tally_: Tally, record_property: Callable[[str, object], None], title: str) -> None:
+    # Shown at the end of the run (conftest.py), also when the tests run in parallel workers.
+    record_property("chaos tally", f"{title}: {tally_}"
+                    + "".join(f"\n    {line}" for line in tally_.disagreements[:10]))
     assert tally_.planned == len(PLATFORMS) * ACCOUNTS_PER_PLATFORM * POSTS_PER_ACCOUNT
     assert tally_.kills >= 5
     assert tally_.duplicates == 0
@@ -171,21 +171,21 @@ def check(tally_: Tally, capsys: pytest.CaptureFixture, title: str) -> None:
 
 @pytest.mark.slow
 def test_chaos_one_daemon_killed_and_restarted(tmp_path: Path, database_url: str,
-                                               capsys: pytest.CaptureFixture) -> None:
-    check(run_chaos(tmp_path, database_url, daemons=1, seed=11), capsys,
+                                               record_property: Callable[[str, object], None]) -> None:
+    check(run_chaos(tmp_path, database_url, daemons=1, seed=11), record_property,
           f"1 daemon, {database_url.split(':')[0]}")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend, daemons", [("sqlite", 2), pytest.param("postgresql", 3, marks=pytest.mark.postgres)])
 def test_chaos_several_daemons_one_killed_at_a_time(tmp_path: Path, backend: str, daemons: int,
-                                                    capsys: pytest.CaptureFixture) -> None:
+                                                    record_property: Callable[[str, object], None]) -> None:
     from databases import fresh_database
 
     urls = fresh_database(backend, tmp_path)
     database_url = next(urls)
     try:
-        check(run_chaos(tmp_path, database_url, daemons=daemons, seed=23 + daemons), capsys,
+        check(run_chaos(tmp_path, database_url, daemons=daemons, seed=23 + daemons), record_property,
               f"{daemons} daemons, {backend}")
     finally:
         next(urls, None)

@@ -188,6 +188,27 @@ def test_x_duplicate_answer_settles_an_unknown_outcome(project: Path, sandbox: S
     assert len(sandbox.posts()) == 1
 
 
+def test_a_duplicate_answer_after_an_attempt_in_doubt_is_proof_it_went_out(project: Path, sandbox: Sandbox,
+                                                                           clock: DrivenClock) -> None:
+    """An attempt's answer was lost and a settle read did not see the post yet (another daemon's attempt
+    still in flight, a timeline lagging): the resend gets X's duplicate answer, which proves the post is
+    out. It is logged sent, not failed."""
+    queue(project, storm(project, posts_per_account=1, lateness="10s", accounts=("x-0",)))
+    config = load_config(project / "config.toml")
+    with service.open_store(config) as store, store.engine.begin() as db:
+        post_id, body, key = db.execute(text("select id, text, idempotency_key from posts")).one()
+        db.execute(text("insert into attempts (post_id, daemon_id, started_at, ended_at, outcome, detail) "
+                        "values (:id, 'gone', :at, :at, 'unknown', 'no answer came')"),
+                   {"id": post_id, "at": utcnow().replace(tzinfo=None)})
+    landed = sandbox_publisher(sandbox, "x", "x-0")
+    landed.publish(_outgoing(post_id, body, key))  # that earlier attempt, out there after all
+    landed.close()
+    run(project, sandbox, 30, clock=clock)
+    assert states(project) == {"sent": 1} and len(sandbox.posts()) == 1
+    assert rows(project, "select url from posts") == [("https://x.com/x-0",)]
+    assert rows(project, "select count(*) from attempts where detail like 'settled by the platform%'") == [(1,)]
+
+
 def test_what_cannot_be_settled_needs_review_and_is_never_resent(project: Path, sandbox: Sandbox,
                                                                    clock: DrivenClock) -> None:
     _x_without_reads(sandbox)
@@ -227,6 +248,21 @@ def test_posts_left_sending_by_a_dead_daemon_are_settled_per_platform(project: P
     settled = rows(project, "select count(*) from attempts where detail like 'settled%'")
     # the three that had landed, plus Mastodon's two others: its settle resends with the same Idempotency-Key
     assert settled == [(5,)]
+
+
+def test_a_daemon_never_takes_over_its_own_posts(project: Path) -> None:
+    """Its heartbeat may be late (a busy machine), but its own posts in sending are in flight in it: taking
+    them over would start a second flow for the same post."""
+    queue(project, storm(project, posts_per_account=1, accounts=("x-0",)))
+    config = load_config(project / "config.toml")
+    with service.open_store(config) as store:
+        with store.engine.begin() as db:
+            db.execute(text("insert into daemons (id, host, pid, started_at, heartbeat_at) values "
+                            "('me', 'this-host', 1, '2026-01-01', '2026-01-01')"))
+            db.execute(text("update posts set state = 'sending', claimed_by = 'me'"))
+        now, stale = utcnow(), timedelta(seconds=30)
+        assert store.orphaned_sending(now, stale, asking="me") == []
+        assert [post.claimed_by for post in store.orphaned_sending(now, stale, asking="another")] == ["me"]
 
 
 def _outgoing(post_id: str, body: str, key: str):  # type: ignore[no-untyped-def]

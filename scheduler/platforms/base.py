@@ -75,7 +75,12 @@ class Rejected(PublishError):
 
 class Duplicate(Rejected):
     """The platform refuses the post because the account already has it (X's duplicate-content 403).
-    After an attempt of unknown outcome this *settles* it: the earlier attempt went out."""
+    After an attempt of unknown outcome this *settles* it: the earlier attempt went out, and ``existing``
+    is what can be said of it (its id may be unknown: the link is then the profile's)."""
+
+    def __init__(self, message: str, *, status: int | None = None, existing: Published | None = None) -> None:
+        super().__init__(message, status=status)
+        self.existing = existing
 
 
 class OutcomeUnknown(PublishError):

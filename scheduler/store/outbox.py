@@ -336,15 +336,17 @@ class Store:
         with self.engine.begin() as db:
             db.execute(update(daemons).where(daemons.c.id == daemon_id).values(stopped_at=now or utcnow()))
 
-    def orphaned_sending(self, now: datetime, stale_after: timedelta) -> list[PostRow]:
+    def orphaned_sending(self, now: datetime, stale_after: timedelta, *, asking: str | None = None) -> list[PostRow]:
         """Posts left in ``sending`` by a daemon that stopped or whose heartbeat is older than
-        ``stale_after``: their outcome is uncertain and must be settled."""
+        ``stale_after``: their outcome is uncertain and must be settled. The ``asking`` daemon's own posts
+        are never among them: they are in flight in that daemon, however late its own heartbeat."""
         alive = select(daemons.c.id).where(daemons.c.stopped_at.is_(None),
                                            daemons.c.heartbeat_at >= now - stale_after)
+        orphaned = or_(posts.c.claimed_by.is_(None), posts.c.claimed_by.not_in(alive))
+        if asking is not None:
+            orphaned = and_(orphaned, or_(posts.c.claimed_by.is_(None), posts.c.claimed_by != asking))
         with self.engine.connect() as db:
-            rows = db.execute(select(posts).where(posts.c.state == SENDING,
-                                                  or_(posts.c.claimed_by.is_(None),
-                                                      posts.c.claimed_by.not_in(alive)))).mappings().all()
+            rows = db.execute(select(posts).where(posts.c.state == SENDING, orphaned)).mappings().all()
         return [PostRow.from_row(row) for row in rows]
 
     def take_over(self, orphans: Iterable[PostRow], daemon_id: str, now: datetime) -> list[PostRow]:

@@ -224,6 +224,9 @@ class XPublisher(Publisher):
         return Published(platform_id="", url=self._profile_url(),
                          response={"settled_by": "duplicate-content answer", "detail": str(duplicate)})
 
+    def _existing_by_duplicate(self) -> Published:
+        return Published(platform_id="", url=self._profile_url(), response={"settled_by": "duplicate-content answer"})
+
     def _unsettled(self, post: OutgoingPost, again: OutcomeUnknown) -> OutcomeUnknown:
         return OutcomeUnknown(f"Cannot tell whether post {post.key} reached X: the account may not read its "
                               f"posts, and sending again got no answer either ({again}). A person should open "
@@ -370,7 +373,7 @@ class XPublisher(Publisher):
         if DUPLICATE_CONTENT_MARKER in lowered:
             return Duplicate(f"X refused duplicate content: {words}. {self._who} already has a post with this "
                             f"text; if an earlier attempt timed out it is probably that one: check "
-                            f"{self._profile_url()}.", status=status)
+                            f"{self._profile_url()}.", status=status, existing=self._existing_by_duplicate())
         if REPLY_NOT_ALLOWED_MARKER in lowered:
             return Rejected(f"X refused the reply: {REPLY_RULE} (or the author limited who can reply). "
                             f"X said: {words}", status=status)
