@@ -1,0 +1,46 @@
+"""The store's schema moves forward without losing what an older version wrote (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import text
+
+from scheduler.store import Store
+from scheduler.store.database import MIGRATIONS, make_engine
+
+
+def test_dry_run_records_move_into_the_posts_they_belong_to(database_url: str) -> None:
+    """Revision 0002: what the dry run recorded (dry_run_outbox) becomes the post's response, the table goes."""
+    engine = make_engine(database_url)
+    alembic = AlembicConfig()
+    alembic.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        alembic.attributes["connection"] = connection
+        command.upgrade(alembic, "0001")
+    with engine.begin() as db:
+        db.execute(text("insert into campaigns (id, name, source, state, queued_at) "
+                        "values ('c', 'C', 'c.toml', 'active', '2027-04-17 09:00:00')"))
+        db.execute(text(
+            "insert into posts (id, campaign_id, post_key, account_id, platform, sequence, planned_at, due_at, "
+            "deadline, state, text, lang, images, idempotency_key, content_hash, attempts, uncertain, sent_at, "
+            "updated_at) values ('c/p1/a', 'c', 'p1', 'a', 'x', 0, '2027-04-17 09:00:00', '2027-04-17 09:00:00', "
+            "'2027-04-17 09:15:00', 'sent', 'Free them all', 'en', '[]', '3kabcdefghij2', 'h', 1, false, "
+            "'2027-04-17 09:00:01', '2027-04-17 09:00:01')"))
+        db.execute(text("insert into dry_run_outbox (idempotency_key, post_id, account_id, platform, payload, "
+                        "created_at) values ('3kabcdefghij2', 'c/p1/a', 'a', 'x', :payload, '2027-04-17 09:00:01')"),
+                   {"payload": json.dumps({"text": "Free them all", "images": []})})
+    engine.dispose()
+
+    with Store(database_url) as store:  # opening migrates to the newest revision
+        assert store.recorded_response("3kabcdefghij2") == {"dry_run": True, "text": "Free them all", "images": []}
+        [post] = store.posts()
+        assert post.state == "sent" and post.text == "Free them all"
+        with store.engine.connect() as db:
+            tables = set(db.execute(text("select table_name from information_schema.tables "
+                                                  "where table_schema = current_schema()")).scalars()) \
+                if store.is_postgres else \
+                set(db.execute(text("select name from sqlite_master where type = 'table'")).scalars())
+        assert "dry_run_outbox" not in tables
