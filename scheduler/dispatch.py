@@ -51,7 +51,7 @@ log = logging.getLogger("stormcaller.dispatch")
 ImageLoader = Callable[[PostRow], tuple[Image, ...]]
 SPAWN_BATCH = 25  # posts started between two turns of the event loop (see Dispatcher._spawn)
 SENT_FLUSH_DELAY = 0.02  # seconds: "sent" results gathered into one transaction (see Dispatcher._sent)
-WARM_AT_ONCE = 8  # publishers getting ready at the same time, leaving the publish pool to the posts
+WARM_AT_ONCE = 32  # publishers getting ready at the same time (I/O: logins), leaving half the pool to posts
 WAKES_AT_ONCE = 1000  # overlapping wakes queue on the wake lock: APScheduler must never skip one
 T = TypeVar("T")
 
