@@ -16,11 +16,10 @@ from rich.progress import Progress
 from rich.table import Table
 
 from . import service
-from .config import Config, load_config
+from .config import Config
 from .dispatch import DispatchEvent
 from .media import PreparedImage
 from .planner import Plan
-from .platforms.registry import display_name, names as platform_names
 from .problems import Problem, UserError
 from .store import STATES, LogFilter, PostRow, QueueReport, Store
 from .timing import format_duration, parse_duration, utcnow, zone
@@ -49,7 +48,7 @@ class Context:
     @property
     def config(self) -> Config:
         if self._config is None:
-            self._config = load_config(self.config_path)
+            self._config = service.load_config(self.config_path)
         return self._config
 
     def store(self) -> Store:
@@ -187,7 +186,7 @@ def show_plan(plan_: Plan, config: Config, media: service.PreparedMedia) -> None
     console.print(table)
     console.print(f"{len(plan_.posts)} posts from {len({p.account_id for p in plan_.posts})} accounts")
     for cost in service.costs(plan_, config):
-        console.print(f"{display_name(cost.platform)} cost estimate: ${cost.total:.2f} for {cost.posts} posts "
+        console.print(f"{service.display_name(cost.platform)} cost estimate: ${cost.total:.2f} for {cost.posts} posts "
                       f"({cost.with_url} with a URL; ${cost.per_post:g} per post, ${cost.per_post_with_url:g} with a "
                       f"URL: \\[limits.{cost.platform}] in config)")
     show_problems(list(plan_.warnings))
@@ -424,7 +423,7 @@ def rehearse(obj: Context, campaign: Path, seconds: float, dry_run: bool) -> Non
 # --- sandbox ---------------------------------------------------------------------------------------
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", "ports", type=(click.Choice(platform_names()), int), multiple=True,
+@click.option("--port", "ports", type=(click.Choice(service.platform_names()), int), multiple=True,
               help="A platform's port, e.g. --port x 8401 (default: the ports in [sandbox], else any free one).")
 @click.option("--latency", type=float, default=0.0, help="Seconds before each answer.")
 @click.option("--error-rate", type=float, default=0.0, help="Share of writes answered 503.")
