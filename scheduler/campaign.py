@@ -18,7 +18,9 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
                       model_validator)
 
 from .config import Config
+from .platforms.registry import strictest_tag_limit
 from .problems import Problem, TomlLocator, UserError, pydantic_problems, read_toml
+from .text import is_valid_hashtag
 from .timing import LocalTimeError, parse_duration, to_utc, zone
 
 _LANG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -171,10 +173,11 @@ class CampaignSpec(_Strict):
 
 
 def hashtag_problem(tag: str) -> str | None:
-    """Why ``tag`` is not a usable hashtag on every platform, or None."""
-    from .text import is_valid_hashtag
-
-    return is_valid_hashtag(tag)
+    """Why ``tag`` is not a usable hashtag on every platform (the shortest tag limit among them too), or None."""
+    limit = strictest_tag_limit()
+    if limit is None:
+        return is_valid_hashtag(tag)
+    return is_valid_hashtag(tag, max_graphemes=limit.graphemes, max_bytes=limit.bytes, limited_by=limit.platform)
 
 
 @dataclass

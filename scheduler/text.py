@@ -206,9 +206,11 @@ def extract_hashtags(text: str) -> list[str]:
     return tags
 
 
-def is_valid_hashtag(tag: str) -> str | None:
+def is_valid_hashtag(tag: str, *, max_graphemes: int | None = None, max_bytes: int | None = None,
+                     limited_by: str = "") -> str | None:
     """None if `tag` (e.g. '#FreePalestinianStudents') is a hashtag on X, Mastodon and Bluesky alike,
-    else the reason it is not, in plain words."""
+    else the reason it is not, in plain words. ``max_graphemes``/``max_bytes``: the shortest tag limit of the
+    platforms (``limited_by`` names the platform), when there is one."""
     if not tag.startswith("#"):
         if tag.startswith("＃"):
             return f"{tag!r} starts with the full-width '＃': use the ordinary '#'"
@@ -228,9 +230,7 @@ def is_valid_hashtag(tag: str) -> str | None:
         return f"{tag!r} starts or ends with an invisible zero-width non-joiner: remove it"
     if not _LETTER.search(body):
         return f"{tag!r} has no letter: X and Bluesky do not treat a tag of only digits (or '_') as a hashtag"
-    from .platforms.registry import strictest_tag_limit  # here: the wings count text with this module
-
-    limit = strictest_tag_limit()
-    if limit is not None and (graphemes(body) > limit.graphemes or len(body.encode("utf-8")) > limit.bytes):
-        return f"{tag!r} is {graphemes(body)} characters long: {limit.platform}'s limit for a tag is {limit.graphemes}"
+    too_many = max_graphemes is not None and graphemes(body) > max_graphemes
+    if too_many or (max_bytes is not None and len(body.encode("utf-8")) > max_bytes):
+        return f"{tag!r} is {graphemes(body)} characters long: {limited_by}'s limit for a tag is {max_graphemes}"
     return None
