@@ -49,12 +49,12 @@ def costs(plan: Plan, config: Config) -> list[Cost]:
         default = wing.pricing(config.settings.limits.for_platform(name))
         if not posts or default is None:
             continue
-        with_url = [p for p in posts if extract_urls(p.text)]
-        total = 0.0
-        for post in posts:
-            pricing = wing.pricing(config.limits_for(post.account_id)) or default
-            total += pricing.per_post_with_url if post in with_url else pricing.per_post
-        found.append(Cost(name, len(posts), len(with_url), total, default.per_post, default.per_post_with_url))
+        pricing = {account: wing.pricing(config.limits_for(account)) or default
+                   for account in {post.account_id for post in posts}}
+        has_url = [bool(extract_urls(post.text)) for post in posts]
+        total = sum(pricing[post.account_id].per_post_with_url if url else pricing[post.account_id].per_post
+                    for post, url in zip(posts, has_url, strict=True))
+        found.append(Cost(name, len(posts), sum(has_url), total, default.per_post, default.per_post_with_url))
     return found
 
 

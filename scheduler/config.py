@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -184,8 +185,9 @@ class Config:
     path: Path | None
     root: Path
 
-    @property
+    @cached_property
     def accounts(self) -> dict[str, Account]:
+        """By id (made once: publishers, checks and costs look accounts up per post)."""
         return {account.id: account for account in self.settings.accounts}
 
     def limits_for(self, account_id: str) -> Limits:

@@ -28,6 +28,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
@@ -99,7 +100,7 @@ class ImageProfile:
     animated_gif_max_total_pixels: int | None = None      # width * height * frames
     still_from_animation: bool = False      # where animation is not allowed: send the first frame
 
-    @property
+    @cached_property
     def key(self) -> str:
         """A short stable string that changes whenever anything affecting the output changes."""
         fields = (

@@ -176,7 +176,8 @@ class Publisher(ABC):
         return await asyncio.to_thread(self.settle, post)
 
     async def warm_async(self) -> None:
-        await asyncio.to_thread(self.warm)
+        if type(self).warm is not Publisher.warm:  # nothing to do: no thread needed for it
+            await asyncio.to_thread(self.warm)
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, a no-op unless a publisher needs it
         """Close what belongs to the event loop (async sessions), on that loop, before it stops."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .base import Limits, Platform, TagLimit
+from .base import Platform, TagLimit
 from .bluesky import Bluesky
 from .mastodon import Mastodon
 from .x import X
@@ -31,11 +31,6 @@ def platform(name: str) -> Platform[Any]:
 
 def display_name(name: str) -> str:
     return PLATFORMS[name].display_name if name in PLATFORMS else name
-
-
-def default_limits(name: str) -> Limits:
-    limits: Limits = platform(name).limits()
-    return limits
 
 
 def image_profile(name: str, *, max_bytes: int | None = None, max_pixels: int | None = None,

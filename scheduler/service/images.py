@@ -111,13 +111,21 @@ def image_loader(config: Config) -> Callable[[PostRow], tuple[Image, ...]]:
     made with the same profile as ``plan`` showed and ``queue`` prepared."""
     cache = media_cache(config)
     memo: dict[tuple[str, str], PreparedImage] = {}
+    profiles: dict[str, ImageProfile] = {}  # account id -> its profile, made once
     lock = threading.Lock()
 
+    def profile_of(post: PostRow) -> ImageProfile:
+        profile = profiles.get(post.account_id)
+        if profile is None:
+            # An account removed from the config since `queue`: the publisher lookup says so right after.
+            wing = platform(post.platform)
+            profile = config.image_profile(post.account_id) if post.account_id in config.accounts \
+                else wing.image_profile(wing.limits())
+            profiles[post.account_id] = profile
+        return profile
+
     def load(post: PostRow) -> tuple[Image, ...]:
-        # An account removed from the config since `queue`: the publisher lookup says so right after.
-        wing = platform(post.platform)
-        profile = config.image_profile(post.account_id) if post.account_id in config.accounts \
-            else wing.image_profile(wing.limits())
+        profile = profile_of(post)
         images = []
         for item in post.image_list:
             key = (item["file"], profile.key)

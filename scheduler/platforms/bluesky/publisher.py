@@ -321,11 +321,8 @@ class BlueskyPublisher(Publisher):
             return network_failure(error, where, may_create_post=may_have_written)
         if not isinstance(error, RequestErrorBase):
             return RetryLater(f"{where} failed in the SDK: {type(error).__name__}: {error}")
-        if error.response is None:  # NetworkError / InvokeTimeoutError from a transport failure
-            cause = error.__cause__
-            if isinstance(cause, httpx.HTTPError):
-                return network_failure(cause, where, may_create_post=may_have_written)
-            return _unknown_or_retry(f"{where}: connection failed ({type(error).__name__})", may_have_written)
+        if error.response is None:  # NetworkError / InvokeTimeoutError: the transport's error is its cause
+            return network_failure(error, where, may_create_post=may_have_written)
         status = error.response.status_code
         name, message = _xrpc_words(error.response.content)
         said = f"{name}: {message}" if message else name
@@ -421,9 +418,3 @@ def _rate_limited(error: RequestErrorBase, where: str, said: str, clock: Clock) 
     return RateLimited(f"{where}: rate limited ({said}; policy {policy}, "
                        f"{headers.get('ratelimit-remaining', '?')} left); resets at {until.isoformat()}",
                        until=until, status=429)
-
-
-def _unknown_or_retry(message: str, may_have_written: bool) -> PublishError:
-    if may_have_written:
-        return OutcomeUnknown(f"{message}; the post may exist: settle before sending again")
-    return RetryLater(message)

@@ -221,11 +221,12 @@ class XPublisher(Publisher):
             raise self._unsettled(post, again) from None
 
     def _settled_by_duplicate(self, duplicate: Duplicate) -> Published:
-        return Published(platform_id="", url=self._profile_url(),
-                         response={"settled_by": "duplicate-content answer", "detail": str(duplicate)})
+        return duplicate.existing or self._existing_by_duplicate(str(duplicate))
 
-    def _existing_by_duplicate(self) -> Published:
-        return Published(platform_id="", url=self._profile_url(), response={"settled_by": "duplicate-content answer"})
+    def _existing_by_duplicate(self, detail: str) -> Published:
+        """The post X's duplicate answer proves: its id unknown, the link the profile's."""
+        return Published(platform_id="", url=self._profile_url(),
+                         response={"settled_by": "duplicate-content answer", "detail": detail})
 
     def _unsettled(self, post: OutgoingPost, again: OutcomeUnknown) -> OutcomeUnknown:
         return OutcomeUnknown(f"Cannot tell whether post {post.key} reached X: the account may not read its "
@@ -371,9 +372,9 @@ class XPublisher(Publisher):
             return Rejected(f"X refused the credentials of {self._who} while {action}: {words}. Please {hint}.",
                             status=status)
         if DUPLICATE_CONTENT_MARKER in lowered:
-            return Duplicate(f"X refused duplicate content: {words}. {self._who} already has a post with this "
-                            f"text; if an earlier attempt timed out it is probably that one: check "
-                            f"{self._profile_url()}.", status=status, existing=self._existing_by_duplicate())
+            message = (f"X refused duplicate content: {words}. {self._who} already has a post with this text; if "
+                       f"an earlier attempt timed out it is probably that one: check {self._profile_url()}.")
+            return Duplicate(message, status=status, existing=self._existing_by_duplicate(message))
         if REPLY_NOT_ALLOWED_MARKER in lowered:
             return Rejected(f"X refused the reply: {REPLY_RULE} (or the author limited who can reply). "
                             f"X said: {words}", status=status)
