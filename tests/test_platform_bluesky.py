@@ -30,7 +30,7 @@ from scheduler.platforms.base import (
 from scheduler.platforms.bluesky.facts import CREDENTIAL_SETS as REQUIRED_CREDENTIALS
 from scheduler.platforms.bluesky.publisher import BlueskyPublisher, create_publisher, parse_reply_ref
 from scheduler.tid import is_tid, new_tid
-from scheduler.sandbox.bluesky import BLOB_LIMIT_RAISED, BlueskyApp
+from scheduler.sandbox.bluesky import BLOB_LIMIT_RAISED, BLOB_UPLOAD_LIMIT_REFERENCE, BlueskyApp
 from scheduler.sandbox.core import Faults, Sandbox
 
 LEXICONS = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "bluesky-lexicons"
@@ -475,13 +475,25 @@ def test_too_many_images_are_rejected(sandbox: Sandbox) -> None:
 
 
 def test_blob_over_the_limit_is_rejected_naming_it(sandbox: Sandbox) -> None:
+    # As the reference PDS: 1.5 MB is taken (its limit is 5 MiB), more than 5 MiB is 413 PayloadTooLarge.
     big = Image(b"\xff\xd8" + bytes(1_500_000), "image/jpeg", "big", 1000, 1000, "big.jpg")
+    publisher_for(sandbox).publish(post("big picture", images=(big,)))
+    assert sandbox.posts("bluesky")[0].media[0].size == len(big.data)
+    huge = Image(b"\xff\xd8" + bytes(BLOB_UPLOAD_LIMIT_REFERENCE), "image/jpeg", "huge", 1000, 1000, "huge.jpg")
     with pytest.raises(Rejected) as rejected:
-        publisher_for(sandbox).publish(post("big picture", images=(big,)))
+        publisher_for(sandbox).publish(post("huge picture", images=(huge,)))
     message = str(rejected.value)
-    assert "BlobTooLarge" in message and "maximum size is 976.56KB" in message and "big.jpg" in message
+    assert "PayloadTooLarge" in message and "request entity too large" in message and "huge.jpg" in message
 
-    with Sandbox([BlueskyApp(max_blob_bytes=BLOB_LIMIT_RAISED)]) as raised:
+    # As an older PDS answered (the sandbox before): 1,000,000 bytes, 400 BlobTooLarge.
+    with Sandbox([BlueskyApp(reference_pds=False)]) as older:
+        with pytest.raises(Rejected) as rejected:
+            create_publisher(older.credentials("bluesky", "big"), base_url=older.base_url("bluesky")).publish(
+                post("big picture", images=(big,)))
+        message = str(rejected.value)
+        assert "BlobTooLarge" in message and "maximum size is 976.56KB" in message and "big.jpg" in message
+
+    with Sandbox([BlueskyApp(reference_pds=False, blob_upload_limit=BLOB_LIMIT_RAISED)]) as raised:
         create_publisher(raised.credentials("bluesky", "big"), base_url=raised.base_url("bluesky")).publish(
             post("big picture", images=(big,)))
         assert raised.posts("bluesky")[0].media[0].size == len(big.data)

@@ -13,11 +13,18 @@ Behaviour copied from the reference PDS (``@atproto/pds``; see ``docs/platform-f
 - Records are checked against the ``app.bsky.feed.post`` lexicon (text ≤ 300 graphemes and 3,000 UTF-8
   bytes, ≤ 4 images, ``alt`` required, ≤ 3 langs): 400 ``InvalidRequest`` "Invalid app.bsky.feed.post
   record: Record/text must not be longer than 300 graphemes", as the reference words it.
-- Blobs over the limit: 400 ``BlobTooLarge`` "This file is too large. It is 1.47MB but the maximum size
-  is 976.56KB." (both at upload, as bsky.social answers, and when a record references one).
+- Blobs (observed on the reference PDS 0.5.35, ``shared/peers/bluesky-pds/README.md``): ``uploadBlob``
+  takes up to ``blob_upload_limit`` bytes (5 MiB by default, announced as ``blobUploadLimit`` by
+  ``describeServer``) and answers 413 ``PayloadTooLarge`` "request entity too large" above it; the mime
+  type is detected from the bytes (PNG, JPEG, GIF, WebP, AVIF, HEIC), the ``Content-Type`` only used
+  when the bytes say nothing; a record referencing a blob is not size-checked.
+  With ``reference_pds=False`` the sandbox answers as it did before (as older PDSes did): a limit of
+  1,000,000 bytes, 400 ``BlobTooLarge`` "This file is too large. It is 1.47MB but the maximum size is
+  976.56KB." both at upload and when a record references a bigger blob, the ``Content-Type`` trusted.
 - Expired access token: 400 ``ExpiredToken`` "Token has expired"; bad token: 400 ``InvalidToken``
-  (PDS auth-verifier.ts); missing token: 401 ``AuthenticationRequired`` (newer PDSes name it
-  ``AuthMissing``); wrong password: 401 ``AuthenticationRequired`` "Invalid identifier or password".
+  (PDS auth-verifier.ts); missing token: 401 ``AuthMissing`` "Authentication Required"
+  (``AuthenticationRequired`` with ``reference_pds=False``); wrong password: 401
+  ``AuthenticationRequired`` "Invalid identifier or password".
   ``refreshSession`` rotates the refresh token (the old one stops working; the reference allows a short
   grace period, the sandbox none).
 - Rate limits with the PDS's headers (``ratelimit-limit/remaining/reset/policy``, reset in Unix seconds):
@@ -70,6 +77,19 @@ IMAGES_MAX = 4
 # Blob limit: 1,000,000 bytes on older PDSes, raised to 2,000,000 in Apr 2026 (docs/platform-facts.md).
 BLOB_LIMIT_DEFAULT = 1_000_000
 BLOB_LIMIT_RAISED = 2_000_000
+# The reference PDS's own default (@atproto/pds ``blobUploadLimit``, PDS_BLOB_UPLOAD_LIMIT): 5 MiB.
+BLOB_UPLOAD_LIMIT_REFERENCE = 5 * 1024 * 1024
+# What the reference answers over it (its body parser, raw-body's PayloadTooLargeError).
+PAYLOAD_TOO_LARGE = "request entity too large"
+# Image types detected from their first bytes, as the reference PDS detects them (with file-type).
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+_FTYP_BRANDS = {b"avif": "image/avif", b"avis": "image/avif", b"heic": "image/heic", b"heix": "image/heic",
+                b"mif1": "image/heif", b"msf1": "image/heif-sequence"}
 
 # Reference PDS token lifetimes: access JWT 2 h (120 min), refresh JWT 90 days.
 ACCESS_TOKEN_LIFETIME = 2 * 3600.0
@@ -235,16 +255,28 @@ class Account:
 # --- the app ----------------------------------------------------------------------------------------
 
 class BlueskyApp:
-    """The sandbox PDS. Limits are settable per sandbox so tests can reach them quickly."""
+    """The sandbox PDS. Limits are settable per sandbox so tests can reach them quickly.
+
+    ``reference_pds`` (default True): blobs, mime types and a missing token as the reference PDS answers
+    them; False: as the sandbox did before (see the module docstring). ``blob_upload_limit``: the largest
+    blob taken, in bytes (default 5 MiB with ``reference_pds``, else 1,000,000; ``max_blob_bytes`` is its
+    older name).
+    """
 
     name = PLATFORM
 
-    def __init__(self, *, max_blob_bytes: int = BLOB_LIMIT_DEFAULT,
+    def __init__(self, *, reference_pds: bool = True, blob_upload_limit: int | None = None,
+                 max_blob_bytes: int | None = None,
                  access_token_lifetime: float = ACCESS_TOKEN_LIFETIME,
                  refresh_token_lifetime: float = REFRESH_TOKEN_LIFETIME,
                  write_windows: Sequence[tuple[int, float]] = WRITE_WINDOWS,
                  session_windows: Sequence[tuple[int, float]] = SESSION_WINDOWS) -> None:
-        self.max_blob_bytes = max_blob_bytes
+        if blob_upload_limit is not None and max_blob_bytes is not None and blob_upload_limit != max_blob_bytes:
+            raise ValueError("give blob_upload_limit or max_blob_bytes (its older name), not both")
+        limit = blob_upload_limit if blob_upload_limit is not None else max_blob_bytes
+        self.reference_pds = reference_pds
+        self.blob_upload_limit = limit if limit is not None else (
+            BLOB_UPLOAD_LIMIT_REFERENCE if reference_pds else BLOB_LIMIT_DEFAULT)
         self.access_token_lifetime = access_token_lifetime
         self.refresh_token_lifetime = refresh_token_lifetime
         self._write_windows = [_PointsWindow(points, period) for points, period in write_windows]
@@ -353,7 +385,8 @@ class BlueskyApp:
         """The account behind the request's bearer token, or the PDS's error."""
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer "):
-            raise XrpcError(401, "AuthenticationRequired", "Authentication Required")
+            raise XrpcError(401, "AuthMissing" if self.reference_pds else "AuthenticationRequired",
+                            "Authentication Required")
         try:
             header, body, signature = auth.removeprefix("Bearer ").strip().split(".")
             expected = hmac.new(self._secret, f"{header}.{body}".encode(), hashlib.sha256).digest()
@@ -389,8 +422,14 @@ class BlueskyApp:
 
     # --- server ------------------------------------------------------------------------------------
     async def _describe_server(self, request: web.Request) -> web.Response:
-        return web.json_response({"did": f"did:web:{request.host.split(':')[0]}", "availableUserDomains": [".test"],
-                                  "inviteCodeRequired": False, "links": {}})
+        """As the reference PDS describes itself (describeServer.ts): its did, handle domains, invite
+        rule, blob limit, policy links and contact (both empty here: unset URLs and e-mail are left out)."""
+        description: dict[str, Any] = {"did": f"did:web:{request.host.split(':')[0]}",
+                                       "availableUserDomains": [".test"], "inviteCodeRequired": False}
+        if self.reference_pds:
+            description["blobUploadLimit"] = self.blob_upload_limit
+        description.update({"links": {}, "contact": {}})
+        return web.json_response(description)
 
     async def _create_session(self, request: web.Request) -> web.Response:
         body = await _json_body(request)
@@ -422,10 +461,17 @@ class BlueskyApp:
     async def _upload_blob(self, request: web.Request) -> web.Response:
         with self._lock:
             account, _ = self._verify(request, ACCESS_SCOPE)
+        declared = request.content_length
+        if self.reference_pds and declared is not None and declared > self.blob_upload_limit:
+            raise XrpcError(413, "PayloadTooLarge", PAYLOAD_TOO_LARGE)  # refused before reading the body
         data = await request.read()
         mime_type = request.headers.get("Content-Type", "application/octet-stream").split(";")[0].strip()
-        if len(data) > self.max_blob_bytes:
+        if len(data) > self.blob_upload_limit:
+            if self.reference_pds:
+                raise XrpcError(413, "PayloadTooLarge", PAYLOAD_TOO_LARGE)
             raise self._blob_too_large(len(data))
+        if self.reference_pds:
+            mime_type = sniff_mime_type(data) or mime_type
         width, height, has_exif = _inspect_image(data) if mime_type.startswith("image/") else (None, None, None)
         blob = StoredBlob(cid=blob_cid(data), mime_type=mime_type, data=data, width=width, height=height,
                           has_exif=has_exif)
@@ -436,7 +482,7 @@ class BlueskyApp:
 
     def _blob_too_large(self, size: int) -> XrpcError:
         return _invalid(f"This file is too large. It is {_pretty_bytes(size)} but the maximum size is "
-                        f"{_pretty_bytes(self.max_blob_bytes)}.", "BlobTooLarge")
+                        f"{_pretty_bytes(self.blob_upload_limit)}.", "BlobTooLarge")
 
     # --- records ------------------------------------------------------------------------------------
     async def _create_record(self, request: web.Request) -> web.Response:
@@ -533,7 +579,7 @@ class BlueskyApp:
             blob = account.blobs.get(link or "")
             if blob is None:
                 raise _invalid(f"Could not find blob: {link}", "BlobNotFound")
-            if blob.size > self.max_blob_bytes:
+            if blob.size > self.blob_upload_limit and not self.reference_pds:  # the reference checks no size here
                 raise self._blob_too_large(blob.size)
             if not blob.mime_type.startswith("image/"):
                 raise _invalid(f"Wrong type of file. It is {blob.mime_type} but it must match image/*.",
@@ -705,6 +751,18 @@ def _write_answer(stored: StoredRecord, *, with_commit: bool) -> dict[str, Any]:
 def _commit() -> dict[str, str]:
     rev = new_tid()
     return {"cid": _cid(_CID_DAG_CBOR, rev.encode()), "rev": rev}
+
+
+def sniff_mime_type(data: bytes) -> str | None:
+    """The image type the bytes say they are (their signature), or None."""
+    for signature, mime_type in _SIGNATURES:
+        if data.startswith(signature):
+            return mime_type
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[4:8] == b"ftyp":
+        return _FTYP_BRANDS.get(data[8:12])
+    return None
 
 
 def _inspect_image(data: bytes) -> tuple[int | None, int | None, bool | None]:

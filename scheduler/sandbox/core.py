@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from email.utils import formatdate
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Awaitable, Callable, Mapping, Protocol
 
 from aiohttp import web
 
@@ -296,8 +296,12 @@ def _drop(request: web.Request) -> None:
         transport.abort()
 
 
-def default_platforms() -> list[PlatformApp]:
-    """Every platform module that exists (imported lazily so one can be developed at a time)."""
+def default_platforms(options: Mapping[str, Mapping[str, Any]] | None = None) -> list[PlatformApp]:
+    """Every platform module that exists (imported lazily so one can be developed at a time).
+
+    ``options``: keyword arguments for a platform's app, by platform name, e.g.
+    ``{"mastodon": {"flavor": "takahe"}, "bluesky": {"reference_pds": False}}``."""
+    options = dict(options or {})
     apps: list[PlatformApp] = []
     for module_name, class_name in (("x", "XApp"), ("mastodon", "MastodonApp"), ("bluesky", "BlueskyApp")):
         try:
@@ -306,7 +310,9 @@ def default_platforms() -> list[PlatformApp]:
             if error.name == f"scheduler.sandbox.{module_name}":
                 continue
             raise
-        apps.append(getattr(module, class_name)())
+        apps.append(getattr(module, class_name)(**options.pop(module_name, {})))
+    if options:
+        raise ValueError(f"options for unknown sandbox platforms: {', '.join(sorted(options))}")
     return apps
 
 

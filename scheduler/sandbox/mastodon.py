@@ -1,10 +1,31 @@
 """A local Mastodon instance, as far as a poster needs one: the instance descriptions, the account
-check, v2 media with asynchronous processing, and statuses with ``Idempotency-Key``.
+check, v2 media with asynchronous processing, statuses with ``Idempotency-Key``, and the reads a client
+settles with: an account (``GET /api/v1/accounts/:id``), its statuses newest first with Mastodon's
+pagination (``GET /api/v1/accounts/:id/statuses``: ``limit`` 20 by default, 40 at most, ``max_id``,
+``since_id``, ``min_id``, a ``Link`` header with ``rel="next"`` and ``rel="prev"``) and one status.
 
 It answers with the shapes of Mastodon 4.x (checked against the Mastodon OpenAPI description),
 the instance's own error bodies (``{"error": "..."}``) and status codes, and Mastodon's rate limits
 with its ``X-RateLimit-*`` headers (``Reset`` as an ISO 8601 timestamp). Mastodon.py is pointed at it
-by base URL, exactly as at any other instance.
+by base URL, exactly as at any other instance. Statuses carry ``content`` rendered as Mastodon renders it
+(``mastodon_content.py``), ids that are Mastodon snowflakes of ``created_at`` (milliseconds << 16, so a
+client may page from a time) and ``created_at`` on the sandbox's clock.
+
+Other Mastodon-API servers behave differently in ways a client must survive (observed on Takahē 0.11.0,
+``shared/peers/takahe/README.md``; GoToSocial and snac2 have no idempotency handling either). Each is an
+option of :class:`MastodonApp`, off by default; ``MastodonApp.takahe_like()`` (or ``flavor="takahe"``)
+turns them all on:
+
+- ``ignore_idempotency_key``: a second ``POST /api/v1/statuses`` with the same key makes a second status;
+- ``html_errors``: a bad or revoked token is answered ``400 text/html`` "Invalid Bearer token", a missing
+  one ``401 {"error": "identity_token_required"}``; validation errors ``400`` JSON (``"Status is too
+  long"``, ``"Status is empty"``); an unknown media id or status a ``404`` HTML page; an upload without a
+  file or not an image a ``500`` HTML page;
+- ``rate_limit_headers=False``: no ``X-RateLimit-*`` headers and no 429 from the instance's own limits
+  (an injected rate-limit fault still answers 429, as a proxy in front would, without the headers);
+- ``synchronous_media``: ``POST /api/v2/media`` always answers 200 with the ``url``, never 202;
+- ``move_attached_media``: a media id already attached to a status can be attached again and moves to the
+  new status (Takahē looks attachments up by id alone), instead of Mastodon's 422.
 
 Facts used here come from ``docs/platform-facts.md`` (Mastodon section) and Mastodon's source
 (``PostStatusService``, ``StatusLengthValidator``, ``config/initializers/rack_attack.rb``); each one is
@@ -14,7 +35,6 @@ a named constant below.
 from __future__ import annotations
 
 import hashlib
-import html
 import io
 import itertools
 import re
@@ -23,10 +43,12 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from aiohttp import web
+from yarl import URL
 
+from scheduler.sandbox import mastodon_content
 from scheduler.sandbox.core import ADMIN_PREFIX, RECEIVED_AT, AcceptedMedia, AcceptedPost, RateWindow
 
 if TYPE_CHECKING:
@@ -66,6 +88,7 @@ VISIBILITIES = ("public", "unlisted", "private", "direct")
 
 # --- Mastodon's own words (config/locales/en.yml and Doorkeeper) ------------------------------------
 INVALID_TOKEN = "The access token is invalid"
+REVOKED_TOKEN = "The access token was revoked"
 TOO_MANY_REQUESTS = "Too many requests"
 RECORD_NOT_FOUND = "Record not found"
 REPLY_NOT_FOUND = "The post you are trying to reply to does not appear to exist."
@@ -80,6 +103,61 @@ FILE_TYPE = "Validation failed: File content type is invalid, File is invalid"
 DESCRIPTION_TOO_LONG = "Validation failed: Description is too long (maximum is {limit} characters)"
 INVALID_VISIBILITY = "'{value}' is not a valid visibility"
 
+#: ``GET /api/v1/accounts/:id/statuses``: ``limit`` defaults to 20 and is at most twice that
+#: (``Api::V1::Accounts::StatusesController``, ``limit_param``).
+STATUSES_PAGE_DEFAULT = 20
+STATUSES_PAGE_MAX = 2 * STATUSES_PAGE_DEFAULT
+#: Query parameters carried into the ``Link`` header's URLs (``PAGINATION_PARAMS``: ``limit`` and the
+#: ``AccountStatusesFilter`` keys).
+PAGINATION_PARAMS = ("limit", "pinned", "tagged", "only_media", "exclude_replies", "exclude_reblogs")
+
+# --- Takahē's answers (takahe 0.11.0: api/middleware.py, api/decorators.py, api/views/statuses.py,
+# templates/404.html and 500.html), for html_errors --------------------------------------------------
+TAKAHE_BAD_TOKEN = "Invalid Bearer token"  # HttpResponse(..., status=400): text/html, no markup
+TAKAHE_NO_TOKEN = "identity_token_required"
+TAKAHE_TOO_LONG = "Status is too long"
+TAKAHE_EMPTY = "Status is empty"
+TAKAHE_NOT_FOUND_PAGE = """<!DOCTYPE html>
+<html lang="en">
+    <head>
+        <title>Page Not Found - Stormcaller sandbox</title>
+        <meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
+    </head>
+    <body>
+        <main>
+            <h1>Page Not Found</h1>
+            <section class="markdown">
+                <p>Sorry about that.</p>
+            </section>
+        </main>
+    </body>
+</html>
+"""
+TAKAHE_SERVER_ERROR_PAGE = """<!DOCTYPE html>
+<html lang="en">
+    <head>
+        <title>Internal Error</title>
+        <meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
+    </head>
+    <body>
+        <main>
+            <section class="markdown">
+                <h1 class="above">Internal Server Error</h1>
+                <p>The server encountered an error trying to process your request.</p>
+            </section>
+        </main>
+    </body>
+</html>
+"""
+
+#: The behaviour options of each flavour (see the module docstring).
+FLAVORS: dict[str, dict[str, bool]] = {
+    "mastodon": {"ignore_idempotency_key": False, "html_errors": False, "rate_limit_headers": True,
+                 "synchronous_media": False, "move_attached_media": False},
+    "takahe": {"ignore_idempotency_key": True, "html_errors": True, "rate_limit_headers": False,
+               "synchronous_media": True, "move_attached_media": True},
+}
+
 # --- sandbox behaviour (not Mastodon facts) ---------------------------------------------------------
 #: Uploads bigger than this are processed asynchronously (answer 202, ``url: null``).
 ASYNC_MEDIA_THRESHOLD = 64 * 1024
@@ -88,8 +166,8 @@ PROCESSING_DELAY = 0.3
 #: Largest request body the sandbox reads (a real instance's proxy has a similar cap).
 MAX_REQUEST_BODY = 64 * 1024 * 1024
 
-_HASHTAG = re.compile(r"(?<![\w/])#(\w+)", re.UNICODE)
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+_PUBLIC_READ = re.compile(r"^/api/v1/(accounts/[^/]+(/statuses)?|statuses/[^/]+)/?$")
 
 
 @dataclass(frozen=True)
@@ -120,8 +198,13 @@ def mastodon_status_length(text: str, spoiler_text: str = "",
 
 
 def _iso(moment: float) -> str:
-    """ISO 8601 in UTC with microseconds and ``Z``, as Rails' ``iso8601(6)`` writes it."""
+    """ISO 8601 in UTC with microseconds and ``Z``, as Rails' ``iso8601(6)`` writes it (rate-limit resets)."""
     return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _iso_ms(moment: float) -> str:
+    """ISO 8601 in UTC with milliseconds and ``Z``, as Rails writes a time in JSON (``created_at``)."""
+    return datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _human_size(size: int) -> str:
@@ -133,6 +216,10 @@ def _error(message: str, status: int, headers: dict[str, str] | None = None) -> 
     return web.json_response({"error": message}, status=status, headers=headers)
 
 
+def _html_page(body: str, status: int) -> web.Response:
+    return web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
+
+
 @dataclass
 class _Account:
     id: str
@@ -140,6 +227,7 @@ class _Account:
     token: str
     created_at: float
     statuses_count: int = 0
+    last_status_at: float | None = None
 
 
 @dataclass
@@ -165,30 +253,76 @@ class _Status:
     account: _Account
     json: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def number(self) -> int:
+        return int(self.id)
+
+    @property
+    def is_public(self) -> bool:
+        return self.json["visibility"] in ("public", "unlisted")
+
 
 ACCOUNT = web.RequestKey("account", _Account)  # the authenticated account, set by the middleware
+VIEWER = web.RequestKey("viewer", str)  # who is reading: the account id, or "" when no token was sent
 
 
 class MastodonApp:
-    """The Mastodon part of the sandbox (see the module docstring)."""
+    """The Mastodon part of the sandbox (see the module docstring for the behaviour options).
+
+    ``flavor`` chooses the defaults of the options (``"mastodon"``, or ``"takahe"``: all on); an option
+    given explicitly wins over its flavour. The options are plain attributes, changeable between requests.
+    """
 
     name = "mastodon"
 
     def __init__(self, limits: MastodonLimits | None = None, *,
                  async_media_threshold: int = ASYNC_MEDIA_THRESHOLD,
-                 processing_delay: float = PROCESSING_DELAY) -> None:
+                 processing_delay: float = PROCESSING_DELAY,
+                 flavor: str = "mastodon",
+                 ignore_idempotency_key: bool | None = None,
+                 html_errors: bool | None = None,
+                 rate_limit_headers: bool | None = None,
+                 synchronous_media: bool | None = None,
+                 move_attached_media: bool | None = None) -> None:
+        if flavor not in FLAVORS:
+            raise ValueError(f"unknown Mastodon sandbox flavor {flavor!r}; known: {', '.join(FLAVORS)}")
+        preset = FLAVORS[flavor]
+        self.flavor = flavor
         self.limits = limits or MastodonLimits()
         self.async_media_threshold = async_media_threshold
         self.processing_delay = processing_delay
+        self.ignore_idempotency_key = _choose(ignore_idempotency_key, preset["ignore_idempotency_key"])
+        self.html_errors = _choose(html_errors, preset["html_errors"])
+        self.rate_limit_headers = _choose(rate_limit_headers, preset["rate_limit_headers"])
+        self.synchronous_media = _choose(synchronous_media, preset["synchronous_media"])
+        self.move_attached_media = _choose(move_attached_media, preset["move_attached_media"])
         self._lock = threading.Lock()  # credentials() runs in the caller's thread, handlers on the loop
         self._accounts_by_token: dict[str, _Account] = {}
         self._accounts_by_name: dict[str, _Account] = {}
         self._media: dict[str, _Media] = {}
         self._statuses: dict[str, _Status] = {}
         self._idempotency: dict[tuple[str, str], tuple[str, float]] = {}
+        self._revoked_tokens: set[str] = set()
         self._sequence = itertools.count()
         self._sandbox: Sandbox | None = None
         self._windows = self._make_windows()
+
+    @classmethod
+    def takahe_like(cls, limits: MastodonLimits | None = None, **options: Any) -> "MastodonApp":
+        """An instance that behaves as Takahē does where our client must cope: ignores ``Idempotency-Key``,
+        answers errors with HTML and 400s, sends no rate-limit headers, processes media synchronously and
+        lets an attached media id move to a new status. ``options`` override single behaviours."""
+        return cls(limits, flavor="takahe", **options)
+
+    def revoke_token(self, handle: str) -> None:
+        """Revoke the access token of ``handle`` (as ``POST /oauth/revoke`` does); its next request is
+        refused as a revoked token. ``credentials()`` then hands out a new token."""
+        with self._lock:
+            account = self._accounts_by_name[handle]
+            self._accounts_by_token.pop(account.token, None)
+            self._revoked_tokens.add(account.token)
+            account.token = secrets.token_urlsafe(32)
+            self._accounts_by_token[account.token] = account
 
     def _make_windows(self) -> dict[str, RateWindow]:
         limits = self.limits
@@ -213,6 +347,8 @@ class MastodonApp:
         for path in ("/api/v2/instance", "/api/v2/instance/"):
             app.router.add_get(path, self._instance_v2)
         app.router.add_get("/api/v1/accounts/verify_credentials", self._verify_credentials)
+        app.router.add_get("/api/v1/accounts/{id}", self._get_account)
+        app.router.add_get("/api/v1/accounts/{id}/statuses", self._account_statuses)
         app.router.add_post("/api/v2/media", self._upload_media)
         app.router.add_get("/api/v1/media/{id}", self._get_media)
         app.router.add_post("/api/v1/statuses", self._create_status)
@@ -225,7 +361,7 @@ class MastodonApp:
             account = self._accounts_by_name.get(username)
             if account is None:
                 account = _Account(id=self._next_id(), username=username,
-                                   token=secrets.token_urlsafe(32), created_at=time.time())
+                                   token=secrets.token_urlsafe(32), created_at=self._now())
                 self._accounts_by_name[username] = account
                 self._accounts_by_token[account.token] = account
         return {"access_token": account.token, "handle": account.username}
@@ -234,12 +370,31 @@ class MastodonApp:
         return request.method == "POST"
 
     def rate_limited_response(self, request: web.Request, reset_at: float) -> web.Response:
-        return _error(TOO_MANY_REQUESTS, 429, self._rate_headers(self.limits.api_requests, 0, reset_at))
+        headers = self._rate_headers(self.limits.api_requests, 0, reset_at) if self.rate_limit_headers else None
+        return _error(TOO_MANY_REQUESTS, 429, headers)
 
     # --- helpers ---------------------------------------------------------------------------------
     def _next_id(self) -> str:
-        """Snowflake-like ids, as Mastodon's: milliseconds << 16 plus a sequence."""
-        return str((int(time.time() * 1000) << 16) | (next(self._sequence) & 0xFFFF))
+        """Snowflake ids, as Mastodon's: milliseconds of the sandbox's clock << 16, plus a sequence (so
+        ids grow with ``created_at``, and Mastodon.py's ``min_id=<datetime>`` works as on Mastodon)."""
+        return str((int(self._now() * 1000) << 16) | (next(self._sequence) & 0xFFFF))
+
+    # --- answers in the flavour's words ---------------------------------------------------------------
+    def _invalid(self, message: str, takahe_message: str | None = None) -> web.Response:
+        """A validation error: Mastodon's 422, or Takahē's 400 (in its words where it has them)."""
+        if self.html_errors:
+            return _error(takahe_message or message, 400)
+        return _error(message, 422)
+
+    def _not_found(self) -> web.Response:
+        return _html_page(TAKAHE_NOT_FOUND_PAGE, 404) if self.html_errors else _error(RECORD_NOT_FOUND, 404)
+
+    def _token_refused(self, token: str) -> web.Response:
+        if self.html_errors:
+            if not token:
+                return _error(TAKAHE_NO_TOKEN, 401)
+            return web.Response(text=TAKAHE_BAD_TOKEN, status=400, content_type="text/html", charset="utf-8")
+        return _error(REVOKED_TOKEN if token in self._revoked_tokens else INVALID_TOKEN, 401)
 
     @staticmethod
     def _rate_headers(limit: int, remaining: int, reset_at: float) -> dict[str, str]:
@@ -250,10 +405,13 @@ class MastodonApp:
     def _base(request: web.Request) -> str:
         return f"{request.scheme}://{request.host}"
 
-    def _hit(self, window: str, account: _Account) -> web.Response | dict[str, str]:
-        """Count one hit; a 429 response when over the limit, else the headers to send."""
+    def _hit(self, window: str, key: str) -> web.Response | dict[str, str]:
+        """Count one hit; a 429 response when over the limit, else the headers to send (none when the
+        instance sends no rate-limit headers: then it never answers 429 either)."""
+        if not self.rate_limit_headers:
+            return {}
         rate_window = self._windows[window]
-        allowed, remaining, reset_at = rate_window.hit(account.id, self._now())
+        allowed, remaining, reset_at = rate_window.hit(key, self._now())
         headers = self._rate_headers(rate_window.limit, remaining, reset_at)
         if not allowed:
             return _error(TOO_MANY_REQUESTS, 429, headers)
@@ -261,17 +419,23 @@ class MastodonApp:
 
     @web.middleware
     async def _auth_and_throttle(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Doorkeeper's token check and rack-attack's per-account API throttle."""
+        """Doorkeeper's token check and rack-attack's API throttles (per account, or per address for
+        the public reads a request without a token may make)."""
         if request.path.startswith(("/api/v1/instance", "/api/v2/instance", ADMIN_PREFIX)):
             return await handler(request)  # public endpoints, and the sandbox's own admin routes
         authorization = request.headers.get("Authorization", "")
         token = authorization[7:] if authorization.startswith("Bearer ") else ""
         with self._lock:
             account = self._accounts_by_token.get(token)
-        if account is None:
-            return _error(INVALID_TOKEN, 401)
-        request[ACCOUNT] = account
-        counted = self._hit("api", account)
+        if account is not None:
+            request[ACCOUNT] = account
+            request[VIEWER] = account.id
+            counted = self._hit("api", account.id)
+        elif not authorization and request.method == "GET" and _public_read(request.path):
+            request[VIEWER] = ""
+            counted = self._hit("api", f"ip:{request.remote}")  # throttle_unauthenticated_api
+        else:
+            return self._token_refused(token)
         if isinstance(counted, web.Response):
             return counted
         response = await handler(request)
@@ -333,11 +497,13 @@ class MastodonApp:
         return {
             "id": account.id, "username": account.username, "acct": account.username,
             "display_name": account.username, "locked": False, "bot": True, "group": False,
-            "discoverable": False, "indexable": False, "created_at": _iso(account.created_at),
+            "discoverable": False, "indexable": False, "created_at": _iso_ms(account.created_at),
             "note": "", "url": url, "uri": f"{base}/users/{account.username}", "avatar": avatar,
             "avatar_static": avatar, "header": f"{base}/headers/original/missing.png",
             "header_static": f"{base}/headers/original/missing.png", "followers_count": 0,
-            "following_count": 0, "statuses_count": account.statuses_count, "last_status_at": None,
+            "following_count": 0, "statuses_count": account.statuses_count,
+            "last_status_at": (datetime.fromtimestamp(account.last_status_at, timezone.utc).date().isoformat()
+                               if account.last_status_at is not None else None),
             "emojis": [], "fields": [],
         }
 
@@ -348,6 +514,49 @@ class MastodonApp:
                           "fields": [], "follow_requests_count": 0, "indexable": False}
         body["role"] = {"id": "-99", "name": "", "color": "", "permissions": "65536", "highlighted": False}
         return web.json_response(body)
+
+    def _account_by_id(self, account_id: str) -> _Account | None:
+        with self._lock:
+            return next((account for account in self._accounts_by_name.values() if account.id == account_id), None)
+
+    async def _get_account(self, request: web.Request) -> web.Response:
+        account = self._account_by_id(request.match_info["id"])
+        if account is None:
+            return self._not_found()
+        return web.json_response(self._account_json(account, self._base(request)))
+
+    async def _account_statuses(self, request: web.Request) -> web.Response:
+        """``GET /api/v1/accounts/:id/statuses``: newest first, paginated as Mastodon paginates
+        (``AccountStatusesFilter``, ``Paginable#paginate_by_id``, ``set_pagination_headers``)."""
+        account = self._account_by_id(request.match_info["id"])
+        if account is None:
+            return self._not_found()
+        query = request.query
+        limit = _limit(query.get("limit"))
+        statuses = [status for status in self._statuses.values() if status.account is account]
+        if request[VIEWER] != account.id:  # the author sees every status; others the public ones
+            statuses = [status for status in statuses if status.is_public]
+        statuses = _filtered(statuses, query)
+        max_id, since_id, min_id = (_id_param(query.get(name)) for name in ("max_id", "since_id", "min_id"))
+        statuses.sort(key=lambda status: status.number)
+        if max_id is not None:
+            statuses = [status for status in statuses if status.number < max_id]
+        if min_id is not None:  # the page just after min_id, oldest first, then turned newest first
+            page = [status for status in statuses if status.number > min_id][:limit][::-1]
+        else:
+            if since_id is not None:
+                statuses = [status for status in statuses if status.number > since_id]
+            page = statuses[::-1][:limit]
+        links = []
+        kept = [(name, query[name]) for name in PAGINATION_PARAMS if name in query]
+        base = URL(self._base(request)).with_path(request.path)
+        if page and len(page) == limit:  # records_continue?
+            links.append(f'<{base.with_query(kept + [("max_id", page[-1].id)])}>; rel="next"')
+        if page:
+            links.append(f'<{base.with_query(kept + [("min_id", page[0].id)])}>; rel="prev"')
+        headers = {"Link": ", ".join(links)} if links else None
+        return web.json_response([self._status_view(status, self._base(request)) for status in page],
+                                 headers=headers)
 
     # --- media -----------------------------------------------------------------------------------
     def _media_json(self, media: _Media, base: str) -> dict[str, Any]:
@@ -369,30 +578,37 @@ class MastodonApp:
 
     async def _upload_media(self, request: web.Request) -> web.Response:
         account = request[ACCOUNT]
-        counted = self._hit("media", account)
+        counted = self._hit("media", account.id)
         if isinstance(counted, web.Response):
             return counted
         form = await request.post()
         upload = form.get("file")
         if not isinstance(upload, web.FileField):
-            return _error(FILE_BLANK, 422)
+            return self._upload_refused(FILE_BLANK)
         data = upload.file.read()
         mime_type = (upload.content_type or "").split(";")[0].strip().lower()
         description = form.get("description")
         description = description if isinstance(description, str) and description else None
         problem = self._media_problem(data, mime_type, description)
         if problem:
-            return _error(problem, 422)
+            return self._upload_refused(problem)
         width, height, has_exif = _inspect_image(data)
         if width is None:
-            return _error(FILE_TYPE, 422)
-        is_async = len(data) > self.async_media_threshold
+            return self._upload_refused(FILE_TYPE)
+        is_async = len(data) > self.async_media_threshold and not self.synchronous_media
         media = _Media(id=self._next_id(), owner_id=account.id, mime_type=mime_type, data=data,
                        description=description, width=width, height=height, has_exif=has_exif,
                        ready_at=time.time() + (self.processing_delay if is_async else 0.0))
         self._media[media.id] = media
         return web.json_response(self._media_json(media, self._base(request)),
                                  status=202 if is_async else 200, headers=counted)
+
+    def _upload_refused(self, problem: str) -> web.Response:
+        """Mastodon: 422 with the validation message. Takahē fails inside the upload (no file, not an
+        image): a 500 HTML page; its other checks are 400 JSON."""
+        if self.html_errors and problem in (FILE_BLANK, FILE_TYPE):
+            return _html_page(TAKAHE_SERVER_ERROR_PAGE, 500)
+        return self._invalid(problem)
 
     def _media_problem(self, data: bytes, mime_type: str, description: str | None) -> str | None:
         limits = self.limits
@@ -410,7 +626,7 @@ class MastodonApp:
         account = request[ACCOUNT]
         media = self._media.get(request.match_info["id"])
         if media is None or media.owner_id != account.id or media.status_id is not None:
-            return _error(RECORD_NOT_FOUND, 404)
+            return self._not_found()
         status = 200 if media.processed(time.time()) else 206
         return web.json_response(self._media_json(media, self._base(request)), status=status)
 
@@ -423,25 +639,25 @@ class MastodonApp:
         if in_reply_to_id and in_reply_to_id not in self._statuses:
             return _error(REPLY_NOT_FOUND, 404)
         key = request.headers.get("Idempotency-Key")
-        if key:
+        if key and not self.ignore_idempotency_key:
             duplicate = self._idempotent_duplicate(account, key)
             if duplicate is not None:
-                return web.json_response(duplicate.json)
+                return web.json_response(self._status_view(duplicate, base))
         text = _single(params, "status") or ""
         spoiler_text = _single(params, "spoiler_text") or ""
         media_ids = _many(params, "media_ids")
         visibility = _single(params, "visibility") or "public"
-        problem = self._status_problem(account, text, spoiler_text, media_ids, visibility)
-        if problem:
-            return _error(problem, 422)
-        counted = self._hit("statuses", account)
+        refused = self._status_refused(account, text, spoiler_text, media_ids, visibility)
+        if refused is not None:
+            return refused
+        counted = self._hit("statuses", account.id)
         if isinstance(counted, web.Response):
             return counted
         status = self._store_status(request, account, text, media_ids, visibility, in_reply_to_id,
                                     _language(_single(params, "language")), key, base,
                                     sensitive=_single(params, "sensitive") in ("1", "true", "True"),
                                     spoiler_text=spoiler_text)
-        return web.json_response(status.json, headers=counted)
+        return web.json_response(self._status_view(status, base), headers=counted)
 
     def _idempotent_duplicate(self, account: _Account, key: str) -> _Status | None:
         """``PostStatusService``: a key seen from this account within the window returns that status."""
@@ -454,55 +670,68 @@ class MastodonApp:
             return None
         return self._statuses.get(status_id)
 
-    def _status_problem(self, account: _Account, text: str, spoiler_text: str, media_ids: list[str],
-                        visibility: str) -> str | None:
+    def _status_refused(self, account: _Account, text: str, spoiler_text: str, media_ids: list[str],
+                        visibility: str) -> web.Response | None:
+        """The instance's answer to a status it will not make, or None."""
         limits = self.limits
+        too_long = (mastodon_status_length(text, spoiler_text, limits.characters_reserved_per_url)
+                    > limits.max_characters)
+        if self.html_errors:  # Takahē checks the text first, then looks each attachment up (404 page)
+            if too_long:
+                return self._invalid(TEXT_TOO_LONG.format(limit=limits.max_characters), TAKAHE_TOO_LONG)
+            if not text and not media_ids:
+                return self._invalid(TEXT_BLANK, TAKAHE_EMPTY)
         if visibility not in VISIBILITIES:
-            return INVALID_VISIBILITY.format(value=visibility)
+            return self._invalid(INVALID_VISIBILITY.format(value=visibility))
         if len(media_ids) > limits.max_media_attachments:
-            return TOO_MANY_MEDIA.format(limit=limits.max_media_attachments)
+            return self._invalid(TOO_MANY_MEDIA.format(limit=limits.max_media_attachments))
         missing = [media_id for media_id in media_ids
                    if (media := self._media.get(media_id)) is None or media.owner_id != account.id
-                   or media.status_id is not None]
+                   or (media.status_id is not None and not self.move_attached_media)]
         if missing:
-            return MEDIA_NOT_FOUND.format(ids=", ".join(missing))
+            if self.html_errors:
+                return self._not_found()
+            return self._invalid(MEDIA_NOT_FOUND.format(ids=", ".join(missing)))
         now = time.time()
         if any(not self._media[media_id].processed(now) for media_id in media_ids):
-            return MEDIA_NOT_READY
+            return self._invalid(MEDIA_NOT_READY)
         if not text.strip() and not media_ids:
-            return TEXT_BLANK
-        if mastodon_status_length(text, spoiler_text, limits.characters_reserved_per_url) > limits.max_characters:
-            return TEXT_TOO_LONG.format(limit=limits.max_characters)
+            return self._invalid(TEXT_BLANK, TAKAHE_EMPTY)
+        if too_long:
+            return self._invalid(TEXT_TOO_LONG.format(limit=limits.max_characters), TAKAHE_TOO_LONG)
         return None
 
     def _store_status(self, request: web.Request, account: _Account, text: str, media_ids: list[str],
                       visibility: str, in_reply_to_id: str | None, language: str | None, key: str | None,
                       base: str, *, sensitive: bool, spoiler_text: str) -> _Status:
-        status_id = self._next_id()
         created_at = self._now()
+        status_id = self._next_id()
         attachments = [self._media[media_id] for media_id in media_ids]
         for media in attachments:
+            if media.status_id is not None:
+                self._detach(media)
             media.status_id = status_id
         parent = self._statuses.get(in_reply_to_id) if in_reply_to_id else None
         status = _Status(id=status_id, account=account)
         status.json = {
-            "id": status_id, "created_at": _iso(created_at), "in_reply_to_id": in_reply_to_id,
+            "id": status_id, "created_at": _iso_ms(created_at), "in_reply_to_id": in_reply_to_id,
             "in_reply_to_account_id": parent.account.id if parent else None, "sensitive": sensitive,
             "spoiler_text": spoiler_text, "visibility": visibility, "language": language,
             "uri": f"{base}/users/{account.username}/statuses/{status_id}",
             "url": f"{base}/@{account.username}/{status_id}", "replies_count": 0, "reblogs_count": 0,
             "favourites_count": 0, "edited_at": None, "favourited": False, "reblogged": False,
-            "muted": False, "bookmarked": False, "pinned": False, "content": _html(text), "filtered": [],
+            "muted": False, "bookmarked": False, "pinned": False, "filtered": [],
+            "content": mastodon_content.render(text, base, lambda name: self._local_url(name, base)),
             "reblog": None, "application": {"name": "Stormcaller", "website": None},
             "account": self._account_json(account, base),
             "media_attachments": [self._media_json(media, base) for media in attachments],
-            "mentions": [], "emojis": [], "card": None, "poll": None,
-            "tags": [{"name": tag.lower(), "url": f"{base}/tags/{tag.lower()}"}
-                     for tag in dict.fromkeys(_HASHTAG.findall(text))],
+            "mentions": self._mentions(text, base), "emojis": [], "card": None, "poll": None,
+            "tags": _tags(text, base),
         }
         self._statuses[status_id] = status
         account.statuses_count += 1
-        if key:
+        account.last_status_at = created_at
+        if key and not self.ignore_idempotency_key:
             self._idempotency[(account.id, key)] = (status_id, created_at)
         self._record(request, account, status, text, attachments, key)
         return status
@@ -521,11 +750,40 @@ class MastodonApp:
             extra={"visibility": status.json["visibility"], "url": status.json["url"]},
         ))
 
+    def _status_view(self, status: _Status, base: str) -> dict[str, Any]:
+        """A status as the API shows it now (its account's counts are today's)."""
+        return {**status.json, "account": self._account_json(status.account, base)}
+
+    def _detach(self, media: _Media) -> None:
+        """Takahē: an attachment given to a new status leaves the status that had it."""
+        holder = self._statuses.get(media.status_id or "")
+        if holder is not None:
+            holder.json["media_attachments"] = [attachment for attachment in holder.json["media_attachments"]
+                                                if attachment["id"] != media.id]
+
+    def _local_url(self, username: str, base: str) -> str | None:
+        with self._lock:
+            account = self._accounts_by_name.get(username.lower())
+        return f"{base}/@{account.username}" if account else None
+
+    def _mentions(self, text: str, base: str) -> list[dict[str, str]]:
+        """The ``mentions`` of a status: the local accounts its text mentions."""
+        found: dict[str, dict[str, str]] = {}
+        for match in mastodon_content.MENTION_RE.finditer(text):
+            if match.group("name").partition("@")[2] not in ("", URL(base).raw_authority):
+                continue
+            with self._lock:
+                account = self._accounts_by_name.get(match.group("user").lower())
+            if account is not None:
+                found[account.id] = {"id": account.id, "username": account.username, "acct": account.username,
+                                     "url": f"{base}/@{account.username}"}
+        return list(found.values())
+
     async def _get_status(self, request: web.Request) -> web.Response:
         status = self._statuses.get(request.match_info["id"])
-        if status is None:
-            return _error(RECORD_NOT_FOUND, 404)
-        return web.json_response(status.json)
+        if status is None or not (status.is_public or request[VIEWER] == status.account.id):
+            return self._not_found()
+        return web.json_response(self._status_view(status, self._base(request)))
 
 
 # --- request parsing -------------------------------------------------------------------------------
@@ -562,9 +820,64 @@ def _language(value: str | None) -> str | None:
     return None
 
 
-def _html(text: str) -> str:
-    paragraphs = [html.escape(part).replace("\n", "<br />") for part in text.split("\n\n") if part]
-    return "".join(f"<p>{part}</p>" for part in paragraphs)
+def _choose(given: bool | None, preset: bool) -> bool:
+    return preset if given is None else given
+
+
+def _public_read(path: str) -> bool:
+    """Reads Mastodon answers without a token (``authorize_if_got_token!``): an account, its statuses,
+    a status."""
+    return bool(_PUBLIC_READ.match(path)) and path != "/api/v1/accounts/verify_credentials"
+
+
+def _tags(text: str, base: str) -> list[dict[str, str]]:
+    """The ``tags`` of a status: each hashtag once, its name as first written, its URL lower-cased."""
+    tags: dict[str, str] = {}
+    for _, _, tag in mastodon_content.hashtags(text):
+        tags.setdefault(tag.lower(), tag)
+    return [{"name": name, "url": mastodon_content.tag_url(base, key)} for key, name in tags.items()]
+
+
+def _limit(value: str | None) -> int:
+    """``limit_param(DEFAULT_STATUSES_LIMIT)``: the default when absent, else ``|limit|`` up to twice it."""
+    if value is None:
+        return STATUSES_PAGE_DEFAULT
+    try:
+        number = abs(int(value))
+    except ValueError:
+        number = 0  # Ruby's "abc".to_i
+    return min(number, STATUSES_PAGE_MAX)
+
+
+def _id_param(value: str | None) -> int | None:
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def _truthy(value: str | None) -> bool:
+    """A Rails boolean parameter (``ActiveModel::Type::Boolean``): anything but false-ish is true."""
+    return value is not None and value.strip().lower() not in ("", "0", "f", "false", "off")
+
+
+def _filtered(statuses: list[_Status], query: Mapping[str, str]) -> list[_Status]:
+    """``AccountStatusesFilter``: ``only_media``, ``exclude_replies`` (replies to oneself stay),
+    ``tagged``, ``pinned`` (the sandbox pins nothing); ``exclude_reblogs`` (no boosts here)."""
+    if _truthy(query.get("pinned")):
+        return []
+    if _truthy(query.get("only_media")):
+        statuses = [status for status in statuses if status.json["media_attachments"]]
+    if _truthy(query.get("exclude_replies")):
+        statuses = [status for status in statuses if status.json["in_reply_to_id"] is None
+                    or status.json["in_reply_to_account_id"] == status.account.id]
+    tagged = query.get("tagged")
+    if tagged:
+        statuses = [status for status in statuses
+                    if any(tag["name"].lower() == tagged.lstrip("#").lower() for tag in status.json["tags"])]
+    return statuses
 
 
 def _inspect_image(data: bytes) -> tuple[int | None, int | None, bool | None]:
