@@ -157,6 +157,7 @@ class Storm(_Strict):
 class CampaignSpec(_Strict):
     name: str
     id: str | None = None
+    continues: str | None = None  # the id of a queued campaign this file takes over (a renamed or copied file)
     hashtags: list[str] = Field(min_length=1)
     storm: Storm
     posts: list[PostSpec] = Field(min_length=1)
@@ -169,6 +170,14 @@ class CampaignSpec(_Strict):
                    for tag in value if (reason := hashtag_problem(tag))]
         if reasons:
             raise ValueError("; ".join(reasons))
+        return value
+
+    @field_validator("continues")
+    @classmethod
+    def _continues_shape(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("is empty; give the id of the queued campaign this file continues (as `python run.py "
+                             "log` shows it), or remove the line")
         return value
 
 
@@ -240,10 +249,16 @@ def load_campaign(path: Path, config: Config) -> Campaign:
         spec = CampaignSpec.model_validate(data, context={"check": context})
     except ValidationError as error:
         raise UserError(pydantic_problems(error, str(path), source) + problems) from None
+    own_id = campaign_id(spec.id, path)
+    if spec.continues == own_id:
+        problems.append(Problem(str(path), "continues",
+                                f"names this campaign itself ({own_id!r}); `continues` is for a file that takes over "
+                                "another queued campaign (give that campaign's id), otherwise remove the line",
+                                locator.line_of(("continues",))))
     if problems:
         raise UserError(problems)
-    return Campaign(spec=spec, path=path, id=campaign_id(spec.id, path),
-                    warnings=tuple(_warnings(spec, str(path), locator)), source=source)
+    return Campaign(spec=spec, path=path, id=own_id, warnings=tuple(_warnings(spec, str(path), locator)),
+                    source=source)
 
 
 def _raw_posts(data: dict[str, Any]) -> list[dict[str, Any]]:

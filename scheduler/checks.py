@@ -1,18 +1,22 @@
 """Each planned post held against its platform's facts, before the storm: length as the platform counts
 it, what else makes the platform refuse a text, images (what each account's platform takes) and alt
-text, X's rule against one text from several accounts, per-account caps, and what the storm will cost.
-Every problem names the post, the platform, the measured value and the limit. The platforms' facts come
-from their wings, through the registry: nothing here names a platform.
+text, duplicates (X's rule against one text from several accounts, its refusal of one text twice from one
+account, and one post planned twice), per-account caps, and what the storm will cost. Duplicates are also
+checked across files and against the outbox (``check_across``). Every problem names the post, the
+platform, the measured value and the limit. The platforms' facts come from their wings, through the
+registry: nothing here names a platform.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Iterable
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from .config import Config
 from .planner import Plan, PlannedPost
@@ -20,6 +24,9 @@ from .platforms.base import Cap, Measure
 from .platforms.registry import PLATFORMS
 from .problems import Problem, field_path
 from .text import extract_urls
+
+if TYPE_CHECKING:
+    from .store import QueuedPost
 
 NEAR_DUPLICATE_RATIO = 0.9  # texts this similar (after removing tags, links, case) count as the same on X
 
@@ -64,7 +71,7 @@ def check_plan(plan: Plan, config: Config) -> list[Problem]:
     for post in _one_per_post_and_account(plan.posts):
         _check_post(post, config, reporter)
     _check_images(plan, config, reporter)
-    _check_one_text_per_account(plan, reporter)
+    _check_duplicates_within(plan, reporter)
     _check_caps(plan, config, reporter)
     return reporter.problems
 
@@ -143,49 +150,277 @@ def _check_images(plan: Plan, config: Config, reporter: PlanReporter) -> None:
                              f"{post.account_id}); {refusal.advice[:1].lower()}{refusal.advice[1:]}")
 
 
-def _normalised(text: str) -> str:
+def normalised(text: str) -> str:
+    """A text as the duplicate checks compare it: lower case, words only, without links, hashtags and
+    mentions (a copy that differs only in those is the same text to a reader, and to X). A text that is
+    nothing but those is compared whole, in lower case with its spaces collapsed."""
     without = re.sub(r"https?://\S+|[#@][\w.@]+", " ", text.lower())
-    return " ".join(re.findall(r"\w+", without))
+    return " ".join(re.findall(r"\w+", without)) or " ".join(text.lower().split())
 
 
-def _check_one_text_per_account(plan: Plan, reporter: PlanReporter) -> None:
-    for name, wing in PLATFORMS.items():
-        if wing.one_text_per_account:
-            _check_duplicates(plan, name, wing.display_name, reporter)
+@dataclass(frozen=True)
+class _Copy:
+    """One post of one account as the duplicate checks see it: from a campaign file being checked, or
+    already in the outbox."""
+
+    origin: int              # -1: the outbox; else the index of the file (plan) it comes from
+    campaign_id: str
+    file: str
+    post_key: str
+    account_id: str
+    platform: str
+    due_at: datetime         # as planned
+    text: str
+    slack: timedelta = timedelta(0)  # how far its campaign's spread jitter may move it
+    sent: bool = False       # already out (only the same-account rules still care)
+    continues: str | None = None     # the campaign its campaign continues
+    rank: int = 0            # reporting order: the outbox, files of campaigns already queued, other files
+
+    @property
+    def queued(self) -> bool:
+        return self.origin < 0
+
+    @cached_property
+    def normal(self) -> str:
+        return normalised(self.text)
+
+    @cached_property
+    def shingles(self) -> frozenset[str]:
+        return frozenset(self.normal[i:i + SHINGLE] for i in range(max(len(self.normal) - SHINGLE + 1, 1)))
 
 
-def _check_duplicates(plan: Plan, platform: str, name: str, reporter: PlanReporter) -> None:
-    """The platform forbids the same or nearly the same text from several accounts."""
-    posts = [p for p in _one_per_post_and_account(plan.posts) if p.platform == platform]
-    texts = [_normalised(p.text) for p in posts]
-    shingles = [_shingles(text) for text in texts]
-    for index, first in enumerate(posts):
-        for other in range(index + 1, len(posts)):
-            second = posts[other]
-            if first.account_id == second.account_id or not _may_be_alike(shingles[index], shingles[other]):
+def _copies(plan: Plan, origin: int, rank: int = 1) -> list[_Copy]:
+    spread = plan.campaign.spec.storm.spread
+    slack = spread.jitter if spread else timedelta(0)
+    return [_Copy(origin, post.campaign_id, str(plan.campaign.path), post.post_key, post.account_id, post.platform,
+                  post.due_at, post.text, slack, continues=plan.campaign.spec.continues, rank=rank)
+            for post in plan.posts]
+
+
+def _check_duplicates_within(plan: Plan, reporter: PlanReporter) -> None:
+    _report_duplicates(_copies(plan, 0), [reporter], across=False)
+
+
+def check_across(plans: Sequence[Plan], queued: Iterable["QueuedPost"] = ()) -> list[Problem]:
+    """What no file shows on its own: the files checked together, and each against the outbox (the posts
+    that may still go out, and those sent lately). One account posting the same text twice at the same
+    moment from two campaigns (a copied or renamed file), the same text twice from one account within
+    its platform's duplicate window, the same or nearly the same text on several accounts where the
+    platform forbids it, and two files with one campaign id. A file's own campaign and the campaign it
+    ``continues`` are left out of the outbox: queueing the file replaces their queued posts."""
+    reporters = [PlanReporter(plan) for plan in plans]
+    queued = list(queued)
+    replaced = {plan.campaign.id for plan in plans} | {plan.campaign.spec.continues for plan in plans}
+    copies = [_Copy(-1, row.campaign_id, row.source, row.post_key, row.account_id, row.platform, row.planned_at,
+                    row.text, sent=row.state == "sent", continues=row.continues, rank=-1)
+              for row in queued if row.campaign_id not in replaced]
+    in_outbox = {row.campaign_id for row in queued}
+    for origin, plan in enumerate(plans):  # a file whose campaign is queued comes first: the other is the copy
+        copies.extend(_copies(plan, origin, rank=0 if plan.campaign.id in in_outbox else 1))
+    _report_duplicates(copies, reporters, across=True)
+    for later, plan in enumerate(plans):
+        for earlier in plans[:later]:
+            if earlier.campaign.id == plan.campaign.id:
+                reporters[later].problems.append(Problem(
+                    str(plan.campaign.path), "id", f"campaign id {plan.campaign.id!r} is also the id of "
+                    f"{earlier.campaign.path}: queueing one file would replace the other's posts. Give each file "
+                    "its own id (`id = \"...\"`; without it the id is the file name)",
+                    plan.campaign.locator.line_of(("id",))))
+                break
+    return [problem for reporter in reporters for problem in reporter.problems]
+
+
+def _report_duplicates(copies: list[_Copy], reporters: list[PlanReporter], *, across: bool) -> None:
+    """Every duplicate among ``copies``, reported in the file of the later of the two (the outbox first, then
+    files whose campaign is queued, then the other files, each in the order given; within a file by time).
+    ``across``: only pairs from different origins (a file's own pairs are the plan check's)."""
+    copies = sorted(copies, key=lambda c: (c.rank, c.origin, c.due_at))
+    twice: dict[tuple[int, str, int, str, str], list[tuple[_Copy, _Copy]]] = defaultdict(list)
+    for earlier, later, kind, ratio in _duplicates(copies, across=across):
+        if kind == "twice":  # one problem per post of the file and post it repeats, naming every account
+            twice[(later.origin, later.post_key, earlier.origin, earlier.campaign_id, earlier.post_key)].append(
+                (earlier, later))
+            continue
+        reporter = reporters[later.origin]
+        if kind == "window":
+            wing = PLATFORMS[later.platform]
+            window = _words(wing.duplicate_window or timedelta(0))
+            reporter.add(later.post_key, "text",
+                         f"{wing.display_name} refuses the same text twice from one account within {window}: account "
+                         f"{later.account_id} would post it at {_instant(earlier.due_at)} ({_where(earlier, later)}) "
+                         f"and at {_instant(later.due_at)}; give this post its own text, or move it {window} or more "
+                         "away from the other")
+        else:
+            name = PLATFORMS[later.platform].display_name
+            if earlier.origin == later.origin and earlier.post_key == later.post_key:
+                same = "the same text"
+            elif ratio == 1.0 and (across or earlier.origin != later.origin):
+                same = f"the same text as {_where(earlier, later)}"
+            else:
+                same = f"nearly the same text as {_where(earlier, later)} ({ratio:.0%} alike)"
+            reporter.add(later.post_key, "accounts",
+                         f"sends {same} from two {name} accounts ({earlier.account_id} and {later.account_id}); "
+                         f"{name}'s automation rules forbid identical or substantially similar posts from "
+                         f"several accounts: give each {name} account its own text")
+    for pairs in twice.values():
+        earlier, later = pairs[0]
+        accounts = sorted({copy.account_id for _, copy in pairs})
+        who = f"account {accounts[0]}" if len(accounts) == 1 else f"accounts {', '.join(accounts)}"
+        reporters[later.origin].add(later.post_key, "text",
+                                    f"{who} would post this text twice at {_instant(later.due_at)}: "
+                                    f"{_where(earlier, later)} has it too; {_twice_advice(earlier, later)}")
+
+
+def _duplicates(copies: list[_Copy], *, across: bool) -> Iterator[tuple[_Copy, _Copy, str, float]]:
+    """(earlier, later, kind, ratio) for each duplicate, ``later`` never from the outbox. Kinds: "twice" (one
+    account, the same text at the same moment, give or take the spread's jitter), "window" (one account, the
+    same text within its platform's duplicate window), "accounts" (two accounts of a platform that forbids one
+    text on several, the same or nearly the same text). ``copies`` in reporting order."""
+    def compared(earlier: _Copy, later: _Copy) -> bool:
+        return not later.queued and not (across and earlier.origin == later.origin)
+
+    by_text: dict[tuple[str, str], list[_Copy]] = defaultdict(list)
+    for copy in copies:
+        by_text[(copy.account_id, copy.normal)].append(copy)
+    for group in by_text.values():
+        for number, later in enumerate(group):
+            window = PLATFORMS[later.platform].duplicate_window if later.platform in PLATFORMS else None
+            for earlier in group[:number]:
+                if not compared(earlier, later):
+                    continue
+                gap = abs(later.due_at - earlier.due_at)
+                if gap <= 2 * max(earlier.slack, later.slack):
+                    yield earlier, later, "twice", 1.0
+                    break
+                if window is not None and gap < window:
+                    yield earlier, later, "window", 1.0
+                    break
+    order = {id(copy): number for number, copy in enumerate(copies)}
+    for platform, wing in PLATFORMS.items():
+        if not wing.one_text_per_account:
+            continue
+        pool = [copy for copy in copies if copy.platform == platform and not copy.sent]
+        # across campaigns, the posts of one storm: within the platform's duplicate window of each other
+        pairs = _nearby(pool, wing.duplicate_window or timedelta(0)) if across else \
+            _alike_in_length(_first_occurrences(pool))
+        for first, second in pairs:
+            earlier, later = (first, second) if order[id(first)] < order[id(second)] else (second, first)
+            if earlier.account_id == later.account_id or not compared(earlier, later) \
+                    or not _may_be_alike(first.shingles, second.shingles):
                 continue
-            ratio = difflib.SequenceMatcher(None, texts[index], texts[other]).ratio()
+            ratio = difflib.SequenceMatcher(None, earlier.normal, later.normal).ratio()
             if ratio >= NEAR_DUPLICATE_RATIO:
-                same = "the same text" if first.post_key == second.post_key else \
-                    f"nearly the same text as post {first.post_key!r} ({ratio:.0%} alike)"
-                reporter.add(second.post_key, "accounts",
-                             f"sends {same} from two {name} accounts ({first.account_id} and {second.account_id}); "
-                             f"{name}'s automation rules forbid identical or substantially similar posts from "
-                             f"several accounts: give each {name} account its own text")
+                yield earlier, later, "accounts", ratio
+
+
+def _first_occurrences(copies: list[_Copy]) -> list[_Copy]:
+    """Each post of each account once: a yearly storm repeats the same texts."""
+    seen: set[tuple[int, str, str, str]] = set()
+    found = []
+    for copy in copies:
+        key = (copy.origin, copy.campaign_id, copy.post_key, copy.account_id)
+        if key not in seen:
+            seen.add(key)
+            found.append(copy)
+    return found
+
+
+def _alike_in_length(copies: list[_Copy]) -> Iterator[tuple[_Copy, _Copy]]:
+    """Every pair whose lengths allow them to be alike enough (difflib's ratio is at most twice the shorter
+    length over both)."""
+    ordered = sorted(copies, key=lambda c: len(c.normal))
+    for index, first in enumerate(ordered):
+        for second in ordered[index + 1:]:
+            if not _lengths_allow(first, second):
+                break  # longer still: no later text can be alike enough
+            yield first, second
+
+
+def _nearby(copies: list[_Copy], window: timedelta) -> Iterator[tuple[_Copy, _Copy]]:
+    """Pairs from different origins, less than ``window`` apart in time (or at the same instant) and alike
+    enough in length. Origins are joined two by two where their times overlap, each on its time-sorted
+    posts: the cost follows the pairs found, not the outbox's size or a file's own posts."""
+    by_origin: dict[int, list[_Copy]] = defaultdict(list)
+    for copy in copies:
+        by_origin[copy.origin].append(copy)
+    for group in by_origin.values():
+        group.sort(key=lambda c: c.due_at)
+    times = {origin: [copy.due_at for copy in group] for origin, group in by_origin.items()}
+    origins = sorted(by_origin)
+    for number, first in enumerate(origins):
+        for second in origins[number + 1:]:
+            if times[first][0] - times[second][-1] > window or times[second][0] - times[first][-1] > window:
+                continue
+            few, many = sorted((first, second), key=lambda origin: len(times[origin]))
+            for copy in by_origin[few]:
+                band = slice(bisect_left(times[many], copy.due_at - window),
+                             bisect_right(times[many], copy.due_at + window))
+                for other in by_origin[many][band]:
+                    gap = abs(copy.due_at - other.due_at)
+                    if (gap < window or not gap) and _lengths_allow(copy, other):
+                        yield copy, other
+
+
+def _lengths_allow(first: _Copy, second: _Copy) -> bool:
+    shorter, longer = sorted((len(first.normal), len(second.normal)))
+    return longer * NEAR_DUPLICATE_RATIO <= shorter * (2 - NEAR_DUPLICATE_RATIO)
+
+
+def one_text_platforms(platforms: Iterable[str]) -> set[str]:
+    """Those of ``platforms`` that forbid one text on several accounts (their other accounts' posts matter)."""
+    return {name for name in platforms if name in PLATFORMS and PLATFORMS[name].one_text_per_account}
+
+
+def across_reach(plans: Iterable[Plan]) -> timedelta:
+    """How far apart in time two posts of different campaigns can be and still be found duplicates by
+    ``check_across``: the longest duplicate window of any platform, or twice the widest spread jitter."""
+    windows = [wing.duplicate_window for wing in PLATFORMS.values() if wing.duplicate_window]
+    jitters = [2 * plan.campaign.spec.storm.spread.jitter for plan in plans if plan.campaign.spec.storm.spread]
+    return max(windows + jitters, default=timedelta(0))
+
+
+def _where(copy: _Copy, seen_from: _Copy) -> str:
+    """``copy`` as a problem in ``seen_from``'s file names it."""
+    if copy.origin == seen_from.origin:
+        return f"post {copy.post_key!r}"
+    if copy.queued:
+        return f"post {copy.post_key!r} of campaign {copy.campaign_id!r} (queued from {copy.file})"
+    return f"post {copy.post_key!r} of {copy.file} (campaign {copy.campaign_id!r})"
+
+
+def _twice_advice(earlier: _Copy, later: _Copy) -> str:
+    if earlier.origin == later.origin:
+        return "remove one of the two posts or give one its own text"
+    if earlier.continues == later.campaign_id:
+        verb = "queued from" if earlier.queued else "in"
+        return (f"campaign {earlier.campaign_id!r} ({verb} {earlier.file}) continues this campaign (continues = "
+                f"\"{later.campaign_id}\"): use that file from now on, and delete or move this one")
+    if later.continues == earlier.campaign_id:
+        return (f"this file continues campaign {earlier.campaign_id!r} (continues = \"{earlier.campaign_id}\"), "
+                f"and {earlier.file} is still here: delete or move {earlier.file}")
+    if earlier.queued:
+        return (f"if this file is that campaign's file renamed or copied, set `continues = \"{earlier.campaign_id}\"` "
+                "at the top of this file (queueing it then moves that campaign's queued posts to this file: each "
+                f"goes out once); if not, unqueue that campaign first (`python run.py unqueue {earlier.campaign_id}`), "
+                "or change this post's text, time or accounts")
+    return (f"queue only one of the two files: delete one (or, if this file replaces {earlier.file}, set "
+            f"`continues = \"{earlier.campaign_id}\"` in it and delete {earlier.file}); a copy for another storm needs "
+            "its own storm.start or text")
+
+
+def _instant(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
 
 
 SHINGLE = 4  # characters
 SHINGLE_OVERLAP_FLOOR = 0.3  # texts 90% alike share far more of their 4-character pieces than this
 
 
-def _shingles(text: str) -> frozenset[str]:
-    return frozenset(text[i:i + SHINGLE] for i in range(max(len(text) - SHINGLE + 1, 1)))
-
-
 def _may_be_alike(first: frozenset[str], second: frozenset[str]) -> bool:
     """A cheap, loose test (set operations in C) before difflib's exact but slow ratio: a campaign with
     hundreds of X posts compares every pair."""
-    return len(first & second) >= SHINGLE_OVERLAP_FLOOR * len(first | second)
+    shared = len(first & second)  # shared >= floor * union, the union being len(first) + len(second) - shared
+    return shared * (1 + SHINGLE_OVERLAP_FLOOR) >= SHINGLE_OVERLAP_FLOOR * (len(first) + len(second))
 
 
 def _check_caps(plan: Plan, config: Config, reporter: PlanReporter) -> None:

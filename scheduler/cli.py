@@ -118,14 +118,15 @@ def validate(obj: Context, files: tuple[Path, ...], online: bool) -> None:
     """Check config.toml and campaign files; report every problem at once.
 
     \b
-    With no FILES, checks every campaigns/*.toml. Exit status 1 if any error.
+    With no FILES, checks every campaigns/*.toml. The files are also checked together and against the
+    posts already queued in the database (nothing may go out twice). Exit status 1 if any error.
       python run.py validate campaigns/free-palestinian-students.toml
     """
     paths = list(files) or sorted((obj.config.root / "campaigns").glob("*.toml"))
     if not paths:
         raise UserError("no campaign files given and none found in campaigns/")
     problems = _apply_online(obj, online)
-    campaigns, found = service.validate(paths, obj.config)
+    campaigns, found = service.validate(paths, obj.config, obj.database or obj.config.database_url)
     problems += found
     show_problems(problems)
     error_count = sum(p.is_error for p in problems)
@@ -209,7 +210,9 @@ def queue(obj: Context, campaign: Path) -> None:
     """Write the campaign's plan to the database (again after edits: pending posts are updated in place).
 
     \b
-    Posts already sent are never changed; posts removed from the file are cancelled.
+    Posts already sent are never changed; posts removed from the file are cancelled. A post that another
+    queued campaign already has (same account, text and time) is refused: for a renamed or copied file,
+    set continues = "OLD-CAMPAIGN-ID" in it to take that campaign's queued posts over.
       python run.py queue campaigns/free-palestinian-students.toml
     """
     with obj.store() as store, Progress(console=console, transient=True) as progress:
@@ -217,13 +220,16 @@ def queue(obj: Context, campaign: Path) -> None:
         plan_, report = service.queue(campaign, obj.config, store,
                                       progress=lambda done, total: progress.update(task, completed=done, total=total))
     show_problems(list(plan_.warnings))
-    show_queue_report(report)
+    show_queue_report(report, plan_.campaign.spec.continues)
 
 
-def show_queue_report(report: QueueReport) -> None:
+def show_queue_report(report: QueueReport, continues: str | None = None) -> None:
     console.print(f"queued [bold]{report.campaign_id}[/]: {len(report.added)} added, {len(report.updated)} "
                   f"updated, {len(report.unchanged)} unchanged, {len(report.cancelled)} cancelled "
                   f"(removed from the file)")
+    if continues:
+        console.print(f"continues {continues}: took over its {len(report.taken_over)} pending post(s) (cancelled "
+                      "there; this file's posts are queued here, once)")
     if report.kept:
         console.print(f"{len(report.kept)} post(s) left as they are (already "
                       f"{', '.join(sorted({state for _, state in report.kept}))})")

@@ -25,7 +25,7 @@ from scheduler.config import load_config
 from scheduler.dispatch import DispatchEvent, DispatchSettings
 from scheduler.timing import utcnow
 from driving import DrivenClock, drive
-from project import StormProject, soon, write_campaign
+from project import POSTS, StormProject, soon, write_campaign
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = DispatchSettings(workers=8, refresh=timedelta(seconds=1), heartbeat=timedelta(seconds=1),
@@ -101,7 +101,8 @@ def test_lateness_bound_sends_late_within_it_and_misses_beyond(project: Path) ->
     now = utcnow()
     config = load_config(project / "config.toml")
     within = write_campaign(project, "within", now - timedelta(minutes=5), storm_extra='max_lateness = "15m"')
-    beyond = write_campaign(project, "beyond", now + timedelta(minutes=1), storm_extra='max_lateness = "2m"')
+    beyond = write_campaign(project, "beyond", now + timedelta(minutes=1), storm_extra='max_lateness = "2m"',
+                            posts=POSTS.replace("Freedom for all", "Beyond: freedom for all"))  # X refuses repeats
     with service.open_store(config) as store:
         service.queue(within, config, store, now=now)
         # queued while the storm was ahead; then the daemon was down 10 minutes past its due time

@@ -102,7 +102,8 @@ def test_the_good_campaign_passes(storm_project: StormProject) -> None:
 
 
 def test_validate_without_files_checks_every_campaign_next_to_the_config(storm_project: StormProject) -> None:
-    first, second = storm_project.campaign("first"), storm_project.campaign("second")
+    first = storm_project.campaign("first")
+    second = storm_project.campaign("second", GOOD_CAMPAIGN.replace("2030-03-11", "2030-03-18"))  # its own storm
     output = storm_project.succeeds("validate")
     assert f"ok {first}" in output and f"ok {second}" in output
 

@@ -256,6 +256,7 @@ class Platform(ABC, Generic[LimitsT]):
     credential_sets: ClassVar[tuple[tuple[str, ...], ...]]  # alternatives: one full set is needed
     instance_required: ClassVar[bool] = False  # the account must name its server (Mastodon)
     one_text_per_account: ClassVar[bool] = False  # forbids the same or nearly the same text from several accounts
+    duplicate_window: ClassVar[timedelta | None] = None  # refuses the same text twice from one account within this
     tag_limit: ClassVar["TagLimit | None"] = None  # the longest hashtag it makes a tag, where it has a limit
 
     def limits(self, overrides: Mapping[str, Any] | None = None) -> LimitsT:

@@ -11,7 +11,7 @@ from ..planner import Plan, PlannedPost
 from ..problems import Problem, UserError
 from ..store import CampaignRecord, NewPost, QueueReport, Store
 from ..timing import format_duration, utcnow
-from .checking import checked_plan
+from .checking import across_problems, campaign_source, checked_plan
 from .images import ProgressCallback, prepare_media
 
 
@@ -21,7 +21,8 @@ def open_store(config: Config, url: str | None = None) -> Store:
 
 def queue(path: Path, config: Config, store: Store, now: datetime | None = None,
           progress: ProgressCallback | None = None) -> tuple[Plan, QueueReport]:
-    """Validate, prepare images, then write the plan. A campaign with errors changes nothing.
+    """Validate (the file, and against the outbox: nothing posted twice, ``continues`` naming a queued
+    campaign), prepare images, then write the plan. A campaign with errors changes nothing.
 
     :raises UserError:
     """
@@ -37,14 +38,17 @@ def queue(path: Path, config: Config, store: Store, now: datetime | None = None,
                                  f"({format_duration(plan.max_lateness)}); "
                                  "nothing to queue. Change storm.start to a future time, or use `rehearse` "
                                  "to play the campaign now")])
+    errors = [p for p in across_problems([plan], config, store, queueing=True, now=now) if p.is_error]
+    if errors:
+        raise UserError(errors)
     prepare_media(plan, config, progress)
-    return plan, write_plan(store, plan, now, source=str(path))
+    return plan, write_plan(store, plan, now, source=campaign_source(path, config))
 
 
 def write_plan(store: Store, plan: Plan, now: datetime | None = None, *, source: str = "") -> QueueReport:
     """The plan's posts into the outbox, as plain rows."""
     campaign = plan.campaign
-    record = CampaignRecord(campaign.id, campaign.spec.name, source or str(campaign.path))
+    record = CampaignRecord(campaign.id, campaign.spec.name, source or str(campaign.path), campaign.spec.continues)
     return store.queue(record, [new_post(post) for post in plan.posts], now)
 
 

@@ -85,7 +85,7 @@ class AttemptRow:
 class NewPost:
     """One post of a plan, as the outbox stores it."""
 
-    id: str                 # stable: campaign / post / account [@year]
+    id: str                 # stable: campaign / post / account [@year] (the campaign id, "/", the rest)
     campaign_id: str
     post_key: str
     account_id: str
@@ -105,6 +105,23 @@ class CampaignRecord:
     id: str
     name: str
     source: str             # the campaign file it was queued from
+    continues: str | None = None  # the queued campaign whose posts it takes over (a renamed or copied file)
+
+
+@dataclass(frozen=True)
+class QueuedPost:
+    """A post that may still go out (pending, sending, needs review) or went out lately, with the file its
+    campaign was queued from: what a campaign being checked or queued must not repeat."""
+
+    campaign_id: str
+    source: str             # the campaign's file
+    continues: str | None   # the campaign its campaign continues
+    post_key: str
+    account_id: str
+    platform: str
+    planned_at: datetime
+    text: str
+    state: str
 
 
 @dataclass
@@ -116,6 +133,7 @@ class QueueReport:
     cancelled: list[str] = field(default_factory=list)
     kept: list[tuple[str, str]] = field(default_factory=list)      # (post id, state) left as they are
     skipped_past: list[str] = field(default_factory=list)          # already past the lateness bound
+    taken_over: list[str] = field(default_factory=list)  # pending posts of the continued campaign, now this one's
 
 
 @dataclass(frozen=True)
@@ -147,13 +165,19 @@ class Store:
     # --- queue -----------------------------------------------------------------------------------
     def queue(self, campaign: CampaignRecord, planned: Sequence[NewPost], now: datetime | None = None) -> QueueReport:
         """Write a campaign's posts: new posts inserted, pending ones updated in place, removed ones cancelled;
-        posts already sent (or sending, failed, missed) never touched. One transaction: all or nothing."""
+        posts already sent (or sending, failed, missed) never touched. One transaction: all or nothing.
+
+        A campaign that ``continues`` another takes it over as if its posts had been queued under the new
+        id: the other campaign's pending posts are cancelled and planned again here; its posts that went out
+        or may have (sent, sending, failed, missed, needs review, or pending a retry) stay where they are, and
+        the matching post here is not queued (listed as kept)."""
         now = now or utcnow()
         report = QueueReport(campaign.id)
         with self.engine.begin() as db:
             self._upsert_campaign(db, campaign, now)
             existing = {row.id: row for row in db.execute(
                 select(posts.c.id, posts.c.state, posts.c.content_hash).where(posts.c.campaign_id == campaign.id))}
+            staying = self._take_over(db, campaign, report, now) if campaign.continues else {}
             new_rows, planned_ids = [], set()
             for post in planned:
                 planned_ids.add(post.id)
@@ -161,7 +185,10 @@ class Store:
                 if post.deadline < now:
                     report.skipped_past.append(post.id)
                     continue
-                if old is None:
+                held = staying.get(_in_campaign(post.id, campaign.id))
+                if held is not None and (old is None or old.state == CANCELLED):
+                    report.kept.append(held)  # it went out (or may have) under the campaign continued
+                elif old is None:
                     new_rows.append(_new_row(post, now))
                     report.added.append(post.id)
                 elif old.state in (PENDING, CANCELLED):
@@ -181,9 +208,30 @@ class Store:
         return report
 
     def _upsert_campaign(self, db: Connection, campaign: CampaignRecord, now: datetime) -> None:
-        values = dict(name=campaign.name, source=campaign.source, state="active", queued_at=now)
+        values = dict(name=campaign.name, source=campaign.source, continues=campaign.continues, state="active",
+                      queued_at=now)
         if db.execute(update(campaigns).where(campaigns.c.id == campaign.id).values(**values)).rowcount == 0:
             db.execute(insert(campaigns).values(id=campaign.id, **values))
+
+    def _take_over(self, db: Connection, campaign: CampaignRecord, report: QueueReport,
+                   now: datetime) -> dict[str, tuple[str, str]]:
+        """Cancel the continued campaign's pending posts that were never tried (they are planned again
+        under ``campaign``); answer its posts that stay, by their id within the campaign: (post id, state)."""
+        old_id = campaign.continues or ""
+        rows = db.execute(select(posts.c.id, posts.c.state, posts.c.attempts, posts.c.uncertain)
+                          .where(posts.c.campaign_id == old_id)).all()
+        fresh = {row.id for row in rows if row.state == PENDING and row.attempts == 0 and not row.uncertain}
+        moved: set[str] = set()
+        for chunk in _chunks(sorted(fresh), 500):  # only those still pending now (a daemon may have claimed one)
+            moved.update(db.execute(
+                update(posts).where(posts.c.id.in_(chunk), posts.c.state == PENDING, posts.c.attempts == 0,
+                                    posts.c.uncertain.is_(False))
+                .values(state=CANCELLED, updated_at=now,
+                        error=f"continued by campaign {campaign.id!r} ({campaign.source})")
+                .returning(posts.c.id)).scalars())
+        report.taken_over.extend(sorted(moved))
+        return {_in_campaign(row.id, old_id): (row.id, _staying_state(row.state, row.id in fresh))
+                for row in rows if row.id not in moved and row.state != CANCELLED}
 
     def _cancel(self, db: Connection, post_ids: list[str], reason: str, now: datetime) -> int:
         count = 0
@@ -222,8 +270,33 @@ class Store:
         return changed == 1
 
     def campaign_exists(self, campaign_id: str) -> bool:
+        return self.campaign(campaign_id) is not None
+
+    def campaign(self, campaign_id: str) -> CampaignRecord | None:
         with self.engine.connect() as db:
-            return db.execute(select(campaigns.c.id).where(campaigns.c.id == campaign_id)).first() is not None
+            row = db.execute(select(campaigns.c.id, campaigns.c.name, campaigns.c.source, campaigns.c.continues)
+                             .where(campaigns.c.id == campaign_id)).first()
+        return CampaignRecord(row.id, row.name, row.source, row.continues) if row else None
+
+    def campaign_ids(self) -> list[str]:
+        with self.engine.connect() as db:
+            return list(db.execute(select(campaigns.c.id).order_by(campaigns.c.id)).scalars())
+
+    def queued_posts(self, account_ids: Iterable[str], platforms: Iterable[str], start: datetime,
+                     end: datetime) -> list[QueuedPost]:
+        """The posts of these accounts, and of every account on these platforms, planned from ``start`` to
+        ``end`` that may still go out (pending, sending, needs review) or went out (sent), each with its
+        campaign's file."""
+        query = (select(posts.c.campaign_id, campaigns.c.source, campaigns.c.continues, posts.c.post_key,
+                        posts.c.account_id, posts.c.platform, posts.c.planned_at, posts.c.text, posts.c.state)
+                 .join(campaigns, campaigns.c.id == posts.c.campaign_id)
+                 .where(or_(posts.c.account_id.in_(sorted(set(account_ids))),
+                            posts.c.platform.in_(sorted(set(platforms)))),
+                        posts.c.state.in_((PENDING, SENDING, NEEDS_REVIEW, SENT)),
+                        posts.c.planned_at >= start, posts.c.planned_at <= end)
+                 .order_by(posts.c.planned_at, posts.c.sequence, posts.c.account_id))
+        with self.engine.connect() as db:
+            return [QueuedPost(**row) for row in db.execute(query).mappings()]
 
     # --- dispatch --------------------------------------------------------------------------------
     def next_due_at(self, now: datetime | None = None) -> datetime | None:
@@ -457,6 +530,18 @@ def _content(post: NewPost) -> dict[str, Any]:
 def _new_row(post: NewPost, now: datetime) -> dict[str, Any]:
     return dict(_content(post), id=post.id, campaign_id=post.campaign_id, state=PENDING, attempts=0, uncertain=False,
                 idempotency_key=new_tid(), updated_at=now)
+
+
+def _in_campaign(post_id: str, campaign_id: str) -> str:
+    """A post's id within its campaign: what stays the same when another campaign continues it."""
+    return post_id.removeprefix(f"{campaign_id}/")
+
+
+def _staying_state(state: str, was_fresh: bool) -> str:
+    """How a post of a continued campaign that stays with it is reported."""
+    if was_fresh:
+        return SENDING  # pending and never tried when read, claimed by a daemon before it could be taken over
+    return "pending a retry in the campaign continued" if state == PENDING else state
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

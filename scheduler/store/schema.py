@@ -36,6 +36,7 @@ campaigns = Table(
     Column("source", Text, nullable=False),          # the campaign file it was queued from
     Column("state", String(20), nullable=False),     # active | cancelled
     Column("queued_at", UTCDateTime, nullable=False),
+    Column("continues", String(200)),                # the campaign whose queued posts it took over, if any
 )
 
 posts = Table(

@@ -62,6 +62,9 @@ class XLimits(Limits):
 
 
 POSTS_WINDOW = timedelta(minutes=15)
+# X refuses a post whose text one of the account's recent posts already has (403 duplicate content). X does not
+# publish how recent: Twitter's API team said "a few hours" (2009); a day, to be safe.
+DUPLICATE_WINDOW = timedelta(hours=24)
 DAY = timedelta(hours=24)
 # A 429 without any reset header (never seen on X, but possible behind a proxy): wait one 15-minute window.
 RATE_LIMIT_WINDOW = POSTS_WINDOW
