@@ -392,7 +392,8 @@ class Dispatcher:
             return True
         if published is None:
             return False
-        await self._sent(post, published, "settled with the platform: it exists, once")
+        evidence = f" ({published.settled_by})" if published.settled_by else ""
+        await self._sent(post, published, f"settled with the platform{evidence}: it exists, once")
         return True
 
     async def _duplicate(self, post: PostRow, duplicate: Duplicate) -> None:

@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
@@ -29,6 +29,7 @@ from scheduler.platforms.base import (
     RetryLater,
 )
 from scheduler.platforms.mastodon.facts import CREDENTIAL_SETS as REQUIRED_CREDENTIALS
+from scheduler.platforms.mastodon.facts import READBACK_MAX_PAGES, READBACK_PAGE_SIZE
 from scheduler.platforms.mastodon.instance import DEFAULT_INSTANCE_LIMITS, fetch_instance_limits
 from scheduler.platforms.mastodon.publisher import MastodonPublisher, create_publisher
 from scheduler.tid import tid_time
@@ -36,7 +37,7 @@ from scheduler.sandbox.core import Faults, Sandbox
 from scheduler.sandbox.mastodon import MastodonApp, MastodonLimits
 
 CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"
-FAST_POLL = {"media_poll_interval": 0.05}
+FAST_POLL = {"media_poll_interval": 0.05, "settle_recheck": 0.05}
 
 
 @pytest.fixture(scope="module")
@@ -242,7 +243,7 @@ def test_dropped_connection_after_accepting_is_unknown_and_settle_finds_the_post
     assert len(posts_of(sandbox, handle)) == 1
 
 
-def test_dropped_connection_before_handling_is_unknown_and_settle_sends_once(sandbox: Sandbox) -> None:
+def test_dropped_connection_before_handling_is_unknown_and_settle_reads_it_is_not_there(sandbox: Sandbox) -> None:
     publisher, handle = new_account(sandbox)
     post = outgoing("The first attempt never arrived")
     sandbox.faults.drop_rate = 1
@@ -250,10 +251,9 @@ def test_dropped_connection_before_handling_is_unknown_and_settle_sends_once(san
         publisher.publish(post)
     sandbox.faults.drop_rate = 0
     assert posts_of(sandbox, handle) == []
-    settled = publisher.settle(post)
-    [accepted] = posts_of(sandbox, handle)
-    assert settled is not None and settled.platform_id == accepted.post_id
-    assert publisher.settle(post).platform_id == accepted.post_id  # type: ignore[union-attr]
+    assert publisher.settle(post) is None  # read back past the attempt: not there, sending is safe
+    assert posts_of(sandbox, handle) == []  # settling sends nothing
+    publisher.publish(post)
     assert len(posts_of(sandbox, handle)) == 1
 
 
@@ -299,24 +299,121 @@ def test_settle_says_not_published_when_the_instance_refuses_the_post(sandbox: S
 def test_settle_while_the_instance_is_down_can_be_retried(sandbox: Sandbox) -> None:
     publisher, handle = new_account(sandbox)
     post = outgoing("Settled later")
-    sandbox.faults.error_rate = 1
+    publisher.publish(post)
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        nobody = f"http://127.0.0.1:{unused.getsockname()[1]}"
+    down = create_publisher(sandbox.credentials("mastodon", handle), base_url=nobody, options=FAST_POLL)
     with pytest.raises(RetryLater):
-        publisher.settle(post)
-    sandbox.faults.error_rate = 0
+        down.settle(post)
     assert publisher.settle(post) is not None
     assert len(posts_of(sandbox, handle)) == 1
 
 
-def test_settle_past_the_idempotency_window_asks_a_person(sandbox: Sandbox) -> None:
+def test_settle_reads_back_however_old_the_attempt(sandbox: Sandbox) -> None:
+    """Reading what the instance holds does not depend on the Idempotency-Key's one-hour memory."""
     publisher, handle = new_account(sandbox)
-    old_key = tid(time.time() - 2 * 3600)
-    with pytest.raises(OutcomeUnknown, match=f"/@{handle}"):
-        publisher.settle(outgoing(idempotency_key=old_key))
-    with pytest.raises(OutcomeUnknown, match="60 minutes"):
-        publisher.settle(outgoing(idempotency_key="not-a-tid"))
-    recent = datetime.now(timezone.utc) - timedelta(minutes=2)
-    assert publisher.settle(outgoing(idempotency_key="not-a-tid-either"), sent_at=recent) is not None
+    long_ago = datetime.now(timezone.utc) - timedelta(hours=5)
+    post = outgoing("Sent long ago, answer lost")
+    publisher.publish(post)
+    settled = publisher.settle(replace(post, attempted_at=long_ago))
+    assert settled is not None and settled.settled_by == "read back from the account's statuses"
     assert len(posts_of(sandbox, handle)) == 1
+
+
+def test_settle_of_an_attempt_of_unknown_age_asks_a_person(sandbox: Sandbox) -> None:
+    publisher, handle = new_account(sandbox)
+    with pytest.raises(OutcomeUnknown, match=f"/@{handle}.*look for a post starting"):
+        publisher.settle(outgoing(idempotency_key="not-a-tid"))
+    assert posts_of(sandbox, handle) == []
+
+
+def test_settle_when_the_token_is_refused_asks_a_person(sandbox: Sandbox, app: MastodonApp) -> None:
+    publisher, handle = new_account(sandbox)
+    post = outgoing("Then the token was revoked")
+    publisher.publish(post)
+    app.revoke_token(handle)
+    with pytest.raises(OutcomeUnknown, match="refused the access token"):
+        publisher.settle(post)
+
+
+def test_settle_matches_text_media_reply_target_and_time(sandbox: Sandbox) -> None:
+    publisher, handle = new_account(sandbox)
+    card = (Image(jpeg(), "image/jpeg", "teal", 64, 48),)
+    parent = publisher.publish(outgoing("Thread start #Storm https://example.org/call?x=1\nsecond line"))
+    reply = outgoing("حرية ✊🏽 reply", reply_to=ReplyTarget(parent.platform_id, parent.platform_id), images=card)
+    sent = publisher.publish(reply)
+    assert publisher.settle(reply).platform_id == sent.platform_id  # type: ignore[union-attr]
+    assert publisher.settle(outgoing("Thread start   #Storm https://example.org/call?x=1 second line")) is not None
+    assert publisher.settle(replace(reply, images=())) is None             # not the same attachments
+    assert publisher.settle(replace(reply, reply_to=None)) is None         # not the same reply target
+    assert publisher.settle(replace(reply, text="حرية ✊🏽 other")) is None  # not the same text
+    later = datetime.now(timezone.utc) + timedelta(minutes=1)
+    assert publisher.settle(replace(reply, attempted_at=later)) is None    # made before the attempt: another post
+
+
+def test_too_many_statuses_since_the_attempt_to_look_through_asks_a_person(sandbox: Sandbox) -> None:
+    publisher, handle = new_account(sandbox)
+    since = datetime.now(timezone.utc) - timedelta(seconds=10)
+    for number in range(READBACK_PAGE_SIZE * READBACK_MAX_PAGES + 1):
+        publisher.publish(outgoing(f"busy account {number}"))
+    with pytest.raises(OutcomeUnknown, match="too many to look through"):
+        publisher.settle(outgoing("never sent", attempted_at=since))
+
+
+# --- a server that ignores Idempotency-Key (Takahē, GoToSocial, snac2) --------------------------------
+@pytest.fixture(scope="module")
+def takahe_like() -> Iterator[tuple[Sandbox, MastodonApp]]:
+    app = MastodonApp.takahe_like()
+    with Sandbox([app], seed=2) as running:
+        yield running, app
+
+
+def test_key_ignoring_server_uncertain_post_is_found_not_sent_twice(takahe_like: tuple[Sandbox, MastodonApp]) -> None:
+    sandbox, _ = takahe_like
+    publisher, handle = new_account(sandbox)
+    post = outgoing("Accepted, then the line dropped #Storm", images=(Image(jpeg(), "image/jpeg", "teal", 64, 48),))
+    sandbox.faults.update(accept_then_drop_rate=1, only_paths=["/api/v1/statuses"])
+    try:
+        with pytest.raises(OutcomeUnknown):
+            publisher.publish(post)
+    finally:
+        sandbox.faults.update(accept_then_drop_rate=0, only_paths=[])
+    settled = publisher.settle(post)
+    [accepted] = posts_of(sandbox, handle)
+    assert settled is not None and settled.platform_id == accepted.post_id
+    assert settled.settled_by == "read back from the account's statuses"
+
+
+def test_key_ignoring_server_resend_uploads_its_images_again(takahe_like: tuple[Sandbox, MastodonApp]) -> None:
+    """The first attempt may hold the media ids it uploaded: a resend must not take them away from it."""
+    sandbox, _ = takahe_like
+    publisher, handle = new_account(sandbox)
+    post = outgoing("Pictures twice", images=(Image(jpeg(), "image/jpeg", "teal", 64, 48),))
+    sandbox.faults.update(drop_rate=1, only_paths=["/api/v1/statuses"])
+    try:
+        with pytest.raises(OutcomeUnknown):
+            publisher.publish(post)
+    finally:
+        sandbox.faults.update(drop_rate=0, only_paths=[])
+    uploads_before = [r for r in sandbox.requests("mastodon") if r[2] == "/api/v2/media"]
+    assert publisher.settle(post) is None
+    publisher.publish(post)
+    uploads = [r for r in sandbox.requests("mastodon") if r[2] == "/api/v2/media"]
+    assert len(uploads) == len(uploads_before) + 1
+    [accepted] = posts_of(sandbox, handle)
+    assert len(accepted.media) == 1
+
+
+def test_key_ignoring_server_bad_token_is_a_credential_problem_in_its_words(
+        takahe_like: tuple[Sandbox, MastodonApp]) -> None:
+    sandbox, _ = takahe_like
+    publisher = create_publisher({"access_token": "not-a-token"}, base_url=sandbox.base_url("mastodon"))
+    with pytest.raises(Rejected) as refused:
+        publisher.publish(outgoing())
+    message = str(refused.value)
+    assert "Invalid Bearer token" in message and "<" not in message
+    assert "refused the access token" in message and "make a new one" in message
 
 
 def test_injected_rate_limit_names_the_reset(sandbox: Sandbox) -> None:

@@ -352,7 +352,9 @@ def test_settle_finds_an_image_post_despite_its_media_link(sandbox: Sandbox, x_a
     with_image = post("Picture post", images=(image(jpeg_bytes()),))
     sent = publisher.publish(with_image)
     assert sent.response["text"].startswith("Picture post https://t.co/")
-    assert publisher.settle(with_image) == sent
+    settled = publisher.settle(with_image)
+    assert settled is not None and settled.platform_id == sent.platform_id
+    assert settled.settled_by == "read back from the account's posts"
     assert publisher.settle(post("Picture post")) is None  # same words, but that post had an image
 
 

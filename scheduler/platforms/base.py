@@ -129,6 +129,7 @@ class Published:
     url: str                     # public link a person can open
     reply_ref: str = ""          # what a later reply needs (Bluesky: uri and cid); defaults to platform_id
     response: dict[str, Any] = field(default_factory=dict)  # small summary of the platform's answer (logged)
+    settled_by: str = ""         # when settle found it: the evidence ("read back from the account's statuses")
 
     def __post_init__(self) -> None:
         if not self.reply_ref:

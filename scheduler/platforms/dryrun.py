@@ -26,10 +26,10 @@ class DryRunPublisher(Publisher):
 
     def settle(self, post: OutgoingPost) -> Published | None:
         found = self._recorded(post.idempotency_key)
-        return self._published(post.idempotency_key, dict(found)) if found else None
+        return self._published(post.idempotency_key, dict(found), settled_by="the dry run's record") if found else None
 
-    def _published(self, key: str, response: dict[str, Any]) -> Published:
-        return Published(platform_id=f"dry-{key}",
+    def _published(self, key: str, response: dict[str, Any], *, settled_by: str = "") -> Published:
+        return Published(platform_id=f"dry-{key}", settled_by=settled_by,
                          url=f"dry-run://{self.target_platform}/{self.handle.lstrip('@')}/{key}", response=response)
 
 

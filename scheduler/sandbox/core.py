@@ -44,12 +44,13 @@ class Faults:
     rate_limit_rate: float = 0.0
     rate_limit_reset: float = 2.0
     hold_seconds: float = 30.0
+    only_paths: tuple[str, ...] = ()  # when set, faults hit only writes to these paths (e.g. the status, not media)
 
     def update(self, **values: Any) -> None:
         for name, value in values.items():
             if not hasattr(self, name):
                 raise ValueError(f"unknown fault setting {name!r}; known: {', '.join(asdict(self))}")
-            setattr(self, name, float(value))
+            setattr(self, name, tuple(value) if name == "only_paths" else float(value))
 
 
 @dataclass
@@ -260,7 +261,7 @@ class Sandbox:
             faults = sandbox.faults
             if faults.latency:
                 await asyncio.sleep(faults.latency)
-            if not platform.is_write(request):
+            if not platform.is_write(request) or (faults.only_paths and request.path not in faults.only_paths):
                 return await handler(request)
             roll = sandbox.random.random
             if roll() < faults.error_rate:

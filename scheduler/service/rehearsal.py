@@ -125,4 +125,6 @@ def sandbox_faults(**rates: float) -> "Faults":
     """Fault settings for ``start_sandbox`` (latency, error_rate, rate_limit_rate, ...)."""
     from ..sandbox.core import Faults
 
-    return Faults(**rates)
+    faults = Faults()
+    faults.update(**rates)
+    return faults

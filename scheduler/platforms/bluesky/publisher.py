@@ -169,7 +169,8 @@ class BlueskyPublisher(Publisher):
         if found is None:
             return None
         return self._published(found["uri"], found["cid"], rkey, {"cid": found["cid"], "rkey": rkey,
-                                                                  "settled": True})
+                                                                  "settled": True},
+                               settled_by=f"its record key {rkey} holds it")
 
     def close(self) -> None:
         self._client.request.close()
@@ -310,10 +311,10 @@ class BlueskyPublisher(Publisher):
         return {"root": parse_reply_ref(post.reply_to.root).as_record(),
                 "parent": parse_reply_ref(post.reply_to.parent).as_record()}
 
-    def _published(self, uri: str, cid: str, rkey: str, summary: dict[str, Any]) -> Published:
+    def _published(self, uri: str, cid: str, rkey: str, summary: dict[str, Any], *, settled_by: str = "") -> Published:
         handle = self._session.handle if self._session else self.handle
         return Published(platform_id=uri, url=f"{APP_URL}/profile/{handle}/post/{rkey}",
-                         reply_ref=StrongRef(uri=uri, cid=cid).as_json(), response=summary)
+                         reply_ref=StrongRef(uri=uri, cid=cid).as_json(), response=summary, settled_by=settled_by)
 
     def _map_error(self, error: Exception, *, step: str, may_have_written: bool) -> PublishError:
         where = f"Bluesky {step} for {self.handle}"

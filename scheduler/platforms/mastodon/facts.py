@@ -58,12 +58,18 @@ INSTANCE_LIMITS: dict[str, tuple[str, str]] = {
 
 # --- the API ---------------------------------------------------------------------------------------------
 # Mastodon keeps an Idempotency-Key for one hour (the API description: "Idempotency keys are stored for up to
-# 1 hour"; PostStatusService: redis.setex(idempotency_key, 3_600, ...)).
+# 1 hour"; PostStatusService: redis.setex(idempotency_key, 3_600, ...)). Other Mastodon-API servers ignore the
+# header (Takahē 0.11, GoToSocial, snac2: ../shared/peers/takahe/README.md), so the key is only a second guard:
+# an uncertain post is settled by reading the account's own statuses (GET /api/v1/accounts/:id/statuses).
 IDEMPOTENCY_WINDOW = timedelta(hours=1)
-# Settle by re-sending only this much inside the window (clock differences, slow requests).
-IDEMPOTENCY_SAFETY_MARGIN = timedelta(minutes=5)
-# Trust the instance's clock (X-RateLimit-Reset) unless its Date is further off than this.
+# Trust the instance's clock (X-RateLimit-Reset, a status's created_at) unless it is further off than this.
 CLOCK_SKEW_TOLERANCE = timedelta(seconds=5)
+# Reading back: statuses per page (the API's maximum) and how many pages at most before saying "cannot tell".
+READBACK_PAGE_SIZE = 40
+READBACK_MAX_PAGES = 5
+# A status made by the uncertain attempt may become readable a moment after the attempt's answer was lost
+# (the server was still writing it); a miss is read again after this long before it counts as "not there".
+READBACK_RECHECK_SECONDS = 2.0
 # The instance version Mastodon.py is told to assume instead of asking on every new client: it picks
 # /api/v2/media from 3.1.4 on; /api/v2/instance exists from 4.0.0. Mastodon.py honours a given version only
 # with a version_check_mode other than "none" (with "none" it would fall back to the deprecated /api/v1/media).

@@ -7,16 +7,22 @@ Mastodon.py never sleeps, and the per-call state this module needs is kept per t
 How a post goes out: each image is uploaded through ``/api/v2/media`` with its alt text; an image the
 instance answers with ``202`` and ``url: null`` is polled (``GET /api/v1/media/:id``) until processed,
 since attaching unprocessed media is refused with 422. Then ``POST /api/v1/statuses`` with language,
-visibility, ``in_reply_to_id`` and the ``Idempotency-Key`` header: a repeat with the same key within an
-hour returns the first status instead of making a second one, which is what :meth:`settle` relies on.
+visibility, ``in_reply_to_id`` and the ``Idempotency-Key`` header: on Mastodon a repeat with the same key
+within an hour returns the first status instead of making a second one.
+
+That key is only a second guard: other Mastodon-API servers ignore it (Takahē, GoToSocial, snac2). An
+uncertain post is settled by reading what the server holds, the account's own statuses (``readback``),
+before anything is sent again; and a resend uploads its images again, since an attempt that may have
+succeeded may have attached the earlier media ids to its status.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Mapping
 
@@ -33,12 +39,14 @@ from mastodon import (
 )
 
 from ...tid import tid_time
+from ..answers import server_words
 from ..base import (Clock, Image, OutcomeUnknown, OutgoingPost, Published, Publisher, PublishError, RateLimited,
                     Rejected, RetryLater)
 from ..transport import epoch_seconds, network_failure, rate_limit_until, utc_clock
-from .facts import (ASSUMED_VERSION, CLOCK_SKEW_TOLERANCE, IDEMPOTENCY_SAFETY_MARGIN, IDEMPOTENCY_WINDOW,
-                    MEDIA_POLL_INTERVAL, MEDIA_POLL_MAX_INTERVAL, MEDIA_PROCESSING_TIMEOUT, NAME, RATE_LIMIT_WINDOW,
-                    TOKEN_SCOPES, VERSION_CHECK_MODE)
+from .facts import (ASSUMED_VERSION, CLOCK_SKEW_TOLERANCE, MEDIA_POLL_INTERVAL, MEDIA_POLL_MAX_INTERVAL,
+                    MEDIA_PROCESSING_TIMEOUT, NAME, RATE_LIMIT_WINDOW, READBACK_MAX_PAGES, READBACK_PAGE_SIZE,
+                    READBACK_RECHECK_SECONDS, TOKEN_SCOPES, VERSION_CHECK_MODE)
+from .readback import earliest_possible, is_this_post, older_than
 
 log = logging.getLogger(__name__)
 
@@ -68,81 +76,89 @@ class MastodonPublisher(Publisher):
             mastodon_version=str(options.get("mastodon_version", ASSUMED_VERSION)),
             version_check_mode=VERSION_CHECK_MODE,
         )
+        self.settle_recheck = float(options.get("settle_recheck", READBACK_RECHECK_SECONDS))
         self._lock = threading.Lock()
         self._uncertain_since: dict[str, datetime] = {}  # key → when the earliest uncertain attempt was sent
-        self._uploaded: dict[str, list[str]] = {}   # idempotency key → media ids (reused by settle)
+        self._account_id: str | None = None  # from verify_credentials, when first needed
 
     def __repr__(self) -> str:  # never the token
         return f"MastodonPublisher(base_url={self.base_url!r}, handle={self.handle!r})"
 
     # --- Publisher -------------------------------------------------------------------------------
     def publish(self, post: OutgoingPost) -> Published:
-        """Upload the images, then create the status (see the module docstring).
+        """Upload the images (every attempt uploads its own), then create the status.
 
         :raises RetryLater, RateLimited, Rejected, OutcomeUnknown:
         """
-        media_ids = self._media_for(post)
+        media_ids = [self._upload(image, number, post) for number, image in enumerate(post.images, 1)]
         return self._send_status(post, media_ids)
 
-    def settle(self, post: OutgoingPost, *, sent_at: datetime | None = None) -> Published | None:
-        """Find out whether ``post`` exists by sending it again with the same Idempotency-Key: within
-        Mastodon's one-hour window the instance answers with the status it already made (or makes it
-        now if the first attempt never arrived), so the post exists exactly once either way.
+    def settle(self, post: OutgoingPost) -> Published | None:
+        """Find out whether ``post`` exists by reading the account's own statuses back from the server
+        (``readback``): newest first, back to when the first uncertain attempt was sent. Found: the post
+        exists (its status is returned). Read back past that moment without finding it: it does not (None:
+        sending is safe, and the resend carries the same Idempotency-Key as a second guard). A miss is read
+        a second time after ``settle_recheck`` seconds, in case the server was still writing the status.
 
-        ``sent_at`` is when the attempt that may have made the post was sent (the earliest one, if
-        several ended uncertain; the dispatcher records attempts before sending). Without it, this
+        ``post.attempted_at`` is when the attempt that may have made the post was sent (the earliest one,
+        if several ended uncertain; the dispatcher records attempts before sending). Without it, this
         publisher's own record is used, then the time inside a TID idempotency key (a TID is made at
         queue time, before any send, so it errs on the safe side).
 
-        Returns None when the instance refuses the post on validation (422): it checks the key first,
-        so the post does not exist.
-
-        :raises OutcomeUnknown: past the window (the instance has forgotten the key), or when the
-            instance refuses before looking at the key (401, 404): a person must look at the profile.
-        :raises RetryLater, RateLimited: the instance could not answer now; settling again later is safe.
+        :raises OutcomeUnknown: the server cannot be read (refused token, no such endpoint) or the
+            statuses reach too far back to look through: a person must look at the profile.
+        :raises RetryLater, RateLimited: the server could not answer now; settling again later is safe.
         """
-        sent_at = sent_at or post.attempted_at or self._uncertain_since_for(post.idempotency_key or post.key)
-        deadline = IDEMPOTENCY_WINDOW - IDEMPOTENCY_SAFETY_MARGIN
-        if sent_at is None or self._clock() - sent_at > deadline:
-            raise OutcomeUnknown(
-                f"Mastodon: cannot tell whether post {post.key} was published: its Idempotency-Key is "
-                f"only kept for {_minutes(IDEMPOTENCY_WINDOW)} minutes and the first attempt "
-                f"{'is of unknown age' if sent_at is None else 'was at ' + sent_at.isoformat()}. "
-                f"Check the account's profile ({self._profile_url()}) and mark the post by hand.")
-        try:
-            media_ids = self._media_for(post)
-        except Rejected as error:  # a refused upload says nothing about the status
-            raise OutcomeUnknown(f"Mastodon: cannot tell whether post {post.key} was published: {error}. "
-                                 f"Check the account's profile ({self._profile_url()}).") from None
-        try:
-            return self._send_status(post, media_ids)
-        except OutcomeUnknown as error:  # still inside the window: asking again later is safe
-            raise RetryLater(f"Mastodon: could not settle post {post.key} yet (asking again later with the "
-                             f"same Idempotency-Key is safe): {error}") from None
-        except Rejected as error:
-            if error.status == 422:
-                # Mastodon looks the key up before validating (PostStatusService): a validation
-                # refusal means the key is unknown, so the post does not exist.
-                return None
-            raise OutcomeUnknown(f"Mastodon: cannot tell whether post {post.key} was published: {error}. "
-                                 f"Check the account's profile ({self._profile_url()}).") from None
+        sent_at = post.attempted_at or self._uncertain_since_for(post.idempotency_key or post.key)
+        if sent_at is None:
+            raise OutcomeUnknown(self._look_yourself(post, "the first attempt is of unknown age"))
+        found = self._read_back(post, sent_at)
+        if found is None and self.settle_recheck > 0:
+            time.sleep(self.settle_recheck)
+            found = self._read_back(post, sent_at)
+        if found is not None:
+            with self._lock:
+                self._uncertain_since.pop(post.idempotency_key or post.key, None)
+        return found
 
     def close(self) -> None:
         self._session.close()
 
-    # --- media -----------------------------------------------------------------------------------
-    def _media_for(self, post: OutgoingPost) -> list[str]:
-        """Media ids for ``post``: reused from an earlier attempt in this process, else uploaded."""
-        key = post.idempotency_key or post.key
-        with self._lock:
-            earlier = self._uploaded.get(key)
-        if earlier is not None or not post.images:
-            return list(earlier or [])
-        media_ids = [self._upload(image, number, post) for number, image in enumerate(post.images, 1)]
-        with self._lock:
-            self._uploaded[key] = media_ids
-        return media_ids
+    # --- reading back --------------------------------------------------------------------------------
+    def _read_back(self, post: OutgoingPost, sent_at: datetime) -> Published | None:
+        not_before = earliest_possible(sent_at, CLOCK_SKEW_TOLERANCE)
+        what = f"the statuses of {self._profile_url()} (settling post {post.key})"
+        try:
+            page = self._call(self._client.account_statuses, self._own_account_id(), limit=READBACK_PAGE_SIZE)
+            for _ in range(READBACK_MAX_PAGES):
+                for status in page or []:
+                    if is_this_post(status, post, not_before=not_before):
+                        return self._published(status, settled_by="read back from the account's statuses")
+                if not page or older_than(page[-1], not_before):
+                    return None  # read back past the first attempt: it is not there
+                page = self._call(self._client.fetch_next, page)
+        except MastodonError as error:
+            mapped = self._map_error(error, what, status_may_exist=False)
+            if isinstance(mapped, Rejected):
+                raise OutcomeUnknown(self._look_yourself(post, str(mapped)), status=mapped.status) from None
+            raise mapped from None
+        raise OutcomeUnknown(self._look_yourself(
+            post, f"more than {READBACK_PAGE_SIZE * READBACK_MAX_PAGES} statuses were posted since the first "
+                  f"attempt at {sent_at.isoformat(timespec='seconds')}, too many to look through"))
 
+    def _own_account_id(self) -> str:
+        if self._account_id is None:
+            me = self._call(self._client.account_verify_credentials)
+            self._account_id = str(me["id"])
+            self.handle = self.handle or me.get("username")
+        return self._account_id
+
+    def _look_yourself(self, post: OutgoingPost, why: str) -> str:
+        return (f"Mastodon: cannot tell whether post {post.key} was published: {why.rstrip('.')}. A person should open "
+                f"{self._profile_url()} and look for a post starting {_preview(post.text)!r}; mark it published if "
+                f"it is there, or send it again if not.")
+
+    # --- media -----------------------------------------------------------------------------------
     def _upload(self, image: Image, number: int, post: OutgoingPost) -> str:
         what = f"image {number} of post {post.key}"
         try:
@@ -191,11 +207,13 @@ class MastodonPublisher(Publisher):
                     self._uncertain_since.setdefault(key, started)
             raise mapped from None
         with self._lock:
-            self._uploaded.pop(key, None)
             self._uncertain_since.pop(key, None)
+        return self._published(status)
+
+    def _published(self, status: Mapping[str, Any], *, settled_by: str = "") -> Published:
         status_id = str(status["id"])
         url = status.get("url") or f"{self._profile_url()}/{status_id}"
-        return Published(platform_id=status_id, url=url, response={
+        return Published(platform_id=status_id, url=url, settled_by=settled_by, response={
             "id": status_id, "url": url, "visibility": status.get("visibility"),
             "language": status.get("language"), "media": len(status.get("media_attachments") or []),
         })
@@ -226,11 +244,12 @@ class MastodonPublisher(Publisher):
         if isinstance(error, MastodonNetworkError):
             return network_failure(error, f"{where}, {what}", may_create_post=status_may_exist)
         status = _http_status(error)
-        words = describe(error)
-        if isinstance(error, MastodonUnauthorizedError):
-            return Rejected(f"{where} refused the access token for {what} (401): {words}. Check the "
-                            f"account's access token (it needs the {TOKEN_SCOPES} scopes).",
-                            status=status)
+        words = self._words(error)
+        if isinstance(error, MastodonUnauthorizedError) or _about_the_token(status, words):
+            return Rejected(f"{where} refused the access token for {what} ({status}): {words}. The token is "
+                            f"wrong, revoked or lacks the {TOKEN_SCOPES} scopes: make a new one (Preferences → "
+                            f"Development on Mastodon) and set it in the account's credential environment "
+                            f"variable.", status=status)
         if isinstance(error, MastodonServerError):
             return RetryLater(f"{where} had a server error on {what} ({status}): {words}", status=status)
         if isinstance(error, MastodonNotFoundError):
@@ -240,6 +259,19 @@ class MastodonPublisher(Publisher):
                 return RetryLater(f"{where} refused {what} (422): {words}", status=status)
             return Rejected(f"{where} refused {what} ({status}): {words}", status=status)
         return Rejected(f"{where}: {what} could not be sent: {words}", status=status)
+
+    def _words(self, error: Exception) -> str:
+        """The server's own words: its JSON ``error``, else its answer's body without markup (Takahē
+        answers a bad token with an HTML page), else the HTTP reason."""
+        said = error.args[3] if len(error.args) >= 4 else None
+        if said:
+            return server_words(str(said))
+        response: requests.Response | None = getattr(self._responses, "last", None)
+        if response is not None and not response.ok:
+            words = server_words(response.content, response.headers.get("Content-Type", ""))
+            if words:
+                return words
+        return describe(error)
 
     def _rate_limit_reset(self) -> datetime:
         """``X-RateLimit-Reset`` (ISO 8601) of the 429 this thread just got, in our clock."""
@@ -292,6 +324,20 @@ def describe(error: Exception) -> str:
     return str(args[0]) if args else type(error).__name__
 
 
+def _about_the_token(status: int | None, words: str) -> bool:
+    """A refusal of the credentials that is not a 401: Takahē answers 400 "Invalid Bearer token", Mastodon
+    403 "This action is outside the authorized scopes"."""
+    return status in (400, 403) and bool(_TOKEN_WORDS.search(words))
+
+
+_TOKEN_WORDS = re.compile(r"\btoken\b|unauthori[sz]ed|not authenticated|authori[sz]ed scopes", re.IGNORECASE)
+
+
+def _preview(text: str, length: int = 40) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= length else flat[: length - 1] + "…"
+
+
 def _parse_reset(value: str) -> datetime | None:
     """ISO 8601 (Mastodon), or Unix seconds (some servers: GoToSocial)."""
     if value.isdigit():
@@ -312,5 +358,3 @@ def _parse_http_date(value: str | None) -> datetime | None:
         return None
 
 
-def _minutes(delta: timedelta) -> int:
-    return int(delta.total_seconds() // 60)

@@ -225,7 +225,7 @@ class XPublisher(Publisher):
 
     def _existing_by_duplicate(self, detail: str) -> Published:
         """The post X's duplicate answer proves: its id unknown, the link the profile's."""
-        return Published(platform_id="", url=self._profile_url(),
+        return Published(platform_id="", url=self._profile_url(), settled_by="X's duplicate-content answer",
                          response={"settled_by": "duplicate-content answer", "detail": detail})
 
     def _unsettled(self, post: OutgoingPost, again: OutcomeUnknown) -> OutcomeUnknown:
@@ -265,7 +265,7 @@ class XPublisher(Publisher):
         """The post among the account's newest, if it is there."""
         for tweet in tweets or []:
             if _same_text(tweet.text, post.text, has_media=bool(post.images)):
-                return self._published(str(tweet.id), tweet.text)
+                return self._published(str(tweet.id), tweet.text, settled_by="read back from the account's posts")
         return None
 
     def _cannot_read(self, post: OutgoingPost, refused: Rejected) -> OutcomeUnknown:
@@ -315,10 +315,10 @@ class XPublisher(Publisher):
                 self._handle = self._handle or me.username
             return self._user_id
 
-    def _published(self, post_id: str, shown_text: str) -> Published:
+    def _published(self, post_id: str, shown_text: str, *, settled_by: str = "") -> Published:
         template = POST_URL if self._handle else POST_URL_WITHOUT_USERNAME
         return Published(platform_id=post_id, url=template.format(username=self._handle, post_id=post_id),
-                         response={"id": post_id, "text": shown_text})
+                         settled_by=settled_by, response={"id": post_id, "text": shown_text})
 
     def _profile_url(self) -> str:
         return PROFILE_URL.format(username=self._handle) if self._handle else "the account's X profile"
