@@ -25,7 +25,7 @@ from sqlalchemy import text
 
 from scheduler import service
 from scheduler.config import load_config
-from scheduler.sandbox.core import Faults, Sandbox
+from scheduler.sandbox.core import Faults, Sandbox, default_platforms
 from project import StormProject, distinct_text, soon, write_campaign
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,9 +104,14 @@ def unsettled(config: Path) -> int:
     return counts.get("pending", 0) + counts.get("sending", 0)
 
 
-def run_chaos(tmp_path: Path, database_url: str, daemons: int, seed: int) -> Tally:
+def run_chaos(tmp_path: Path, database_url: str, daemons: int, seed: int,
+              sandbox_options: dict[str, dict[str, object]] | None = None) -> Tally:
+    """``sandbox_options``: how the sandbox's platforms behave (``default_platforms``), e.g. a Mastodon
+    that ignores Idempotency-Key."""
     chooser = random.Random(seed)
-    with Sandbox(faults=Faults(**vars(FAULTS)), seed=seed) as sandbox:
+    faults = Faults()
+    faults.update(**vars(FAULTS))
+    with Sandbox(default_platforms(sandbox_options), faults=faults, seed=seed) as sandbox:
         config = make_storm(tmp_path, database_url, sandbox)
         logs = [tmp_path / f"daemon-{i}.log" for i in range(daemons)]
         running = [start_daemon(config, logs[i]) for i in range(daemons)]
@@ -174,6 +179,16 @@ def test_chaos_one_daemon_killed_and_restarted(tmp_path: Path, database_url: str
                                                record_property: Callable[[str, object], None]) -> None:
     check(run_chaos(tmp_path, database_url, daemons=1, seed=11), record_property,
           f"1 daemon, {database_url.split(':')[0]}")
+
+
+@pytest.mark.slow
+def test_chaos_against_a_mastodon_that_ignores_the_idempotency_key(tmp_path: Path, database_url: str,
+                                                                   record_property: Callable[[str, object], None]
+                                                                   ) -> None:
+    """Takahē, GoToSocial and snac2 make a second status for a resend with the same key: only reading back
+    what the server holds keeps every post single there."""
+    check(run_chaos(tmp_path, database_url, daemons=1, seed=31, sandbox_options={"mastodon": {"flavor": "takahe"}}),
+          record_property, f"1 daemon, Takahē-like Mastodon (ignores Idempotency-Key), {database_url.split(':')[0]}")
 
 
 @pytest.mark.slow

@@ -245,7 +245,8 @@ def test_posts_left_sending_by_a_dead_daemon_are_settled_per_platform(project: P
     run(project, sandbox, 30, clock=clock)
     assert states(project) == {"sent": 9}
     assert len(sandbox.posts()) == 9 and duplicates(sandbox) == 0
-    settled = rows(project, "select p.platform, a.detail from attempts a join posts p on p.id = a.post_id where a.detail like 'settled%' order by p.platform")
+    settled = rows(project, "select p.platform, a.detail from attempts a join posts p on p.id = a.post_id "
+                            "where a.detail like 'settled%' order by p.platform")
     # the three that had landed, each by its platform's evidence; the six others were read as absent and sent
     evidence = {"bluesky": "holds it)", "mastodon": "(read back from the account's statuses)",
                 "x": "(read back from the account's posts)"}
