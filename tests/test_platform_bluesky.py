@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -18,6 +21,8 @@ from atproto_client.exceptions import BadRequestError, RequestException
 from PIL import Image as PILImage
 
 from driving import DrivenClock
+from project import StormProject
+from scheduler import service
 from scheduler.platforms.base import (
     Image,
     OutcomeUnknown,
@@ -28,12 +33,15 @@ from scheduler.platforms.base import (
     RetryLater,
 )
 from scheduler.platforms.bluesky.facts import CREDENTIAL_SETS as REQUIRED_CREDENTIALS
+from scheduler.platforms.bluesky.facts import IMAGE_DEFAULT_MAX_BYTES
 from scheduler.platforms.bluesky.publisher import BlueskyPublisher, create_publisher, parse_reply_ref
+from scheduler.platforms.registry import platform
 from scheduler.tid import is_tid, new_tid
 from scheduler.sandbox.bluesky import BLOB_LIMIT_RAISED, BLOB_UPLOAD_LIMIT_REFERENCE, BlueskyApp
 from scheduler.sandbox.core import Faults, Sandbox
 
 LEXICONS = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "bluesky-lexicons"
+PEERS = Path(__file__).resolve().parents[1] / ".ci" / "peers"
 TIMEOUT = 0.5  # publisher timeout in fault tests; the sandbox holds answers longer than this
 
 
@@ -483,7 +491,8 @@ def test_blob_over_the_limit_is_rejected_naming_it(sandbox: Sandbox) -> None:
     with pytest.raises(Rejected) as rejected:
         publisher_for(sandbox).publish(post("huge picture", images=(huge,)))
     message = str(rejected.value)
-    assert "PayloadTooLarge" in message and "request entity too large" in message and "huge.jpg" in message
+    assert "PayloadTooLarge: request entity too large" in message and "huge.jpg" in message
+    assert f"takes images up to {BLOB_UPLOAD_LIMIT_REFERENCE:,} bytes (its describeServer blobUploadLimit)" in message
 
     # As an older PDS answered (the sandbox before): 1,000,000 bytes, 400 BlobTooLarge.
     with Sandbox([BlueskyApp(reference_pds=False)]) as older:
@@ -497,6 +506,210 @@ def test_blob_over_the_limit_is_rejected_naming_it(sandbox: Sandbox) -> None:
         create_publisher(raised.credentials("bluesky", "big"), base_url=raised.base_url("bluesky")).publish(
             post("big picture", images=(big,)))
         assert raised.posts("bluesky")[0].media[0].size == len(big.data)
+
+
+# --- the server's own blob limit (describeServer blobUploadLimit) -------------------------------------
+
+def describe_calls(running: Sandbox) -> int:
+    return sum(1 for _, _, path, _ in running.requests("bluesky")
+               if path == "/xrpc/com.atproto.server.describeServer")
+
+
+def blob(size: int, name: str = "photo.jpg") -> Image:
+    return Image(b"\xff\xd8\xff" + bytes(size - 3), "image/jpeg", "a photo", 1000, 1000, name)
+
+
+def test_upload_over_a_small_server_limit_names_that_limit_read_once() -> None:
+    # A PDS started with BLOB_LIMIT=500000: 413 PayloadTooLarge, and the advice names its announced limit.
+    with Sandbox([BlueskyApp(blob_upload_limit=500_000)]) as small:
+        publisher = create_publisher(small.credentials("bluesky", "small"), base_url=small.base_url("bluesky"))
+        assert describe_calls(small) == 0  # read only when an upload is refused
+        for _ in range(2):
+            with pytest.raises(Rejected) as rejected:
+                publisher.publish(post("too big here", images=(blob(600_000),)))
+            message = str(rejected.value)
+            assert "upload of image 1 (photo.jpg, 600,000 bytes)" in message
+            assert "413 PayloadTooLarge: request entity too large" in message
+            assert ("the server takes images up to 500,000 bytes (its describeServer blobUploadLimit); make the "
+                    "image smaller or set image_max_bytes for this account below that") in message
+        assert describe_calls(small) == 1 and small.posts("bluesky") == []
+        publisher.publish(post("fits", images=(blob(500_000),)))
+        assert small.posts("bluesky")[0].media[0].size == 500_000
+
+
+class FrontProxy:
+    """A proxy in front of a sandbox PDS, like nginx with a small ``client_max_body_size``: an upload over
+    ``max_body`` gets nginx's 413 HTML page; ``describe_status`` answers describeServer with that status and
+    an HTML page instead of passing it on. Everything else is passed on, with the Host header kept (so the
+    DID document the sandbox answers names the proxy, and the SDK keeps talking to it)."""
+
+    PAGE = ("<html>\r\n<head><title>{status}</title></head>\r\n<body>\r\n<center><h1>{status}</h1></center>"
+            "\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+
+    def __init__(self, upstream: str, *, max_body: int, describe_status: int | None = None) -> None:
+        self.upstream, self.max_body, self.describe_status = upstream, max_body, describe_status
+        self.describe_calls = 0
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self.forward()
+
+            def do_POST(self) -> None:
+                self.forward()
+
+            def forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path.endswith("com.atproto.server.describeServer"):
+                    proxy.describe_calls += 1
+                    if proxy.describe_status is not None:
+                        return self.page(proxy.describe_status, "Bad Gateway")
+                if self.path.endswith("com.atproto.repo.uploadBlob") and len(body) > proxy.max_body:
+                    return self.page(413, "Request Entity Too Large")
+                headers = {name: value for name, value in self.headers.items()
+                           if name.lower() in ("host", "authorization", "content-type", "accept")}
+                answer = httpx.request(self.command, proxy.upstream + self.path, headers=headers, content=body)
+                self.send_response(answer.status_code)
+                for name in ("content-type", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset",
+                             "ratelimit-policy"):
+                    if name in answer.headers:
+                        self.send_header(name, answer.headers[name])
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            def page(self, status: int, reason: str) -> None:
+                html = proxy.PAGE.format(status=f"{status} {reason}").encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(html)))
+                self.end_headers()
+                self.wfile.write(html)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> "FrontProxy":
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def test_a_proxy_refusing_with_an_html_413_gives_its_words_and_the_announced_limit(sandbox: Sandbox) -> None:
+    with FrontProxy(sandbox.base_url("bluesky"), max_body=300_000) as proxy:
+        publisher = create_publisher(sandbox.credentials("bluesky", "behind-a-proxy"), base_url=proxy.url)
+        with pytest.raises(Rejected) as rejected:
+            publisher.publish(post("through the proxy", images=(blob(400_000, "banner.jpg"),)))
+        message = str(rejected.value)
+        assert "too large (413 Request Entity Too Large nginx)" in message and "<" not in message
+        assert (f"the server announces it takes images up to {BLOB_UPLOAD_LIMIT_REFERENCE:,} bytes (its "
+                "describeServer blobUploadLimit), so something in front of it (a proxy) takes less; make the image "
+                "smaller or set image_max_bytes for this account below 400,000 bytes") in message
+        assert publisher.service_url.startswith(proxy.url)  # the uploads went through the proxy
+        publisher.publish(post("small enough", images=(blob(200_000),)))
+        assert [p.text for p in sandbox.posts("bluesky")] == ["small enough"]
+
+
+def test_an_unreadable_describe_server_never_hides_the_refusal(sandbox: Sandbox) -> None:
+    with FrontProxy(sandbox.base_url("bluesky"), max_body=300_000, describe_status=502) as proxy:
+        publisher = create_publisher(sandbox.credentials("bluesky", "behind-a-broken-proxy"), base_url=proxy.url)
+        for _ in range(2):
+            with pytest.raises(Rejected) as rejected:
+                publisher.publish(post("through the proxy", images=(blob(400_000),)))
+            message = str(rejected.value)
+            assert "too large (413 Request Entity Too Large nginx)" in message
+            assert "the server's limit is unknown" in message and "answered 502: 502 Bad Gateway nginx" in message
+            assert "set image_max_bytes for this account below 400,000 bytes" in message
+        assert proxy.describe_calls == 1  # once per publisher, even when it failed
+
+
+def test_server_limits_lower_image_max_bytes_only_below_what_would_be_used() -> None:
+    bluesky = platform("bluesky")
+    with Sandbox([BlueskyApp(blob_upload_limit=500_000)]) as small:
+        assert bluesky.server_limits(small.base_url("bluesky"), 5.0) == {"image_max_bytes": 500_000}
+        assert bluesky.server_limits(small.base_url("bluesky") + "/xrpc/", 5.0) == {"image_max_bytes": 500_000}
+    with Sandbox([BlueskyApp()]) as default:  # 5 MiB: above the lexicon's 2,000,000, so the lexicon wins
+        assert bluesky.server_limits(default.base_url("bluesky"), 5.0) == {}
+    with Sandbox([BlueskyApp(blob_upload_limit=1_500_000)]) as raised:  # above our 1,000,000 default: nothing
+        assert bluesky.server_limits(raised.base_url("bluesky"), 5.0) == {}
+    with Sandbox([BlueskyApp(reference_pds=False)]) as older:  # announces no blobUploadLimit
+        assert bluesky.server_limits(older.base_url("bluesky"), 5.0) == {}
+
+
+def test_server_limits_of_an_unreachable_or_odd_server_are_retry_later() -> None:
+    bluesky = platform("bluesky")
+    with pytest.raises(RetryLater, match=r"describeServer\): connection refused"):
+        bluesky.server_limits("http://127.0.0.1:9", 2.0)
+    with pytest.raises(RetryLater, match="not an http:// or https:// address"):
+        bluesky.server_limits("pds.example.org", 2.0)
+    with Sandbox([BlueskyApp()]) as running, FrontProxy(running.base_url("bluesky"), max_body=1,
+                                                        describe_status=502) as proxy:
+        with pytest.raises(RetryLater, match="answered 502: 502 Bad Gateway nginx"):
+            bluesky.server_limits(proxy.url, 2.0)
+
+
+def test_online_check_uses_the_pds_blob_limit(tmp_path: Path) -> None:
+    with Sandbox([BlueskyApp(blob_upload_limit=400_000)]) as small:
+        accounts = (f'[[accounts]]\nid = "pds-small"\nplatform = "bluesky"\nhandle = "net.example.com"\n'
+                    f'instance = "{small.base_url("bluesky")}"\ncredentials = {{ app_password = "NET_BSKY" }}\n')
+        config = StormProject.create(tmp_path, accounts=accounts).load_config()
+        assert config.image_profile("pds-small").max_bytes == IMAGE_DEFAULT_MAX_BYTES
+        online, problems = service.with_instance_limits(config, timeout=5.0)
+        assert problems == [] and online.image_profile("pds-small").max_bytes == 400_000
+    offline, problems = service.with_instance_limits(config, timeout=2.0)  # the server is gone: a warning
+    assert offline.image_profile("pds-small").max_bytes == IMAGE_DEFAULT_MAX_BYTES
+    [problem] = problems
+    assert not problem.is_error and "connection refused" in problem.message
+    assert "checking with the configured limits instead" in problem.message
+
+
+# --- against the reference PDS (@atproto/pds, started by .ci/peers) -------------------------------------
+
+@pytest.fixture(scope="module")
+def reference_pds() -> dict[str, Any]:
+    """The reference PDS's entry of peers.json (pdsUrl, blobUploadLimit, accounts), after ``.ci/peers start``
+    (which reuses a running one; it is left running for the other tests). Skips, naming why, where it is not
+    installed or did not start."""
+    if not PEERS.exists():
+        pytest.skip(f"no {PEERS}: cannot start the reference PDS")
+    try:
+        started = subprocess.run([str(PEERS), "start"], capture_output=True, text=True, timeout=300, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        pytest.skip(f"the reference PDS could not be started ({PEERS} start: {error})")
+    said = " ".join(started.stderr.split())[-400:]
+    lines = started.stdout.strip().splitlines()
+    if started.returncode != 0 or not lines or not Path(lines[-1]).exists():
+        pytest.skip(f"{PEERS} start failed (exit {started.returncode}): {said}")
+    pds = json.loads(Path(lines[-1]).read_text()).get("pds")
+    if not pds:
+        pytest.skip(f"the reference PDS is not installed or did not start ({PEERS} install; {said or 'no output'})")
+    return dict(pds)
+
+
+def test_reference_pds_refuses_an_image_over_its_limit_and_the_advice_names_it(
+        reference_pds: dict[str, Any]) -> None:
+    pds_url, limit = reference_pds["pdsUrl"], reference_pds["blobUploadLimit"]
+    account = reference_pds["accounts"][-1]
+    bluesky = platform("bluesky")
+    publisher = bluesky.create_publisher({"app_password": account["appPassword"]}, handle=account["handle"],
+                                         base_url=pds_url, timeout=30.0)
+    try:
+        with pytest.raises(Rejected) as rejected:
+            publisher.publish(post("one image too big for the server", images=(blob(limit + 1, "huge.jpg"),)))
+    finally:
+        publisher.close()
+    message = str(rejected.value)
+    assert "413 PayloadTooLarge: request entity too large" in message and "huge.jpg" in message
+    assert f"the server takes images up to {limit:,} bytes (its describeServer blobUploadLimit)" in message
+    # The reference's default is 5 MiB, above the lexicon's 2,000,000 and our 1,000,000: nothing is lowered.
+    lowered = {} if limit >= IMAGE_DEFAULT_MAX_BYTES else {"image_max_bytes": limit}
+    assert bluesky.server_limits(pds_url, 5.0) == lowered
 
 
 # --- the session: kept, refreshed, never one login per post ------------------------------------------

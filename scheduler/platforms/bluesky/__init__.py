@@ -1,9 +1,9 @@
-"""Bluesky (any AT Protocol PDS): facts (``facts``), how it counts (``text``) and the publisher through the
-atproto SDK (``publisher``)."""
+"""Bluesky (any AT Protocol PDS): facts (``facts``), how it counts (``text``), what a server says about
+itself (``server``) and the publisher through the atproto SDK (``publisher``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..base import Cap, Measure, Platform, PublisherFactory, TagLimit
 from . import facts
@@ -39,6 +39,17 @@ class Bluesky(Platform[BlueskyLimits]):
 
     def image_profile(self, limits: BlueskyLimits) -> "ImageProfile":
         return facts.image_profile(limits)
+
+    def server_limits(self, instance: str, timeout: float) -> dict[str, Any] | None:
+        """``image_max_bytes`` lowered to the server's ``blobUploadLimit`` (describeServer) when that is below
+        the documented default; ``{}`` when the server takes as much or more, or announces no limit. (The
+        configured ``[limits.bluesky]`` is not visible here: the default is what is compared.)
+
+        :raises RetryLater: the server could not be read.
+        """
+        from .server import limits_from_server
+
+        return limits_from_server(instance, timeout=timeout, image_max_bytes=self.limits().image_max_bytes)
 
     def publisher_factory(self) -> PublisherFactory:
         from .publisher import create_publisher

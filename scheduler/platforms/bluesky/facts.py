@@ -63,6 +63,10 @@ APP_URL = "https://bsky.app"              # public links: https://bsky.app/profi
 POST_COLLECTION = "app.bsky.feed.post"
 IMAGES_EMBED = "app.bsky.embed.images"
 CONNECT_TIMEOUT = 5.0  # seconds; never longer than the publisher's own timeout
+# What a PDS says about itself (no token needed); the reference PDS announces its blob limit there
+# (``blobUploadLimit``, 5 MiB by default) and answers 413 PayloadTooLarge above it.
+DESCRIBE_SERVER = "com.atproto.server.describeServer"
+DESCRIBE_SERVER_TIMEOUT = 3.0  # seconds; read only after an upload was refused, so it must not hold the post up
 # getRecord of a missing record: current PDSes answer 400 RecordNotFound; older ones 400 InvalidRequest
 # "Could not locate record: <uri>" (@atproto/pds getRecord.ts, both versions).
 RECORD_NOT_FOUND_ERROR = "RecordNotFound"

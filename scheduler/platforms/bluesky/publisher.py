@@ -16,7 +16,11 @@ explicit rkey is not used: the reference answers a taken key with a bare 500, in
 server fault; the SDK's ``put_record(swap_record=None)`` omits the field and would overwrite.)
 
 Error kinds: 5xx, refused connections and connect timeouts → RetryLater; 429 → RateLimited until the
-``ratelimit-reset`` instant; credentials, validation, BlobTooLarge → Rejected with Bluesky's words; a read
+``ratelimit-reset`` instant; credentials, validation → Rejected with Bluesky's words. An image over the
+server's blob limit → Rejected with the server's words and what to do: the reference PDS answers
+``413 PayloadTooLarge`` "request entity too large" (a proxy in front of a server may answer 413 with an HTML
+page), and the advice names the limit the server announces (``blobUploadLimit`` in ``describeServer``, read
+once per publisher, only after such a refusal); older servers answer 400 ``BlobTooLarge``. A read
 timeout or dropped connection while the record write was in flight → OutcomeUnknown (``settle`` then asks
 ``getRecord`` for the key). Failures before the record write (login, blob uploads) cannot create a post,
 so they are never "unknown".
@@ -48,12 +52,14 @@ from atproto_client.models.common import XrpcError
 from atproto_client.request import Request
 
 from ...tid import is_tid
+from ..answers import server_words
 from ..base import (Clock, Image, OutcomeUnknown, OutgoingPost, Published, Publisher, PublishError, RateLimited,
                     Rejected, RetryLater)
 from ..transport import epoch_seconds, network_failure, rate_limit_until, utc_clock
-from .facts import (APP_URL, CONNECT_TIMEOUT, DEFAULT_BASE_URL, IMAGE_DEFAULT_MAX_BYTES, IMAGE_HARD_MAX_BYTES,
-                    IMAGES_EMBED, NAME, POST_COLLECTION, RATE_LIMIT_WINDOW, RECORD_NOT_FOUND_ERROR,
-                    RECORD_NOT_FOUND_MESSAGE, SESSION_ERRORS)
+from .facts import (APP_URL, CONNECT_TIMEOUT, DEFAULT_BASE_URL, DESCRIBE_SERVER_TIMEOUT, IMAGE_DEFAULT_MAX_BYTES,
+                    IMAGE_HARD_MAX_BYTES, IMAGES_EMBED, NAME, POST_COLLECTION, RATE_LIMIT_WINDOW,
+                    RECORD_NOT_FOUND_ERROR, RECORD_NOT_FOUND_MESSAGE, SESSION_ERRORS)
+from .server import fetch_blob_upload_limit
 from .text import bluesky_facets
 
 __all__ = ["BlueskyPublisher", "BlueskyRejected", "create_publisher", "parse_reply_ref", "build_post_record"]
@@ -131,6 +137,9 @@ class BlueskyPublisher(Publisher):
         self._session: Session | None = None
         self._login_lock = threading.Lock()
         self._renew_lock = threading.Lock()
+        self._timeout = timeout
+        self._blob_limit_lock = threading.Lock()
+        self._blob_limit: tuple[int | None, str] | None = None  # (limit, why unknown), once read
         self.logins = 0      # createSession calls made (for logs and tests)
         self.refreshes = 0   # refreshSession calls made
 
@@ -216,22 +225,24 @@ class BlueskyPublisher(Publisher):
                 self._login()
 
     # --- XRPC calls --------------------------------------------------------------------------------
-    def _call(self, action: Callable[[], T], *, step: str, may_have_written: bool = True) -> T:
+    def _call(self, action: Callable[[], T], *, step: str, may_have_written: bool = True,
+              blob_size: int | None = None) -> T:
         """Run ``action`` with errors mapped; on a refused session token, renew it and run it once more
-        (the refused call did nothing on the server)."""
+        (the refused call did nothing on the server). ``blob_size``: the call uploads a blob of that size."""
         token = self._session.access_jwt if self._session else None
         try:
-            return self._guarded(action, step=step, may_have_written=may_have_written, renewable=True)
+            return self._guarded(action, step=step, may_have_written=may_have_written, renewable=True,
+                                 blob_size=blob_size)
         except _SessionRefused:
             self._renew_session(token)
-        return self._guarded(action, step=step, may_have_written=may_have_written)
+        return self._guarded(action, step=step, may_have_written=may_have_written, blob_size=blob_size)
 
     def _guarded(self, action: Callable[[], T], *, step: str, may_have_written: bool,
-                 renewable: bool = False) -> T:
+                 renewable: bool = False, blob_size: int | None = None) -> T:
         try:
             return action()
         except (AtProtocolError, httpx.HTTPError) as error:
-            mapped = self._map_error(error, step=step, may_have_written=may_have_written)
+            mapped = self._map_error(error, step=step, may_have_written=may_have_written, blob_size=blob_size)
             if renewable and isinstance(mapped, _SessionRefused):
                 raise mapped from None
             if isinstance(mapped, _SessionRefused):
@@ -270,7 +281,7 @@ class BlueskyPublisher(Publisher):
                 return self._client.invoke_procedure(
                     "com.atproto.repo.uploadBlob", content=image.data, headers={"Content-Type": image.mime_type},
                     output_encoding="application/json")
-            response = self._call(upload, step=step, may_have_written=False)
+            response = self._call(upload, step=step, may_have_written=False, blob_size=len(image.data))
             blob = _json_content(response.content, "uploadBlob")["blob"]
             entry: dict[str, Any] = {"alt": image.alt or "", "image": blob}
             if image.width > 0 and image.height > 0:
@@ -316,7 +327,8 @@ class BlueskyPublisher(Publisher):
         return Published(platform_id=uri, url=f"{APP_URL}/profile/{handle}/post/{rkey}",
                          reply_ref=StrongRef(uri=uri, cid=cid).as_json(), response=summary, settled_by=settled_by)
 
-    def _map_error(self, error: Exception, *, step: str, may_have_written: bool) -> PublishError:
+    def _map_error(self, error: Exception, *, step: str, may_have_written: bool,
+                   blob_size: int | None = None) -> PublishError:
         where = f"Bluesky {step} for {self.handle}"
         if isinstance(error, httpx.HTTPError):
             return network_failure(error, where, may_create_post=may_have_written)
@@ -325,8 +337,8 @@ class BlueskyPublisher(Publisher):
         if error.response is None:  # NetworkError / InvokeTimeoutError: the transport's error is its cause
             return network_failure(error, where, may_create_post=may_have_written)
         status = error.response.status_code
-        name, message = _xrpc_words(error.response.content)
-        said = f"{name}: {message}" if message else name
+        name, message = _xrpc_words(error.response.content, error.response.headers.get("content-type", ""))
+        said = _said(name, message)
         if isinstance(error, RateLimitExceededError) or status == 429:
             return _rate_limited(error, where, said, self._clock)
         if name in SESSION_ERRORS:
@@ -334,7 +346,11 @@ class BlueskyPublisher(Publisher):
         if isinstance(error, UnauthorizedError):
             return _rejected(f"{where}: Bluesky refused the credentials ({said}); check the handle and app "
                              "password", status, name)
-        if name == "BlobTooLarge":
+        if status == 413 and blob_size is not None:  # the reference PDS: PayloadTooLarge; a proxy: any body
+            answered = said if said.startswith("413") else f"413 {said}"  # a proxy's page often starts so
+            return _rejected(f"{where}: the server refused the image as too large ({answered}); "
+                             f"{self._blob_limit_advice(blob_size)}", status, name)
+        if name == "BlobTooLarge":  # older servers (400)
             return _rejected(f"{where}: {said} (make the image smaller: Bluesky's blob limit is "
                              f"{IMAGE_DEFAULT_MAX_BYTES:,} bytes on most servers, "
                              f"{IMAGE_HARD_MAX_BYTES:,} on updated ones)", status, name)
@@ -343,6 +359,36 @@ class BlueskyPublisher(Publisher):
         if status >= 500 or isinstance(error, (NetworkError, RequestException)):
             return RetryLater(f"{where}: Bluesky answered {status} {said}", status=status)
         return _rejected(f"{where}: Bluesky answered {status} {said}", status, name)
+
+    def _blob_limit_advice(self, size: int) -> str:
+        """What to do about an image the server found too large, from the limit the server announces."""
+        limit, unknown = self._server_blob_limit()
+        below = "make the image smaller or set image_max_bytes for this account below"
+        if limit is None:
+            return f"{unknown}; {below} {size:,} bytes"
+        announced = f"{limit:,} bytes (its describeServer blobUploadLimit)"
+        if size <= limit:
+            return (f"the server announces it takes images up to {announced}, so something in front of it (a "
+                    f"proxy) takes less; {below} {size:,} bytes")
+        if limit < IMAGE_HARD_MAX_BYTES:
+            return f"the server takes images up to {announced}; {below} that"
+        return (f"the server takes images up to {announced}; make the image smaller (at most "
+                f"{IMAGE_HARD_MAX_BYTES:,} bytes, Bluesky's limit for an image in a post)")
+
+    def _server_blob_limit(self) -> tuple[int | None, str]:
+        """The server's blob limit, read once per publisher (only when an upload was refused), with the
+        reason when it is unknown. Never raises: the error being reported matters more."""
+        with self._blob_limit_lock:
+            if self._blob_limit is None:
+                try:
+                    limit = fetch_blob_upload_limit(self.service_url,
+                                                    timeout=min(self._timeout, DESCRIBE_SERVER_TIMEOUT))
+                except Exception as error:  # any failure only leaves the limit unknown
+                    self._blob_limit = (None, f"the server's limit is unknown ({error})")
+                else:
+                    self._blob_limit = (limit, "" if limit is not None else
+                                        "the server does not announce its limit (no blobUploadLimit in describeServer)")
+            return self._blob_limit
 
 
 class BlueskyRejected(Rejected):
@@ -396,16 +442,27 @@ def _json_content(content: Any, what: str) -> dict[str, Any]:
     return content
 
 
-def _xrpc_words(content: Any) -> tuple[str, str]:
-    """(error name, message) of an XRPC error body, whatever form the SDK left it in."""
+_NO_NAME = "Error"  # the error name of an answer that gave none (not an XRPC error body)
+
+
+def _xrpc_words(content: Any, content_type: str = "") -> tuple[str, str]:
+    """(error name, message) of an XRPC error body, whatever form the SDK left it in; a body that is not
+    XRPC JSON (a proxy's HTML page, plain text) gives its words without markup."""
     if isinstance(content, XrpcError):
-        return content.error or "Error", content.message or ""
+        return content.error or _NO_NAME, content.message or ""
     if isinstance(content, dict):
-        return str(content.get("error") or "Error"), str(content.get("message") or "")
+        return str(content.get("error") or _NO_NAME), str(content.get("message") or "")
     if isinstance(content, bytes):
-        text = content.decode("utf-8", "replace").strip()
-        return "Error", text[:200]
-    return "Error", ""
+        return _NO_NAME, server_words(content, content_type)
+    return _NO_NAME, ""
+
+
+def _said(name: str, message: str) -> str:
+    """What the server said, as one phrase: ``PayloadTooLarge: request entity too large``; the bare words
+    of an answer that is not an XRPC error."""
+    if not message:
+        return name
+    return message if name == _NO_NAME else f"{name}: {message}"
 
 
 def _rejected(message: str, status: int, error_name: str) -> BlueskyRejected:
