@@ -310,3 +310,39 @@ def test_a_daemon_killed_mid_storm_while_a_post_hangs_sends_nothing_twice(
     assert_each_post_once(storm, server)
     details = settle_details(storm)
     assert details and all("it exists, once" in detail for detail in details), details
+
+
+# --- what Takahē answers, in its own words ---------------------------------------------------------------
+def test_takahe_refusing_a_token_is_a_credential_problem_in_its_own_words() -> None:
+    from scheduler.platforms.base import OutgoingPost, Rejected
+    from scheduler.platforms.registry import platform
+
+    found = peer("takahe", "Takahē (a Mastodon-API server)")
+    publisher = platform("mastodon").create_publisher({"access_token": "revoked-or-wrong"}, base_url=found["url"])
+    with pytest.raises(Rejected) as refused:
+        publisher.publish(OutgoingPost(key="k", idempotency_key="k", text="never posted"))
+    message = str(refused.value)
+    assert "(400): Invalid Bearer token" in message and "<" not in message  # its HTML page, without markup
+    assert "refused the access token" in message and "make a new one" in message
+
+
+def test_validate_online_reads_takahes_own_limits(tmp_path: Path) -> None:
+    found = peer("takahe", "Takahē (a Mastodon-API server)")
+    server = takahe_server()
+    project = StormProject.create(tmp_path, accounts=server.accounts_toml(found["url"]))
+    big = "x" * 600  # over the 500 characters Takahē announces
+    write_campaign(tmp_path, "long", soon(3600), posts=f'[[posts]]\ntext = "{big} #FreeThemAll"\n'
+                                                      f'accounts = ["{server.accounts[0].account_id}"]\n')
+    output = project.cli("validate", "--online", str(tmp_path / "campaigns" / "long.toml")).output
+    assert "could not read the instance's limits" not in output, output
+    assert "the limit is 500" in output, output
+
+
+def test_takahes_limits_are_read_where_mastodon_py_would_get_404() -> None:
+    """Takahē answers /api/v2/instance/ (Mastodon.py's path, with a slash) with 404; it announces 10 MiB
+    images and 4 megapixels, not Mastodon's 16 MiB and 33 megapixels."""
+    from scheduler.platforms.mastodon.instance import fetch_instance_limits
+
+    limits = fetch_instance_limits(peer("takahe", "Takahē (a Mastodon-API server)")["url"])
+    assert limits["image_max_bytes"] == 10 * 1024 * 1024 and limits["image_max_pixels"] == 4_000_000
+    assert limits["max_characters"] == 500 and limits["max_images"] == 4
