@@ -99,7 +99,8 @@ def main(ctx: click.Context, config_path: Path, database: str | None) -> None:
 def _online_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--online", is_flag=True,
-        help="Read each Mastodon instance's own limits (GET /api/v2/instance) before checking.")(command)
+        help="Read each server's own limits before checking (Mastodon: GET /api/v2/instance; a Bluesky PDS: "
+             "describeServer's blob limit).")(command)
 
 
 def _apply_online(obj: Context, online: bool) -> list[Problem]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -632,26 +631,27 @@ def test_an_unreadable_describe_server_never_hides_the_refusal(sandbox: Sandbox)
 def test_server_limits_lower_image_max_bytes_only_below_what_would_be_used() -> None:
     bluesky = platform("bluesky")
     with Sandbox([BlueskyApp(blob_upload_limit=500_000)]) as small:
-        assert bluesky.server_limits(small.base_url("bluesky"), 5.0) == {"image_max_bytes": 500_000}
-        assert bluesky.server_limits(small.base_url("bluesky") + "/xrpc/", 5.0) == {"image_max_bytes": 500_000}
+        assert bluesky.server_limits(small.base_url("bluesky"), 5.0, bluesky.limits()) == {"image_max_bytes": 500_000}
+        xrpc_url = small.base_url("bluesky") + "/xrpc/"
+        assert bluesky.server_limits(xrpc_url, 5.0, bluesky.limits()) == {"image_max_bytes": 500_000}
     with Sandbox([BlueskyApp()]) as default:  # 5 MiB: above the lexicon's 2,000,000, so the lexicon wins
-        assert bluesky.server_limits(default.base_url("bluesky"), 5.0) == {}
+        assert bluesky.server_limits(default.base_url("bluesky"), 5.0, bluesky.limits()) == {}
     with Sandbox([BlueskyApp(blob_upload_limit=1_500_000)]) as raised:  # above our 1,000,000 default: nothing
-        assert bluesky.server_limits(raised.base_url("bluesky"), 5.0) == {}
+        assert bluesky.server_limits(raised.base_url("bluesky"), 5.0, bluesky.limits()) == {}
     with Sandbox([BlueskyApp(reference_pds=False)]) as older:  # announces no blobUploadLimit
-        assert bluesky.server_limits(older.base_url("bluesky"), 5.0) == {}
+        assert bluesky.server_limits(older.base_url("bluesky"), 5.0, bluesky.limits()) == {}
 
 
 def test_server_limits_of_an_unreachable_or_odd_server_are_retry_later() -> None:
     bluesky = platform("bluesky")
     with pytest.raises(RetryLater, match=r"describeServer\): connection refused"):
-        bluesky.server_limits("http://127.0.0.1:9", 2.0)
+        bluesky.server_limits("http://127.0.0.1:9", 2.0, bluesky.limits())
     with pytest.raises(RetryLater, match="not an http:// or https:// address"):
-        bluesky.server_limits("pds.example.org", 2.0)
+        bluesky.server_limits("pds.example.org", 2.0, bluesky.limits())
     with Sandbox([BlueskyApp()]) as running, FrontProxy(running.base_url("bluesky"), max_body=1,
                                                         describe_status=502) as proxy:
         with pytest.raises(RetryLater, match="answered 502: 502 Bad Gateway nginx"):
-            bluesky.server_limits(proxy.url, 2.0)
+            bluesky.server_limits(proxy.url, 2.0, bluesky.limits())
 
 
 def test_online_check_uses_the_pds_blob_limit(tmp_path: Path) -> None:
@@ -662,6 +662,10 @@ def test_online_check_uses_the_pds_blob_limit(tmp_path: Path) -> None:
         assert config.image_profile("pds-small").max_bytes == IMAGE_DEFAULT_MAX_BYTES
         online, problems = service.with_instance_limits(config, timeout=5.0)
         assert problems == [] and online.image_profile("pds-small").max_bytes == 400_000
+        lower = StormProject.create(tmp_path / "lower", accounts=accounts,
+                                    extra="\n[limits.bluesky]\nimage_max_bytes = 300000\n").load_config()
+        online, problems = service.with_instance_limits(lower, timeout=5.0)  # the organizer's lower setting stays
+        assert problems == [] and online.image_profile("pds-small").max_bytes == 300_000
     offline, problems = service.with_instance_limits(config, timeout=2.0)  # the server is gone: a warning
     assert offline.image_profile("pds-small").max_bytes == IMAGE_DEFAULT_MAX_BYTES
     [problem] = problems
@@ -673,23 +677,11 @@ def test_online_check_uses_the_pds_blob_limit(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def reference_pds() -> dict[str, Any]:
-    """The reference PDS's entry of peers.json (pdsUrl, blobUploadLimit, accounts), after ``.ci/peers start``
-    (which reuses a running one; it is left running for the other tests). Skips, naming why, where it is not
-    installed or did not start."""
-    if not PEERS.exists():
-        pytest.skip(f"no {PEERS}: cannot start the reference PDS")
-    try:
-        started = subprocess.run([str(PEERS), "start"], capture_output=True, text=True, timeout=300, check=False)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        pytest.skip(f"the reference PDS could not be started ({PEERS} start: {error})")
-    said = " ".join(started.stderr.split())[-400:]
-    lines = started.stdout.strip().splitlines()
-    if started.returncode != 0 or not lines or not Path(lines[-1]).exists():
-        pytest.skip(f"{PEERS} start failed (exit {started.returncode}): {said}")
-    pds = json.loads(Path(lines[-1]).read_text()).get("pds")
-    if not pds:
-        pytest.skip(f"the reference PDS is not installed or did not start ({PEERS} install; {said or 'no output'})")
-    return dict(pds)
+    """The reference PDS's entry of peers.json (pdsUrl, blobUploadLimit, accounts); skips, naming why, where
+    it is not installed or did not start."""
+    from peers import peer
+
+    return peer("pds", "The reference Bluesky PDS")
 
 
 def test_reference_pds_refuses_an_image_over_its_limit_and_the_advice_names_it(
@@ -709,7 +701,7 @@ def test_reference_pds_refuses_an_image_over_its_limit_and_the_advice_names_it(
     assert f"the server takes images up to {limit:,} bytes (its describeServer blobUploadLimit)" in message
     # The reference's default is 5 MiB, above the lexicon's 2,000,000 and our 1,000,000: nothing is lowered.
     lowered = {} if limit >= IMAGE_DEFAULT_MAX_BYTES else {"image_max_bytes": limit}
-    assert bluesky.server_limits(pds_url, 5.0) == lowered
+    assert bluesky.server_limits(pds_url, 5.0, bluesky.limits()) == lowered
 
 
 # --- the session: kept, refreshed, never one login per post ------------------------------------------

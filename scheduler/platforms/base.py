@@ -295,9 +295,9 @@ class Platform(ABC, Generic[LimitsT]):
         """What posting costs, where the platform bills for it."""
         return None
 
-    def server_limits(self, instance: str, timeout: float) -> dict[str, Any] | None:
-        """The limits a server announces about itself, in this platform's limit names; None when the
-        platform has no such announcement.
+    def server_limits(self, instance: str, timeout: float, limits: LimitsT) -> dict[str, Any] | None:
+        """The limits a server announces about itself, in this platform's limit names, given the ``limits``
+        the account has now (configured); None when the platform has no such announcement.
 
         :raises RetryLater: the server could not be read.
         """

@@ -158,7 +158,7 @@ def with_instance_limits(config: Config, timeout: float = 10.0) -> tuple[Config,
     for account in config.settings.accounts:
         if account.instance and not account.sandbox:
             try:
-                found = account.wing.server_limits(account.instance, timeout)
+                found = account.wing.server_limits(account.instance, timeout, config.limits_for(account.id))
             except PublishError as error:
                 problems.append(Problem(config.label, f"accounts.{account.id}.instance",
                                         f"{error}; checking with the configured limits instead", severity="warning"))

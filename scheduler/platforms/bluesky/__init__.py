@@ -40,16 +40,16 @@ class Bluesky(Platform[BlueskyLimits]):
     def image_profile(self, limits: BlueskyLimits) -> "ImageProfile":
         return facts.image_profile(limits)
 
-    def server_limits(self, instance: str, timeout: float) -> dict[str, Any] | None:
+    def server_limits(self, instance: str, timeout: float, limits: BlueskyLimits) -> dict[str, Any] | None:
         """``image_max_bytes`` lowered to the server's ``blobUploadLimit`` (describeServer) when that is below
-        the documented default; ``{}`` when the server takes as much or more, or announces no limit. (The
-        configured ``[limits.bluesky]`` is not visible here: the default is what is compared.)
+        what the account takes now (configured or documented); ``{}`` when the server takes as much or more,
+        or announces no limit.
 
         :raises RetryLater: the server could not be read.
         """
         from .server import limits_from_server
 
-        return limits_from_server(instance, timeout=timeout, image_max_bytes=self.limits().image_max_bytes)
+        return limits_from_server(instance, timeout=timeout, image_max_bytes=limits.image_max_bytes)
 
     def publisher_factory(self) -> PublisherFactory:
         from .publisher import create_publisher

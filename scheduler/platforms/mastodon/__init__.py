@@ -32,7 +32,7 @@ class Mastodon(Platform[MastodonLimits]):
     def image_profile(self, limits: MastodonLimits) -> "ImageProfile":
         return facts.image_profile(limits)
 
-    def server_limits(self, instance: str, timeout: float) -> dict[str, Any] | None:
+    def server_limits(self, instance: str, timeout: float, limits: MastodonLimits) -> dict[str, Any] | None:
         from .instance import fetch_instance_limits
 
         return fetch_instance_limits(instance, timeout=timeout)
