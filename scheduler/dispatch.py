@@ -361,8 +361,11 @@ class Dispatcher:
             return await self._retry(post, self.clock() + delay, "retry",
                                      f"{error} (retrying in {format_duration(delay)})")
         except RateLimited as error:
-            return await self._retry(post, error.until + timedelta(milliseconds=self._random.randint(0, 500)),
-                                     "rate-limited", f"{error} (waiting until {error.until:%H:%M:%S} UTC)")
+            until = error.until
+            if not error.named:  # a guess: back off as after a transient failure, never past the guess
+                until = min(until, self.clock() + self._backoff(post.attempts, None))
+            return await self._retry(post, until + timedelta(milliseconds=self._random.randint(0, 500)),
+                                     "rate-limited", f"{error} (waiting until {until:%H:%M:%S} UTC)")
         except Duplicate as duplicate:
             return await self._duplicate(post, duplicate)
         except Rejected as error:

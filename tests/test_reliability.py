@@ -130,6 +130,23 @@ def test_rate_limits_are_waited_out(project: Path, sandbox: Sandbox, clock: Driv
     assert waits, "no rate limit was hit"
 
 
+def test_a_429_that_names_no_reset_is_tried_again_soon_not_after_a_whole_window(project: Path, clock: DrivenClock
+                                                                                 ) -> None:
+    """A server without rate-limit headers (Takahē) behind a proxy that answers 429: waiting Mastodon's five-minute
+    window on a guess would make storm posts late; backing off as after a transient failure keeps them on time."""
+    from scheduler.sandbox.core import default_platforms
+
+    with Sandbox(default_platforms({"mastodon": {"flavor": "takahe"}}), seed=7, clock=clock.epoch) as sandbox:
+        queue(project, storm(project, posts_per_account=1, accounts=("mastodon-0", "mastodon-1", "mastodon-2"),
+                             lateness="30s"))
+        sandbox.faults.update(rate_limit_rate=0.5)
+        events: list[DispatchEvent] = []
+        run(project, sandbox, 40, events, clock=clock)
+        assert states(project) == {"sent": 3} and duplicates(sandbox) == 0
+    guesses = [e for e in events if e.kind == "retry" and "no reset named" in e.detail]
+    assert guesses, "no 429 without a reset was hit"
+
+
 def test_a_refusal_fails_with_the_platforms_own_words(project: Path, sandbox: Sandbox, clock: DrivenClock) -> None:
     too_long = "x" * 600 + " #FreeThemAll"
     campaign = write_campaign(project, "refused", soon(1), posts=f"""

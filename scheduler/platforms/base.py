@@ -58,13 +58,16 @@ class RetryLater(PublishError):
 
 
 class RateLimited(PublishError):
-    """The platform refused for a rate limit and named (or implied) when it resets."""
+    """The platform refused for a rate limit and named (or implied) when it resets. ``named``: the platform
+    said when (a 429 without a reset, from a proxy or a server without rate-limit headers, is not waited out
+    for a whole window: trying again sooner costs only another 429)."""
 
     kind = ErrorKind.RATE_LIMITED
 
-    def __init__(self, message: str, *, until: datetime, status: int | None = 429) -> None:
+    def __init__(self, message: str, *, until: datetime, status: int | None = 429, named: bool = True) -> None:
         super().__init__(message, status=status)
         self.until = until  # aware UTC datetime
+        self.named = named
 
 
 class Rejected(PublishError):

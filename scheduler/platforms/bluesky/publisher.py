@@ -471,8 +471,9 @@ def _rejected(message: str, status: int, error_name: str) -> BlueskyRejected:
 
 def _rate_limited(error: RequestErrorBase, where: str, said: str, clock: Clock) -> RateLimited:
     headers = error.response.headers if error.response is not None else {}
-    until = rate_limit_until(epoch_seconds(headers.get("ratelimit-reset")), window=RATE_LIMIT_WINDOW, clock=clock)
+    reset = epoch_seconds(headers.get("ratelimit-reset"))
+    until = rate_limit_until(reset, window=RATE_LIMIT_WINDOW, clock=clock)
     policy = headers.get("ratelimit-policy", "?")
     return RateLimited(f"{where}: rate limited ({said}; policy {policy}, "
                        f"{headers.get('ratelimit-remaining', '?')} left); resets at {until.isoformat()}",
-                       until=until, status=429)
+                       until=until, status=429, named=reset is not None)

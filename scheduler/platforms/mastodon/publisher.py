@@ -238,9 +238,12 @@ class MastodonPublisher(Publisher):
         """One of the four kinds, with the instance's own words (Mastodon.py's messages carry no token)."""
         where = f"Mastodon ({self.base_url})"
         if isinstance(error, MastodonRatelimitError):
-            until = self._rate_limit_reset()
+            reset = self._rate_limit_reset()
+            until = rate_limit_until(reset, window=RATE_LIMIT_WINDOW, clock=self._clock)
             return RateLimited(f"{where} rate limit reached while sending {what}; it resets at "
-                               f"{until.isoformat(timespec='seconds')}", until=until)
+                               f"{until.isoformat(timespec='seconds')}"
+                               + ("" if reset else " (no reset named: a guess, one rate-limit window)"),
+                               until=until, named=reset is not None)
         if isinstance(error, MastodonNetworkError):
             return network_failure(error, f"{where}, {what}", may_create_post=status_may_exist)
         status = _http_status(error)
@@ -273,8 +276,8 @@ class MastodonPublisher(Publisher):
                 return words
         return describe(error)
 
-    def _rate_limit_reset(self) -> datetime:
-        """``X-RateLimit-Reset`` (ISO 8601) of the 429 this thread just got, in our clock."""
+    def _rate_limit_reset(self) -> datetime | None:
+        """``X-RateLimit-Reset`` (ISO 8601) of the 429 this thread just got, in our clock; None without one."""
         response: requests.Response | None = getattr(self._responses, "last", None)
         now = self._clock()
         reset = _parse_reset(response.headers.get("X-RateLimit-Reset", "")) if response is not None else None
@@ -282,7 +285,7 @@ class MastodonPublisher(Publisher):
             server_now = _parse_http_date(response.headers.get("Date"))
             if server_now is not None and abs(now - server_now) > CLOCK_SKEW_TOLERANCE:
                 reset += now - server_now
-        return rate_limit_until(reset, window=RATE_LIMIT_WINDOW, clock=self._clock)
+        return reset
 
 
 # --- module functions ------------------------------------------------------------------------------

@@ -360,7 +360,8 @@ class XPublisher(Publisher):
         known = [reset for reset in resets if reset]
         until = rate_limit_until(max(known) if known else None, window=RATE_LIMIT_WINDOW, clock=self._clock)
         return RateLimited(f"X rate limit ({bucket}) reached while {action} for {self._who}; it resets at "
-                           f"{until.isoformat(timespec='seconds')}. X said: {_words(error)}", until=until)
+                           f"{until.isoformat(timespec='seconds')}. X said: {_words(error)}", until=until,
+                           named=bool(known))
 
     def _rejected(self, action: str, error: tweepy.HTTPException) -> Rejected:
         words = _words(error)
