@@ -232,10 +232,14 @@ def show_queue_report(report: QueueReport, continues: str | None = None) -> None
         console.print(f"continues {continues}: took over its {len(report.taken_over)} pending post(s) (cancelled "
                       "there; this file's posts are queued here, once)")
     if report.kept:
-        console.print(f"{len(report.kept)} post(s) left as they are (already "
+        console.print(f"{len(report.kept)} post(s) left as they are ("
                       f"{', '.join(sorted({state for _, state in report.kept}))})")
     if report.skipped_past:
         console.print(f"[yellow]{len(report.skipped_past)} post(s) not queued: already past the lateness bound[/]")
+    if report.to_review:
+        console.print(f"[yellow]{len(report.to_review)} post(s) removed from the file may already be published "
+                      f"(their last attempt's outcome was unknown): now needs-review; check the account, then "
+                      f"`python run.py resolve POST_ID`[/]")
 
 
 @main.command()
@@ -245,8 +249,11 @@ def show_queue_report(report: QueueReport, continues: str | None = None) -> None
 def unqueue(obj: Context, campaign_id: str) -> None:
     """Cancel every pending post of a queued campaign (by its id, as `log` shows it)."""
     with obj.store() as store:
-        count = service.unqueue(campaign_id, store)
+        count, to_review = service.unqueue(campaign_id, store)
     console.print(f"cancelled {count} pending post(s) of {campaign_id}")
+    for post_id in to_review:
+        console.print(f"[yellow]{post_id}: its last attempt's outcome was unknown, so it may be published: now "
+                      f"needs-review; check the account, then `python run.py resolve {post_id}`[/]")
 
 
 @main.command()

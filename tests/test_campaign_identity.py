@@ -175,7 +175,7 @@ def test_taking_over_leaves_what_went_out_or_may_have_where_it_is(project: Storm
     output = project.succeeds("queue", str(renamed))
     assert "queued prisoners-day: 3 added" in output
     assert "continues april-17: took over its 3 pending post(s)" in output
-    assert "2 post(s) left as they are (already pending a retry in the campaign continued, sent)" in output
+    assert "2 post(s) left as they are (pending a retry in the campaign continued, sent)" in output
     accounts = sorted((campaign, account) for campaign, account, *_ in pending(project))
     assert accounts == [("april-17", "other-x"), ("prisoners-day", "net-bluesky"), ("prisoners-day", "net-mastodon"),
                         ("prisoners-day", "net-mastodon")]  # the post in doubt stays with its attempts

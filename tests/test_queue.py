@@ -101,9 +101,52 @@ text = "A new text #FreeThemAll"
 accounts = ["net-x"]
 """)
     result = cli(project, "queue", str(path))
-    assert "1 post(s) left as they are (already sent)" in result.output
+    assert "1 post(s) left as they are (sent)" in result.output
     row = post_rows(project)["storm/first/net-x"]
     assert row[0] == "sent" and row[1].startswith("Freedom")
+
+
+def _may_be_out(project: Path, post_id: str) -> None:
+    """What a daemon leaves when an attempt's answer never came: pending again, to be settled first."""
+    with sqlite3.connect(project / "storm.db") as db:
+        db.execute("update posts set uncertain = 1, attempts = 1 where id = ?", (post_id,))
+
+
+def test_requeue_never_rewrites_or_cancels_a_post_that_may_be_out(project: Path) -> None:
+    """Its text is what settling looks for on the platform: rewritten, the first copy would not be found and
+    a second would go out; cancelled, the log would say cancelled of a post that may be published."""
+    start = utcnow() + timedelta(hours=2)
+    path = write_campaign(project, "storm", start)
+    cli(project, "queue", str(path))
+    _may_be_out(project, "storm/first/net-x")
+    _may_be_out(project, "storm/second/net-mastodon")
+    write_campaign(project, "storm", start, posts="""
+[[posts]]
+id = "first"
+text = "Edited: freedom for all political prisoners #FreeThemAll"
+accounts = ["net-x", "net-mastodon", "net-bluesky"]
+images = [{ file = "card.png", alt = "A green card" }]
+""")
+    result = cli(project, "queue", str(path))
+    assert result.exit_code == 0, result.output
+    assert "0 added, 2 updated, 0 unchanged, 0 cancelled" in result.output
+    assert "1 post(s) left as they are (its last attempt may have gone out: being settled)" in result.output
+    assert "1 post(s) removed from the file may already be published" in result.output
+    rows = post_rows(project)
+    assert rows["storm/first/net-x"][:2] == ("pending", "Freedom for all political prisoners #FreeThemAll")
+    assert rows["storm/first/net-mastodon"][1].startswith("Edited")
+    assert rows["storm/second/net-mastodon"][0] == "needs-review"
+    assert "may have been published" in rows["storm/second/net-mastodon"][4]
+
+
+def test_unqueue_leaves_a_post_that_may_be_out_for_review(project: Path) -> None:
+    path = write_campaign(project, "storm", utcnow() + timedelta(hours=2))
+    cli(project, "queue", str(path))
+    _may_be_out(project, "storm/first/net-x")
+    result = cli(project, "unqueue", "storm")
+    assert result.exit_code == 0 and "cancelled 3" in result.output
+    assert "storm/first/net-x: its last attempt's outcome was unknown" in result.output
+    assert post_rows(project)["storm/first/net-x"][0] == "needs-review"
 
 
 def test_queue_of_a_past_storm_is_refused_and_changes_nothing(project: Path) -> None:

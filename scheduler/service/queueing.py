@@ -59,8 +59,9 @@ def new_post(post: PlannedPost) -> NewPost:
                    reply_to_id=post.reply_to_id, content_hash=post.content_hash)
 
 
-def unqueue(campaign_id: str, store: Store) -> int:
-    """Cancel every pending post of a queued campaign. Returns how many.
+def unqueue(campaign_id: str, store: Store) -> tuple[int, list[str]]:
+    """Cancel every pending post of a queued campaign (one that may already be out becomes needs-review).
+    Returns how many were cancelled, and the ids of those to review.
 
     :raises UserError: no such campaign was queued.
     """

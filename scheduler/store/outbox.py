@@ -23,6 +23,7 @@ from .schema import attempts, campaigns, daemons, posts
 PENDING, SENDING, SENT, FAILED, MISSED, CANCELLED, NEEDS_REVIEW = (
     "pending", "sending", "sent", "failed", "missed", "cancelled", "needs-review")
 FINAL_STATES = (SENT, FAILED, MISSED, CANCELLED, NEEDS_REVIEW)
+MAY_BE_OUT = "its last attempt may have gone out: being settled"  # how a queue report names a post it keeps
 STATES = (PENDING, SENDING) + FINAL_STATES
 
 
@@ -134,6 +135,7 @@ class QueueReport:
     kept: list[tuple[str, str]] = field(default_factory=list)      # (post id, state) left as they are
     skipped_past: list[str] = field(default_factory=list)          # already past the lateness bound
     taken_over: list[str] = field(default_factory=list)  # pending posts of the continued campaign, now this one's
+    to_review: list[str] = field(default_factory=list)   # removed while they may have gone out: a person looks
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,8 @@ class Store:
         with self.engine.begin() as db:
             self._upsert_campaign(db, campaign, now)
             existing = {row.id: row for row in db.execute(
-                select(posts.c.id, posts.c.state, posts.c.content_hash).where(posts.c.campaign_id == campaign.id))}
+                select(posts.c.id, posts.c.state, posts.c.content_hash, posts.c.uncertain)
+                .where(posts.c.campaign_id == campaign.id))}
             staying = self._take_over(db, campaign, report, now) if campaign.continues else {}
             new_rows, planned_ids = [], set()
             for post in planned:
@@ -191,11 +194,14 @@ class Store:
                 elif old is None:
                     new_rows.append(_new_row(post, now))
                     report.added.append(post.id)
+                elif old.state == PENDING and old.uncertain:
+                    report.kept.append((post.id, MAY_BE_OUT))  # rewriting it would make settling miss the first
                 elif old.state in (PENDING, CANCELLED):
                     if old.state == PENDING and old.content_hash == post.content_hash:
                         report.unchanged.append(post.id)
                         continue
-                    db.execute(update(posts).where(posts.c.id == post.id, posts.c.state == old.state)
+                    db.execute(update(posts).where(posts.c.id == post.id, posts.c.state == old.state,
+                                                   posts.c.uncertain.is_(False))
                                .values(**_content(post), state=PENDING, error=None, updated_at=now))
                     report.updated.append(post.id)
                 else:
@@ -203,8 +209,9 @@ class Store:
             if new_rows:
                 db.execute(insert(posts), new_rows)
             removed = [pid for pid, row in existing.items() if pid not in planned_ids and row.state == PENDING]
+            report.to_review.extend(self._to_review(db, removed, "removed from the campaign file", now))
             self._cancel(db, removed, "removed from the campaign file", now)
-            report.cancelled.extend(removed)
+            report.cancelled.extend(pid for pid in removed if pid not in report.to_review)
         return report
 
     def _upsert_campaign(self, db: Connection, campaign: CampaignRecord, now: datetime) -> None:
@@ -234,19 +241,37 @@ class Store:
                 for row in rows if row.id not in moved and row.state != CANCELLED}
 
     def _cancel(self, db: Connection, post_ids: list[str], reason: str, now: datetime) -> int:
+        """Cancel those still pending whose every attempt (if any) certainly did not go out."""
         count = 0
         for chunk in _chunks(post_ids, 500):
-            count += db.execute(update(posts).where(posts.c.id.in_(chunk), posts.c.state == PENDING)
+            count += db.execute(update(posts).where(posts.c.id.in_(chunk), posts.c.state == PENDING,
+                                                    posts.c.uncertain.is_(False))
                                 .values(state=CANCELLED, error=reason, updated_at=now)).rowcount
         return count
 
-    def unqueue(self, campaign_id: str, now: datetime | None = None) -> int:
-        """Cancel every pending post of a campaign. Returns how many were cancelled."""
+    def _to_review(self, db: Connection, post_ids: list[str], reason: str, now: datetime) -> list[str]:
+        """Pending posts whose last attempt may have gone out cannot just be cancelled (the log would say
+        cancelled of a post that may be on the platform) nor settled and sent: a person looks."""
+        found: list[str] = []
+        for chunk in _chunks(post_ids, 500):
+            found += db.execute(update(posts).where(posts.c.id.in_(chunk), posts.c.state == PENDING,
+                                                    posts.c.uncertain.is_(True))
+                                .values(state=NEEDS_REVIEW, updated_at=now, claimed_by=None,
+                                        error=f"{reason} while its last attempt's outcome was unknown: it may "
+                                              f"have been published; check the account, then `resolve` it")
+                                .returning(posts.c.id)).scalars().all()
+        return found
+
+    def unqueue(self, campaign_id: str, now: datetime | None = None) -> tuple[int, list[str]]:
+        """Cancel every pending post of a campaign; one whose last attempt may have gone out becomes
+        needs-review instead. Returns how many were cancelled, and the ids of those to review."""
         now = now or utcnow()
         with self.engine.begin() as db:
             db.execute(update(campaigns).where(campaigns.c.id == campaign_id).values(state="cancelled"))
-            return db.execute(update(posts).where(posts.c.campaign_id == campaign_id, posts.c.state == PENDING)
-                              .values(state=CANCELLED, error="campaign cancelled (unqueue)", updated_at=now)).rowcount
+            pending = list(db.execute(select(posts.c.id).where(posts.c.campaign_id == campaign_id,
+                                                               posts.c.state == PENDING)).scalars())
+            to_review = self._to_review(db, pending, "campaign cancelled (unqueue)", now)
+            return self._cancel(db, pending, "campaign cancelled (unqueue)", now), to_review
 
     def resolve_review(self, post_id: str, *, published: bool, url: str | None, resend_until: datetime | None,
                        now: datetime) -> bool:
