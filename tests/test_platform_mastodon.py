@@ -369,16 +369,21 @@ def takahe_like() -> Iterator[tuple[Sandbox, MastodonApp]]:
         yield running, app
 
 
-def test_key_ignoring_server_uncertain_post_is_found_not_sent_twice(takahe_like: tuple[Sandbox, MastodonApp]) -> None:
-    sandbox, _ = takahe_like
-    publisher, handle = new_account(sandbox)
-    post = outgoing("Accepted, then the line dropped #Storm", images=(Image(jpeg(), "image/jpeg", "teal", 64, 48),))
-    sandbox.faults.update(accept_then_drop_rate=1, only_paths=["/api/v1/statuses"])
+def publish_uncertain(sandbox: Sandbox, publisher: MastodonPublisher, post: OutgoingPost, fault: str) -> None:
+    """Publish ``post`` with ``fault`` on its status request only (the images upload fine): outcome unknown."""
+    sandbox.faults.update(**{fault: 1}, only_paths=["/api/v1/statuses"])
     try:
         with pytest.raises(OutcomeUnknown):
             publisher.publish(post)
     finally:
-        sandbox.faults.update(accept_then_drop_rate=0, only_paths=[])
+        sandbox.faults.update(**{fault: 0}, only_paths=[])
+
+
+def test_key_ignoring_server_uncertain_post_is_found_not_sent_twice(takahe_like: tuple[Sandbox, MastodonApp]) -> None:
+    sandbox, _ = takahe_like
+    publisher, handle = new_account(sandbox)
+    post = outgoing("Accepted, then the line dropped #Storm", images=(Image(jpeg(), "image/jpeg", "teal", 64, 48),))
+    publish_uncertain(sandbox, publisher, post, "accept_then_drop_rate")
     settled = publisher.settle(post)
     [accepted] = posts_of(sandbox, handle)
     assert settled is not None and settled.platform_id == accepted.post_id
@@ -390,12 +395,7 @@ def test_key_ignoring_server_resend_uploads_its_images_again(takahe_like: tuple[
     sandbox, _ = takahe_like
     publisher, handle = new_account(sandbox)
     post = outgoing("Pictures twice", images=(Image(jpeg(), "image/jpeg", "teal", 64, 48),))
-    sandbox.faults.update(drop_rate=1, only_paths=["/api/v1/statuses"])
-    try:
-        with pytest.raises(OutcomeUnknown):
-            publisher.publish(post)
-    finally:
-        sandbox.faults.update(drop_rate=0, only_paths=[])
+    publish_uncertain(sandbox, publisher, post, "drop_rate")
     uploads_before = [r for r in sandbox.requests("mastodon") if r[2] == "/api/v2/media"]
     assert publisher.settle(post) is None
     publisher.publish(post)

@@ -42,6 +42,7 @@ from ...tid import tid_time
 from ..answers import server_words
 from ..base import (Clock, Image, OutcomeUnknown, OutgoingPost, Published, Publisher, PublishError, RateLimited,
                     Rejected, RetryLater)
+from ..matching import preview
 from ..transport import epoch_seconds, network_failure, rate_limit_until, utc_clock
 from .facts import (ASSUMED_VERSION, CLOCK_SKEW_TOLERANCE, MEDIA_POLL_INTERVAL, MEDIA_POLL_MAX_INTERVAL,
                     MEDIA_PROCESSING_TIMEOUT, NAME, RATE_LIMIT_WINDOW, READBACK_MAX_PAGES, READBACK_PAGE_SIZE,
@@ -155,7 +156,7 @@ class MastodonPublisher(Publisher):
 
     def _look_yourself(self, post: OutgoingPost, why: str) -> str:
         return (f"Mastodon: cannot tell whether post {post.key} was published: {why.rstrip('.')}. A person should open "
-                f"{self._profile_url()} and look for a post starting {_preview(post.text)!r}; mark it published if "
+                f"{self._profile_url()} and look for a post starting {preview(post.text)!r}; mark it published if "
                 f"it is there, or send it again if not.")
 
     # --- media -----------------------------------------------------------------------------------
@@ -336,9 +337,6 @@ def _about_the_token(status: int | None, words: str) -> bool:
 _TOKEN_WORDS = re.compile(r"\btoken\b|unauthori[sz]ed|not authenticated|authori[sz]ed scopes", re.IGNORECASE)
 
 
-def _preview(text: str, length: int = 40) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= length else flat[: length - 1] + "…"
 
 
 def _parse_reset(value: str) -> datetime | None:

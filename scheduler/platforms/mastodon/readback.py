@@ -11,26 +11,12 @@ shorten), and whitespace is ignored, since servers turn new lines into ``<br>`` 
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
-from ...text import extract_urls
 from ..answers import html_text
 from ..base import OutgoingPost
-
-_LINK = "\x00link\x00"
-
-
-def comparable(text: str) -> str:
-    """NFC text without whitespace, every link one placeholder."""
-    normalized = unicodedata.normalize("NFC", text)
-    pieces, position = [], 0
-    for start, end, _ in extract_urls(normalized):
-        pieces += [normalized[position:start], _LINK]
-        position = end
-    pieces.append(normalized[position:])
-    return "".join("".join(pieces).split())
+from ..matching import comparable
 
 
 def created_at(status: Mapping[str, Any]) -> datetime | None:
@@ -56,7 +42,12 @@ def is_this_post(status: Mapping[str, Any], post: OutgoingPost, *, not_before: d
         return False
     if len(status.get("media_attachments") or []) != len(post.images):
         return False
-    return comparable(html_text(str(status.get("content") or ""))) == comparable(post.text)
+    return _unspaced(html_text(str(status.get("content") or ""))) == _unspaced(post.text)
+
+
+def _unspaced(text: str) -> str:
+    """Servers turn new lines into ``<br>`` or paragraphs: whitespace is not compared at all."""
+    return comparable(text).replace(" ", "")
 
 
 def older_than(status: Mapping[str, Any], moment: datetime) -> bool:

@@ -18,7 +18,6 @@ import asyncio
 import logging
 import threading
 import time
-import unicodedata
 from typing import Any, Callable, ClassVar, Mapping, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -29,9 +28,9 @@ from requests.adapters import HTTPAdapter
 from tweepy.asynchronous import AsyncClient
 from yarl import URL
 
-from ...text import extract_urls
 from ..base import (Clock, Duplicate, Image, OutcomeUnknown, OutgoingPost, Published, Publisher, PublishError,
                     RateLimited, Rejected, RetryLater)
+from ..matching import LINK_PLACEHOLDER, comparable, preview
 from ..transport import epoch_seconds, network_failure, rate_limit_until, utc_clock
 from .facts import (ACCESS_TOKEN_USER_ID, API_HOSTNAMES, CREDENTIAL_SETS, DUPLICATE_CONTENT_MARKER, HOSTS,
                     IMAGE_MEDIA_CATEGORY, MEDIA_METADATA_PATH, MEDIA_UPLOAD_PATH, NAME, POST_URL,
@@ -231,7 +230,7 @@ class XPublisher(Publisher):
     def _unsettled(self, post: OutgoingPost, again: OutcomeUnknown) -> OutcomeUnknown:
         return OutcomeUnknown(f"Cannot tell whether post {post.key} reached X: the account may not read its "
                               f"posts, and sending again got no answer either ({again}). A person should open "
-                              f"{self._profile_url()} and look for a post starting {_preview(post.text)!r}.",
+                              f"{self._profile_url()} and look for a post starting {preview(post.text)!r}.",
                               status=again.status)
 
     def close(self) -> None:
@@ -271,7 +270,7 @@ class XPublisher(Publisher):
     def _cannot_read(self, post: OutgoingPost, refused: Rejected) -> OutcomeUnknown:
         return OutcomeUnknown(
             f"Cannot tell whether post {post.key} reached X. {refused}. A person should open "
-            f"{self._profile_url()} and look for a post starting {_preview(post.text)!r}; mark it published "
+            f"{self._profile_url()} and look for a post starting {preview(post.text)!r}; mark it published "
             f"if it is there, or send it again if not.",
             status=refused.status,
         )
@@ -461,26 +460,12 @@ async def _close_shared_sessions() -> None:
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
-_LINK_PLACEHOLDER = "\u2060link\u2060"
-
-
-def _comparable(text: str) -> str:
-    """NFC text with every link X would find (with or without http) reduced to one placeholder."""
-    normalized = unicodedata.normalize("NFC", text)
-    pieces, position = [], 0
-    for start, end, _ in extract_urls(normalized):
-        pieces += [normalized[position:start], _LINK_PLACEHOLDER]
-        position = end
-    pieces.append(normalized[position:])
-    return " ".join("".join(pieces).split())
-
-
 def _same_text(shown: str, sent: str, *, has_media: bool) -> bool:
     """Whether X's rendering of a post (``shown``: t.co links, a trailing media link) is the text we sent."""
-    shown_c, sent_c = _comparable(shown), _comparable(sent)
+    shown_c, sent_c = comparable(shown), comparable(sent)
     if shown_c == sent_c:
         return True
-    return has_media and shown_c == f"{sent_c} {_LINK_PLACEHOLDER}".strip()
+    return has_media and shown_c == f"{sent_c} {LINK_PLACEHOLDER}".strip()
 
 
 def _words(error: Exception) -> str:
@@ -497,5 +482,3 @@ def _settle_action(post: OutgoingPost) -> str:
     return f"reading the account's recent posts (to settle post {post.key})"
 
 
-def _preview(text: str, length: int = 40) -> str:
-    return text if len(text) <= length else text[: length - 1] + "…"
