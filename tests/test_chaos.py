@@ -97,6 +97,15 @@ def start_daemon(config: Path, log: Path) -> subprocess.Popen:
                             stdout=log.open("a"), stderr=subprocess.STDOUT)
 
 
+def wait_for_posts_in_flight(config: Path, timeout: float = 5.0) -> None:
+    """Until some post is being sent (or ``timeout``: the storm may be over)."""
+    loaded = load_config(config)
+    deadline = time.monotonic() + timeout
+    with service.open_store(loaded) as store:
+        while time.monotonic() < deadline and not store.counts().get("sending"):
+            time.sleep(0.05)
+
+
 def unsettled(config: Path) -> int:
     loaded = load_config(config)
     with service.open_store(loaded) as store:
@@ -120,6 +129,7 @@ def run_chaos(tmp_path: Path, database_url: str, daemons: int, seed: int,
         try:
             while kills < KILLS:  # kill one daemon at a random moment, restart it a moment later
                 time.sleep(chooser.uniform(0.5, 3.0))
+                wait_for_posts_in_flight(config)  # a kill that lands while nothing is sent proves little
                 victim = chooser.randrange(daemons)
                 running[victim].send_signal(signal.SIGKILL)
                 running[victim].wait()
@@ -172,6 +182,7 @@ def check(tally_: Tally, record_property: Callable[[str, object], None], title: 
     assert tally_.disagreements == []
     assert tally_.states["sent"] == tally_.accepted  # every accepted post is logged sent, and vice versa
     assert tally_.outcomes["unknown"] and tally_.outcomes["retry"] and tally_.outcomes["rate-limited"]  # faults bit
+    assert tally_.outcomes["interrupted"]  # and kills landed while posts were being sent
 
 
 @pytest.mark.slow
