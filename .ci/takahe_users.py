@@ -22,6 +22,10 @@ for name in ("storm", "rain", "hail"):
     identity = IdentityService.create(user=user, username=name, domain=domain, name=f"{name.title()} Tester")
     token = Token.objects.create(application=app, user=user, identity=identity,
                                  token=secrets.token_urlsafe(43), scopes=["read", "write"])
-    accounts.append({"username": name, "token": token.token})
+    account = {"username": name, "token": token.token}
+    if name == "storm":  # a token that may post but read nothing (what a too-narrow token looks like)
+        account["write_only_token"] = Token.objects.create(application=app, user=user, identity=identity,
+                                                           token=secrets.token_urlsafe(43), scopes=["write"]).token
+    accounts.append(account)
 print(json.dumps({"url": f"http://{DOMAIN}", "client_id": app.client_id, "client_secret": app.client_secret,
                   "accounts": accounts}))

@@ -326,6 +326,26 @@ def test_takahe_refusing_a_token_is_a_credential_problem_in_its_own_words() -> N
     assert "refused the access token" in message and "make a new one" in message
 
 
+def test_a_token_that_may_not_read_leaves_an_uncertain_post_for_a_person_and_says_which_scopes() -> None:
+    from datetime import datetime, timezone
+
+    from scheduler.platforms.base import OutcomeUnknown, OutgoingPost
+    from scheduler.platforms.registry import platform
+
+    found = peer("takahe", "Takahē (a Mastodon-API server)")
+    token = found["accounts"][0].get("write_only_token")
+    if not token:
+        pytest.skip("this Takahē was started without a write-only token (restart it: .ci/peers stop; .ci/peers start)")
+    publisher = platform("mastodon").create_publisher({"access_token": token}, base_url=found["url"],
+                                                      handle=found["accounts"][0]["username"])
+    post = OutgoingPost(key="k", idempotency_key="k", text=f"write-only {uuid.uuid4().hex[:8]}",
+                        attempted_at=datetime.now(timezone.utc))
+    publisher.publish(post)
+    with pytest.raises(OutcomeUnknown) as unknown:
+        publisher.settle(post)
+    assert "read:accounts and read:statuses" in str(unknown.value) and "look for a post starting" in str(unknown.value)
+
+
 def test_validate_online_reads_takahes_own_limits(tmp_path: Path) -> None:
     found = peer("takahe", "Takahē (a Mastodon-API server)")
     server = takahe_server()

@@ -17,6 +17,9 @@ NAME = "mastodon"
 DISPLAY_NAME = "Mastodon"
 CREDENTIAL_SETS: tuple[tuple[str, ...], ...] = (("access_token",),)
 TOKEN_SCOPES = "write:statuses and write:media"
+# To settle a post whose answer was lost, the publisher reads the account's own statuses: verify_credentials
+# needs read:accounts, the account's statuses read:statuses (Takahē enforces both; Mastodon too, for a token).
+READ_SCOPES = "read:accounts and read:statuses"
 
 # --- text (mastodon app/validators/status_length_validator.rb; configuration.statuses) ------------------------
 MAX_CHARACTERS = 500             # MAX_CHARS; configuration.statuses.max_characters

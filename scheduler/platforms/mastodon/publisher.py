@@ -46,7 +46,7 @@ from ..matching import preview
 from ..transport import epoch_seconds, network_failure, rate_limit_until, utc_clock
 from .facts import (ASSUMED_VERSION, CLOCK_SKEW_TOLERANCE, MEDIA_POLL_INTERVAL, MEDIA_POLL_MAX_INTERVAL,
                     MEDIA_PROCESSING_TIMEOUT, NAME, RATE_LIMIT_WINDOW, READBACK_MAX_PAGES, READBACK_PAGE_SIZE,
-                    READBACK_RECHECK_SECONDS, TOKEN_SCOPES, VERSION_CHECK_MODE)
+                    READ_SCOPES, READBACK_RECHECK_SECONDS, TOKEN_SCOPES, VERSION_CHECK_MODE)
 from .readback import earliest_possible, is_this_post, older_than
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,10 @@ class MastodonPublisher(Publisher):
         except MastodonError as error:
             mapped = self._map_error(error, what, status_may_exist=False)
             if isinstance(mapped, Rejected):
-                raise OutcomeUnknown(self._look_yourself(post, str(mapped)), status=mapped.status) from None
+                hint = (f" (for Stormcaller to settle such posts itself, the account's token needs the {READ_SCOPES} "
+                        f"scopes too)" if mapped.status in (401, 403) else "")
+                raise OutcomeUnknown(self._look_yourself(post, str(mapped).rstrip(".") + hint),
+                                     status=mapped.status) from None
             raise mapped from None
         raise OutcomeUnknown(self._look_yourself(
             post, f"more than {READBACK_PAGE_SIZE * READBACK_MAX_PAGES} statuses were posted since the first "
@@ -295,7 +298,8 @@ def create_publisher(credentials: Mapping[str, str], *, handle: str | None = Non
                      clock: Clock | None = None) -> MastodonPublisher:
     """A publisher for one account on the instance at ``base_url`` (e.g. ``https://mastodon.social``).
 
-    ``credentials``: ``access_token`` (a user token with the write:statuses and write:media scopes). Options:
+    ``credentials``: ``access_token`` (a user token with the write:statuses and write:media scopes, and
+    read:accounts and read:statuses to settle a post whose answer was lost). Options:
     ``visibility`` (default for posts that name none), ``media_poll_interval``,
     ``media_processing_timeout`` (seconds), ``mastodon_version`` (what to assume of the instance).
     """
