@@ -445,10 +445,14 @@ def rehearse(obj: Context, campaign: Path, seconds: float, dry_run: bool) -> Non
 @click.option("--timeout-rate", type=float, default=0.0, help="Share of writes accepted, then never answered.")
 @click.option("--drop-rate", type=float, default=0.0, help="Share of writes accepted, then the connection dropped.")
 @click.option("--quiet", is_flag=True, help="Do not print each accepted post (for load tests).")
+@click.option("--flavor", "flavors", type=(click.Choice(service.platform_names()), str), multiple=True,
+              help="Which server a platform's sandbox behaves like: --flavor mastodon takahe (ignores "
+                   "Idempotency-Key, HTML errors, no rate-limit headers, synchronous media).")
 @click.pass_obj
 @reports_user_errors
 def sandbox(obj: Context, host: str, ports: tuple[tuple[str, int], ...], latency: float, error_rate: float,
-            rate_limit_rate: float, timeout_rate: float, drop_rate: float, quiet: bool) -> None:
+            rate_limit_rate: float, timeout_rate: float, drop_rate: float, quiet: bool,
+            flavors: tuple[tuple[str, str], ...]) -> None:
     """Run local servers that speak the X, Mastodon and Bluesky APIs, for a private dress rehearsal.
 
     \b
@@ -465,7 +469,7 @@ def sandbox(obj: Context, host: str, ports: tuple[tuple[str, int], ...], latency
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    running = service.start_sandbox(faults, host=host, ports=wanted)
+    running = service.start_sandbox(faults, host=host, ports=wanted, flavors=dict(flavors))
     if not quiet:
         running.on_post(lambda post: console.print(
             f"{post.platform:<9} {post.account:<20} {len(post.media)} image(s)  {_escape(post.text[:80])}"))

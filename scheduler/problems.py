@@ -28,7 +28,7 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         field = f" {self.field}:" if self.field else ""
-        return f"{where}:{field} {self.message}"
+        return f"{where}:{field} {self.message}" if where or field else self.message
 
     @property
     def is_error(self) -> bool:

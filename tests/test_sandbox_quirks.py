@@ -485,3 +485,19 @@ def test_describe_server_and_a_missing_token_as_the_reference(pds: Callable[...,
     older = pds(reference_pds=False, blob_upload_limit=2_000_000)
     assert "blobUploadLimit" not in older.describe()
     assert older.upload(b"x", token=False).json()["error"] == "AuthenticationRequired"
+
+
+def test_the_sandbox_command_takes_a_flavor_and_names_the_known_ones(tmp_path: Path) -> None:
+    from project import StormProject
+
+    from scheduler import service
+
+    running = service.start_sandbox(flavors={"mastodon": "takahe"}, ports={})
+    try:
+        answer = requests.post(f"{running.base_url('mastodon')}/api/v1/statuses", data={"status": "hi"},
+                               headers={"Authorization": "Bearer wrong"}, timeout=5)
+        assert answer.status_code == 400 and answer.headers["Content-Type"].startswith("text/html")
+    finally:
+        running.stop()
+    output = StormProject.create(tmp_path).fails("sandbox", "--flavor", "mastodon", "gotosocial")
+    assert output.strip() == "error: --flavor: unknown Mastodon sandbox flavor 'gotosocial'; known: mastodon, takahe"

@@ -108,15 +108,20 @@ class _ThrowawayDatabase:
 
 
 def start_sandbox(faults: "Faults | None" = None, *, host: str = "127.0.0.1",
-                  ports: dict[str, int] | None = None) -> "Sandbox":
-    """Local servers that speak each platform's API, running until ``stop()``.
+                  ports: dict[str, int] | None = None, flavors: dict[str, str] | None = None) -> "Sandbox":
+    """Local servers that speak each platform's API, running until ``stop()``. ``flavors``: which server a
+    platform's sandbox behaves like, e.g. a Mastodon-API server that ignores Idempotency-Key ("takahe").
 
-    :raises UserError: a port cannot be taken.
+    :raises UserError: a port cannot be taken, or a flavor is unknown.
     """
-    from ..sandbox.core import Sandbox
+    from ..sandbox.core import Sandbox, default_platforms
 
     try:
-        return Sandbox(faults=faults, host=host, ports=ports).start()
+        platforms = default_platforms({name: {"flavor": flavor} for name, flavor in (flavors or {}).items()})
+    except (TypeError, ValueError) as error:
+        raise UserError(f"--flavor: {error}") from None
+    try:
+        return Sandbox(platforms, faults=faults, host=host, ports=ports).start()
     except OSError as error:
         raise UserError(f"cannot start the sandbox: {error}; choose other ports with --port") from None
 
