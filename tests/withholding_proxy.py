@@ -72,6 +72,10 @@ class WithholdingProxy:
             await self._runner.cleanup()
         if self._session is not None:
             await self._session.close()
+        held = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in held:  # answers still withheld: end them, so the loop stops with nothing pending
+            task.cancel()
+        await asyncio.gather(*held, return_exceptions=True)
 
     def _next_action(self, method: str, path: str) -> str:
         if self.plan.matches(method, path) and self.plan.actions:
