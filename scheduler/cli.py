@@ -14,13 +14,17 @@ import click
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
 from . import service
 from .config import Config
 from .dispatch import DispatchEvent
+from .layout import block_width, is_narrow, join_parts, table_fits, width, wrap_text
 from .media import PreparedImage
-from .planner import Plan
+from .planner import Occurrence, Plan, PlannedPost
 from .problems import Problem, UserError
+from .service.log import campaign_id_of
+from .service.rehearsal import Delivery, StormRehearsal
 from .store import STATES, LogFilter, PostRow, QueueReport, Store
 from .timing import format_duration, parse_duration, utcnow, zone
 
@@ -72,11 +76,40 @@ def reports_user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 def show_problems(problems: list[Problem]) -> None:
     for problem in problems:
         style = "red" if problem.is_error else "yellow"
-        errors.print(f"[{style}]{problem.severity}[/]: {_escape(str(problem))}")
+        say(f"[{style}]{problem.severity}[/]: {_escape(str(problem))}", to=errors, laid_out_only=True)
 
 
 def _escape(text: str) -> str:
     return text.replace("[", "\\[")
+
+
+#: The commands drawn for the terminal they run in: below ``layout.WIDE_FROM`` columns, one block per post
+#: and every line (their problems too) wrapped to the width. Other commands print their lines whole.
+LAID_OUT = ("plan", "log", "rehearse", "run")
+
+
+def _laid_out() -> bool:
+    context = click.get_current_context(silent=True)
+    return context is not None and context.info_name in LAID_OUT
+
+
+def say(markup: str, *, to: Console | None = None, indent: str = "  ", laid_out_only: bool = False) -> None:
+    """One line of rich markup: whole on a wide terminal, wrapped between words on a narrow one (a date or
+    time is never split; lines after the first start with ``indent``). ``laid_out_only``: wrapped only in the
+    commands of ``LAID_OUT``."""
+    target = to or console
+    if not is_narrow(target) or (laid_out_only and not _laid_out()):
+        target.print(markup)
+        return
+    text = Text.from_markup(markup)
+    lead = text.plain[:len(text.plain) - len(text.plain.lstrip(" "))]
+    for line in wrap_text(text, target.width, indent, first_indent=lead):
+        target.print(line)
+
+
+def _print_lines(lines: list[Text]) -> None:
+    for line in lines:
+        console.print(line)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -119,8 +152,9 @@ def validate(obj: Context, files: tuple[Path, ...], online: bool) -> None:
     """Check config.toml and campaign files; report every problem at once.
 
     \b
-    With no FILES, checks every campaigns/*.toml. The files are also checked together and against the
-    posts already queued in the database (nothing may go out twice). Exit status 1 if any error.
+    With no FILES, checks every campaigns/*.toml. The files are also checked
+    together and against the posts already queued in the database (nothing
+    may go out twice). Exit status 1 if any error.
       python run.py validate campaigns/free-palestinian-students.toml
     """
     paths = list(files) or sorted((obj.config.root / "campaigns").glob("*.toml"))
@@ -131,11 +165,22 @@ def validate(obj: Context, files: tuple[Path, ...], online: bool) -> None:
     problems += found
     show_problems(problems)
     error_count = sum(p.is_error for p in problems)
+    checked = {str(path) for path in paths}
+    elsewhere = sorted({p.file or "(no file)" for p in problems if p.is_error and p.file not in checked})
     for campaign in campaigns:
-        if not any(p.is_error and p.file == str(campaign.path) for p in problems):
-            console.print(f"[green]ok[/] {campaign.path}: {campaign.spec.name!r}, {len(campaign.spec.posts)} posts")
+        if any(p.is_error and p.file == str(campaign.path) for p in problems):
+            continue
+        summary = f"{campaign.path}: {campaign.spec.name!r}, {len(campaign.spec.posts)} posts"
+        if elsewhere:  # the file is fine, but it cannot go out as things are
+            console.print(f"[yellow]no errors in the file itself[/]: {summary} (see the errors in "
+                          f"{', '.join(elsewhere)} above)")
+        else:
+            console.print(f"[green]ok[/] {summary}")
     if error_count:
-        errors.print(f"[red]{error_count} error(s)[/] in {len(paths)} file(s)")
+        in_files = sum(p.is_error and p.file in checked for p in problems)
+        errors.print(f"[red]{error_count} error(s)[/] " + (
+            f"({error_count - in_files} in {', '.join(elsewhere)}, {in_files} in {len(paths)} campaign file(s))"
+            if elsewhere else f"in {len(paths)} file(s)"))
         sys.exit(1)
 
 
@@ -167,31 +212,71 @@ def plan(obj: Context, campaign: Path, online: bool) -> None:
 
 def show_plan(plan_: Plan, config: Config, media: service.PreparedMedia) -> None:
     spec = plan_.campaign.spec
-    console.print(f"[bold]{spec.name}[/]  {' '.join(spec.hashtags)}  ({plan_.campaign.path})")
-    for occurrence in plan_.occurrences:
+    say(f"[bold]{_escape(spec.name)}[/]  {' '.join(spec.hashtags)}  ({plan_.campaign.path})")
+    for occurrence in plan_.occurrences:  # one line whatever the width: organizers copy it into their call
         console.print(f"Storm: [bold]{occurrence.announce}[/]")
-    console.print(f"Lateness bound: {format_duration(plan_.max_lateness)} (a post not out by then is missed)")
+    say(f"Lateness bound: {format_duration(plan_.max_lateness)} (a post not out by then is missed)")
+    table = _plan_table(plan_, config, media)
+    if table is None:
+        for post in plan_.posts:
+            _print_lines(_plan_block(post, spec.storm.timezone, config, media))
+    else:
+        console.print(table)
+    say(f"{len(plan_.posts)} posts from {len({p.account_id for p in plan_.posts})} accounts")
+    for cost in service.costs(plan_, config):
+        say(f"{service.display_name(cost.platform)} cost estimate: ${cost.total:.2f} for {cost.posts} posts "
+            f"({cost.with_url} with a URL; ${cost.per_post:g} per post, ${cost.per_post_with_url:g} with a "
+            f"URL: \\[limits.{cost.platform}] in config)")
+    show_problems(list(plan_.warnings))
+
+
+def _plan_table(plan_: Plan, config: Config, media: service.PreparedMedia) -> Table | None:
+    """Every post as a row, or None when the terminal is too narrow for the table (then one block per post)."""
+    spec = plan_.campaign.spec
     home = zone(spec.storm.timezone)
+    lengths = [service.measure(post, config) for post in plan_.posts]
+    fixed = {"post": [p.post_key for p in plan_.posts], "due (UTC)": ["2021-03-11 18:00:00"],
+             f"due ({spec.storm.timezone})": ["Thu 11 Mar 10:00:00"], "account": [p.account_id for p in plan_.posts],
+             "platform": [p.platform for p in plan_.posts], "length": [str(length) for length in lengths]}
+    if not table_fits(console, [max(map(width, [name, *cells])) for name, cells in fixed.items()], (40, 30)):
+        return None
     table = Table(show_lines=False, expand=True)
-    for column in ("#", "due (UTC)", f"due ({spec.storm.timezone})", "account", "platform", "text", "length",
+    for column in ("post", "due (UTC)", f"due ({spec.storm.timezone})", "account", "platform", "text", "length",
                    "images (as sent)"):
-        table.add_column(column, overflow="fold")
-    for number, post in enumerate(plan_.posts, start=1):
-        length = service.measure(post, config)
+        table.add_column(column, overflow="fold", no_wrap=column in fixed)
+    for post, length in zip(plan_.posts, lengths, strict=True):
         shown = "\n".join(_image_cell(i.file, i.alt, media.for_post(i.file, post.account_id))
                           for i in post.images) or "-"
-        reply = post.reply_to_id.split("/")[1] if post.reply_to_id else ""
+        reply = _reply_key(post)
         text = _escape(post.text) + (f"\n[dim]↳ reply to {reply}[/]" if reply else "")
-        table.add_row(str(number), f"{post.due_at:%Y-%m-%d %H:%M:%S}",
+        table.add_row(_escape(post.post_key), f"{post.due_at:%Y-%m-%d %H:%M:%S}",
                       f"{post.due_at.astimezone(home):%a %d %b %H:%M:%S}", post.account_id, post.platform,
                       text, str(length) if length.fits else f"[red]{length}[/]", shown)
-    console.print(table)
-    console.print(f"{len(plan_.posts)} posts from {len({p.account_id for p in plan_.posts})} accounts")
-    for cost in service.costs(plan_, config):
-        console.print(f"{service.display_name(cost.platform)} cost estimate: ${cost.total:.2f} for {cost.posts} posts "
-                      f"({cost.with_url} with a URL; ${cost.per_post:g} per post, ${cost.per_post_with_url:g} with a "
-                      f"URL: \\[limits.{cost.platform}] in config)")
-    show_problems(list(plan_.warnings))
+    return table
+
+
+def _plan_block(post: PlannedPost, home_zone: str, config: Config, media: service.PreparedMedia) -> list[Text]:
+    """One post on a narrow terminal: when (UTC, then the campaign's zone), which post, who posts it where,
+    its length as the platform counts, the text, what it replies to, its images as sent; then a blank line."""
+    columns = block_width(console)
+    length = service.measure(post, config)
+    lines = join_parts([Text(f"{post.due_at:%Y-%m-%d %H:%M:%S} UTC", style="bold"), f"post {post.post_key}",
+                        f"{post.account_id} ({post.platform})"], columns)
+    lines += join_parts([f"{post.due_at.astimezone(zone(home_zone)):%a %d %b %H:%M:%S} {home_zone}",
+                         Text(str(length), style="" if length.fits else "red")], columns, separator="  ·  ",
+                        indent="  ", first_indent="  ")
+    lines += wrap_text(post.text, columns, indent="  ")
+    reply = _reply_key(post)
+    if reply:
+        lines += wrap_text(f"↳ reply to {reply}", columns, indent="    ", first_indent="  ", style="dim")
+    for image in post.images:
+        cell = _image_cell(image.file, image.alt, media.for_post(image.file, post.account_id))
+        lines += wrap_text(Text.from_markup(f"image: {cell}"), columns, indent="    ", first_indent="  ")
+    return [*lines, Text()]
+
+
+def _reply_key(post: PlannedPost) -> str:
+    return post.reply_to_id.split("/")[1] if post.reply_to_id else ""
 
 
 def _image_cell(file: str, alt: str, prepared: PreparedImage | None) -> str:
@@ -211,9 +296,10 @@ def queue(obj: Context, campaign: Path) -> None:
     """Write the campaign's plan to the database (again after edits: pending posts are updated in place).
 
     \b
-    Posts already sent are never changed; posts removed from the file are cancelled. A post that another
-    queued campaign already has (same account, text and time) is refused: for a renamed or copied file,
-    set continues = "OLD-CAMPAIGN-ID" in it to take that campaign's queued posts over.
+    Posts already sent are never changed; posts removed from the file are
+    cancelled. A post that another queued campaign already has (same account,
+    text and time) is refused: for a renamed or copied file, set
+    continues = "OLD-CAMPAIGN-ID" in it to take that campaign's posts over.
       python run.py queue campaigns/free-palestinian-students.toml
     """
     with obj.store() as store, Progress(console=console, transient=True) as progress:
@@ -247,13 +333,39 @@ def show_queue_report(report: QueueReport, continues: str | None = None) -> None
 @click.pass_obj
 @reports_user_errors
 def unqueue(obj: Context, campaign_id: str) -> None:
-    """Cancel every pending post of a queued campaign (by its id, as `log` shows it)."""
+    """Cancel every pending post of a queued campaign (by its id, as `log` shows it).
+
+    \b
+      python run.py unqueue free-palestinian-students
+    """
     with obj.store() as store:
-        count, to_review = service.unqueue(campaign_id, store)
+        try:
+            count, to_review = service.unqueue(campaign_id, store)
+        except UserError:
+            if not _looks_like_a_file(campaign_id):
+                raise
+            raise UserError(_unqueue_file_hint(campaign_id, store)) from None
     console.print(f"cancelled {count} pending post(s) of {campaign_id}")
     for post_id in to_review:
         console.print(f"[yellow]{post_id}: its last attempt's outcome was unknown, so it may be published: now "
                       f"needs-review; check the account, then `python run.py resolve {post_id}`[/]")
+
+
+def _looks_like_a_file(argument: str) -> bool:
+    return argument.endswith(".toml") or "/" in argument or "\\" in argument or Path(argument).is_file()
+
+
+def _unqueue_file_hint(argument: str, store: Store) -> str:
+    """`unqueue` was given a campaign file: say which campaign id it has, and whether that one is queued."""
+    path = Path(argument)
+    found = campaign_id_of(path)
+    if found is None:
+        return (f"{argument} looks like a file, but unqueue takes a campaign's id, as `python run.py log` shows "
+                "it (the campaign file's `id`, else its name without .toml)")
+    queued = store.campaign_exists(found)
+    return (f"{argument} is a campaign file; unqueue takes the campaign's id, and that file's is {found!r}"
+            + (f": `python run.py unqueue {found}`" if queued else
+               ", which is not queued (`python run.py log` lists what is)"))
 
 
 @main.command()
@@ -269,8 +381,9 @@ def resolve(obj: Context, post_id: str, url: str | None, not_published: bool, re
 
     \b
       python run.py log --state needs-review
-      python run.py resolve "storm/call/network-x" --published https://x.com/network/status/123
-      python run.py resolve "storm/call/network-x" --not-published --resend
+      python run.py resolve storm/call/network-x \\
+        --published https://x.com/network/status/123
+      python run.py resolve storm/call/network-x --not-published --resend
     """
     if (url is None) == (not not_published):
         raise UserError("say what you found: --published [URL] or --not-published")
@@ -293,7 +406,8 @@ def run(obj: Context, dry_run: bool | None) -> None:
     """The daemon: publish queued posts at their due times until stopped (Ctrl-C or SIGTERM).
 
     \b
-    What was queued before a restart still goes out; what went out never goes again.
+    What was queued before a restart still goes out; what went out never
+    goes again.
       python run.py run
     """
     stop = threading.Event()
@@ -318,8 +432,16 @@ def show_event(event: DispatchEvent) -> None:
     post = event.post
     style = {"sent": "green", "retry": "yellow", "waiting": "dim", "rate-limited": "yellow"}.get(event.kind, "red")
     lateness = f" (+{format_duration(event.lateness)})" if event.kind == "sent" else ""
-    console.print(f"{event.at:%H:%M:%S.%f}"[:-3] + f" [{style}]{event.kind:<8}[/] {post.post_key:<16} "
-                  f"{post.account_id:<18} {post.platform:<9}{lateness} {_escape(event.detail)}")
+    at = f"{event.at:%H:%M:%S.%f}"[:-3]
+    if not is_narrow(console):
+        console.print(at + f" [{style}]{event.kind:<8}[/] {_escape(post.post_key):<16} "
+                      f"{post.account_id:<18} {post.platform:<9}{lateness} {_escape(event.detail)}")
+        return
+    _print_lines(join_parts([at, Text(f"{event.kind:<8}", style=style), f"{post.post_key:<16}",
+                             f"{post.account_id:<18}", f"{post.platform:<9}{lateness}"], console.width,
+                            separator=" "))
+    if event.detail:
+        _print_lines(wrap_text(event.detail, console.width, indent="    ", first_indent="    "))
 
 
 # --- log -------------------------------------------------------------------------------------------
@@ -368,45 +490,88 @@ def _since(value: str | None) -> datetime | None:
 
 def show_log(entries: list[service.LogEntry], show_attempts: bool) -> None:
     if not entries:
-        console.print("nothing logged yet (queue a campaign, then run the daemon)")
+        say("nothing logged yet (queue a campaign, then run the daemon)")
         return
+    table = _log_table(entries, show_attempts)
+    if table is None:
+        for entry in entries:
+            _print_lines(_log_block(entry, show_attempts))
+    else:
+        console.print(table)
+    counts: dict[str, int] = {}
+    for entry in entries:
+        counts[entry.post.state] = counts.get(entry.post.state, 0) + 1
+    say(", ".join(f"{count} {state}" for state, count in sorted(counts.items())))
+    show_review_banner([entry.post for entry in entries if entry.post.state == "needs-review"])
+
+
+def _log_table(entries: list[service.LogEntry], show_attempts: bool) -> Table | None:
+    """Every post as a row, or None when the terminal is too narrow for the table (then one block per post)."""
+    posts = [entry.post for entry in entries]
+    fixed = {"due (UTC)": ["2021-03-11 18:00:00"], "sent": ["18:00:00"],
+             "late": [format_duration(p.lateness) for p in posts if p.lateness is not None],
+             "campaign": [p.campaign_id for p in posts], "post": [p.post_key for p in posts],
+             "account": [p.account_id for p in posts], "platform": [p.platform for p in posts],
+             "state": [p.state for p in posts]}
+    if not table_fits(console, [max(map(width, [name, *cells])) for name, cells in fixed.items()], (30,)):
+        return None
     table = Table(expand=True)
     for column in ("due (UTC)", "sent", "late", "campaign", "post", "account", "platform", "state",
                    "link / reason"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in fixed)
     for entry in entries:
         post = entry.post
         state = f"[{STATE_STYLE.get(post.state, '')}]{post.state}[/]"
         table.add_row(f"{post.planned_at:%Y-%m-%d %H:%M:%S}", f"{post.sent_at:%H:%M:%S}" if post.sent_at else "-",
                       format_duration(post.lateness) if post.lateness is not None else "-", post.campaign_id,
-                      post.post_key, post.account_id, post.platform, state, _escape(post.url or post.error or ""))
+                      _escape(post.post_key), post.account_id, post.platform, state,
+                      _escape(post.url or post.error or ""))
         if show_attempts:
             for attempt in entry.attempts:
                 table.add_row("", f"[dim]{attempt.started_at:%H:%M:%S}[/]", "", "", "", "", "",
                               f"[dim]{attempt.outcome or 'in flight'}[/]", f"[dim]{_escape(attempt.detail or '')}[/]")
-    console.print(table)
-    counts: dict[str, int] = {}
-    for entry in entries:
-        counts[entry.post.state] = counts.get(entry.post.state, 0) + 1
-    console.print(", ".join(f"{count} {state}" for state, count in sorted(counts.items())))
-    show_review_banner([entry.post for entry in entries if entry.post.state == "needs-review"])
+    return table
+
+
+def _log_block(entry: service.LogEntry, show_attempts: bool) -> list[Text]:
+    """One post on a narrow terminal: due (UTC), account, platform, state, when it went out; its id (as
+    `resolve` takes it); its link or the reason it failed; then its attempts if asked."""
+    columns = block_width(console)
+    post = entry.post
+    state = post.state
+    if post.sent_at:  # "sent 18:00:01 (+1s)"; a post marked otherwise after it went out says when
+        late = f" +{format_duration(post.lateness)}" if post.lateness is not None else ""
+        state += f" {post.sent_at:%H:%M:%S} ({late.strip()})" if post.state == "sent" else \
+            f" (sent {post.sent_at:%H:%M:%S}{late})"
+    lines = join_parts([Text(f"{post.planned_at:%Y-%m-%d %H:%M:%S} UTC", style="bold"), post.account_id,
+                        post.platform, Text(state, style=STATE_STYLE.get(post.state, ""))], columns)
+    lines += wrap_text(post.id, columns, indent="  ", style="dim" if post.state == "cancelled" else "")
+    if post.url or post.error:
+        lines += wrap_text(post.url or post.error or "", columns, indent="  ")
+    if show_attempts:
+        for attempt in entry.attempts:
+            lines += wrap_text(f"attempt {attempt.started_at:%Y-%m-%d %H:%M:%S}: {attempt.outcome or 'in flight'}"
+                               + (f": {attempt.detail}" if attempt.detail else ""),
+                               columns, indent="      ", first_indent="    ", style="dim")
+    return lines
 
 
 def show_review_banner(posts: list[PostRow]) -> None:
     """Posts nobody can settle automatically: each with what a person should check."""
     if not posts:
         return
-    console.print(f"[bold magenta]{len(posts)} post(s) need a person's review[/]: they may or may not have gone "
-                  "out; check each account, then "
-                  "`python run.py resolve POST_ID --published [URL] | --not-published [--resend]`")
+    say(f"[bold magenta]{len(posts)} post(s) need a person's review[/]: they may or may not have gone "
+        "out; check each account, then "
+        "`python run.py resolve POST_ID --published \\[URL] | --not-published \\[--resend]`")
     for post in posts:
-        console.print(f"  [magenta]{post.id}[/] ({post.platform}): {_escape(post.error or '')}")
+        say(f"  [magenta]{post.id}[/] ({post.platform}): {_escape(post.error or '')}", indent="    ")
 
 
 # --- rehearse --------------------------------------------------------------------------------------
 @main.command()
 @click.argument("campaign", type=click.Path(path_type=Path))
-@click.option("--seconds", default=10.0, show_default=True, help="Play the whole storm in this many seconds.")
+@click.option("--seconds", default=10.0, show_default=True,
+              help="Play the whole storm (each year's, for a yearly campaign) in this many seconds.")
 @click.option("--dry-run", is_flag=True, help="Record what would be sent instead of using the local sandbox.")
 @click.pass_obj
 @reports_user_errors
@@ -414,24 +579,54 @@ def rehearse(obj: Context, campaign: Path, seconds: float, dry_run: bool) -> Non
     """Play the whole campaign now, time compressed, in a throwaway database; nothing is really posted.
 
     \b
-    Every account posts to a sandbox started for the rehearsal: local servers that speak the X, Mastodon
-    and Bluesky APIs, reached through the same client libraries as a real storm. Run this first:
+    Every account posts to a sandbox started for the rehearsal: local servers
+    that speak the X, Mastodon and Bluesky APIs, reached through the same
+    client libraries as a real storm. Each year of a yearly campaign is
+    rehearsed as its own storm. Run this first:
       python run.py rehearse campaigns/free-palestinian-students.toml
     """
     where = "nowhere (dry run)" if dry_run else "a local sandbox of X, Mastodon and Bluesky"
-    console.print(f"rehearsing {campaign} in {seconds:g} s: throwaway database, posting to {where}")
+    say(f"rehearsing {campaign} in {seconds:g} s: throwaway database, posting to {where}")
+
+    def storm_begins(number: int, total: int, occurrence: Occurrence) -> None:
+        if total > 1:
+            if number == 1:
+                say(f"a yearly campaign: its {total} storms are a year apart for real, so each is rehearsed as "
+                    f"its own, one after the other ({seconds:g} s each), with its own "
+                    + ("database" if dry_run else "sandbox and database"))
+            say(f"[bold]storm {number} of {total}[/]")
+        console.print(f"the real storm: [bold]{occurrence.announce}[/]")  # one line: it is copied into calls
+
+    def storm_done(storm: StormRehearsal) -> None:
+        show_log(storm.entries, show_attempts=False)
+        if storm.delivery is not None:
+            show_delivery(storm.delivery)
+
     result = service.rehearse(campaign, obj.config, duration=timedelta(seconds=seconds), on_event=show_event,
-                              dry_run=dry_run)
-    for occurrence in result.plan.occurrences[:1]:
-        console.print(f"the real storm: [bold]{occurrence.announce}[/]")
-    show_log(result.entries, show_attempts=False)
-    if not dry_run:
-        verdict = "[green]each exactly once[/]" if result.received_once else "[red]NOT each exactly once[/]"
-        console.print(f"the sandbox received {len(result.received)} posts for {len(result.compressed.posts)} "
-                      f"planned: {verdict} (links are the sandbox's; nothing exists on the real platforms)")
-    if not result.finished or (not dry_run and not result.received_once):
-        errors.print("[red]the rehearsal did not finish as planned[/]: see the log above")
+                              dry_run=dry_run, on_storm=storm_begins, on_storm_done=storm_done)
+    failed = [number for number, storm in enumerate(result.storms, start=1)
+              if not storm.finished or (not dry_run and not storm.received_once)]
+    if len(result.storms) > 1:
+        say(f"{len(result.storms)} storms rehearsed: " + (
+            f"[red]storm {', '.join(map(str, failed))} did not go as planned[/]" if failed else
+            "[green]each went as planned[/]"))
+    if failed:
+        say("[red]the rehearsal did not finish as planned[/]: see the log above", to=errors)
         sys.exit(1)
+
+
+def show_delivery(delivery: Delivery) -> None:
+    """Whether the sandbox received each planned post exactly once (matched by identity, not text)."""
+    verdict = "[green]each exactly once[/]" if delivery.each_once else "[red]NOT each exactly once[/]"
+    say(f"the sandbox received {delivery.received} posts for {delivery.planned} planned: {verdict}"
+        + (" (links are the sandbox's; nothing exists on the real platforms)" if delivery.each_once else ""))
+    for post_id in delivery.missing:
+        say(f"  [red]never received[/]: {_escape(post_id)}", indent="    ")
+    for post_id, times in delivery.repeated:
+        say(f"  [red]received {times} times[/]: {_escape(post_id)}", indent="    ")
+    for post in delivery.unmatched:
+        say(f"  [red]received, but no planned post's[/]: {post.platform} account {_escape(post.account)}, "
+            f"{_escape(post.text[:60])}", indent="    ")
 
 
 # --- sandbox ---------------------------------------------------------------------------------------
@@ -456,7 +651,8 @@ def sandbox(obj: Context, host: str, ports: tuple[tuple[str, int], ...], latency
     """Run local servers that speak the X, Mastodon and Bluesky APIs, for a private dress rehearsal.
 
     \b
-    Point the daemon at them in config.toml, and set sandbox = true on the accounts to rehearse:
+    Point the daemon at them in config.toml, and set sandbox = true on the
+    accounts to rehearse:
       [sandbox]
       x = "http://127.0.0.1:8401"
       mastodon = "http://127.0.0.1:8402"

@@ -19,11 +19,12 @@ SEED_LINE = "Thursday 11 March 2021: 10 am Pacific / 1 pm Eastern / 6 pm UTC / 7
 
 
 def table_rows(output: str) -> list[list[str]]:
-    """The first line of each body row of the plan table (the one with the post's number), as cell texts."""
+    """The first line of each body row of the plan table (the one with the post's id and due time), as cell
+    texts."""
     rows = []
     for line in output.splitlines():
         cells = [cell.strip() for cell in line.strip("│").split("│")] if line.startswith("│") else []
-        if cells and cells[0].isdigit():
+        if len(cells) > 1 and re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", cells[1]):
             rows.append(cells)
     return rows
 

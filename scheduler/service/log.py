@@ -7,8 +7,11 @@ import io
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from ..campaign import campaign_id
+from ..problems import UserError, read_toml
 from ..store import NEEDS_REVIEW, AttemptRow, LogFilter, PostRow, Store
 
 
@@ -74,3 +77,14 @@ def outbox_status(store: Store) -> OutboxStatus:
 
 def needs_review(store: Store) -> list[PostRow]:
     return store.posts(LogFilter(states=[NEEDS_REVIEW]))
+
+
+def campaign_id_of(path: Path) -> str | None:
+    """The id a campaign file's posts are queued and logged under (its ``id``, else its file name), or None
+    when ``path`` is no readable TOML file."""
+    try:
+        data, _ = read_toml(path)
+    except UserError:
+        return None
+    own = data.get("id")
+    return campaign_id(own if isinstance(own, str) and own else None, path)

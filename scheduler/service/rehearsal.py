@@ -5,17 +5,18 @@ daemon. The only part of the API that starts the sandbox (and imports it)."""
 from __future__ import annotations
 
 import tempfile
+import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from ..config import Config
 from ..dispatch import DispatchEvent
-from ..planner import Plan
+from ..planner import Occurrence, Plan, PlannedPost
 from ..problems import UserError
-from ..store import Store
+from ..store import PostRow, Store
 from ..timing import utcnow
 from .checking import plan
 from .daemon import dispatch_settings, start_daemon
@@ -28,19 +29,107 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Rehearsal:
-    plan: Plan
+class Delivery:
+    """What the sandbox received, matched to the planned posts by identity, not by text: the post's
+    idempotency key (the Mastodon ``Idempotency-Key``, the Bluesky record key), else the id the platform
+    answered with and the log keeps (an X post). The same text twice from one account (a reminder) is two
+    posts; one post received twice is a duplicate."""
+
+    planned: int
+    received: int
+    missing: tuple[str, ...] = ()              # planned post ids the sandbox never received
+    repeated: tuple[tuple[str, int], ...] = ()  # (planned post id, times received), more than once
+    unmatched: tuple["AcceptedPost", ...] = ()  # received, but no planned post's
+
+    @property
+    def each_once(self) -> bool:
+        return not self.missing and not self.repeated and not self.unmatched
+
+
+@dataclass(frozen=True)
+class StormRehearsal:
+    """One storm played: a campaign's only one, or one occurrence of a yearly campaign."""
+
+    occurrence: Occurrence
     compressed: Plan
     entries: list[LogEntry]
     database: str
     finished: bool
     received: list["AcceptedPost"] = field(default_factory=list)  # what the sandbox accepted (empty in a dry run)
+    delivery: Delivery | None = None  # None in a dry run
 
     @property
     def received_once(self) -> bool:
-        """Every planned post reached the sandbox exactly once."""
-        distinct = {(post.platform, post.account, post.text) for post in self.received}
-        return len(self.received) == len(distinct) == len(self.compressed.posts)
+        """Every planned post of this storm reached the sandbox exactly once."""
+        return self.delivery is not None and self.delivery.each_once
+
+
+@dataclass(frozen=True)
+class Rehearsal:
+    """The campaign rehearsed: one storm per occurrence (a yearly campaign queues several, a year apart; each
+    is played as its own storm, with its own sandbox and database, as the platforms would see them)."""
+
+    plan: Plan
+    storms: tuple[StormRehearsal, ...]
+    dry_run: bool = False
+
+    @property
+    def entries(self) -> list[LogEntry]:
+        return [entry for storm in self.storms for entry in storm.entries]
+
+    @property
+    def received(self) -> list["AcceptedPost"]:
+        return [post for storm in self.storms for post in storm.received]
+
+    @property
+    def finished(self) -> bool:
+        return all(storm.finished for storm in self.storms)
+
+    @property
+    def received_once(self) -> bool:
+        """Every planned post of every storm reached its sandbox exactly once."""
+        return not self.dry_run and all(storm.received_once for storm in self.storms)
+
+
+def delivery(rows: Sequence[PostRow], received: Sequence["AcceptedPost"],
+             handles: Mapping[tuple[str, str], str] | None = None) -> Delivery:
+    """Match what a sandbox received to the planned posts (``rows``, as the rehearsal's log has them).
+
+    A received post is a planned post's when it carries that post's idempotency key, or else has the id the
+    platform answered for it. An X post settled on X's duplicate answer has no id in the log: it is matched
+    by account and text (X takes one text once per account, so that is X's own identity for it); ``handles``
+    maps a sandbox account ``(platform, handle)`` to the account id."""
+    by_key = {(row.platform, row.idempotency_key): row.id for row in rows if row.idempotency_key}
+    by_platform_id = {(row.platform, row.platform_id): row.id for row in rows if row.platform_id}
+    by_text: dict[tuple[str, str, str], list[str]] = {}
+    for row in rows:
+        by_text.setdefault((row.platform, row.account_id, _same(row.text)), []).append(row.id)
+    counts = {row.id: 0 for row in rows}
+    left: list["AcceptedPost"] = []
+    for post in received:
+        owner = (by_key.get((post.platform, post.idempotency_key)) if post.idempotency_key else None) \
+            or by_platform_id.get((post.platform, post.post_id))
+        if owner is None:
+            left.append(post)
+        else:
+            counts[owner] += 1
+    unmatched = []
+    for post in left:
+        account = (handles or {}).get((post.platform, post.account), post.account)
+        candidates = by_text.get((post.platform, account, _same(post.text)), [])
+        if post.idempotency_key or not candidates:  # a key no planned post has: not ours
+            unmatched.append(post)
+            continue
+        owner = next((c for c in candidates if counts[c] == 0), candidates[0])
+        counts[owner] += 1
+    return Delivery(planned=len(rows), received=len(received),
+                    missing=tuple(post_id for post_id, count in counts.items() if count == 0),
+                    repeated=tuple((post_id, count) for post_id, count in counts.items() if count > 1),
+                    unmatched=tuple(unmatched))
+
+
+def _same(text: str) -> str:
+    return unicodedata.normalize("NFC", text).strip()
 
 
 def compress(plan_: Plan, start: datetime, duration: timedelta) -> Plan:
@@ -54,24 +143,56 @@ def compress(plan_: Plan, start: datetime, duration: timedelta) -> Plan:
     return replace(plan_, posts=posts, max_lateness=lateness, warnings=())
 
 
+def storms(plan_: Plan) -> list[Plan]:
+    """The plan as one plan per occurrence: a yearly campaign's years are storms a year apart, never played
+    together (X would refuse year two's texts as duplicates of year one's, which it takes a year later)."""
+    starts = sorted(plan_.occurrences, key=lambda occurrence: occurrence.start)
+    if len(starts) <= 1:
+        return [plan_]
+    posts: dict[int, list[PlannedPost]] = {number: [] for number in range(len(starts))}
+    for post in plan_.posts:
+        number = max((n for n, occurrence in enumerate(starts) if occurrence.start <= post.due_at), default=0)
+        posts[number].append(post)
+    return [replace(plan_, occurrences=(occurrence,), posts=tuple(posts[number]))
+            for number, occurrence in enumerate(starts) if posts[number]]
+
+
 def rehearse(path: Path, config: Config, *, duration: timedelta = timedelta(seconds=10),
              on_event: Callable[[DispatchEvent], None] | None = None, dry_run: bool = False,
-             keep_database: Path | None = None, progress: ProgressCallback | None = None) -> Rehearsal:
+             keep_database: Path | None = None, progress: ProgressCallback | None = None,
+             on_storm: Callable[[int, int, Occurrence], None] | None = None,
+             on_storm_done: Callable[[StormRehearsal], None] | None = None) -> Rehearsal:
     """The whole campaign now, time compressed, in a throwaway database: every account posts to a sandbox
-    started for the rehearsal, through the real client libraries (or, with ``dry_run``, nowhere at all)."""
+    started for the rehearsal, through the real client libraries (or, with ``dry_run``, nowhere at all).
+
+    Each occurrence of a yearly campaign is its own storm, played after the one before, each in
+    ``duration``, with a fresh sandbox and database. ``on_storm(number, total, occurrence)`` is called as
+    each begins (``number`` from 1), ``on_storm_done`` with its result as it ends."""
     original = plan(path, config)
     prepare_media(original, config, progress)
-    sandbox = None if dry_run else start_sandbox()
-    try:
-        return _rehearse(path, config, original, duration, on_event, sandbox, keep_database)
-    finally:
-        if sandbox is not None:
-            sandbox.stop()
+    parts = storms(original)
+    played: list[StormRehearsal] = []
+    for number, part in enumerate(parts, start=1):
+        if on_storm is not None:
+            on_storm(number, len(parts), part.occurrences[0])
+        keep = keep_database
+        if keep is not None and len(parts) > 1:
+            keep = keep.with_name(f"{keep.stem}-{number}{keep.suffix}")
+        sandbox = None if dry_run else start_sandbox()
+        try:
+            storm = _rehearse(path, config, part, duration, on_event, sandbox, keep)
+        finally:
+            if sandbox is not None:
+                sandbox.stop()
+        played.append(storm)
+        if on_storm_done is not None:
+            on_storm_done(storm)
+    return Rehearsal(original, tuple(played), dry_run)
 
 
 def _rehearse(path: Path, config: Config, original: Plan, duration: timedelta,
               on_event: Callable[[DispatchEvent], None] | None, sandbox: "Sandbox | None",
-              keep_database: Path | None) -> Rehearsal:
+              keep_database: Path | None) -> StormRehearsal:
     with _ThrowawayDatabase(keep_database) as url:
         store = Store(url)
         try:
@@ -87,7 +208,15 @@ def _rehearse(path: Path, config: Config, original: Plan, duration: timedelta,
             entries = read_log(store)
         finally:
             store.close()
-    return Rehearsal(original, compressed, entries, url, finished, sandbox.posts() if sandbox else [])
+    occurrence = original.occurrences[0]
+    if sandbox is None:
+        return StormRehearsal(occurrence, compressed, entries, url, finished)
+    received = sandbox.posts()
+    handles = {(account.platform, sandbox.credentials(account.platform, account.id)["handle"]): account.id
+               for account in config.settings.accounts
+               if account.id in {post.account_id for post in compressed.posts}}
+    return StormRehearsal(occurrence, compressed, entries, url, finished, received,
+                          delivery([entry.post for entry in entries], received, handles))
 
 
 class _ThrowawayDatabase:

@@ -1,0 +1,159 @@
+"""Terminal layout: when a table no longer fits, and lines wrapped for a narrow terminal.
+
+Below :data:`WIDE_FROM` columns the CLI draws one block per post instead of a table. Lines are wrapped
+between words, measured in terminal cells (an emoji or a CJK character takes two), and a date or a time
+(``2021-03-11 18:00:00``, ``Thu 11 Mar 10:00:00``, ``17 April 2027``, ``10 am``) is never split over two
+lines. Knows nothing of posts: it only arranges text.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from rich.cells import cell_len, chop_cells
+from rich.console import Console
+from rich.text import Text
+
+#: The narrowest terminal that gets tables; below it, one block per post.
+WIDE_FROM = 120
+#: The widest a block of one post is drawn, however wide the terminal: longer lines are hard to read.
+BLOCK_MAX = 100
+
+_WEEKDAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*"
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
+_CLOCK = r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+_ZONE = r"(?: (?:UTC|GMT|CET|CEST))?"
+#: Dates and times whose spaces never become line breaks.
+_ATOMS = re.compile("|".join((
+    rf"\d{{4}}-\d{{2}}-\d{{2}}(?:[ T]{_CLOCK})?{_ZONE}",           # 2021-03-11 18:00:00 UTC
+    rf"\b{_WEEKDAY},? \d{{1,2}} {_MONTH}\b(?: \d{{4}})?(?: {_CLOCK})?",  # Thursday 11 March 2021, Thu 11 Mar 10:00:00
+    rf"\b\d{{1,2}} {_MONTH}\b(?: \d{{4}})?(?: {_CLOCK})?",         # 17 April 2027
+    rf"\b{_MONTH} \d{{1,2}}(?:, \d{{4}})?",                        # April 17, 2027
+    r"\b\d{1,2}(?::\d{2})? ?(?:am|pm)\b",                          # 10 am, 1:30 pm
+    rf"\b{_CLOCK}{_ZONE}",                                         # 18:00 UTC
+)))
+_GLUE = "\x00"  # stands for a space inside an atom while words are split
+
+
+def is_narrow(console: Console) -> bool:
+    """True when the terminal is too narrow for the tables (one block per post instead)."""
+    return console.width < WIDE_FROM
+
+
+def block_width(console: Console) -> int:
+    """How wide a block of one post is drawn."""
+    return min(console.width, BLOCK_MAX)
+
+
+def table_fits(console: Console, fixed: Sequence[int], flexible: Sequence[int]) -> bool:
+    """Whether a table fits the terminal: its ``fixed`` columns at their whole width (a date, an id: never
+    folded), and at least ``flexible`` cells for each of the others (a post's text, a link). Never below
+    :data:`WIDE_FROM`. Otherwise the CLI draws one block per post."""
+    borders = 3 * (len(fixed) + len(flexible)) + 1  # a rule and a space either side of each cell
+    return console.width >= max(WIDE_FROM, sum(fixed) + sum(flexible) + borders)
+
+
+def width(text: str) -> int:
+    """How many terminal cells ``text`` takes."""
+    return cell_len(text)
+
+
+def _word_spans(paragraph: str) -> list[tuple[int, int]]:
+    """Where each word is; the spaces inside a date or time do not separate words."""
+    glued = _ATOMS.sub(lambda match: match.group(0).replace(" ", _GLUE), paragraph)  # same length
+    return [match.span() for match in re.finditer(r"\S+", glued)]
+
+
+def _chop(word: Text, room: int, full: int) -> list[Text]:
+    """A word longer than a line (a long link or id): the first piece fills ``room``, the rest ``full``."""
+    pieces: list[Text] = []
+    rest = word
+    limit = room
+    while rest.plain:
+        if limit <= 0:
+            pieces.append(Text())
+        else:
+            size = len(chop_cells(rest.plain, limit)[0]) or 1
+            pieces.append(rest[:size])
+            rest = rest[size:]
+        limit = max(full, 1)
+    return pieces
+
+
+def wrap_text(text: str | Text, columns: int, indent: str = "", first_indent: str | None = None,
+              style: str = "") -> list[Text]:
+    """``text`` as lines of at most ``columns`` cells, broken between words, every line after the first
+    starting with ``indent`` (the first with ``first_indent``, by default ``indent`` too). Line breaks in
+    ``text`` are kept, and so are its styles (a plain string is never read as markup; ``style`` is the
+    style of the whole). A date or time stays on one line; only a word longer than a whole line is cut."""
+    whole = Text(text, style=style) if isinstance(text, str) else text
+    lines: list[Text] = []
+    lead = indent if first_indent is None else first_indent
+    for paragraph in whole.split("\n", allow_blank=True):
+        line, empty, previous = Text(lead), True, 0
+        for start, end in _word_spans(paragraph.plain):
+            word = paragraph[start:end]
+            gap = Text() if empty else paragraph[previous:start]  # the spaces as written
+            previous = end
+            if width(line.plain) + width(gap.plain) + width(word.plain) <= columns:
+                line.append_text(gap)
+                line.append_text(word)
+                empty = False
+                continue
+            if not empty:
+                lines.append(line)
+                line, empty = Text(indent), True
+            if width(line.plain) + width(word.plain) <= columns:
+                line.append_text(word)
+                empty = False
+                continue
+            pieces = _chop(word, columns - width(line.plain), columns - width(indent))
+            for piece in pieces[:-1]:
+                lines.append(line + piece)
+                line = Text(indent)
+            line.append_text(pieces[-1])
+            empty = False
+        line.rstrip()
+        lines.append(line)
+        lead = indent
+    return lines
+
+
+def wrap(text: str, columns: int, indent: str = "", first_indent: str | None = None) -> list[str]:
+    """:func:`wrap_text` for plain strings."""
+    return [line.plain for line in wrap_text(text, columns, indent, first_indent)]
+
+
+def join_parts(parts: Sequence[str | Text], columns: int, separator: str = "  ", indent: str = "  ",
+               first_indent: str = "") -> list[Text]:
+    """Fields side by side (a due time, an account, a state ...), each kept whole on one line where it fits:
+    a field that would pass ``columns`` starts the next line, after ``indent`` (the first line starts with
+    ``first_indent``). A field wider than a whole line is wrapped between its words. Spaces that pad a field
+    are not left at the end of a line."""
+    lines: list[Text] = []
+    line, empty = Text(first_indent), True
+    for part in parts:
+        piece = part if isinstance(part, Text) else Text(part)
+        if not piece.plain:
+            continue
+        gap = "" if empty else separator
+        if width(line.plain) + len(gap) + width(piece.plain) <= columns:
+            line.append(gap)
+            line.append_text(piece)
+            empty = False
+            continue
+        if not empty:
+            lines.append(line)
+            line = Text(indent)
+        if width(line.plain) + width(piece.plain) <= columns:
+            line.append_text(piece)
+            empty = False
+            continue
+        lines.extend(wrap_text(piece, columns, indent, first_indent=line.plain))  # line: "" or the indent
+        line, empty = Text(indent), True
+    if not empty:
+        lines.append(line)
+    for line in lines:
+        line.rstrip()
+    return lines
