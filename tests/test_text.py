@@ -96,14 +96,85 @@ def test_x_spanish_accents_count_once_composed_or_not() -> None:
         "1\ufe0f\u20e3",  # keycap
         "👍🏽",  # skin tone modifier
         "👨\u200d👩\u200d👧\u200d👦",  # ZWJ family
-        "🐦\u200d🔥",  # ZWJ sequence newer than twitter-text's own list (Unicode 15.1)
+        "👩🏽\u200d🎓",  # ZWJ role with a skin tone
+        "🏃\u200d♀\ufe0f",  # gendered ZWJ sequence
+        "🏴\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F",  # Scotland
         "❤\ufe0f",
-        "©",
+        "©",  # an emoji of twitter-text's list even without U+FE0F, though (c) lies in a weight-1 range
     ],
 )
-def test_x_any_emoji_sequence_weighs_two(emoji: str) -> None:
+def test_x_emoji_sequence_of_twitter_text_list_weighs_two(emoji: str) -> None:
     assert x_text.x_weighted_length(emoji) == 2
     assert x_text.x_weighted_length(f"Gaza {emoji}!") == 5 + 2 + 1
+
+
+@pytest.mark.parametrize(
+    ("emoji", "expected"),
+    [
+        ("🫱🏻\u200d🫲🏿", 9),  # handshake with skin tones (Emoji 14.0): 2 + 2 + 1 + 2 + 2
+        ("🐦\u200d🔥", 5),  # phoenix (Emoji 15.1)
+        ("❤\ufe0f\u200d🔥", 5),  # heart on fire (Emoji 13.1): the known "❤️" once, ZWJ, fire
+        ("🧑\u200d🤝\u200d🧑", 8),  # Emoji 12.0: once in twitter-text-parser, code point by code point in JS 3.1.0
+        ("🧏🏻", 4),  # a skin tone on a person new in Emoji 12.0
+        ("😀\ufe0f", 4),  # U+FE0F after an emoji that shows as emoji anyway: not in the list
+        ("☝\ufe0f🏻", 4),  # JS knows it, twitter-text-parser counts "☝️" and the skin tone
+    ],
+)
+def test_x_emoji_sequences_newer_than_twitter_text_count_code_point_by_code_point(emoji: str, expected: int) -> None:
+    assert x_text.x_weighted_length(emoji) == expected
+
+
+@pytest.mark.parametrize(
+    ("regional_indicators", "expected"),
+    [
+        ("🇵🇸", 2),  # a flag
+        ("🇦🇦", 4),  # a pair that is no flag
+        ("🇨🇶", 4),  # Sark: a flag since Emoji 16.0, newer than twitter-text's list
+        ("🇵🇸🇦", 4),  # a flag and a lone regional indicator
+        ("🇦🇵🇸", 4),  # a lone one first: the pair after it is still the flag
+    ],
+)
+def test_x_regional_indicators_weigh_two_each_unless_a_flag(regional_indicators: str, expected: int) -> None:
+    assert x_text.x_weighted_length(regional_indicators) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("https://t.co/AbC123", 23),
+        ("https://t.co/AbC123/read-more", 23 + len("/read-more")),  # X ends a t.co link after its slug
+        ("https://t.co/AbC123.Gaza", 23 + len(".Gaza")),
+        ("https://t.co/AbC123?s=20", 23),  # a query stays part of it
+        ("https://t.co/AbC123?s=20.", 23 + 1),
+        ("http://T.CO/AbC123/x and example.org", 23 + 2 + 5 + 23),
+        ("https://t.co/" + "a" * 40, 23),
+        ("https://t.co/" + "a" * 41, len("https://t.co/") + 41),  # a slug over 40: no link at all
+        ("https://t.co", 23),
+    ],
+)
+def test_x_tco_links_end_after_their_slug(text: str, expected: int) -> None:
+    assert x_text.x_weighted_length(text) == expected
+
+
+def test_x_tco_link_with_glued_text_can_be_too_long() -> None:
+    text = "a" * 256 + " https://t.co/AbC123" + "/morepath" * 2 + "xx"  # 257 + 23 by the old rule: 280
+    assert x_text.x_weighted_length(text) == 257 + 23 + 18 + 2
+    assert not x_text.x_is_valid(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # twitter-text-parser (IDNA 2003, bidi rule) reads no URL here, twitter-text JS reads one: the higher count
+        ("סטודנטים\u200bwww.aljazeera.fr/путь?a=1&b=2", 8 + 1 + len("www.aljazeera.fr/путь?a=1&b=2")),
+        ("שלום\u200bx.co", 4 + 1 + 23),
+        # JS and twitter-text-parser take '"' into the domain, and then the URL "-b.ly"; Ruby and Java do not
+        ('"-b.ly', 1 + 23),
+        ('."gaza-news.app/path/to/pa', len('."gaza-news.app/path/to/pa')),  # and here none, Ruby and Java one
+    ],
+)
+def test_x_urls_read_differently_by_twitter_text_implementations_count_the_higher(text: str, expected: int) -> None:
+    assert x_text.x_weighted_length(text) == expected
 
 
 def test_x_cjk_weighs_two() -> None:

@@ -38,6 +38,56 @@ LIGHT_RANGES: tuple[tuple[int, int], ...] = (
 # U+2066-U+2069) are NOT invalid: twitter-text's validate.yml "UnicodeDirectionalMarkerCounterTest".
 INVALID_CHARACTERS = frozenset("\ufffe\ufeff\uffff")
 
+# --- emoji: the sequences twitter-text counts once -------------------------------------------------------------
+# twitter-text weighs an emoji sequence EMOJI_WEIGHT once only when its emoji list has the sequence; any other
+# sequence (a ZWJ sequence newer than the list, a pair of regional indicators that is no flag, a skin tone on a
+# person the list does not know) counts code point by code point: a ZWJ 1, most emoji 2. The lists are frozen:
+# twitter-text 3.1.0 (JS) reads twemoji-parser 11.0.2 (Emoji 11.0); twitter-text-parser 3.0.0 (Python) reads
+# Emoji 12.0's emoji-test.txt. Where they differ the higher count wins, so these are the sequences both know,
+# in the forms both know (fully qualified; 'EMOJI_ZWJ_OTHER' has the one unqualified form they share).
+SKIN_TONES = "\U0001F3FB\U0001F3FC\U0001F3FD\U0001F3FE\U0001F3FF"  # Emoji_Modifier, light to dark
+# Flags: two regional indicators spelling one of these regions (258).
+EMOJI_FLAG_REGIONS = (
+    "AC AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR "
+    "BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CP CR CU CV CW CX CY CZ DE DG DJ DK DM DO "
+    "DZ EA EC EE EG EH ER ES ET EU FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT "
+    "GU GW GY HK HM HN HR HT HU IC ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR "
+    "KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU "
+    "MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY "
+    "QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TA TC TD TF TG "
+    "TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM UN US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA "
+    "ZM ZW"
+).split()
+EMOJI_SUBDIVISION_FLAGS = ("gbeng", "gbsct", "gbwls")  # black flag + these as tag characters + cancel tag
+EMOJI_KEYCAP_BASES = "#*0123456789"                     # base, U+FE0F or not, U+20E3
+# Emoji shown as text unless U+FE0F follows: each with U+FE0F is one emoji. Each alone weighs EMOJI_WEIGHT too
+# (twitter-text-parser counts it as an emoji), which matters only for (c) and (r): they lie in a weight-1 range.
+EMOJI_TEXT_DEFAULT = (
+    "©®‼⁉™ℹ↔↕↖↗↘↙↩↪⌨⏏⏭⏮⏯⏱⏲⏸⏹⏺Ⓜ▪▫▶◀◻◼☀☁☂☃☄☎☑☘☝☠☢☣☦☪☮☯☸☹☺♀♂♟♠♣♥♦♨♻⚒⚔⚕⚖⚗⚙⚛⚜⚠⚰⚱⛈⛏⛑⛓⛩⛰⛱⛴⛷⛸⛹"
+    "✂✈✉✌✍✏✒✔✖✝✡✳✴❄❇❣❤➡⤴⤵⬅⬆⬇〰〽㊗㊙🅰🅱🅾🅿🈂🈷🌡🌤🌥🌦🌧🌨🌩🌪🌫🌬🌶🍽🎖🎗🎙🎚🎛🎞🎟🏋🏌🏍🏎🏔🏕🏖🏗🏘🏙🏚🏛🏜🏝🏞🏟"
+    "🏳🏵🏷🐿👁📽🕉🕊🕯🕰🕳🕴🕵🕶🕷🕸🕹🖇🖊🖋🖌🖍🖐🖥🖨🖱🖲🖼🗂🗃🗄🗑🗒🗓🗜🗝🗞🗡🗣🗨🗯🗳🗺🛋🛍🛎🛏🛠🛡🛢🛣🛤🛥🛩🛰🛳"
+)
+# Emoji that take a skin tone right after them (Emoji_Modifier_Base as of Emoji 11.0).
+EMOJI_MODIFIER_BASES = (
+    "☝⛹✊✋✌✍🎅🏂🏃🏄🏇🏊🏋🏌👂👃👆👇👈👉👊👋👌👍👎👏👐👦👧👨👩👮👰👱👲👳👴👵👶👷👸👼💁💂💃💅💆💇💪🕴🕵🕺🖐🖕🖖🙅🙆"
+    "🙇🙋🙌🙍🙎🙏🚣🚴🚵🚶🛀🛌🤘🤙🤚🤛🤜🤞🤟🤦🤰🤱🤲🤳🤴🤵🤶🤷🤸🤹🤽🤾🦵🦶🦸🦹🧑🧒🧓🧔🧕🧖🧗🧘🧙🧚🧛🧜🧝"
+)
+# ZWJ sequences. Roles: man or woman (skin tone or not), ZWJ, one of these (🧑 roles came in Emoji 12.1).
+EMOJI_ZWJ_ROLE_PEOPLE = "👨👩"
+EMOJI_ZWJ_ROLES = "⚕⚖✈🌾🍳🎓🎤🎨🏫🏭💻💼🔧🔬🚀🚒🦰🦱🦲🦳"
+# Gendered: one of these (skin tone or not, where it takes one), ZWJ, female or male sign.
+EMOJI_ZWJ_GENDERED = "⛹🏃🏄🏊🏋🏌👮👯👱👳👷💁💂💆💇🕵🙅🙆🙇🙋🙍🙎🚣🚴🚵🚶🤦🤷🤸🤹🤼🤽🤾🦸🦹🧖🧗🧘🧙🧚🧛🧜🧝🧞🧟"
+EMOJI_ZWJ_GENDER_SIGNS = "♀♂"
+# Families: parents, ZWJ, children (no skin tones: those came in later lists).
+EMOJI_ZWJ_FAMILY_PARENTS = ("👨", "👩", "👨\u200d👩", "👨\u200d👨", "👩\u200d👩")
+EMOJI_ZWJ_FAMILY_CHILDREN = ("👦", "👧", "👦\u200d👦", "👧\u200d👦", "👧\u200d👧")
+EMOJI_ZWJ_OTHER = (
+    "👩\u200d❤\ufe0f\u200d👨", "👨\u200d❤\ufe0f\u200d👨", "👩\u200d❤\ufe0f\u200d👩",  # couple with heart
+    "👩\u200d❤\ufe0f\u200d💋\u200d👨", "👨\u200d❤\ufe0f\u200d💋\u200d👨", "👩\u200d❤\ufe0f\u200d💋\u200d👩",  # kiss
+    "🏳\ufe0f\u200d🌈", "🏴\u200d☠\ufe0f",  # rainbow flag, pirate flag
+    "👁\u200d🗨",  # eye in speech bubble: twemoji-parser 11 knows only this unqualified form
+)
+
 # --- images (docs/platform-facts.md, X limits; X's "Media best practices") -------------------------------------
 IMAGE_MAX_BYTES = 5 * 1024 * 1024    # JPG/PNG/GIF/WEBP
 GIF_MAX_BYTES = 15 * 1024 * 1024     # animated GIF
