@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
@@ -19,11 +20,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from .config import Config
+from .media import project_name
 from .planner import Plan, PlannedPost
 from .platforms.base import Cap, Measure
 from .platforms.registry import PLATFORMS
 from .problems import Problem, field_path
-from .text import extract_urls
+from .text import extract_hashtags, extract_urls
 
 if TYPE_CHECKING:
     from .store import QueuedPost
@@ -65,15 +67,31 @@ def costs(plan: Plan, config: Config) -> list[Cost]:
     return found
 
 
-def check_plan(plan: Plan, config: Config) -> list[Problem]:
-    """Every platform problem of the plan (errors, and warnings for what may be refused)."""
+def check_plan(plan: Plan, config: Config, *, campaign_hashtags: bool = True) -> list[Problem]:
+    """Every platform problem of the plan (errors, and warnings for what may be refused). Without
+    ``campaign_hashtags`` (the campaign's hashtags are broken), posts are not held against them."""
     reporter = PlanReporter(plan)
-    for post in _one_per_post_and_account(plan.posts):
-        _check_post(post, config, reporter)
-    _check_images(plan, config, reporter)
+    _check_each_post(plan, config, reporter, campaign_hashtags=campaign_hashtags)
     _check_duplicates_within(plan, reporter)
     _check_caps(plan, config, reporter)
     return reporter.problems
+
+
+def check_posts(plan: Plan, config: Config, *, campaign_hashtags: bool = True) -> list[Problem]:
+    """What ``check_plan`` finds in each post on its own, nothing that depends on when posts go out (no
+    duplicates, no caps): for a campaign whose storm time is broken, the rest still checked. Without
+    ``campaign_hashtags`` (the campaign's hashtags are broken), posts are not held against them."""
+    reporter = PlanReporter(plan)
+    _check_each_post(plan, config, reporter, campaign_hashtags=campaign_hashtags)
+    return reporter.problems
+
+
+def _check_each_post(plan: Plan, config: Config, reporter: "PlanReporter", *, campaign_hashtags: bool = True) -> None:
+    for post in _one_per_post_and_account(plan.posts):
+        _check_post(post, config, reporter)
+    _check_images(plan, config, reporter)
+    if campaign_hashtags:
+        _check_campaign_hashtag(plan, reporter)
 
 
 class PlanReporter:
@@ -82,6 +100,7 @@ class PlanReporter:
     def __init__(self, plan: Plan) -> None:
         self.file = str(plan.campaign.path)
         self.index = {post.id or f"p{n + 1}": n for n, post in enumerate(plan.campaign.spec.posts)}
+        self.ids = [post.id for post in plan.campaign.spec.posts]
         self.locator = plan.campaign.locator
         self.problems: list[Problem] = []
 
@@ -91,7 +110,8 @@ class PlanReporter:
         loc = ("posts", number, *parts) if number is not None else ()
         line = self.locator.line_of(loc) if loc else None
         path = field_path(loc) if number is not None else field
-        problem = Problem(self.file, path, message, line, severity="warning" if severity == "warning" else "error")
+        problem = Problem(self.file, path, message, line, severity="warning" if severity == "warning" else "error",
+                          post=self.ids[number] if number is not None else None)
         if problem not in self.problems:
             self.problems.append(problem)
 
@@ -115,7 +135,7 @@ def _check_post(post: PlannedPost, config: Config, reporter: PlanReporter) -> No
         reporter.add(post.post_key, "text", f"too long for {name} (account {post.account_id}): {length.value} "
                      f"{length.unit}, the limit is {length.limit}; shorten it by {length.value - length.limit}")
     for refusal in wing.text_refusals(post.text, limits):
-        reporter.add(post.post_key, "text", refusal)
+        reporter.add(post.post_key, "text", _with_account(refusal, name, post.account_id))
     warning = wing.reply_warning()
     if post.reply_to_id and warning:
         reporter.add(post.post_key, "reply_to", f"a reply on {name} (account {post.account_id}): {warning}",
@@ -127,8 +147,43 @@ def _check_post(post: PlannedPost, config: Config, reporter: PlanReporter) -> No
         alt_length = wing.alt_text_length(image.alt)
         if alt_length > limits.alt_text_max:
             reporter.add(post.post_key, f"images.{number}.alt",
-                         f"alt text of {image.file!r} is {alt_length} characters, {name} allows "
-                         f"{limits.alt_text_max}; shorten it")
+                         f"alt text of {project_name(config.assets_dir, image.file)!r} is {alt_length} characters, "
+                         f"{name} (account {post.account_id}) allows {limits.alt_text_max}; shorten it")
+
+
+def _with_account(sentence: str, platform: str, account_id: str) -> str:
+    """A platform's sentence about a post with the account named after the platform, as in the length
+    errors: "too long for Bluesky (account net-bluesky): ..."."""
+    if platform in sentence:
+        at = sentence.index(platform) + len(platform)
+        return f"{sentence[:at]} (account {account_id}){sentence[at:]}"
+    return f"{sentence} (account {account_id})"
+
+
+def _check_campaign_hashtag(plan: Plan, reporter: PlanReporter) -> None:
+    """A warning for each post that does not carry a campaign hashtag as a hashtag: ``#StormTestNow`` is
+    another tag than ``#StormTest`` (a tag ends where the hashtag characters end), ``#stormtest`` is the same
+    (platforms compare tags without case)."""
+    tags = plan.campaign.spec.hashtags
+    wanted = {_tag_key(tag) for tag in tags}
+    done: set[str] = set()
+    for post in plan.posts:
+        if post.post_key in done:
+            continue
+        done.add(post.post_key)
+        found = extract_hashtags(post.text)
+        if wanted & {_tag_key(tag) for tag in found}:
+            continue
+        longer = [tag for tag in found if any(_tag_key(tag).startswith(key) for key in wanted)]
+        why = (f"{longer[0]} is another hashtag (a hashtag runs on to the first character that is not a letter, a "
+               f"digit or '_'), so the post" if longer else "it")
+        reporter.add(post.post_key, "text", f"does not contain the campaign hashtag ({', '.join(tags)}): "
+                     f"{why} will not count toward the storm", "warning")
+
+
+def _tag_key(tag: str) -> str:
+    """A hashtag as platforms compare tags: without its '#' (or '＃'), in one Unicode form, without case."""
+    return unicodedata.normalize("NFC", tag[1:]).casefold()
 
 
 def _check_images(plan: Plan, config: Config, reporter: PlanReporter) -> None:
@@ -146,8 +201,7 @@ def _check_images(plan: Plan, config: Config, reporter: PlanReporter) -> None:
                 refusal = problem
             if refusal is not None:
                 reporter.add(post.post_key, f"images.{number}.file",
-                             f"image {image.file!r} {refusal.problem} (post {post.post_key!r}, account "
-                             f"{post.account_id}); {refusal.advice[:1].lower()}{refusal.advice[1:]}")
+                             refusal.sentence(f" (account {post.account_id})"))
 
 
 def normalised(text: str) -> str:

@@ -69,13 +69,30 @@ MIME_WEBP = "image/webp"
 EXTENSIONS = {MIME_JPEG: "jpg", MIME_PNG: "png", MIME_GIF: "gif", MIME_WEBP: "webp"}
 
 class ImageProblem(Exception):
-    """A campaign image that cannot be used; the message names the file and says what to do."""
+    """A campaign image that cannot be used; the message names the file and says what to do.
 
-    def __init__(self, path: Path | str, problem: str, advice: str) -> None:
+    ``shown`` is the file as the organizer knows it: quoted (a space at the end of a name shows) and relative
+    to the project folder, ``'assets/card.png'``, wherever the file was found (see :func:`resolve_asset`).
+    """
+
+    def __init__(self, path: Path | str, problem: str, advice: str, *, shown: str | None = None) -> None:
         self.path = str(path)
         self.problem = problem
         self.advice = advice
-        super().__init__(f"image {self.path}: {problem}. {advice}")
+        self.shown = shown if shown is not None else repr(_shown_name(self.path))
+        super().__init__(f"{self.what}. {advice}")
+
+    @property
+    def what(self) -> str:
+        """The file and what is wrong with it: "image 'assets/a.gif' is an animated GIF...", "image
+        'assets/b.png': the file is empty (0 bytes)"."""
+        verb = self.problem.split(" ", 1)[0] in ("is", "has", "cannot", "could")
+        return f"image {self.shown}{' ' if verb else ': '}{self.problem}"
+
+    def sentence(self, detail: str = "") -> str:
+        """One sentence for a problem list: the file, what is wrong (with ``detail``, e.g. who sends it), what
+        to do."""
+        return f"{self.what}{detail}; {self.advice[:1].lower()}{self.advice[1:]}"
 
 
 # --- Profiles ----------------------------------------------------------------------------------------
@@ -117,41 +134,88 @@ class ImageProfile:
 
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
 
+# How the organizer knows each file resolve_asset found: its resolved path -> its name relative to the project
+# (the assets folder's parent, config.toml's folder). A file's problems found later (inspect_image,
+# prepare_image: they see only the resolved path) name it so too.
+_SHOWN: dict[str, str] = {}
+_SHOWN_LOCK = threading.Lock()
+SHOWN_MEMO_SIZE = 4096
+
+
+def project_name(assets_dir: Path, name: str) -> str:
+    """The image ``name`` (as a campaign file gives it, relative to ``assets_dir``) relative to the project
+    folder: ``assets/card.png``."""
+    return f"{assets_dir.name}/{name}"
+
+
+def _shown_name(path: str) -> str:
+    with _SHOWN_LOCK:
+        return _SHOWN.get(path, path)
+
+
+def _remember_name(real: Path, shown: str) -> None:
+    with _SHOWN_LOCK:
+        if len(_SHOWN) >= SHOWN_MEMO_SIZE:
+            _SHOWN.clear()
+        _SHOWN[str(real)] = shown
+
 
 def resolve_asset(assets_dir: Path, name: str) -> Path:
-    """The real path of the image ``name`` under ``assets_dir``.
+    """The real path of the image ``name`` under ``assets_dir`` (the ``assets`` folder of the project).
+
+    Problems name the file quoted and relative to the project folder (``'assets/card.png'``), here and when
+    the file is inspected or prepared later.
 
     :raises ImageProblem: for ``..``, absolute paths, links leading outside the assets folder, a
         missing file or something that is not a file.
     """
-    shown = name
-    keep_inside = f"Give a path inside {assets_dir}/, like photos/banner.jpg"
+    folder = f"{assets_dir.name}/"
+    shown = repr(project_name(assets_dir, name))
+    as_written = repr(name)
+    keep_inside = f"Give a path inside {folder}, like photos/banner.jpg"
     if not name or not name.strip():
-        raise ImageProblem(repr(shown), "the image path is empty", keep_inside)
+        raise ImageProblem(name, "the image path is empty", keep_inside, shown=as_written)
     if "\\" in name:
-        raise ImageProblem(shown, "the path contains a backslash", "Use / between folder names")
+        raise ImageProblem(name, "the path contains a backslash", "Use / between folder names", shown=as_written)
     if name.startswith("/") or _WINDOWS_DRIVE.match(name):
-        raise ImageProblem(shown, "absolute paths are not allowed", keep_inside)
+        raise ImageProblem(name, "absolute paths are not allowed", keep_inside, shown=as_written)
     if ".." in PurePosixPath(name).parts:
-        raise ImageProblem(shown, "'..' would leave the assets folder", keep_inside)
+        raise ImageProblem(name, "'..' would leave the assets folder", keep_inside, shown=as_written)
     try:
         root = assets_dir.resolve(strict=True)
     except OSError:
         raise ImageProblem(
-            shown, f"the assets folder {assets_dir} does not exist", "Create it and put the images there"
+            name, f"the assets folder {folder} does not exist", "Create it and put the images there", shown=shown
         ) from None
     candidate = assets_dir / name
-    real = candidate.resolve()
-    if not real.is_relative_to(root):
-        raise ImageProblem(
-            shown, f"it is a link that leads outside {assets_dir}/",
-            "Copy the image into the assets folder instead of linking to it",
-        )
-    if not real.exists():
-        raise ImageProblem(shown, f"no such file in {assets_dir}/", "Check the spelling, or add the file")
-    if not real.is_file():
-        raise ImageProblem(shown, "it is not a file", "Name an image file, not a folder")
+    try:
+        real = candidate.resolve()
+        if not real.is_relative_to(root):
+            raise ImageProblem(
+                name, f"it is a link that leads outside {folder}",
+                "Copy the image into the assets folder instead of linking to it", shown=shown,
+            )
+        if not real.exists():
+            raise ImageProblem(name, f"no such file in {folder}{_near_names(candidate)}",
+                               "Check the spelling, or add the file", shown=shown)
+        if not real.is_file():
+            raise ImageProblem(name, "it is not a file", "Name an image file, not a folder", shown=shown)
+    except OSError as error:  # a name the file system cannot hold (too long, ...)
+        raise ImageProblem(name, f"cannot be read ({error.strerror or error.__class__.__name__})",
+                           "Check the file name", shown=shown) from None
+    _remember_name(real, project_name(assets_dir, name))
     return real
+
+
+def _near_names(missing: Path) -> str:
+    """For a missing file: the file of the same folder whose name differs only in spaces at its ends (a space
+    nobody sees), as a hint; else nothing."""
+    wanted = missing.name.strip()
+    try:
+        near = [entry.name for entry in missing.parent.iterdir() if entry.name.strip() == wanted]
+    except OSError:
+        return ""
+    return f" (there is {near[0]!r}: the two names differ in spaces at their ends)" if near else ""
 
 
 @dataclass(frozen=True)
@@ -187,6 +251,9 @@ def _open_image(path: Path) -> Iterator[Image.Image]:
     except OSError as error:
         raise ImageProblem(path, f"cannot be read ({error.strerror})",
                            "Check the file exists and is readable") from None
+    if size == 0:
+        raise ImageProblem(path, "the file is empty (0 bytes)",
+                           "Save or copy the image again: an interrupted copy or download leaves an empty file")
     if size > MAX_SOURCE_BYTES:
         raise ImageProblem(
             path, f"the file is {size / 1e6:.0f} MB, more than the {MAX_SOURCE_BYTES / 1e6:.0f} MB accepted",
@@ -755,7 +822,7 @@ class MediaCache:
                 raise problems[0]
             error = ImageProblem(
                 f"{len(problems)} files", "could not be prepared:\n  " + "\n  ".join(map(str, problems)),
-                "Fix each image above",
+                "Fix each image above", shown=f"{len(problems)} files",
             )
             error.problems = problems  # type: ignore[attr-defined]
             raise error

@@ -4,17 +4,21 @@ wrong and what to do. Also the two translators that produce them: TOML syntax er
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Literal, Sequence
+from typing import Any, Iterable, Literal, Mapping, Sequence
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 Severity = Literal["error", "warning"]
 Loc = Sequence[str | int]
+
+
+_POST_FIELD = re.compile(r"^posts\[\d+\]")
 
 
 @dataclass(frozen=True)
@@ -24,15 +28,29 @@ class Problem:
     message: str
     line: int | None = None
     severity: Severity = "error"
+    post: str | None = None  # the id of the post ``field`` is in (``posts[N]...``), when the file gives it one
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        field = f" {self.field}:" if self.field else ""
+        field = f" {self.field_shown}:" if self.field else ""
         return f"{where}:{field} {self.message}" if where or field else self.message
+
+    @property
+    def field_shown(self) -> str:
+        """The field as people read it: a post named by its place and its id, ``posts[2] (id "arabic").text``."""
+        match = _POST_FIELD.match(self.field)
+        if not self.post or not match:
+            return self.field
+        return f"{match.group()} (id {json.dumps(self.post, ensure_ascii=False)}){self.field[match.end():]}"
 
     @property
     def is_error(self) -> bool:
         return self.severity == "error"
+
+    @property
+    def place(self) -> tuple[str, str, int | None, str, Severity]:
+        """What it says and where, whoever found it: two finders of one problem give one place."""
+        return (self.file, self.field, self.line, self.message, self.severity)
 
 
 class UserError(Exception):
@@ -43,6 +61,41 @@ class UserError(Exception):
             problems = [Problem(file="", field="", message=problems)]
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def post_ids(data: object) -> list[str | None]:
+    """The ``id`` each post of raw campaign data gives itself (None where it gives none, or not a string)."""
+    posts = data.get("posts") if isinstance(data, dict) else None
+    if not isinstance(posts, list):
+        return []
+    return [post.get("id") if isinstance(post, dict) and isinstance(post.get("id"), str) else None
+            for post in posts]
+
+
+def name_posts(problems: Iterable[Problem], ids: Mapping[str, Sequence[str | None]]) -> list[Problem]:
+    """``problems`` with the post id added to each one at a ``posts[N]`` field that has none yet; ``ids``: for
+    each file, the id each of its posts gives itself (see ``post_ids``)."""
+    named = []
+    for problem in problems:
+        match = _POST_FIELD.match(problem.field)
+        given = ids.get(problem.file, ())
+        if match and problem.post is None:
+            number = int(match.group()[6:-1])
+            if 1 <= number <= len(given) and given[number - 1]:
+                problem = replace(problem, post=given[number - 1])
+        named.append(problem)
+    return named
+
+
+def unique(problems: Iterable[Problem]) -> list[Problem]:
+    """Each problem once, in order (the first of two with one place, see ``Problem.place``)."""
+    seen: set[tuple[str, str, int | None, str, Severity]] = set()
+    kept = []
+    for problem in problems:
+        if problem.place not in seen:
+            seen.add(problem.place)
+            kept.append(problem)
+    return kept
 
 
 def field_path(loc: Loc) -> str:

@@ -93,8 +93,8 @@ def test_queueing_a_copy_of_a_queued_campaign_is_refused_and_changes_nothing(pro
 
     found = errors(output)
     assert len(found) == 2, output  # one per post of the copy, naming every account it concerns
-    day = next(line for line in found if "posts[1].text" in line)
-    assert f"error: {copy}:{project.line_of(YEARLY, 'text = ')}: posts[1].text: " in day
+    day = next(line for line in found if "posts[1] (id \"day\").text" in line)
+    assert f"error: {copy}:{project.line_of(YEARLY, 'text = ')}: posts[1] (id \"day\").text: " in day
     assert "accounts net-bluesky, net-mastodon, net-x would post this text twice at 2027-04-17 09:00:00 UTC" in day
     assert "post 'day' of campaign 'april-17' (queued from campaigns/april-17.toml) has it too" in day
     assert 'set `continues = "april-17"` at the top of this file' in day
@@ -228,8 +228,8 @@ def test_the_same_text_on_two_x_accounts_in_two_files_is_an_error(project: Storm
     output = project.fails("validate", str(first), str(second))
     [error] = errors(output)
     assert error.startswith(f"error: {second}:")
-    assert (f"posts[1].accounts: sends the same text as post 'call' of {first} (campaign 'first') from two X "
-            "accounts (net-x and other-x)") in error
+    assert (f"posts[1] (id \"call\").accounts: sends the same text as post 'call' of {first} (campaign 'first') "
+            "from two X accounts (net-x and other-x)") in error
     assert "give each X account its own text" in error
     nearly_same = same.replace("them all", "them all now")
     nearly = project.campaign("second", storm("Second", "2030-06-01T20:00:00", post(nearly_same, "other-x")))
@@ -248,8 +248,8 @@ def test_same_text_twice_from_one_x_account_is_an_error_within_the_window(projec
     within = storm("Within", "2030-06-01T17:00:00", post(text, "net-x") + post(text, "net-x", key="again"))
     within = within.replace('max_lateness = "30m"', 'max_lateness = "30m"\nspread = { every = "1h" }')
     output = project.fails("validate", str(project.campaign("within", within)))
-    assert ("posts[2].text: X refuses the same text twice from one account within 24 hours: account net-x would post "
-            "it at 2030-06-01 17:00:00 UTC (post 'call') and at 2030-06-01 18:00:00 UTC") in output
+    assert ("posts[2] (id \"again\").text: X refuses the same text twice from one account within 24 hours: account "
+            "net-x would post it at 2030-06-01 17:00:00 UTC (post 'call') and at 2030-06-01 18:00:00 UTC") in output
     # in two files: 23 hours apart is an error, 25 hours apart is fine
     first = project.campaign("first", storm("First", "2030-06-01T17:00:00", post(text, "net-x")))
     close = project.campaign("close", storm("Close", "2030-06-02T16:00:00", post(text, "net-x")))

@@ -94,7 +94,7 @@ def test_images_and_alt_text_limits(tmp_path: Path) -> None:
              f'images = [{{ file = "card.png", alt = "{long_alt}" }}]\n')
     text = messages(check(tmp_path, posts))
     assert "5 images, Mastodon takes at most 4 per post" in text
-    assert "alt text of 'card.png' is 1001 characters, X allows 1000" in text
+    assert "alt text of 'assets/card.png' is 1001 characters, X (account net-x) allows 1000" in text
     assert "Mastodon allows" not in text
 
 

@@ -289,13 +289,13 @@ def test_validate_names_each_bad_file(tmp_path: Path) -> None:
     output = fails_cleanly(cli(config, "validate"))
 
     expectations = {
-        "images[1].file": ["truncated.jpg", "damaged or truncated", "again"],
-        "images[2].file": ["../outside.png", "'..' would leave the assets folder"],
-        "images[3].file": ["link.png", "a link that leads outside"],
-        "images[4].file": ["bomb.png", "too many pixels to decode safely", "decompression bomb"],
+        "images[1].file": ["'assets/truncated.jpg' is damaged or truncated", "again"],
+        "images[2].file": ["'../outside.png': '..' would leave the assets folder"],
+        "images[3].file": ["'assets/link.png': it is a link that leads outside assets/"],
+        "images[4].file": ["'assets/bomb.png' has too many pixels to decode safely", "decompression bomb"],
     }
     for field, words in expectations.items():
-        assert f"posts[1].{field}:" in output, output
+        assert f'posts[1] (id "bad").{field}:' in output, output
         for word in words:
             assert word in output, f"{word!r} missing for {field}: {output}"
     assert "4 error(s)" in output
@@ -321,9 +321,8 @@ def animation_to_bluesky(tmp_path: Path) -> tuple[Path, Path]:
 def assert_names_file_post_and_platform(output: str, campaign: Path) -> None:
     text = campaign.read_text().splitlines()
     line = next(n for n, row in enumerate(text, start=1) if "anim.gif" in row)
-    assert f"{campaign}:{line}: posts[1].images[1].file: image 'anim.gif' is an animated GIF, and Bluesky shows " \
-           "animated GIFs as still images" in output, output
-    assert "post 'flag', account net-bluesky" in output
+    assert f"{campaign}:{line}: posts[1] (id \"flag\").images[1].file: image 'assets/anim.gif' is an animated GIF, " \
+           "and Bluesky shows animated GIFs as still images, so it is refused (account net-bluesky)" in output, output
     assert "account net-x" not in output  # X plays it: no complaint
 
 
@@ -351,8 +350,8 @@ def test_queue_refuses_an_image_it_cannot_prepare_and_changes_nothing(tmp_path: 
 
     output = fails_cleanly(cli(config, "queue", str(campaign)))
 
-    assert "image 'card.png' cannot be made smaller than Bluesky's limit of 100 bytes" in output, output
-    assert "(post 'first', account net-bluesky); use a simpler or smaller image" in output
+    assert ("posts[1] (id \"first\").images[1].file: image 'assets/card.png' cannot be made smaller than Bluesky's "
+            "limit of 100 bytes (account net-bluesky); use a simpler or smaller image") in output, output
     with sqlite3.connect(tmp_path / "storm.db") as db:
         assert db.execute("select count(*) from posts").fetchone() == (0,)
     plan_output = fails_cleanly(cli(config, "plan", str(campaign)))

@@ -63,21 +63,23 @@ def test_every_problem_in_one_file_is_reported_at_once(storm_project: StormProje
         (at("start = "), "storm.start: ", ["without an offset", "2030-03-11T10:00:00", "timezone"]),
         (at("timezone = "), "storm.timezone: ", ["unknown time zone 'Amrica/New_York'",
                                                  "did you mean 'America/New_York'"]),
-        (at("[[posts]]", 1), "posts[1].text: ", ["is required but missing; add it"]),
-        (at("txt = "), "posts[1].txt: ", ["is not a known setting (a typo?)", "remove it or check the spelling"]),
-        (at('id = "first"', 2), "posts[2].id: ", ["'first' is already used by posts[1]",
-                                                  "give each post its own id"]),
-        (at('text = "   "'), "posts[2].text: ", ["the post text is empty", "write the text"]),
-        (at('lang = "english"'), "posts[2].lang: ", ["'english' is not a language code", '"en"']),
-        (at('accounts = ["nobody"'), "posts[2].accounts: ", [
+        (at("[[posts]]", 1), 'posts[1] (id "first").text: ', ["is required but missing; add it"]),
+        (at("txt = "), 'posts[1] (id "first").txt: ', ["is not a known setting (a typo?)",
+                                                       "remove it or check the spelling"]),
+        (at('id = "first"', 2), 'posts[2] (id "first").id: ', ["'first' is already used by posts[1]",
+                                                               "give each post its own id"]),
+        (at('text = "   "'), 'posts[2] (id "first").text: ', ["the post text is empty", "write the text"]),
+        (at('lang = "english"'), 'posts[2] (id "first").lang: ', ["'english' is not a language code", '"en"']),
+        (at('accounts = ["nobody"'), 'posts[2] (id "first").accounts: ', [
             "unknown account 'nobody'", f"defined in {storm_project.config_path}",
             "under [[accounts]]", "(defined: org-bluesky, org-mastodon, org-x)"]),
-        (at("missing.png"), "posts[2].images[1].file: ", ["missing.png", "no such file", "add the file"]),
-        (at("../x.png"), "posts[2].images[2].file: ", ["'..' would leave the assets folder",
-                                                       "Give a path inside"]),
-        (at("not-an-image.png"), "posts[2].images[3].file: ", ["not-an-image.png", "JPEG, PNG, GIF or WEBP",
-                                                               "Convert it to JPEG or PNG"]),
-        (at('{ file = "card.png" }'), "posts[2].images[4].alt: ", [
+        (at("missing.png"), 'posts[2] (id "first").images[1].file: ', [
+            "'assets/missing.png'", "no such file in assets/", "add the file"]),
+        (at("../x.png"), 'posts[2] (id "first").images[2].file: ', ["'../x.png': '..' would leave the assets folder",
+                                                                    "Give a path inside assets/"]),
+        (at("not-an-image.png"), 'posts[2] (id "first").images[3].file: ', [
+            "'assets/not-an-image.png' is not a JPEG, PNG, GIF or WEBP image", "Convert it to JPEG or PNG"]),
+        (at('{ file = "card.png" }'), 'posts[2] (id "first").images[4].alt: ', [
             "'card.png' has no alt text", "describe the image", "require_alt_text = false"]),
         (at("text = 42"), "posts[3].text: ", ["must be a string, not int (42)"]),
         (at('accounts = "org-x"'), "posts[3].accounts: ", ["must be a list, not str ('org-x')"]),
@@ -131,16 +133,18 @@ def test_a_warning_does_not_fail(storm_project: StormProject) -> None:
     path = storm_project.campaign("no-tag", text)
     output = storm_project.succeeds("validate", str(path))
     line = storm_project.line_of(text, "text = ")
-    assert f"warning: {path}:{line}: posts[1].text: does not contain the campaign hashtag (#FreeThemAll)" in output
+    assert f'warning: {path}:{line}: posts[1] (id "call").text: does not contain the campaign hashtag (#FreeThemAll)' \
+        in output
     assert f"ok {path}" in output
 
 
 def test_files_are_reported_each_with_its_own_problems(storm_project: StormProject) -> None:
     good = storm_project.campaign("good")
-    bad = storm_project.campaign("bad", GOOD_CAMPAIGN.replace('lang = "en"', 'lang = "EN!"'))
+    bad = storm_project.campaign("bad", GOOD_CAMPAIGN.replace('lang = "en"', 'lang = "EN!"')
+                                 .replace("2030-03-11", "2030-03-18"))  # its own storm: not a copy of the good one
     output = storm_project.fails("validate", str(good), str(bad))
     assert f"ok {good}" in output and f"ok {bad}" not in output
-    assert f"error: {bad}:{storm_project.line_of(GOOD_CAMPAIGN, 'lang = ')}: posts[1].lang:" in output
+    assert f"error: {bad}:{storm_project.line_of(GOOD_CAMPAIGN, 'lang = ')}: posts[1] (id \"call\").lang:" in output
     assert "1 error(s) in 2 file(s)" in output
 
 
@@ -252,7 +256,7 @@ def test_blank_alt_text_is_an_error_by_default(storm_project: StormProject) -> N
     path = storm_project.campaign("no-alt", NO_ALT)
     output = storm_project.fails("validate", str(path))
     line = storm_project.line_of(NO_ALT, 'images = ')
-    assert f"{path}:{line}: posts[1].images[1].alt: image 'card.png' has no alt text" in output
+    assert f"{path}:{line}: posts[1] (id \"call\").images[1].alt: image 'card.png' has no alt text" in output
 
 
 def test_require_alt_text_false_in_the_campaign_allows_it(storm_project: StormProject) -> None:

@@ -1,17 +1,25 @@
-"""Check and see: validate config and campaigns, plan a campaign, and read servers' own limits."""
+"""Check and see: validate config and campaigns, plan a campaign, and read servers' own limits.
+
+Every problem at once: a campaign file with errors is still checked in every part the errors leave intact
+(``_salvage``): an unusable image, an unknown account or a broken storm time hides none of the other posts'
+lengths, image counts or platform refusals.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any, Sequence
 
-from ..campaign import Campaign, load_campaign, validate_files
-from ..checks import across_reach, check_across, check_plan, one_text_platforms
+from pydantic import ValidationError
+
+from ..campaign import Campaign, CampaignSpec, CheckContext, Storm, campaign_id, load_campaign
+from ..checks import across_reach, check_across, check_plan, check_posts, one_text_platforms
 from ..config import Config
 from ..planner import Plan, plan_campaign
 from ..platforms.base import PublishError
-from ..problems import Problem, Severity, UserError
+from ..problems import Problem, Severity, UserError, name_posts, post_ids, read_toml, unique
 from ..store import Store
 from ..timing import utcnow
 
@@ -19,18 +27,13 @@ from ..timing import utcnow
 def validate(paths: list[Path], config: Config, database: str | None = None) -> tuple[list[Campaign], list[Problem]]:
     """Every problem in the config's accounts and the campaign files, errors and warnings; the files are
     also checked together, and against the posts queued in ``database`` when it exists (a database that
-    cannot be read is a warning)."""
-    campaigns, problems = validate_files(paths, config)
-    used = {account for c in campaigns for post in c.spec.posts for account in post.accounts}
+    cannot be read is a warning). A file with errors is checked in every part they leave intact; only the
+    files without errors are returned."""
+    checked = [check_file(path, config) for path in paths]
+    problems = [problem for file in checked for problem in file.problems]
+    used = {account for file in checked for account in file.accounts}
     problems.extend(credential_problems(config, used))
-    plans = []
-    for campaign in campaigns:
-        try:
-            plans.append(plan_campaign(campaign, config))
-        except UserError as error:
-            problems.extend(error.problems)
-        else:
-            problems.extend(check_plan(plans[-1], config))
+    plans = [file.plan for file in checked if file.plan is not None]
     try:
         store = existing_store(database) if database else None
     except UserError as error:
@@ -38,11 +41,198 @@ def validate(paths: list[Path], config: Config, database: str | None = None) -> 
         problems.extend(replace(problem, severity="warning", message=f"{problem.message}; the campaigns were not "
                                 "checked against the posts already queued") for problem in error.problems)
     try:
-        problems.extend(across_problems(plans, config, store))
+        across = across_problems(plans, config, store)
     finally:
         if store is not None:
             store.close()
-    return campaigns, problems
+    for file in checked:
+        across = file.besides(across)
+    problems = name_posts(unique(problems + across), {str(file.path): file.post_ids for file in checked})
+    return [file.campaign for file in checked if file.campaign is not None], problems
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """One campaign file, checked on its own."""
+
+    path: Path
+    problems: list[Problem]                # what the file gets wrong, and its warnings
+    campaign: Campaign | None = None       # the campaign, when the file has no error in itself
+    plan: Plan | None = None               # what to check against other files and the outbox
+    accounts: frozenset[str] = frozenset()  # the (known) accounts it names
+    post_ids: Sequence[str | None] = ()    # the id each post gives itself, to name posts in problems
+    refused: tuple[tuple[str, str], ...] = ()  # (file, field) of the images it has errors about
+
+    def besides(self, found: list[Problem]) -> list[Problem]:
+        """``found`` less what it says again about an image this file's errors are already about (the checks
+        look at every image once more)."""
+        return [problem for problem in found
+                if not any(problem.file == file and (problem.field == field or problem.field.startswith(field + "."))
+                           for file, field in self.refused)]
+
+
+def check_file(path: Path, config: Config, now: datetime | None = None) -> CheckedFile:
+    """The file's own problems (loading, then what each platform would say), errors and warnings. With errors
+    in the file, everything they leave intact is still checked (see ``_salvage``)."""
+    try:
+        campaign = load_campaign(path, config)
+    except UserError as error:
+        return _check_broken(path, config, error.problems, now)
+    plan_, problems = _plan_and_check(campaign, config, now)
+    return CheckedFile(path, list(campaign.warnings) + problems, campaign, plan_, _accounts(campaign),
+                       [post.id for post in campaign.spec.posts])
+
+
+def _plan_and_check(campaign: Campaign, config: Config, now: datetime | None, *, storm: bool = True,
+                    hashtags: bool = True) -> tuple[Plan | None, list[Problem]]:
+    """The plan (None when there is no storm time to plan with) and every problem the checks find in it. A
+    storm the planner refuses (a spread that does not fit its window) still has each post checked on its own,
+    as has a campaign whose storm is broken (``storm`` False): planned at a stand-in time, without the checks
+    that depend on time (duplicates, caps)."""
+    problems: list[Problem] = []
+    if storm:
+        try:
+            plan_ = plan_campaign(campaign, config, now)
+        except UserError as error:
+            problems.extend(error.problems)
+        else:
+            return plan_, check_plan(plan_, config, campaign_hashtags=hashtags)
+    stand_in = campaign.spec.model_copy(update={"storm": Storm(start=_STAND_IN_START, timezone="UTC")})
+    try:
+        plan_ = plan_campaign(replace(campaign, spec=stand_in), config, now)
+    except UserError:
+        return None, problems
+    return None, problems + check_posts(plan_, config, campaign_hashtags=hashtags)
+
+
+_STAND_IN_START = datetime(2100, 1, 1, 12)
+
+
+def _accounts(campaign: Campaign) -> frozenset[str]:
+    return frozenset(account for post in campaign.spec.posts for account in post.accounts)
+
+
+def _check_broken(path: Path, config: Config, found: list[Problem], now: datetime | None) -> CheckedFile:
+    """A file that did not load: its errors, and what the checks find in the parts they leave intact."""
+    try:
+        data, source = read_toml(path)
+    except UserError:
+        return CheckedFile(path, found)
+    ids = post_ids(data)
+    refused = tuple((problem.file, problem.field) for problem in found
+                    if problem.is_error and ".images[" in problem.field)
+    salvaged = _salvage(data, source, path, config)
+    if salvaged is None:
+        return CheckedFile(path, found, post_ids=ids)
+    plan_, problems = _plan_and_check(salvaged.campaign, config, now, storm=salvaged.storm,
+                                      hashtags=salvaged.hashtags)
+    checked = CheckedFile(path, found, None, plan_ if salvaged.identity else None, _accounts(salvaged.campaign), ids,
+                          refused)
+    return replace(checked, problems=found + checked.besides(problems))
+
+
+@dataclass(frozen=True)
+class _Salvaged:
+    campaign: Campaign      # the parts of the file without errors
+    storm: bool             # its storm time is the file's own (else a stand-in: nothing that depends on time)
+    hashtags: bool          # its hashtags are the file's own (else posts are not held against them)
+    identity: bool          # its id and continues are the file's own (else it is not compared with other files)
+
+
+_PLACEHOLDER_ACCOUNT = "-"
+
+
+def _salvage(data: dict[str, Any], source: str, path: Path, config: Config) -> _Salvaged | None:
+    """The campaign without the parts that have errors, to check the rest: a post with a broken text or no
+    known account is left out (an unknown account is dropped from its post), a broken image stays (counted
+    among the post's images; its own checks are already reported), a broken optional field (lang, reply_to,
+    id, alt) is dropped, a broken storm is replaced by a stand-in time. None when nothing can be checked (no
+    posts) or what is left still does not validate."""
+    if not isinstance(data.get("posts"), list) or not data["posts"]:
+        return None
+    context = CheckContext(config=config, assets_dir=config.assets_dir)
+    try:
+        CampaignSpec.model_validate(data, context={"check": context})
+        errors: list[Sequence[str | int]] = []
+    except ValidationError as error:
+        errors = [tuple(part for part in item["loc"] if not str(part).startswith("function-"))
+                  for item in error.errors()]
+    kept = dict(data)
+    posts: list[dict[str, Any] | None] = [dict(post) if isinstance(post, dict) else None for post in data["posts"]]
+    whole = {"storm": True, "hashtags": True, "identity": True}
+    for loc in errors:
+        if not loc:
+            return None
+        if loc[0] == "posts":
+            if len(loc) < 2 or not isinstance(loc[1], int):
+                return None
+            posts[loc[1]] = _post_without(posts[loc[1]], loc[2:], config)
+        elif loc[0] == "storm":
+            storm = kept.get("storm")
+            # what does not move a post in time: the zones announced, the lateness bound, a setting it does not know
+            droppable = len(loc) > 1 and (loc[1] in ("announce", "max_lateness") or loc[1] not in Storm.model_fields)
+            if isinstance(storm, dict) and droppable:
+                kept["storm"] = {key: value for key, value in storm.items() if key != loc[1]}
+            else:
+                kept["storm"], whole["storm"] = {"start": _STAND_IN_START, "timezone": "UTC"}, False
+        elif loc[0] == "hashtags":
+            kept["hashtags"], whole["hashtags"] = ["#Storm"], False
+        elif loc[0] == "name":
+            kept["name"] = "?"
+        elif loc[0] in ("id", "continues"):
+            kept.pop(str(loc[0]), None)
+            whole["identity"] = False
+        else:  # require_alt_text, a setting it does not know
+            kept.pop(str(loc[0]), None)
+    seen: set[str] = set()
+    for post in posts:  # an id used twice: the later post is known by its number
+        if post is not None and isinstance(post.get("id"), str):
+            if post["id"] in seen:
+                del post["id"]
+            else:
+                seen.add(post["id"])
+    left_out = {index for index, post in enumerate(posts) if post is None}
+    kept["posts"] = [post if post is not None else {"text": "-", "accounts": [_PLACEHOLDER_ACCOUNT]} for post in posts]
+    try:
+        spec = CampaignSpec.model_validate(kept)
+    except ValidationError:
+        return None
+    spec = spec.model_copy(update={"posts": [post.model_copy(update={"accounts": []}) if index in left_out else post
+                                             for index, post in enumerate(spec.posts)]})
+    campaign = Campaign(spec=spec, path=path, id=campaign_id(spec.id, path), source=source)
+    return _Salvaged(campaign, whole["storm"], whole["hashtags"], whole["identity"])
+
+
+def _post_without(post: dict[str, Any] | None, loc: Sequence[str | int], config: Config) -> dict[str, Any] | None:
+    """The raw ``post`` without the part at ``loc`` that has an error, or None to leave the post out."""
+    if post is None or not loc or loc[0] == "text":
+        return None
+    field = loc[0]
+    if field == "accounts":
+        accounts = post.get("accounts")
+        if not isinstance(accounts, list):
+            return None
+        known = [name for name in dict.fromkeys(a for a in accounts if isinstance(a, str)) if name in config.accounts]
+        if not known:
+            return None
+        post["accounts"] = known
+    elif field == "images":
+        images = post.get("images")
+        if len(loc) < 2 or not isinstance(images, list) or not isinstance(loc[1], int):
+            post["images"] = []
+            return post
+        images = post["images"] = list(images)
+        image = images[loc[1]]
+        if len(loc) < 3 or not isinstance(image, dict):
+            images[loc[1]] = {"file": ""}  # still one of the post's images; its checks are reported already
+        elif loc[2] == "file":
+            if not isinstance(image.get("file"), str):
+                images[loc[1]] = {**image, "file": ""}
+        else:  # alt, or a setting it does not know
+            images[loc[1]] = {key: value for key, value in image.items() if key != loc[2]}
+    else:  # id, lang, reply_to, a setting it does not know
+        post.pop(str(field), None)
+    return post
 
 
 def existing_store(url: str) -> Store | None:
@@ -141,13 +331,38 @@ def credential_problems(config: Config, account_ids: set[str]) -> list[Problem]:
 
 def plan(path: Path, config: Config, now: datetime | None = None) -> Plan:
     """:raises UserError: if the campaign has errors."""
-    return plan_campaign(load_campaign(path, config), config, now)
+    try:
+        campaign = load_campaign(path, config)
+    except UserError as error:
+        raise UserError(name_posts(error.problems, {str(path): _raw_post_ids(path)})) from None
+    plan_ = plan_campaign(campaign, config, now)
+    ids = {str(path): [post.id for post in campaign.spec.posts]}
+    return replace(plan_, warnings=tuple(name_posts(plan_.warnings, ids)))
 
 
 def checked_plan(path: Path, config: Config, now: datetime | None = None) -> tuple[Plan, list[Problem]]:
-    """The plan and what each platform would say about it (errors and warnings)."""
-    plan_ = plan(path, config, now)
-    return plan_, check_plan(plan_, config)
+    """The plan and what each platform would say about it (errors and warnings).
+
+    :raises UserError: the campaign has errors: with every problem in it, also those the checks find in the
+        parts the errors leave intact.
+    """
+    checked = check_file(path, config, now)
+    named = name_posts(checked.problems, {str(path): checked.post_ids})
+    if checked.campaign is None or checked.plan is None:
+        raise UserError(unique(named))
+    plan_ = checked.plan
+    warnings = name_posts(plan_.warnings, {str(path): checked.post_ids})
+    shown = {warning.place for warning in warnings}  # the plan shows its warnings itself
+    problems = [problem for problem in unique(named) if problem.place not in shown]
+    return replace(plan_, warnings=tuple(warnings)), problems
+
+
+def _raw_post_ids(path: Path) -> Sequence[str | None]:
+    try:
+        data, _ = read_toml(path)
+    except UserError:
+        return []
+    return post_ids(data)
 
 
 def with_instance_limits(config: Config, timeout: float = 10.0) -> tuple[Config, list[Problem]]:

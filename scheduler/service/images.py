@@ -92,11 +92,11 @@ def _image_problem(plan: Plan, file: str, accounts: list[str], problem: ImagePro
     users = [post for post in plan.posts if post.account_id in accounts and any(i.file == file for i in post.images)]
     first = users[0]
     number = next(n for n, image in enumerate(first.images) if image.file == file)
-    posts = ", ".join(sorted({repr(post.post_key) for post in users}))
+    others = sorted({post.post_key for post in users} - {first.post_key})
+    also = f"; also in post {', '.join(map(repr, others))}" if others else ""
     reporter = PlanReporter(plan)
     reporter.add(first.post_key, f"images.{number}.file",
-                 f"image {file!r} {problem.problem} (post {posts}, account {', '.join(accounts)}); "
-                 f"{problem.advice[:1].lower()}{problem.advice[1:]}")
+                 problem.sentence(f" (account {', '.join(accounts)}{also})"))
     return reporter.problems[0]
 
 
