@@ -280,10 +280,11 @@ def _reply_key(post: PlannedPost) -> str:
 
 
 def _image_cell(file: str, alt: str, prepared: PreparedImage | None) -> str:
+    shown = _escape(repr(file) if file != file.strip() else file)  # quoted when a space at an end would hide
     if prepared is None:
-        return f"{file} → [red]cannot be sent[/] (see below)"
+        return f"{shown} → [red]cannot be sent[/] (see below)"
     kind = prepared.mime_type.split("/")[-1].upper()
-    return (f"{file} → {kind} {prepared.width}×{prepared.height}, {len(prepared.data) / 1000:.0f} kB "
+    return (f"{shown} → {kind} {prepared.width}×{prepared.height}, {len(prepared.data) / 1000:.0f} kB "
             f"(alt {len(alt)} chars)")
 
 

@@ -189,8 +189,6 @@ def test_the_bluesky_bytes_limit_names_the_account(storm_project: StormProject) 
     assert "the limit is 3000" in error
 
 
-@pytest.mark.xfail(strict=True, reason="the excess is the Bluesky wing's to say: platforms/bluesky/__init__.py "
-                   "text_refusals should end its sentence with '; shorten it by N bytes' (not this engineer's file)")
 def test_the_bluesky_bytes_limit_says_by_how_much(storm_project: StormProject) -> None:
     family = "\U0001F468\u200D\U0001F469\u200D\U0001F467\u200D\U0001F466"
     path = storm_project.campaign("bytes", ARABIC.replace("{text}", family * 200))

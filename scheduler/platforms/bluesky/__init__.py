@@ -27,7 +27,8 @@ class Bluesky(Platform[BlueskyLimits]):
     def text_refusals(self, text: str, limits: BlueskyLimits) -> list[str]:
         size = bluesky_bytes(text)
         if size > limits.max_bytes:
-            return [f"too long for Bluesky: {size} bytes in UTF-8, the limit is {limits.max_bytes}"]
+            return [f"too long for Bluesky: {size} bytes in UTF-8, the limit is {limits.max_bytes}; shorten it by "
+                    f"{size - limits.max_bytes} bytes"]
         return []
 
     def alt_text_length(self, alt: str) -> int:
