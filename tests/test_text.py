@@ -177,6 +177,50 @@ def test_x_urls_read_differently_by_twitter_text_implementations_count_the_highe
     assert x_text.x_weighted_length(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # ".off" was retired in 2020, after twitter-text froze its TLD list: a URL there (both references: 23),
+        # no URL in IANA's list (5)
+        ("e.off", 23),
+        ("see e.OFF now", 4 + 23 + 4),
+        ("mirror at x.onion", 10 + 23),  # twitter-text lists .onion, IANA does not
+        # ".kids" came after 2020: no URL in twitter-text (both references: 24), a URL in IANA's list (23)
+        ("gaza-news.kids/wiki/Gaza", 24),
+        ("https://gaza-news.kids/wiki/Gaza", 32),
+        # and where a URL in IANA's list counts more than the text, that count: X may know the new TLD
+        ("a.kids", 23),
+    ],
+)
+def test_x_tlds_of_either_list_count_the_higher(text: str, expected: int) -> None:
+    assert x_text.x_weighted_length(text) == expected
+
+
+def test_tld_lists_differ_both_ways() -> None:
+    iana, twitter_text = T.tld_names(T.IANA_TLDS), T.tld_names(T.TWITTER_TEXT_TLDS)
+    assert {"off", "onion", "an", "大众汽车"} <= twitter_text - iana
+    assert {"kids", "music", "spa", "ישראל"} <= iana - twitter_text
+    assert len(twitter_text) == 1259 + 315  # twitter-text's conformance/tld_lib.yml, March 2020
+
+
+@pytest.mark.parametrize(
+    ("text", "iana", "twitter_text"),
+    [
+        ("e.off", [], ["e.off"]),
+        ("gaza-news.kids/wiki/Gaza", ["gaza-news.kids/wiki/Gaza"], []),
+        ("x.onion and a.kids and b.org", ["a.kids", "b.org"], ["x.onion", "b.org"]),
+    ],
+)
+def test_find_urls_with_either_tld_list(text: str, iana: list[str], twitter_text: list[str]) -> None:
+    def found(tlds: T.TldList) -> list[str]:
+        reading = T.DEFAULT_READING._replace(tlds=tlds)
+        return [url for _, _, url in T.find_urls(text, bare_domains=True, reading=reading)]
+
+    assert found(T.IANA_TLDS) == iana
+    assert found(T.TWITTER_TEXT_TLDS) == twitter_text
+    assert [url for _, _, url in T.extract_urls(text)] == iana  # extract_urls: IANA's list
+
+
 def test_x_cjk_weighs_two() -> None:
     assert x_text.x_weighted_length("自由") == 4
 
@@ -239,6 +283,18 @@ def test_mastodon_urls_count_url_length() -> None:
 def test_mastodon_bare_domains_count_in_full() -> None:
     # Mastodon extracts URLs with extract_url_without_protocol: false
     assert mastodon_text.mastodon_length("example.com") == 11
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Mastodon's twitter-text (Ruby 3.1.0) has the 2020 TLD list: .kids is no TLD there, so no URL
+        ("https://gaza-news.kids/wiki/Gaza", len("https://gaza-news.kids/wiki/Gaza")),
+        ("https://e.off", 23),  # .off is one there (retired since): a URL
+    ],
+)
+def test_mastodon_tlds_of_either_list_count_the_higher(text: str, expected: int) -> None:
+    assert mastodon_text.mastodon_length(text) == expected
 
 
 def test_mastodon_remote_mentions_count_only_the_user() -> None:

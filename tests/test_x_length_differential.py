@@ -12,9 +12,11 @@ Those disagreements are of known kinds, and any other fails the test:
 - ``url reading``: twitter-text-parser refuses a domain IDNA 2003 refuses (a Hebrew word glued to a domain
   with a zero-width space, say), which twitter-text JS takes; JS and twitter-text-parser read '"' as part of a
   domain, Ruby and Java as punctuation (``scheduler.text.UrlReading``).
+- ``tld list``: a domain ends in a TLD that IANA's current list has and twitter-text's 2020 list has not
+  (".kids"): a URL with the one, text with the other (``scheduler.text.TldList``). (The other way round, a TLD
+  retired since 2020 such as ".off", we count as twitter-text does.)
 
-The domains use top-level domains that twitter-text-parser's 2020 list and IANA's current list (ours) share:
-that the two lists differ (retired and new TLDs) is not what this test is about.
+The domains use top-level domains of both lists: most that both share, and some of each that only one has.
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ import random
 import time
 import unicodedata
 from collections import Counter
+from functools import cache
 
+import pytest
+import regex
 from twitter_text import parse_tweet
 from twitter_text.extract_emojis import extract_emojis_with_indices
 from twitter_text.extract_urls import extract_urls_with_indices
@@ -31,8 +36,9 @@ from twitter_text.regexp.emoji import emoji_list
 from twitter_text.regexp.valid_cctld import valid_cctld
 from twitter_text.regexp.valid_gtld import valid_gtld
 
+from scheduler import text as scheduler_text
 from scheduler.platforms.x.text import URL_READINGS, emoji_sequences, x_is_valid, x_weighted_length
-from scheduler.text import find_urls
+from scheduler.text import IANA_TLDS, TWITTER_TEXT_TLDS, UrlReading, find_urls, tld_names
 
 SEED = 20260417
 TEXTS = 5000
@@ -65,6 +71,11 @@ REGIONS = ["PS", "US", "FR", "DE", "GB", "ES", "JO", "LB", "EG", "ZA", "IE", "TR
            "TA", "IC", "DG", "EA", "CP", "AC", "CQ", "AA", "ZZ", "PX", "SU", "YU"]
 TLDS = ["com", "org", "net", "ps", "io", "co", "co.uk", "de", "fr", "jp", "info", "news", "org.il", "edu", "gov",
         "me", "tv", "xyz", "app", "ly", "онлайн", "рф", "中国", "みんな", "شبكة", "xn--p1ai", "xn--fiqs8s"]
+# In twitter-text's 2020 list, retired from IANA's since (generic, country codes, IDN).
+RETIRED_TLDS = ["off", "onion", "duck", "doha", "budapest", "helsinki", "guardian", "intel", "vista", "mcd", "loft",
+                "an", "bl", "bq", "eh", "mf", "tp", "um", "大众汽车", "诺基亚", "اتصالات"]
+# In IANA's list, delegated after twitter-text froze its list in 2020.
+NEW_TLDS = ["kids", "music", "spa", "web", "merck", "amazon", "ישראל", "アマゾン", "亚马逊"]
 DOMAIN_LABELS = ["example", "gaza-news", "free", "students", "a", "x", "mondoweiss", "twitter", "bit", "sub.domain",
                  "www.aljazeera", "العربية", "пример", "例子", "ñandú", "xn--mgbh0a", "t", "123", "a_b", "-bad", "Ex"]
 PATHS = ["/", "/a", "/path/to/page", "/2026/04/17/story.html", "/wiki/Gaza_(city)", "/a(b)c", "/x-y_z~1", "/#frag",
@@ -83,7 +94,8 @@ def url(rng: random.Random) -> str:
     protocol = rng.choice(["https://", "http://", "", "", "HTTPS://", "ftp://"])
     port = rng.choice(["", "", "", ":8080"])
     path = rng.choice(["", "", *PATHS])
-    return f"{protocol}{rng.choice(DOMAIN_LABELS)}.{rng.choice(TLDS)}{port}{path}{rng.choice(QUERIES)}"
+    tld = rng.choice(rng.choices([TLDS, RETIRED_TLDS, NEW_TLDS], weights=[6, 2, 2])[0])
+    return f"{protocol}{rng.choice(DOMAIN_LABELS)}.{tld}{port}{path}{rng.choice(QUERIES)}"
 
 
 def tco_link(rng: random.Random) -> str:
@@ -157,11 +169,12 @@ def text(rng: random.Random, ours: list[str], theirs: list[str]) -> str:
     return unicodedata.normalize("NFD", joined) if rng.random() < 0.15 else joined
 
 
-def generated_texts() -> list[str]:
+@cache  # the same texts for every test here
+def generated_texts() -> tuple[str, ...]:
     rng = random.Random(SEED)
     ours = sorted(emoji_sequences())
     theirs = ["".join(chr(int(code, 16)) for code in item.codepoint.split()) for item in emoji_list]
-    return [text(rng, ours, theirs) for _ in range(TEXTS)]
+    return tuple(text(rng, ours, theirs) for _ in range(TEXTS))
 
 
 # --- why we count higher --------------------------------------------------------------------------------------
@@ -178,20 +191,50 @@ def kinds_of_difference(raw: str) -> tuple[str, ...]:
            for found in extract_emojis_with_indices(normalized)):
         kinds.append("emoji 12.0")
     theirs = [tuple(found["indices"]) for found in extract_urls_with_indices(normalized)]
-    if any(theirs != [(start, end) for start, end, _ in find_urls(normalized, bare_domains=True, reading=reading)]
-           for reading in URL_READINGS):
+    ours = {reading: [(start, end) for start, end, _ in find_urls(normalized, bare_domains=True, reading=reading)]
+            for reading in URL_READINGS}
+    if any(theirs != urls for reading, urls in ours.items() if reading.tlds == TWITTER_TEXT_TLDS):
         kinds.append("url reading")
+    if any(urls != ours[reading._replace(tlds=TWITTER_TEXT_TLDS)]
+           for reading, urls in ours.items() if reading.tlds == IANA_TLDS):
+        kinds.append("tld list")
     return tuple(kinds)
 
 
 # --- the test ---------------------------------------------------------------------------------------------------
 
 
-def test_tld_pool_is_in_both_lists() -> None:
-    for tld in TLDS:
-        last = tld.rsplit(".", 1)[-1]
-        assert valid_gtld.fullmatch(last) or valid_cctld.fullmatch(last) or last.startswith("xn--"), tld
-        assert find_urls(f"example.{tld}", bare_domains=True), tld
+def in_twitter_text_parser(tld: str) -> bool:
+    last = tld.rsplit(".", 1)[-1]
+    return bool(valid_gtld.fullmatch(last) or valid_cctld.fullmatch(last) or last.startswith("xn--"))
+
+
+def test_tld_pools_are_in_the_lists_they_say() -> None:
+    for pool, in_twitter_text, in_iana in ((TLDS, True, True), (RETIRED_TLDS, True, False), (NEW_TLDS, False, True)):
+        for tld in pool:
+            assert in_twitter_text_parser(tld) == in_twitter_text, tld
+            last = tld.rsplit(".", 1)[-1]
+            assert (last in tld_names(TWITTER_TEXT_TLDS) or last.startswith("xn--")) == in_twitter_text, tld
+            assert (last in tld_names(IANA_TLDS)) == in_iana, tld
+            assert x_weighted_length(f"example.{tld}") == 23, tld  # a URL in one list at least: the higher count
+
+
+def test_twitter_text_tlds_are_twitter_text_parsers() -> None:
+    assert all(in_twitter_text_parser(tld) for tld in tld_names(TWITTER_TEXT_TLDS))
+
+
+def test_a_text_without_a_tld_the_lists_differ_on_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """scheduler.text reads such a text with IANA's list only (one pass instead of two): the same URLs."""
+    texts = [unicodedata.normalize("NFC", raw) for raw in generated_texts()]
+    readings = [UrlReading(quotes, False, TWITTER_TEXT_TLDS) for quotes in (False, True)]
+
+    def urls() -> list[list[tuple[int, int, str]]]:
+        scheduler_text._url_candidates.cache_clear()
+        return [find_urls(text, bare_domains=True, reading=reading) for text in texts for reading in readings]
+
+    once = urls()
+    monkeypatch.setattr(scheduler_text, "_tld_where_lists_differ", lambda: regex.compile(r"(?s)"))  # always differ
+    assert urls() == once
 
 
 def test_every_emoji_sequence_we_count_once_twitter_text_parser_counts_once() -> None:

