@@ -10,7 +10,8 @@ Source: github.com/twitter/twitter-text, ``conformance/tld_lib.yml`` at tag v3.1
 unchanged since "Update gTLDs and conformance tests (March 2020)"), in its order; the JS, Ruby and Python
 packages named above hold the same 1259 generic and 315 country-code names.
 Copyright 2012-2020 Twitter, Inc and other contributors. Licensed under the Apache License, Version 2.0
-(http://www.apache.org/licenses/LICENSE-2.0); the names are copied unchanged.
+(http://www.apache.org/licenses/LICENSE-2.0; full text in docs/third-party/twitter-text-LICENSE); the names are
+copied unchanged.
 """
 
 from __future__ import annotations
