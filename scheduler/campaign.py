@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -21,10 +21,19 @@ from .config import Config
 from .platforms.registry import strictest_tag_limit
 from .problems import Problem, TomlLocator, UserError, pydantic_problems, read_toml
 from .text import is_valid_hashtag
-from .timing import LocalTimeError, parse_duration, to_utc, zone
+from .timing import (UTC, EARLIEST_YEAR, LATEST_YEAR, LocalTime, LocalTimeError, parse_duration, resolve_local, to_utc,
+                     utcnow, year_problem, yearly_times, zone)
 
 _LANG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _POST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
+# Input that cannot be a campaign is refused before it is counted: no platform lets one account post this many
+# times in a storm (Mastodon: 300 statuses in 3 hours, X: 100 posts in 15 minutes), and a text this many times
+# the longest post any platform takes needs no grapheme count to be too long.
+MAX_POSTS = 1000
+TEXT_LIMIT_FACTOR = 100
+# How many years past the last one queued a yearly storm's time is looked at: a gap or overlap coming in a
+# later year is a warning now, while a rule can still be added, not an error in the year it arrives.
+LOOKAHEAD_YEARS = 10
 
 
 class _Strict(BaseModel):
@@ -58,7 +67,13 @@ class PostSpec(_Strict):
 
     @field_validator("text")
     @classmethod
-    def _text_not_empty(cls, value: str) -> str:
+    def _text_usable(cls, value: str, info: ValidationInfo) -> str:
+        check = _ctx(info)
+        longest = check.longest_text if check is not None else _documented_longest_text()
+        if len(value) > TEXT_LIMIT_FACTOR * longest.limit:
+            raise ValueError(f"{len(value)} characters: more than {TEXT_LIMIT_FACTOR} times the longest post any "
+                             f"platform takes ({longest.limit} {longest.unit} on {longest.platform}), so it was not "
+                             "counted further; shorten it to the length of one post")
         if not value.strip():
             raise ValueError("the post text is empty; write the text people will post")
         return value
@@ -119,7 +134,8 @@ class Storm(_Strict):
     start: datetime
     timezone: str
     announce: list[AnnounceZone] = Field(default_factory=list)
-    ambiguous: Literal["earlier", "later"] | None = None
+    ambiguous: Literal["earlier", "later"] | None = None      # a time that happens twice: which one, every year
+    nonexistent: Literal["after", "before"] | None = None     # a time in a gap: moved past it, every year
     repeat: Literal["yearly"] | None = None
     occurrences: int = Field(default=1, ge=1, le=50)
     spread: Spread | None = None
@@ -135,6 +151,8 @@ class Storm(_Strict):
                              f"{value.replace(tzinfo=None).isoformat()}) and name the zone in timezone")
         if not isinstance(value, datetime):
             raise ValueError("must be a local date and time like 2021-03-11T10:00:00 (no quotes, no offset)")
+        if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+            raise ValueError(year_problem(value.year))
         return value
 
     @field_validator("timezone")
@@ -148,7 +166,7 @@ class Storm(_Strict):
         try:
             if self.repeat == "yearly" and (self.start.month, self.start.day) == (2, 29):
                 raise LocalTimeError("a yearly storm cannot fall on 29 February; choose 28 February or 1 March")
-            to_utc(self.start, self.timezone, self.ambiguous)
+            to_utc(self.start, self.timezone, self.ambiguous, self.nonexistent)
         except LocalTimeError as error:
             raise ValueError(f"start: {error}") from None
         return self
@@ -162,6 +180,13 @@ class CampaignSpec(_Strict):
     storm: Storm
     posts: list[PostSpec] = Field(min_length=1)
     require_alt_text: bool | None = None
+
+    @field_validator("posts", mode="before")
+    @classmethod
+    def _not_too_many(cls, value: Any) -> Any:
+        if isinstance(value, list) and len(value) > MAX_POSTS:
+            raise ValueError(too_many_posts(len(value)))
+        return value
 
     @field_validator("hashtags")
     @classmethod
@@ -181,6 +206,35 @@ class CampaignSpec(_Strict):
         return value
 
 
+def too_many_posts(count: int) -> str:
+    return (f"{count} posts: a campaign file holds at most {MAX_POSTS} (no platform lets an account post that "
+            "many times in one storm); split the campaign into several files")
+
+
+@dataclass(frozen=True)
+class TextLimit:
+    limit: int
+    unit: str
+    platform: str
+
+
+def longest_text_limit(config: Config | None) -> TextLimit:
+    """The longest text any platform takes: each platform's documented limit, and each account's own."""
+    from .platforms.registry import PLATFORMS
+
+    limits = [(wing, wing.limits()) for wing in PLATFORMS.values()]
+    if config is not None:
+        limits += [(account.wing, config.limits_for(account.id)) for account in config.settings.accounts]
+    found = [(wing.measure("", limits_), wing.display_name) for wing, limits_ in limits]
+    measure, name = max(found, key=lambda item: item[0].limit)
+    return TextLimit(measure.limit, measure.unit, name)
+
+
+@cache
+def _documented_longest_text() -> TextLimit:
+    return longest_text_limit(None)
+
+
 def hashtag_problem(tag: str) -> str | None:
     """Why ``tag`` is not a usable hashtag on every platform (the shortest tag limit among them too), or None."""
     limit = strictest_tag_limit()
@@ -196,6 +250,10 @@ class CheckContext:
     config: Config
     assets_dir: Path
     images_seen: dict[str, str | None] = field(default_factory=dict)
+
+    @cached_property
+    def longest_text(self) -> TextLimit:
+        return longest_text_limit(self.config)
 
     def image(self, name: str) -> None:
         """Raise ValueError (with the file named and what to do) if ``name`` is not a usable image."""
@@ -243,6 +301,10 @@ def load_campaign(path: Path, config: Config) -> Campaign:
     data, source = read_toml(path)
     context = CheckContext(config=config, assets_dir=config.assets_dir)
     locator = TomlLocator(source)
+    posts = data.get("posts")
+    if isinstance(posts, list) and len(posts) > MAX_POSTS:  # refused before anything looks at each post
+        line = locator.line_of(("posts",)) or locator.line_of(("posts", 0))
+        raise UserError([Problem(str(path), "posts", too_many_posts(len(posts)), line)])
     # Checks across posts run on the raw data, so they are reported together with field errors.
     problems = _post_id_problems(data, str(path), locator) + _alt_text_problems(data, config, str(path), locator)
     try:
@@ -257,8 +319,8 @@ def load_campaign(path: Path, config: Config) -> Campaign:
                                 locator.line_of(("continues",))))
     if problems:
         raise UserError(problems)
-    return Campaign(spec=spec, path=path, id=own_id, warnings=tuple(_warnings(spec, str(path), locator)),
-                    source=source)
+    warnings = _warnings(spec, str(path), locator) + storm_time_warnings(spec, str(path), locator, utcnow())
+    return Campaign(spec=spec, path=path, id=own_id, warnings=tuple(warnings), source=source)
 
 
 def _raw_posts(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -269,15 +331,18 @@ def _raw_posts(data: dict[str, Any]) -> list[dict[str, Any]]:
 def _post_id_problems(data: dict[str, Any], file: str, locator: TomlLocator) -> list[Problem]:
     """Duplicate post ids, and reply_to naming no post."""
     posts = _raw_posts(data)
-    ids = [post.get("id") for post in posts]
+    first: dict[str, int] = {}
+    for index, post in enumerate(posts):
+        if isinstance(post.get("id"), str):
+            first.setdefault(post["id"], index)
     problems = []
     for index, post in enumerate(posts):
         post_id, reply_to = post.get("id"), post.get("reply_to")
-        if isinstance(post_id, str) and ids.index(post_id) != index:
+        if isinstance(post_id, str) and first[post_id] != index:
             problems.append(Problem(file, f"posts[{index + 1}].id",
-                                    f"post id {post_id!r} is already used by posts[{ids.index(post_id) + 1}]; "
+                                    f"post id {post_id!r} is already used by posts[{first[post_id] + 1}]; "
                                     "give each post its own id", locator.line_of(("posts", index, "id"))))
-        if isinstance(reply_to, str) and reply_to not in ids:
+        if isinstance(reply_to, str) and reply_to not in first:
             problems.append(Problem(file, f"posts[{index + 1}].reply_to",
                                     f"{reply_to!r} names no post; set id = {reply_to!r} on the post it answers",
                                     locator.line_of(("posts", index, "reply_to"))))
@@ -315,6 +380,39 @@ def _warnings(spec: CampaignSpec, file: str, locator: TomlLocator) -> list[Probl
                                     f"does not contain the campaign hashtag ({', '.join(spec.hashtags)}): "
                                     "it will not count toward the storm", locator.line_of(("posts", index, "text")),
                                     severity="warning"))
+    return warnings
+
+
+def storm_time_warnings(spec: CampaignSpec, file: str, locator: TomlLocator, now: datetime) -> list[Problem]:
+    """Where the clocks change at the storm time: each occurrence to queue whose time a rule of the campaign
+    decided (``nonexistent`` moves it, so the announcement must say so; for a yearly storm also ``ambiguous``),
+    and the years after those (``LOOKAHEAD_YEARS``) whose time no rule decides. Years to queue that no rule
+    decides are the planner's errors."""
+    storm = spec.storm
+    yearly = storm.repeat == "yearly"
+    try:
+        times = yearly_times(storm.start, storm.timezone, now - (storm.max_lateness or timedelta(0)),
+                             storm.occurrences, storm.ambiguous, storm.nonexistent) if yearly else \
+            [resolve_local(storm.start, storm.timezone, storm.ambiguous, storm.nonexistent)]
+    except LocalTimeError:
+        return []  # refused already
+    warnings = [Problem(file, f"storm.{time.rule}", f"{time.note}; announce that time",
+                        locator.line_of(("storm", time.rule)), severity="warning")
+                for time in times if isinstance(time, LocalTime) and time.rule
+                and (yearly or time.rule == "nonexistent")]
+    years = [time.local.year for time in times if time.local is not None]
+    if not yearly or not years or max(years) >= LATEST_YEAR:
+        return warnings
+    later = yearly_times(storm.start.replace(year=max(years) + 1), storm.timezone, datetime.min.replace(tzinfo=UTC),
+                         LOOKAHEAD_YEARS, storm.ambiguous, storm.nonexistent)
+    for kind in ("gap", "overlap"):
+        failed = [error for error in later if isinstance(error, LocalTimeError) and error.kind == kind and error.local]
+        if failed:
+            listed = ", ".join(str(error.local.year) for error in failed if error.local)
+            warnings.append(Problem(
+                file, "storm.start", f"in {listed} (not queued yet) the storm time falls where the clocks change, "
+                f"and queue will refuse {'that year' if len(failed) == 1 else 'those years'}: {failed[0]} (a rule in "
+                "[storm] applies to every year)", locator.line_of(("storm", "start")), severity="warning"))
     return warnings
 
 

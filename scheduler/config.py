@@ -41,6 +41,13 @@ def _duration(value: Any) -> timedelta:
 class DatabaseSettings(_Strict):
     url: str = DEFAULT_DATABASE
 
+    @field_validator("url")
+    @classmethod
+    def _no_nul(cls, value: str) -> str:
+        if "\0" in value:  # a path no file system takes, nor a database server
+            raise ValueError("contains a NUL character (\\u0000); write the database URL without it")
+        return value
+
 
 class Defaults(_Strict):
     max_lateness: timedelta = Field(default=timedelta(minutes=15))

@@ -177,6 +177,8 @@ def resolve_asset(assets_dir: Path, name: str) -> Path:
         raise ImageProblem(name, "the image path is empty", keep_inside, shown=as_written)
     if "\\" in name:
         raise ImageProblem(name, "the path contains a backslash", "Use / between folder names", shown=as_written)
+    if "\0" in name:  # no file system takes it (the path functions raise ValueError)
+        raise ImageProblem(name, "the path contains a NUL character", "Remove it from the name", shown=as_written)
     if name.startswith("/") or _WINDOWS_DRIVE.match(name):
         raise ImageProblem(name, "absolute paths are not allowed", keep_inside, shown=as_written)
     if ".." in PurePosixPath(name).parts:

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from .campaign import Campaign, PostSpec
 from .config import Config
 from .problems import Problem, UserError
-from .timing import format_duration, announce_line, next_yearly, spread_offsets, to_utc, utcnow, zone
+from .timing import (LATEST_YEAR, LocalTime, LocalTimeError, announce_line, format_duration, resolve_local,
+                     spread_offsets, utcnow, yearly_times, zone)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class PlannedPost:
 class Occurrence:
     start: datetime          # aware UTC
     announce: str            # the multi-zone line
+    note: str | None = None  # how a rule of the campaign (ambiguous, nonexistent) decided this year's time
 
 
 @dataclass(frozen=True)
@@ -68,18 +70,27 @@ class Plan:
 def plan_campaign(campaign: Campaign, config: Config, now: datetime | None = None) -> Plan:
     """Every post of every (upcoming) occurrence of the storm.
 
-    :raises UserError: for a spread that does not fit its window.
+    :raises UserError: for a spread that does not fit its window or runs past the calendar, and for a year of
+        a yearly storm whose time falls in a gap or overlap that no rule of the campaign decides.
     """
     now = now or utcnow()
     storm = campaign.spec.storm
     lateness = storm.max_lateness or config.settings.defaults.max_lateness
-    starts = _occurrence_starts(campaign, now)
+    times = _occurrence_times(campaign, now)
     zones = [(a.zone, a.label) for a in storm.announce] or [(storm.timezone, storm.timezone)]
-    occurrences = tuple(Occurrence(start, announce_line(start, zones, storm.timezone)) for start in starts)
+    occurrences = tuple(Occurrence(time.instant, announce_line(time.instant, zones, storm.timezone), time.note)
+                        for time in times)
     posts: list[PlannedPost] = []
-    for start in starts:
+    for time in times:
+        start = time.instant
         suffix = f"@{start.astimezone(zone(storm.timezone)).year}" if storm.repeat else ""
-        occurrence_posts = _posts_for(campaign, config, start, lateness, suffix)
+        try:
+            occurrence_posts = _posts_for(campaign, config, start, lateness, suffix)
+        except OverflowError:  # a spread of thousands of years
+            raise UserError([Problem(str(campaign.path), "storm.spread",
+                                     "the posts' times run past the end of the calendar (the year 9999); shorten "
+                                     "spread.every or give the accounts fewer posts",
+                                     campaign.locator.line_of(("storm", "spread")))]) from None
         _check_spread_window(campaign, occurrence_posts, start)
         posts.extend(occurrence_posts)
     warnings = list(campaign.warnings)
@@ -94,12 +105,36 @@ def plan_campaign(campaign: Campaign, config: Config, now: datetime | None = Non
     return Plan(campaign, occurrences, tuple(posts), lateness, tuple(warnings))
 
 
-def _occurrence_starts(campaign: Campaign, now: datetime) -> list[datetime]:
+def _occurrence_times(campaign: Campaign, now: datetime) -> list[LocalTime]:
+    """The storm's time in each occurrence to plan, resolved.
+
+    :raises UserError: naming each year to queue whose time cannot be resolved, and the choices.
+    """
     storm = campaign.spec.storm
-    if storm.repeat == "yearly":
-        return next_yearly(storm.start, storm.timezone, now - (storm.max_lateness or timedelta(0)),
-                           storm.occurrences, storm.ambiguous)
-    return [to_utc(storm.start, storm.timezone, storm.ambiguous)]
+    file, locator = str(campaign.path), campaign.locator
+    try:
+        if storm.repeat != "yearly":
+            return [resolve_local(storm.start, storm.timezone, storm.ambiguous, storm.nonexistent)]
+        found = yearly_times(storm.start, storm.timezone, now - (storm.max_lateness or timedelta(0)),
+                             storm.occurrences, storm.ambiguous, storm.nonexistent)
+    except LocalTimeError as error:  # what validating the file refuses already, for a campaign made otherwise
+        raise UserError([Problem(file, "storm.start", str(error), locator.line_of(("storm", "start")))]) from None
+    failed = [occurrence for occurrence in found if isinstance(occurrence, LocalTimeError)]
+    if failed:
+        problems = []
+        for failure in failed:
+            year = failure.local.year if failure.local else storm.start.year
+            if failure.kind == "range":
+                loc = ("storm", "occurrences") if locator.line_of(("storm", "occurrences")) else ("storm", "start")
+                problems.append(Problem(file, ".".join(loc), f"queue would write {storm.occurrences} yearly storms, "
+                                        f"up to the year {year}: past {LATEST_YEAR}, the last year a storm can be "
+                                        "planned in; ask for fewer occurrences", locator.line_of(loc)))
+                break
+            problems.append(Problem(file, "storm.start", f"the {year} storm of this yearly campaign (one of the "
+                                    f"{storm.occurrences} that queue writes): {failure} (a rule in [storm] applies "
+                                    "to every year)", locator.line_of(("storm", "start"))))
+        raise UserError(problems)
+    return [occurrence for occurrence in found if isinstance(occurrence, LocalTime)]
 
 
 def _posts_for(campaign: Campaign, config: Config, start: datetime, lateness: timedelta,

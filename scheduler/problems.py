@@ -109,9 +109,18 @@ def field_path(loc: Loc) -> str:
     return text
 
 
+# No campaign or config file comes near this (1,000 posts of 1,000 characters are 1 MB): a larger file is
+# refused before it is parsed, which for tens of megabytes takes many seconds.
+MAX_TOML_BYTES = 2_000_000
+
+
 def read_toml(path: Path) -> tuple[dict[str, Any], str]:
     """Parse a TOML file or raise UserError naming the file and line of a syntax error."""
     try:
+        size = path.stat().st_size
+        if size > MAX_TOML_BYTES:
+            raise UserError([Problem(str(path), "", f"the file is {size / 1e6:.1f} MB, more than any campaign or "
+                                     f"settings file needs ({MAX_TOML_BYTES / 1e6:.0f} MB): is it the right file?")])
         source = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UserError([Problem(str(path), "", "file not found; check the path")]) from None
@@ -126,6 +135,27 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
         reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error)) or "invalid TOML"
         raise UserError([Problem(str(path), "", f"TOML syntax error: {reason}; see https://toml.io for "
                                  "the format (strings need quotes, tables go in [brackets])", line)]) from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables by recursion
+        line, key = _deepest(source)
+        raise UserError([Problem(str(path), key, "arrays or tables nested hundreds of levels deep; no setting needs "
+                                 "more than a few levels: remove the extra brackets", line)]) from None
+    except ValueError as error:  # an integer of thousands of digits
+        digits = re.search(r"[0-9_]{1000,}", source)
+        line = source.count("\n", 0, digits.start()) + 1 if digits else None
+        raise UserError([Problem(str(path), "", f"TOML value that cannot be read ({str(error).split(';')[0]}); "
+                                 "no setting needs a number that long", line)]) from None
+
+
+def _deepest(source: str) -> tuple[int | None, str]:
+    """The first line where brackets nest deepest (roughly: brackets in strings count too), and its key."""
+    depth, deepest, found, key = 0, 0, None, ""
+    for number, text in enumerate(source.splitlines(), start=1):
+        named = re.match(r"\s*([A-Za-z0-9_\-\".]+)\s*=", text)
+        for char in text:
+            depth += 1 if char in "[{" else -1 if char in "]}" else 0
+            if depth > deepest:
+                deepest, found, key = depth, number, named.group(1).strip('"') if named else key
+    return found, key
 
 
 def pydantic_problems(error: ValidationError, file: str, source: str) -> list[Problem]:

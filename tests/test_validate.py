@@ -4,6 +4,7 @@ what to do; exit status 1 and never a traceback."""
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -359,3 +360,259 @@ def test_live_mode_makes_unset_credentials_an_error(storm_project: StormProject)
     output = storm_project.fails("validate", str(path))
     assert f"error: {storm_project.config_path}: accounts.org-x.credentials: account 'org-x': environment " \
            "variable(s) ORG_X_USER_TOKEN not set" in output
+
+
+# --- a yearly storm in a later year's gap or overlap (issue 11) ------------------------------------------------
+# 02:30 on 27 March in Gaza exists in 2031 (winter time) but not in 2032: clocks jump from 02:00 to 03:00 on
+# Saturday 27 March 2032. Until 2031 the tests run on, queue writes 2031 and 2032 (occurrences = 2).
+GAZA_GAP = storm_at("2031-03-27T02:30:00", "Asia/Gaza", '\nrepeat = "yearly"\noccurrences = 2')
+# 01:30 on 2 November in New York exists once in 2030 (a Saturday) and twice in 2031 (a Sunday: clocks fall back).
+NEW_YORK_OVERLAP = storm_at("2030-11-02T01:30:00", "America/New_York", '\nrepeat = "yearly"\noccurrences = 2')
+
+
+def test_a_later_year_in_the_gap_is_an_error_naming_the_year_and_both_ways_out(storm_project: StormProject) -> None:
+    path = storm_project.campaign("gaza", GAZA_GAP)
+    line = storm_project.line_of(GAZA_GAP, "start = ")
+    for command in ("validate", "plan", "queue"):
+        output = storm_project.fails(command, str(path))
+        assert (f"error: {path}:{line}: storm.start: the 2032 storm of this yearly campaign (one of the 2 that queue "
+                "writes): 02:30 on Sat 27 Mar 2032 does not exist in Asia/Gaza: clocks spring forward then; choose a "
+                'time outside the gap, e.g. 03:30, or add nonexistent = "after" (= 03:30, 00:30 UTC) or nonexistent '
+                '= "before" (= 01:30, 23:30 UTC on Fri 26 Mar) to [storm] (a rule in [storm] applies to every '
+                "year)") in output, output
+    assert not (storm_project.root / "storm.db").exists() or "gaza" not in storm_project.succeeds("log")
+
+
+def test_a_later_year_in_the_gap_does_not_stop_validate_checking_the_other_campaigns(
+        storm_project: StormProject) -> None:
+    storm_project.campaign("gaza", GAZA_GAP)
+    other = storm_project.campaign("other", GOOD_CAMPAIGN.replace('lang = "en"', 'lang = "EN!"'))
+    good = storm_project.campaign("good", GOOD_CAMPAIGN.replace("Freedom for all", "Freedom now for all"))
+    output = storm_project.fails("validate")  # every campaigns/*.toml
+    assert "the 2032 storm of this yearly campaign" in output
+    assert f"error: {other}:" in output and "'EN!' is not a language code" in output
+    assert f"ok {good}" in output
+
+
+def test_rehearse_of_a_campaign_with_a_later_year_in_the_gap_is_a_user_error(storm_project: StormProject) -> None:
+    output = storm_project.fails("rehearse", "--dry-run", str(storm_project.campaign("gaza", GAZA_GAP)))
+    assert "02:30 on Sat 27 Mar 2032 does not exist in Asia/Gaza" in output
+
+
+@pytest.mark.parametrize(("rule", "clock", "utc_time"), [
+    ("after", "3:30 am", "2032-03-27 00:30:00"), ("before", "1:30 am", "2032-03-26 23:30:00")])
+def test_nonexistent_moves_the_later_year_past_the_gap_and_plan_shows_it(
+        storm_project: StormProject, rule: str, clock: str, utc_time: str) -> None:
+    text = GAZA_GAP.replace("occurrences = 2", f'occurrences = 2\nnonexistent = "{rule}"')
+    path = storm_project.campaign("gaza", text)
+    storm_project.succeeds("validate", str(path))
+    output = storm_project.succeeds("plan", str(path))
+    assert "Storm: Thursday 27 March 2031: 2:30 am Asia/Gaza\n" in output  # the first year as written
+    day = "Saturday 27 March 2032" if rule == "after" else "Saturday 27 March 2032"
+    assert f"Storm: {day}: {clock} Asia/Gaza\n" in output, output
+    assert f"│ {utc_time} " in output.replace("│ ", "│ ", 1)
+    line = storm_project.line_of(text, "nonexistent = ")
+    assert (f"warning: {path}:{line}: storm.nonexistent: 02:30 on Sat 27 Mar 2032 does not exist in Asia/Gaza (clocks "
+            f'spring forward); nonexistent = "{rule}" puts the storm at {clock.split()[0].zfill(5)}') in output
+
+
+def test_nonexistent_also_takes_a_first_year_in_the_gap(storm_project: StormProject) -> None:
+    text = storm_at("2027-03-14T02:30:00", "America/New_York", '\nnonexistent = "after"')
+    output = storm_project.succeeds("plan", str(storm_project.campaign("gap", text)))
+    assert "Storm: Sunday 14 March 2027: 3:30 am America/New_York\n" in output
+    assert "│ 2027-03-14 07:30:00 " in output
+
+
+def test_nonexistent_must_be_after_or_before(storm_project: StormProject) -> None:
+    text = GAZA_GAP.replace("occurrences = 2", 'occurrences = 2\nnonexistent = "skip"')
+    path = storm_project.campaign("gaza", text)
+    output = storm_project.fails("validate", str(path))
+    assert f"{path}:{storm_project.line_of(text, 'nonexistent = ')}: storm.nonexistent: Input should be 'after' or " \
+           "'before'" in output
+
+
+def test_a_later_year_in_the_overlap_is_an_error_until_ambiguous_decides_every_year(
+        storm_project: StormProject) -> None:
+    path = storm_project.campaign("overlap", NEW_YORK_OVERLAP)
+    output = storm_project.fails("validate", str(path))
+    assert ("storm.start: the 2031 storm of this yearly campaign (one of the 2 that queue writes): 01:30 on Sun 02 Nov "
+            "2031 happens twice in America/New_York (clocks fall back): 05:30 UTC or 06:30 UTC; add ambiguous = "
+            '"earlier" (= 05:30 UTC) or ambiguous = "later" (= 06:30 UTC) to [storm]') in output
+    for choice, utc_time in (("earlier", "2031-11-02 05:30:00"), ("later", "2031-11-02 06:30:00")):
+        text = NEW_YORK_OVERLAP.replace("occurrences = 2", f'occurrences = 2\nambiguous = "{choice}"')
+        path = storm_project.campaign(f"overlap-{choice}", text)
+        storm_project.succeeds("validate", str(path))
+        output = storm_project.succeeds("plan", str(path))
+        assert "│ 2030-11-02 05:30:00 " in output and f"│ {utc_time} " in output  # 2030: once, EDT
+        assert (f"storm.ambiguous: 01:30 on Sun 02 Nov 2031 happens twice in America/New_York (clocks fall back); "
+                f'ambiguous = "{choice}" takes the {"first" if choice == "earlier" else "second"} '
+                f"({utc_time[11:16]} UTC)") in output
+
+
+def test_an_overlap_on_another_utc_day_names_its_date(storm_project: StormProject) -> None:
+    # Gaza falls back 02:00 -> 01:00 on Saturday 30 October 2027: 01:30 is 22:30 or 23:30 UTC on the Friday.
+    output = storm_project.fails("validate", str(storm_project.campaign("gaza", storm_at("2027-10-30T01:30:00",
+                                                                                        "Asia/Gaza"))))
+    assert ("01:30 on Sat 30 Oct 2027 happens twice in Asia/Gaza (clocks fall back): 22:30 UTC on Fri 29 Oct or 23:30 "
+            'UTC on Fri 29 Oct; add ambiguous = "earlier" (= 22:30 UTC on Fri 29 Oct) or ambiguous = "later" (= 23:30 '
+            "UTC on Fri 29 Oct) to [storm]") in output
+
+
+def test_a_gap_in_a_year_not_queued_yet_is_a_warning_now(storm_project: StormProject) -> None:
+    text = GAZA_GAP.replace("occurrences = 2", "occurrences = 1")  # queue writes 2031 only, for now
+    path = storm_project.campaign("gaza", text)
+    output = storm_project.succeeds("validate", str(path))
+    assert (f"warning: {path}:{storm_project.line_of(text, 'start = ')}: storm.start: in 2032 (not queued yet) the "
+            "storm time falls where the clocks change, and queue will refuse that year: 02:30 on Sat 27 Mar 2032 does "
+            "not exist in Asia/Gaza") in output
+    ruled = text.replace("occurrences = 1", 'occurrences = 1\nnonexistent = "after"')
+    quiet = storm_project.campaign("gaza-after", ruled)
+    assert "not queued yet" not in storm_project.succeeds("validate", str(quiet))
+
+
+# --- what fuzzing found: each was a traceback (issue 11) --------------------------------------------------------
+def test_arrays_nested_a_thousand_deep_are_a_user_error(storm_project: StormProject) -> None:
+    text = GOOD_CAMPAIGN.replace('name = "Good storm"', 'name = "Good storm"\nextra = ' + "[" * 1000 + "]" * 1000)
+    path = storm_project.campaign("deep", text)
+    for command in ("validate", "plan"):
+        output = storm_project.fails(command, str(path))
+        assert f"error: {path}:{storm_project.line_of(text, 'extra = ')}: extra: arrays or tables nested hundreds of " \
+               "levels deep" in output
+
+
+def test_inline_tables_nested_a_thousand_deep_in_config_are_a_user_error(storm_project: StormProject) -> None:
+    config = storm_project.write("config.toml", storm_project.config_path.read_text().replace(
+        '[database]', "[database]\ndeep = " + "{ a = " * 1000 + "1" + " }" * 1000, 1))
+    output = storm_project.fails("validate", str(storm_project.campaign("good")))
+    assert f"error: {config}:2: deep: arrays or tables nested hundreds of levels deep" in output
+
+
+def test_an_integer_of_thousands_of_digits_is_a_user_error(storm_project: StormProject) -> None:
+    text = GOOD_CAMPAIGN.replace('timezone = "America/Los_Angeles"',
+                                 'timezone = "America/Los_Angeles"\noccurrences = ' + "9" * 5000)
+    path = storm_project.campaign("digits", text)
+    output = storm_project.fails("validate", str(path))
+    assert (f"error: {path}:{storm_project.line_of(text, 'occurrences = ')}: TOML value that cannot be read (Exceeds "
+            "the limit (4300 digits) for integer string conversion: value has 5000 digits); no setting needs a number "
+            "that long") in output
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("inf", "inf is not a duration"),
+    ("1e400", "inf is not a duration"),
+    ("12345678901234567890", "12345678901234567890 seconds is longer than any storm needs"),
+    ('"9999999999d"', "'9999999999d' is longer than any storm needs (at most 3650 days"),
+    ("2021-03-11T10:00:00", "is a date, not a duration"),
+    ("[1, 2]", "is a list, not a duration"),
+])
+def test_a_duration_that_is_huge_infinite_or_no_duration_is_a_user_error_everywhere(
+        storm_project: StormProject, value: str, says: str) -> None:
+    text = GOOD_CAMPAIGN.replace('timezone = "America/Los_Angeles"', 'timezone = "America/Los_Angeles"\n'
+                                 f"max_lateness = {value}\nspread = {{ every = {value} }}")
+    path = storm_project.campaign("durations", text)
+    line = storm_project.line_of(text, "max_lateness = ")
+    for command in ("validate", "plan"):
+        output = storm_project.fails(command, str(path))
+        assert f"error: {path}:{line}: storm.max_lateness: {says}" in output, output
+        assert f"error: {path}:{line + 1}: storm.spread.every: {says}" in output, output
+    config_text = storm_project.config_path.read_text().replace(
+        "[database]", f"[defaults]\nmax_lateness = {value}\n\n[dispatch]\nrefresh = {value}\nretry_cap = {value}\n\n"
+                      "[database]", 1)
+    config = storm_project.write("config.toml", config_text)
+    output = storm_project.fails("validate", str(storm_project.campaign("good")))
+    assert f"error: {config}:2: defaults.max_lateness: {says}" in output, output
+    assert f"error: {config}:5: dispatch.refresh: {says}" in output
+    assert f"error: {config}:6: dispatch.retry_cap: {says}" in output
+
+
+@pytest.mark.parametrize("start", ["0001-01-01T00:00:00", "9999-12-31T23:00:00", "3027-04-17T12:00:00"])
+def test_a_storm_in_year_1_or_9999_is_a_user_error(storm_project: StormProject, start: str) -> None:
+    text = GOOD_CAMPAIGN.replace("2030-03-11T10:00:00", start)
+    path = storm_project.campaign("far", text)
+    for command in ("validate", "plan"):
+        output = storm_project.fails(command, str(path))
+        assert (f"error: {path}:{storm_project.line_of(text, 'start = ')}: storm.start: the year {int(start[:4])} is "
+                "not one a storm can be planned in (1970 to 2999)") in output
+
+
+def test_a_yearly_storm_past_the_last_year_is_a_user_error(storm_project: StormProject) -> None:
+    text = storm_at("2998-04-17T12:00:00", "Asia/Gaza", '\nrepeat = "yearly"\noccurrences = 3')
+    path = storm_project.campaign("far", text)
+    output = storm_project.fails("plan", str(path))
+    assert (f"error: {path}:{storm_project.line_of(text, 'occurrences = ')}: storm.occurrences: queue would write 3 "
+            "yearly storms, up to the year 3000: past 2999, the last year a storm can be planned in") in output
+
+
+def test_a_spread_past_the_year_9999_is_a_user_error(storm_project: StormProject) -> None:
+    posts = "".join(f'\n[[posts]]\ntext = "Wave {n} #FreeThemAll"\naccounts = ["org-mastodon"]\n' for n in range(720))
+    text = (GOOD_CAMPAIGN.replace("2030-03-11T10:00:00", "2999-12-31T10:00:00")
+            .replace('timezone = "America/Los_Angeles"', 'timezone = "UTC"\nspread = { every = "3650d" }') + posts)
+    path = storm_project.campaign("long-spread", text)
+    for command in ("validate", "plan"):
+        output = storm_project.fails(command, str(path))
+        assert (f"error: {path}:{storm_project.line_of(text, 'spread = ')}: storm.spread: the posts' times run past "
+                "the end of the calendar (the year 9999)") in output
+
+
+def test_an_image_name_longer_than_the_file_system_allows_is_a_user_error(storm_project: StormProject) -> None:
+    name = "a" * 300 + ".png"
+    text = GOOD_CAMPAIGN.replace("card.png", name)
+    path = storm_project.campaign("long-name", text)
+    for command in ("validate", "plan"):
+        output = storm_project.fails(command, str(path))
+        assert f"error: {path}:{storm_project.line_of(text, 'images = ')}: posts[1]" in output
+        assert ".images[1].file: " in output and "File name too long" in output
+
+
+# --- input that cannot be right is refused before it is counted ------------------------------------------------
+def test_a_text_a_hundred_times_over_every_limit_is_refused_without_counting(storm_project: StormProject) -> None:
+    text = GOOD_CAMPAIGN.replace("Freedom for all student prisoners", "Freedom " * 125_000)
+    path = storm_project.campaign("huge", text)
+    for command in ("validate", "plan"):
+        started = datetime.now()
+        output = storm_project.fails(command, str(path))
+        assert f"error: {path}:{storm_project.line_of(text, 'text = ')}: posts[1]" in output
+        assert (".text: 1000013 characters: more than 100 times the longest post any platform takes (500 chars on "
+                "Mastodon), so it was not counted further") in output
+        assert datetime.now() - started < timedelta(seconds=10)  # was 12-27 s, counting graphemes
+
+
+def test_a_longer_limit_in_config_raises_the_bar(storm_project: StormProject) -> None:
+    config = storm_project.write("config.toml", storm_project.config_path.read_text() +
+                                 "\n[limits.mastodon]\nmax_characters = 100000\n")
+    text = GOOD_CAMPAIGN.replace("Freedom for all student prisoners", "x" * 60_000)
+    output = storm_project.fails("validate", str(storm_project.campaign("long", text)), config=config)
+    assert "more than 100 times" not in output and "too long for" in output
+
+
+def test_more_than_a_thousand_posts_are_refused_before_they_are_checked(storm_project: StormProject) -> None:
+    posts = "".join(f'\n[[posts]]\ntext = "Wave {n} #FreeThemAll"\naccounts = ["org-mastodon"]\n' for n in range(1001))
+    text = GOOD_CAMPAIGN + posts
+    path = storm_project.campaign("crowd", text)
+    for command in ("validate", "plan"):
+        output = storm_project.fails(command, str(path))
+        assert (f"error: {path}:{storm_project.line_of(text, '[[posts]]')}: posts: 1002 posts: a campaign file holds "
+                "at most 1000") in output
+
+
+def test_a_file_of_megabytes_is_refused_before_it_is_parsed(storm_project: StormProject) -> None:
+    accounts = ", ".join(['"org-x"'] * 200_000)  # 1.6 MB of one account, listed again and again
+    text = GOOD_CAMPAIGN.replace('accounts = ["org-x", "org-mastodon"]', f"accounts = [{accounts}]") + \
+        "\n# " + "x" * 1_000_000 + "\n"
+    path = storm_project.campaign("megabytes", text)
+    for command in ("validate", "plan"):
+        output = storm_project.fails(command, str(path))
+        assert f"error: {path}: the file is 2.8 MB, more than any campaign or settings file needs (2 MB)" in output
+
+
+def test_a_nul_character_in_an_image_name_or_the_database_url_is_a_user_error(storm_project: StormProject) -> None:
+    text = GOOD_CAMPAIGN.replace('file = "card.png"', 'file = "\\u0000card.png"')
+    path = storm_project.campaign("nul", text)
+    for command in ("validate", "plan"):
+        output = storm_project.fails(command, str(path))
+        assert f"error: {path}:{storm_project.line_of(text, 'images = ')}: posts[1]" in output
+        assert "the path contains a NUL character" in output
+    config = storm_project.write("config.toml", storm_project.config_path.read_text().replace(
+        'url = "sqlite:///storm.db"', 'url = "sqlite:///st\\u0000orm.db"'))
+    output = storm_project.fails("validate", str(storm_project.campaign("good")))
+    assert f"error: {config}:2: database.url: contains a NUL character" in output
