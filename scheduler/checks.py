@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import unicodedata
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from .planner import Plan, PlannedPost
 from .platforms.base import Cap, Measure
 from .platforms.registry import PLATFORMS
 from .problems import Problem, field_path
-from .text import extract_hashtags, extract_urls
+from .text import carries_hashtag, extract_hashtags, extract_urls, hashtag_key
 
 if TYPE_CHECKING:
     from .store import QueuedPost
@@ -165,25 +164,20 @@ def _check_campaign_hashtag(plan: Plan, reporter: PlanReporter) -> None:
     another tag than ``#StormTest`` (a tag ends where the hashtag characters end), ``#stormtest`` is the same
     (platforms compare tags without case)."""
     tags = plan.campaign.spec.hashtags
-    wanted = {_tag_key(tag) for tag in tags}
+    wanted = {hashtag_key(tag) for tag in tags}
     done: set[str] = set()
     for post in plan.posts:
         if post.post_key in done:
             continue
         done.add(post.post_key)
-        found = extract_hashtags(post.text)
-        if wanted & {_tag_key(tag) for tag in found}:
+        if carries_hashtag(post.text, tags):
             continue
-        longer = [tag for tag in found if any(_tag_key(tag).startswith(key) for key in wanted)]
+        longer = [tag for tag in extract_hashtags(post.text) if any(hashtag_key(tag).startswith(key) for key in wanted)]
         why = (f"{longer[0]} is another hashtag (a hashtag runs on to the first character that is not a letter, a "
                f"digit or '_'), so the post" if longer else "it")
         reporter.add(post.post_key, "text", f"does not contain the campaign hashtag ({', '.join(tags)}): "
                      f"{why} will not count toward the storm", "warning")
 
-
-def _tag_key(tag: str) -> str:
-    """A hashtag as platforms compare tags: without its '#' (or '＃'), in one Unicode form, without case."""
-    return unicodedata.normalize("NFC", tag[1:]).casefold()
 
 
 def _check_images(plan: Plan, config: Config, reporter: PlanReporter) -> None:

