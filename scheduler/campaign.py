@@ -20,7 +20,7 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
 from .config import Config
 from .platforms.registry import strictest_tag_limit
 from .problems import Problem, TomlLocator, UserError, pydantic_problems, read_toml
-from .text import is_valid_hashtag
+from .text import is_valid_hashtag, missing_campaign_hashtag
 from .timing import (UTC, EARLIEST_YEAR, LATEST_YEAR, LocalTime, LocalTimeError, parse_duration, resolve_local, to_utc,
                      utcnow, year_problem, yearly_times, zone)
 
@@ -373,13 +373,11 @@ def _alt_text_problems(data: dict[str, Any], config: Config, file: str, locator:
 
 def _warnings(spec: CampaignSpec, file: str, locator: TomlLocator) -> list[Problem]:
     warnings = []
-    tags = [tag.lower() for tag in spec.hashtags]
     for index, post in enumerate(spec.posts):
-        if not any(tag in post.text.lower() for tag in tags):
-            warnings.append(Problem(file, f"posts[{index + 1}].text",
-                                    f"does not contain the campaign hashtag ({', '.join(spec.hashtags)}): "
-                                    "it will not count toward the storm", locator.line_of(("posts", index, "text")),
-                                    severity="warning"))
+        message = missing_campaign_hashtag(post.text, spec.hashtags)
+        if message:
+            warnings.append(Problem(file, f"posts[{index + 1}].text", message,
+                                    locator.line_of(("posts", index, "text")), severity="warning"))
     return warnings
 
 

@@ -24,7 +24,7 @@ from .planner import Plan, PlannedPost
 from .platforms.base import Cap, Measure
 from .platforms.registry import PLATFORMS
 from .problems import Problem, field_path
-from .text import carries_hashtag, extract_hashtags, extract_urls, hashtag_key
+from .text import extract_urls, missing_campaign_hashtag
 
 if TYPE_CHECKING:
     from .store import QueuedPost
@@ -163,20 +163,14 @@ def _check_campaign_hashtag(plan: Plan, reporter: PlanReporter) -> None:
     """A warning for each post that does not carry a campaign hashtag as a hashtag: ``#StormTestNow`` is
     another tag than ``#StormTest`` (a tag ends where the hashtag characters end), ``#stormtest`` is the same
     (platforms compare tags without case)."""
-    tags = plan.campaign.spec.hashtags
-    wanted = {hashtag_key(tag) for tag in tags}
     done: set[str] = set()
     for post in plan.posts:
         if post.post_key in done:
             continue
         done.add(post.post_key)
-        if carries_hashtag(post.text, tags):
-            continue
-        longer = [tag for tag in extract_hashtags(post.text) if any(hashtag_key(tag).startswith(key) for key in wanted)]
-        why = (f"{longer[0]} is another hashtag (a hashtag runs on to the first character that is not a letter, a "
-               f"digit or '_'), so the post" if longer else "it")
-        reporter.add(post.post_key, "text", f"does not contain the campaign hashtag ({', '.join(tags)}): "
-                     f"{why} will not count toward the storm", "warning")
+        message = missing_campaign_hashtag(post.text, plan.campaign.spec.hashtags)
+        if message:
+            reporter.add(post.post_key, "text", message, "warning")
 
 
 

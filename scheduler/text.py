@@ -330,3 +330,14 @@ def carries_hashtag(text: str, tags: Sequence[str]) -> bool:
     """Whether ``text`` carries one of ``tags`` as a hashtag (``#StormTestNow`` is not ``#StormTest``)."""
     wanted = {hashtag_key(tag) for tag in tags}
     return any(hashtag_key(found) in wanted for found in extract_hashtags(text))
+
+
+def missing_campaign_hashtag(text: str, tags: Sequence[str]) -> str | None:
+    """Why ``text`` will not count toward a storm under ``tags``, or None when it carries one of them."""
+    if carries_hashtag(text, tags):
+        return None
+    wanted = {hashtag_key(tag) for tag in tags}
+    longer = [tag for tag in extract_hashtags(text) if any(hashtag_key(tag).startswith(key) for key in wanted)]
+    why = (f"{longer[0]} is another hashtag (a hashtag runs on to the first character that is not a letter, a "
+           f"digit or '_'), so the post" if longer else "it")
+    return f"does not contain the campaign hashtag ({', '.join(tags)}): {why} will not count toward the storm"
