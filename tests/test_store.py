@@ -6,20 +6,26 @@ import json
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from scheduler.store import CampaignRecord, NewPost, Store
 from scheduler.store.database import MIGRATIONS, make_engine
 
 
-def test_dry_run_records_move_into_the_posts_they_belong_to(database_url: str) -> None:
-    """Revision 0002: what the dry run recorded (dry_run_outbox) becomes the post's response, the table goes."""
+def at_revision(database_url: str, revision: str) -> Engine:
+    """The database as an older version of Stormcaller left it: migrated up to ``revision`` only."""
     engine = make_engine(database_url)
     alembic = AlembicConfig()
     alembic.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         alembic.attributes["connection"] = connection
-        command.upgrade(alembic, "0001")
+        command.upgrade(alembic, revision)
+    return engine
+
+
+def test_dry_run_records_move_into_the_posts_they_belong_to(database_url: str) -> None:
+    """Revision 0002: what the dry run recorded (dry_run_outbox) becomes the post's response, the table goes."""
+    engine = at_revision(database_url, "0001")
     with engine.begin() as db:
         db.execute(text("insert into campaigns (id, name, source, state, queued_at) "
                         "values ('c', 'C', 'c.toml', 'active', '2027-04-17 09:00:00')"))
@@ -48,12 +54,7 @@ def test_dry_run_records_move_into_the_posts_they_belong_to(database_url: str) -
 
 def test_campaigns_learn_which_campaign_they_continue(database_url: str) -> None:
     """Revision 0003: campaigns.continues, empty for campaigns queued before; a continuing campaign records it."""
-    engine = make_engine(database_url)
-    alembic = AlembicConfig()
-    alembic.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        alembic.attributes["connection"] = connection
-        command.upgrade(alembic, "0002")
+    engine = at_revision(database_url, "0002")
     with engine.begin() as db:
         db.execute(text("insert into campaigns (id, name, source, state, queued_at) "
                         "values ('c', 'C', 'campaigns/c.toml', 'active', '2027-04-17 09:00:00')"))
