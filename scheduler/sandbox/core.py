@@ -50,7 +50,7 @@ class Faults:
         for name, value in values.items():
             if not hasattr(self, name):
                 raise ValueError(f"unknown fault setting {name!r}; known: {', '.join(asdict(self))}")
-            setattr(self, name, tuple(value) if name == "only_paths" else float(value))
+            setattr(self, name, tuple(value) if isinstance(getattr(self, name), tuple) else float(value))
 
 
 @dataclass
