@@ -21,8 +21,8 @@ from .config import Config
 from .platforms.registry import strictest_tag_limit
 from .problems import Problem, TomlLocator, UserError, pydantic_problems, read_toml
 from .text import is_valid_hashtag, missing_campaign_hashtag
-from .timing import (UTC, EARLIEST_YEAR, LATEST_YEAR, LocalTime, LocalTimeError, parse_duration, resolve_local, to_utc,
-                     utcnow, year_problem, yearly_times, zone)
+from .timing import (UTC, EARLIEST_YEAR, LATEST_YEAR, LocalTime, LocalTimeError, parse_duration, parse_lateness,
+                     resolve_local, to_utc, utcnow, year_problem, yearly_times, zone)
 
 _LANG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _POST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
@@ -141,7 +141,7 @@ class Storm(_Strict):
     spread: Spread | None = None
     max_lateness: timedelta | None = None
 
-    _lateness = field_validator("max_lateness", mode="before")(lambda value: parse_duration(value))
+    _lateness = field_validator("max_lateness", mode="before")(parse_lateness)
 
     @field_validator("start", mode="before")
     @classmethod

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from .platforms.base import Limits, Platform
 from .platforms.registry import PLATFORMS, platform
 from .problems import Problem, UserError, pydantic_problems, read_toml
-from .timing import parse_duration
+from .timing import parse_duration, parse_lateness
 
 if TYPE_CHECKING:
     from .media import ImageProfile
@@ -54,7 +54,7 @@ class Defaults(_Strict):
     language: str | None = None
     require_alt_text: bool = True
 
-    _check_lateness = field_validator("max_lateness", mode="before")(_duration)
+    _check_lateness = field_validator("max_lateness", mode="before")(parse_lateness)
 
 
 class DispatchSettings(_Strict):

@@ -81,6 +81,38 @@ def _chop(word: Text, room: int, full: int) -> list[Text]:
     return pieces
 
 
+class _Lines:
+    """Lines being filled from left to right: pieces go on the current line while they fit, else on a new one
+    that starts with ``indent``."""
+
+    def __init__(self, columns: int, lead: str, indent: str) -> None:
+        self.columns, self.indent = columns, indent
+        self.done: list[Text] = []
+        self.line, self.empty = Text(lead), True
+
+    def add(self, gap: Text, piece: Text) -> bool:
+        """``piece`` after ``gap`` on this line, or alone on the next; False when no line holds it whole."""
+        if self.empty:
+            gap = Text()
+        if width(self.line.plain) + width(gap.plain) + width(piece.plain) <= self.columns:
+            self.put(gap + piece)
+            return True
+        if not self.empty:
+            self.break_line()
+        if width(self.line.plain) + width(piece.plain) <= self.columns:
+            self.put(piece)
+            return True
+        return False
+
+    def put(self, piece: Text) -> None:
+        self.line.append_text(piece)
+        self.empty = False
+
+    def break_line(self) -> None:
+        self.done.append(self.line)
+        self.line, self.empty = Text(self.indent), True
+
+
 def wrap_text(text: str | Text, columns: int, indent: str = "", first_indent: str | None = None,
               style: str = "") -> list[Text]:
     """``text`` as lines of at most ``columns`` cells, broken between words, every line after the first
@@ -91,31 +123,19 @@ def wrap_text(text: str | Text, columns: int, indent: str = "", first_indent: st
     lines: list[Text] = []
     lead = indent if first_indent is None else first_indent
     for paragraph in whole.split("\n", allow_blank=True):
-        line, empty, previous = Text(lead), True, 0
+        filling, previous = _Lines(columns, lead, indent), 0
         for start, end in _word_spans(paragraph.plain):
-            word = paragraph[start:end]
-            gap = Text() if empty else paragraph[previous:start]  # the spaces as written
+            word, gap = paragraph[start:end], paragraph[previous:start]  # the spaces as written
             previous = end
-            if width(line.plain) + width(gap.plain) + width(word.plain) <= columns:
-                line.append_text(gap)
-                line.append_text(word)
-                empty = False
+            if filling.add(gap, word):
                 continue
-            if not empty:
-                lines.append(line)
-                line, empty = Text(indent), True
-            if width(line.plain) + width(word.plain) <= columns:
-                line.append_text(word)
-                empty = False
-                continue
-            pieces = _chop(word, columns - width(line.plain), columns - width(indent))
+            pieces = _chop(word, columns - width(filling.line.plain), columns - width(indent))
             for piece in pieces[:-1]:
-                lines.append(line + piece)
-                line = Text(indent)
-            line.append_text(pieces[-1])
-            empty = False
-        line.rstrip()
-        lines.append(line)
+                filling.put(piece)
+                filling.break_line()
+            filling.put(pieces[-1])
+        filling.line.rstrip()
+        lines += filling.done + [filling.line]
         lead = indent
     return lines
 
@@ -131,29 +151,15 @@ def join_parts(parts: Sequence[str | Text], columns: int, separator: str = "  ",
     a field that would pass ``columns`` starts the next line, after ``indent`` (the first line starts with
     ``first_indent``). A field wider than a whole line is wrapped between its words. Spaces that pad a field
     are not left at the end of a line."""
-    lines: list[Text] = []
-    line, empty = Text(first_indent), True
+    filling = _Lines(columns, first_indent, indent)
     for part in parts:
         piece = part if isinstance(part, Text) else Text(part)
-        if not piece.plain:
+        if not piece.plain or filling.add(Text(separator), piece):
             continue
-        gap = "" if empty else separator
-        if width(line.plain) + len(gap) + width(piece.plain) <= columns:
-            line.append(gap)
-            line.append_text(piece)
-            empty = False
-            continue
-        if not empty:
-            lines.append(line)
-            line = Text(indent)
-        if width(line.plain) + width(piece.plain) <= columns:
-            line.append_text(piece)
-            empty = False
-            continue
-        lines.extend(wrap_text(piece, columns, indent, first_indent=line.plain))  # line: "" or the indent
-        line, empty = Text(indent), True
-    if not empty:
-        lines.append(line)
+        # wider than a line: wrapped between its words, after what this line holds ("" or the indent)
+        filling.done.extend(wrap_text(piece, columns, indent, first_indent=filling.line.plain))
+        filling.line, filling.empty = Text(indent), True
+    lines = filling.done + ([] if filling.empty else [filling.line])
     for line in lines:
         line.rstrip()
     return lines

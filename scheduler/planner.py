@@ -101,7 +101,8 @@ def plan_campaign(campaign: Campaign, config: Config, now: datetime | None = Non
                                 f"{min(p.due_at for p in past):%Y-%m-%d %H:%M} UTC); queue will skip those already "
                                 f"past the lateness bound ({format_duration(lateness)}); "
                                 "change storm.start to plan a new storm, or "
-                                "use `rehearse` to play it now", severity="warning"))
+                                "use `rehearse` to play it now", campaign.locator.line_of(("storm", "start")),
+                                severity="warning"))
     return Plan(campaign, occurrences, tuple(posts), lateness, tuple(warnings))
 
 
@@ -184,7 +185,11 @@ def _check_spread_window(campaign: Campaign, posts: list[PlannedPost], start: da
         for post in posts:
             per_account[post.account_id] = per_account.get(post.account_id, 0) + 1
         busiest, count = max(per_account.items(), key=lambda item: item[1])
-        raise UserError([Problem(str(campaign.path), "storm.spread",
-                                 f"account {busiest!r} has {count} posts one every {spread.every} (+ up to "
-                                 f"{spread.jitter} jitter): they do not fit in the {spread.window} window; "
-                                 "shorten spread.every, widen spread.window or give the account fewer posts")])
+        locator = campaign.locator
+        jitter = f" (+ up to {format_duration(spread.jitter)} jitter)" if spread.jitter else ""
+        raise UserError([Problem(str(campaign.path), "storm.spread.window",
+                                 f"account {busiest!r} has {count} posts one every {format_duration(spread.every)}"
+                                 f"{jitter}: they do not fit in the "
+                                 f"{format_duration(spread.window)} window; shorten spread.every, widen "
+                                 "spread.window or give the account fewer posts",
+                                 locator.line_of(("storm", "spread", "window")))])

@@ -1,5 +1,8 @@
-"""Time: durations in words, local wall-clock storm times to UTC instants (pytz, strict about DST gaps and
+"""Time: durations in words, local wall-clock storm times to UTC instants (zoneinfo, strict about DST gaps and
 overlaps unless the campaign states a rule), yearly recurrences, spreads, and the multi-zone announcement line.
+
+Zones come from the standard library's zoneinfo (PEP 615), not pytz: pytz's tables end in 2037 and a yearly storm
+past it would silently lose summer time, where zoneinfo follows each zone's rule beyond its last transition.
 """
 
 from __future__ import annotations
@@ -12,7 +15,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Literal
 
-import pytz
+import zoneinfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+# Zone rules from the tzdata package (a dependency, kept current on PyPI), not from whatever the system holds:
+# the same campaign then means the same instants on every machine, and Gaza's rules change often.
+zoneinfo.reset_tzpath(to=())
 
 UTC = timezone.utc
 Ambiguity = Literal["earlier", "later"]     # a time that happens twice (clocks fall back): which of the two
@@ -59,6 +68,18 @@ def parse_duration(value: object) -> timedelta:
     return timedelta(seconds=whole) + timedelta(seconds=fraction)
 
 
+def parse_lateness(value: object) -> timedelta:
+    """A lateness bound: a duration (``parse_duration``) longer than zero.
+
+    :raises ValueError: for zero, which would mark every post missed (none leaves at its exact instant).
+    """
+    bound = parse_duration(value)
+    if bound <= timedelta(0):
+        raise ValueError("a lateness bound of 0 marks every post missed, since no post leaves at the exact "
+                         "instant of its time; write how late a post may still go out, e.g. \"5m\" or \"15m\"")
+    return bound
+
+
 def _not_a_duration(value: object) -> timedelta:
     kind = ("a date" if isinstance(value, (date, datetime)) else "a list" if isinstance(value, list)
             else "a table" if isinstance(value, dict) else "true or false" if isinstance(value, bool)
@@ -86,15 +107,25 @@ def format_duration(delta: timedelta) -> str:
     return sign + "".join(f"{n}{unit}" for n, unit in parts if n) or "0s"
 
 
-def zone(name: str) -> pytz.BaseTzInfo:
+def zone(name: str) -> ZoneInfo:
     """The IANA zone, or ValueError suggesting the closest names."""
     try:
-        return pytz.timezone(name)
-    except pytz.UnknownTimeZoneError:
-        close = difflib.get_close_matches(name, pytz.all_timezones, n=3, cutoff=0.6)
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # unknown; a path, an empty or a malformed key
+        close = difflib.get_close_matches(name, sorted(_zone_names()), n=3, cutoff=0.6)
         hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else \
             "use an IANA name such as \"America/New_York\", \"Europe/Paris\" or \"Asia/Gaza\""
-        raise ValueError(f"unknown time zone {name!r}; {hint}") from None
+        shown = repr(name) if len(name) <= 60 else f"{name[:40]!r}... ({len(name)} characters)"
+        raise ValueError(f"unknown time zone {shown}; {hint}") from None
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _wall(instant: datetime, tz: ZoneInfo) -> datetime:
+    return instant.astimezone(tz).replace(tzinfo=None)
 
 
 class LocalTimeError(ValueError):
@@ -148,11 +179,14 @@ def resolve_local(local: datetime, zone_name: str, ambiguous: Ambiguity | None =
     if not EARLIEST_YEAR <= local.year <= LATEST_YEAR:
         raise LocalTimeError(year_problem(local.year), kind="range", local=local)
     try:
-        return LocalTime(local, zone_name, tz.localize(local, is_dst=None).astimezone(UTC))
-    except pytz.NonExistentTimeError:
-        # pytz reads a gap time with the offset from before the jump (is_dst=False) or after it (True).
-        later = tz.normalize(tz.localize(local, is_dst=False)).astimezone(UTC)
-        earlier = tz.normalize(tz.localize(local, is_dst=True)).astimezone(UTC)
+        # fold=0 reads the wall time with the offset before a transition, fold=1 with the one after (PEP 495).
+        readings = sorted({local.replace(tzinfo=tz, fold=fold).astimezone(UTC) for fold in (0, 1)})
+    except OverflowError:  # within a day of the ends of the calendar; the year range keeps far from them
+        raise LocalTimeError(year_problem(local.year), kind="range", local=local) from None
+    earlier, later = readings[0], readings[-1]
+    if earlier == later:
+        return LocalTime(local, zone_name, earlier)
+    if _wall(earlier, tz) != local:  # neither reading shows this time on the zone's clock: a gap
         on_clock = {"after": _local_clock(later, tz, local), "before": _local_clock(earlier, tz, local)}
         if nonexistent is not None:
             instant = later if nonexistent == "after" else earlier
@@ -164,23 +198,18 @@ def resolve_local(local: datetime, zone_name: str, ambiguous: Ambiguity | None =
             f"{_clock(local)} on {_date(local)} does not exist in {zone_name}: clocks spring forward "
             f"then; choose a time outside the gap, e.g. {on_clock['after']}, or add nonexistent = \"after\" "
             f"(= {on_clock['after']}, {_utc(later, local)}) or nonexistent = \"before\" (= {on_clock['before']}, "
-            f"{_utc(earlier, local)}) to [storm]", kind="gap", local=local, candidates=(earlier, later)) from None
-    except pytz.AmbiguousTimeError:
-        # Which of the two is summer time depends on the zone's rules; earlier and later are what people mean.
-        first, second = sorted({tz.localize(local, is_dst=flag).astimezone(UTC) for flag in (True, False)})
-        if ambiguous is not None:
-            instant = first if ambiguous == "earlier" else second
-            return LocalTime(local, zone_name, instant, "ambiguous", (
-                f"{_clock(local)} on {_date(local)} happens twice in {zone_name} (clocks fall back); "
-                f"ambiguous = \"{ambiguous}\" takes the {'first' if ambiguous == 'earlier' else 'second'} "
-                f"({_utc(instant, local)})"))
-        raise LocalTimeError(
-            f"{_clock(local)} on {_date(local)} happens twice in {zone_name} (clocks fall back): "
-            f"{_utc(first, local)} or {_utc(second, local)}; add ambiguous = \"earlier\" (= {_utc(first, local)}) "
-            f"or ambiguous = \"later\" (= {_utc(second, local)}) to [storm], or choose another time",
-            kind="overlap", local=local, candidates=(first, second)) from None
-    except OverflowError:  # within a day of the ends of the calendar; the year range keeps far from them
-        raise LocalTimeError(year_problem(local.year), kind="range", local=local) from None
+            f"{_utc(earlier, local)}) to [storm]", kind="gap", local=local, candidates=(earlier, later))
+    if ambiguous is not None:
+        instant = earlier if ambiguous == "earlier" else later
+        return LocalTime(local, zone_name, instant, "ambiguous", (
+            f"{_clock(local)} on {_date(local)} happens twice in {zone_name} (clocks fall back); "
+            f"ambiguous = \"{ambiguous}\" takes the {'first' if ambiguous == 'earlier' else 'second'} "
+            f"({_utc(instant, local)})"))
+    raise LocalTimeError(
+        f"{_clock(local)} on {_date(local)} happens twice in {zone_name} (clocks fall back): "
+        f"{_utc(earlier, local)} or {_utc(later, local)}; add ambiguous = \"earlier\" (= {_utc(earlier, local)}) "
+        f"or ambiguous = \"later\" (= {_utc(later, local)}) to [storm], or choose another time",
+        kind="overlap", local=local, candidates=(earlier, later))
 
 
 def year_problem(year: int) -> str:
@@ -188,7 +217,7 @@ def year_problem(year: int) -> str:
             "write the storm's date in full, e.g. 2027-04-17T12:00:00")
 
 
-def _local_clock(instant: datetime, tz: pytz.BaseTzInfo, local: datetime) -> str:
+def _local_clock(instant: datetime, tz: ZoneInfo, local: datetime) -> str:
     """The instant on the zone's clock, with its date when that is not the date of ``local``."""
     moved = instant.astimezone(tz)
     return _clock(moved) if moved.date() == local.date() else f"{_clock(moved)} on {moved:%a} {moved.day} {moved:%b}"

@@ -161,9 +161,9 @@ credentials = { app_password = "NET_BLUESKY_PASSWORD" }
 
 def local(moment: datetime, zone_name: str = "UTC") -> str:
     """An aware instant as the local wall-clock TOML datetime in ``zone_name``."""
-    import pytz
+    from zoneinfo import ZoneInfo
 
-    return moment.astimezone(pytz.timezone(zone_name)).replace(tzinfo=None).isoformat(timespec="seconds")
+    return moment.astimezone(ZoneInfo(zone_name)).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 def campaign_text(start: datetime, *, posts: str | None = None, storm_extra: str = "", name: str = "Test storm",

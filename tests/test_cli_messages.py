@@ -63,3 +63,14 @@ def test_validate_in_live_mode_does_not_call_a_file_ok_while_config_toml_has_err
 def test_validate_still_says_ok_when_everything_is(project: StormProject) -> None:
     good = write_campaign(project.root, "good", utcnow() + timedelta(days=2))
     assert f"ok {good}: 'Test storm', 2 posts" in project.succeeds("validate")
+
+
+def test_a_lateness_bound_of_zero_is_refused_not_replaced_by_the_default(project: StormProject) -> None:
+    # "0s" used to read as "not set" and become the 15 minutes of config.toml without a word.
+    path = write_campaign(project.root, "zero", utcnow() + timedelta(days=2), storm_extra='max_lateness = "0s"')
+    output = " ".join(project.fails("validate").split())
+    assert f"{path}:" in output and "storm.max_lateness: a lateness bound of 0 marks every post missed" in output
+    project.config_path.write_text(project.config_path.read_text() + '\n[defaults]\nmax_lateness = 0\n')
+    path.unlink()
+    output = " ".join(project.fails("validate").split())
+    assert f"{project.config_path}:" in output and "defaults.max_lateness: a lateness bound of 0" in output

@@ -120,7 +120,7 @@ def test_a_spread_that_does_not_fit_still_has_each_post_checked(project: StormPr
     text = text.replace('accounts = ["nobody"]', 'accounts = ["org-x"]')  # org-x: 3 posts 10 minutes apart
     path = project.campaign("storm", text)
     output = project.fails("validate", str(path))
-    assert one(output, "storm.spread: account 'org-x' has 3 posts one every 0:10:00")
+    assert one(output, "storm.spread.window: account 'org-x' has 3 posts one every 10m")
     assert one(output, "too long for X (account org-x)")
     assert one(output, "5 images, X takes at most 4 per post")
 

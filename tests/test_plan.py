@@ -56,7 +56,7 @@ def test_the_seed_plan_lists_every_post_and_warns_that_2021_is_past() -> None:
         ("Thu 11 Mar 10:00:00", "espana-x", "x")}
     assert "↳ reply to undersigned" in output
     assert re.search(r"free-students-card\.png .*alt:? 177 chars", output)
-    assert f"warning: {SEED}: storm.start: 10 of 10 posts are due in the past (first due 2021-03-11 18:00 UTC)" \
+    assert f"warning: {SEED}:8: storm.start: 10 of 10 posts are due in the past (first due 2021-03-11 18:00 UTC)" \
         in output
     assert "use `rehearse` to play it now" in output
 
@@ -181,4 +181,4 @@ def test_plan_of_a_missing_file(storm_project: StormProject) -> None:
 def test_plan_of_a_spread_that_does_not_fit(storm_project: StormProject) -> None:
     path = storm_project.campaign("crowded", SPREAD_CAMPAIGN.replace('window = "1h"', 'window = "7m"'))
     output = storm_project.fails("plan", str(path))
-    assert f"error: {path}: storm.spread: account 'org-x' has 3 posts" in output
+    assert f"storm.spread.window: account 'org-x' has 3 posts" in output

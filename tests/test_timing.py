@@ -144,6 +144,21 @@ def test_next_yearly_checks_each_year_s_dst() -> None:
         [utc(2027, 11, 7, 6, 30), utc(2028, 11, 7, 6, 30)]
 
 
+def test_summer_time_holds_past_2037() -> None:
+    # pytz's tables stop in 2037 and read every later July in New York as winter time, an hour late; the
+    # zone's rule goes on: 12:00 EDT is 16:00 UTC in 2040 as in 2027.
+    years = next_yearly(datetime(2036, 7, 1, 12), "America/New_York", utc(2036, 1, 1), 6)
+    assert years == [utc(year, 7, 1, 16) for year in range(2036, 2042)]
+    with pytest.raises(LocalTimeError, match="does not exist"):
+        to_utc(datetime(2045, 3, 12, 2, 30), "America/New_York")  # second Sunday of March 2045
+
+
+def test_a_zone_name_that_is_a_path_or_empty_is_an_unknown_zone() -> None:
+    for name in ("", "../etc/passwd", "/etc/localtime", "Europe/Paris\x00"):
+        with pytest.raises(ValueError, match="unknown time zone"):
+            zone(name)
+
+
 # --- spreads and durations --------------------------------------------------------------------------
 def test_spread_offsets_start_on_the_moment_and_stay_in_their_slot() -> None:
     every, jitter = timedelta(minutes=3), timedelta(seconds=20)

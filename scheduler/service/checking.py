@@ -79,7 +79,8 @@ def check_file(path: Path, config: Config, now: datetime | None = None) -> Check
     except UserError as error:
         return _check_broken(path, config, error.problems, now)
     plan_, problems = _plan_and_check(campaign, config, now)
-    return CheckedFile(path, list(campaign.warnings) + problems, campaign, plan_, _accounts(campaign),
+    warnings = plan_.warnings if plan_ is not None else campaign.warnings  # the plan's include the file's
+    return CheckedFile(path, list(warnings) + problems, campaign, plan_, _accounts(campaign),
                        [post.id for post in campaign.spec.posts])
 
 
