@@ -72,6 +72,36 @@ class DispatchSettings(_Strict):
                                        "retry_base", "retry_cap", mode="before")(_duration)
 
 
+class AlertSettings(_Strict):
+    """``[alerts]``: where the daemon tells people about problems, as Apprise notification URLs (ntfy, Matrix,
+    Signal, email, Telegram ...). ``urls`` are written here; ``url_variables`` name environment variables that
+    hold URLs carrying a secret (a bot token, a password)."""
+
+    urls: list[str] = Field(default_factory=list)
+    url_variables: list[str] = Field(default_factory=list)
+
+
+class PreflightSettings(_Strict):
+    """``[preflight]``: how long before each storm the daemon checks every account due to post in it (and
+    again when the storm starts)."""
+
+    before: list[timedelta] = Field(default_factory=lambda: [timedelta(hours=1), timedelta(minutes=10)])
+
+    @field_validator("before", mode="before")
+    @classmethod
+    def _durations(cls, value: Any) -> list[timedelta]:
+        if not isinstance(value, list):
+            raise ValueError('write a list of durations, e.g. before = ["1h", "10m"]')
+        return [parse_duration(item) for item in value]
+
+
+class TokenSettings(_Strict):
+    """``[tokens]``: grants that rotate (X OAuth 2.0) are kept in the database, encrypted with a key held in
+    the environment variable ``key_variable`` (a Fernet key: ``python run.py accounts key`` makes one)."""
+
+    key_variable: str = "STORMCALLER_TOKEN_KEY"
+
+
 class LimitsSettings(_Strict):
     """``[limits.<platform>]``: each platform's limits (its wing's documented values by default)."""
 
@@ -172,6 +202,9 @@ class Settings(_Strict):
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    preflight: PreflightSettings = Field(default_factory=PreflightSettings)
+    tokens: TokenSettings = Field(default_factory=TokenSettings)
     accounts: list[Account] = Field(default_factory=list)
 
     @model_validator(mode="after")

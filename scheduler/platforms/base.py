@@ -139,6 +139,19 @@ class Published:
             object.__setattr__(self, "reply_ref", self.platform_id)
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who a credential really belongs to and what it may do, as the platform says (``accounts check``)."""
+
+    handle: str                              # the account the credential logs in as, as the platform writes it
+    user_id: str = ""                        # the platform's id of that account (X user id, Mastodon id, DID)
+    scopes: tuple[str, ...] | None = None    # what the token may do, where the platform says
+    expires_at: datetime | None = None       # when the token (or session) expires, where it does
+    rate_remaining: int | None = None        # posts left in the current rate window, where the platform says
+    rate_limit: int | None = None            # the window's size
+    rate_reset: datetime | None = None       # when the window resets
+
+
 class Publisher(ABC):
     """One account on one platform. Made once per account and reused for every post (sessions and
     connections kept); the sync methods may be called from several threads at once.
@@ -166,6 +179,17 @@ class Publisher(ABC):
         :raises OutcomeUnknown: when this platform cannot tell; a person must review.
         :raises RetryLater, RateLimited: the platform cannot answer now; settling again later is safe.
         """
+
+    def whoami(self) -> Identity:
+        """Log in and read who the credential belongs to, without posting (``accounts check``, preflight).
+
+        :raises Rejected: the platform refuses the credential (its own words: revoked, expired, wrong).
+        :raises RetryLater, RateLimited: the platform cannot answer now.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot tell whose credential it holds")
+
+    async def whoami_async(self) -> Identity:
+        return await asyncio.to_thread(self.whoami)
 
     def warm(self) -> None:  # noqa: B027 - optional hook, a no-op unless a publisher needs it
         """Get ready before the storm (log in, open sessions), so the first post does not wait."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Callable, ClassVar, Mapping
 
-from .base import OutgoingPost, Published, Publisher
+from .base import Identity, OutgoingPost, Published, Publisher
 
 Lookup = Callable[[str], Mapping[str, Any] | None]  # idempotency key -> the recorded answer, if any
 
@@ -27,6 +27,10 @@ class DryRunPublisher(Publisher):
     def settle(self, post: OutgoingPost) -> Published | None:
         found = self._recorded(post.idempotency_key)
         return self._published(post.idempotency_key, dict(found), settled_by="the dry run's record") if found else None
+
+    def whoami(self) -> Identity:
+        """A dry run logs in nowhere: the account is who config.toml says."""
+        return Identity(handle=self.handle)
 
     def _published(self, key: str, response: dict[str, Any], *, settled_by: str = "") -> Published:
         return Published(platform_id=f"dry-{key}", settled_by=settled_by,

@@ -93,3 +93,25 @@ daemons = Table(
     Column("heartbeat_at", UTCDateTime, nullable=False),
     Column("stopped_at", UTCDateTime),
 )
+
+account_tokens = Table(
+    "account_tokens", metadata,
+    Column("account_id", String(200), primary_key=True),
+    Column("platform", String(20), nullable=False),
+    Column("sealed", Text, nullable=False),          # the grant (tokens, scopes, expiry) encrypted: Fernet
+    Column("expires_at", UTCDateTime),               # when the access token expires (not secret: for checks)
+    Column("dead", Text),                            # why the grant can no longer be refreshed, once it cannot
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(40), nullable=False),      # preflight | alert | database | summary | token ...
+    Column("severity", String(10), nullable=False),  # info | warning | error
+    Column("account_id", String(200)),
+    Column("campaign_id", String(200)),
+    Column("message", Text, nullable=False),         # never a secret
+)
+Index("events_at", events.c.at)
