@@ -283,6 +283,7 @@ class Platform(ABC, Generic[LimitsT]):
     limits_model: type[LimitsT]
     credential_sets: ClassVar[tuple[tuple[str, ...], ...]]  # alternatives: one full set is needed
     instance_required: ClassVar[bool] = False  # the account must name its server (Mastodon)
+    default_host: ClassVar[str | None] = None  # where credentials go when the account names no server
     one_text_per_account: ClassVar[bool] = False  # forbids the same or nearly the same text from several accounts
     duplicate_window: ClassVar[timedelta | None] = None  # refuses the same text twice from one account within this
     tag_limit: ClassVar["TagLimit | None"] = None  # the longest hashtag it makes a tag, where it has a limit

@@ -20,6 +20,7 @@ class Bluesky(Platform[BlueskyLimits]):
     limits_model = BlueskyLimits
     credential_sets = facts.CREDENTIAL_SETS
     tag_limit = TagLimit(facts.TAG_MAX_GRAPHEMES, facts.TAG_MAX_BYTES, facts.DISPLAY_NAME)
+    default_host = facts.DEFAULT_BASE_URL
 
     def measure(self, text: str, limits: BlueskyLimits) -> Measure:
         return Measure(bluesky_graphemes(text), limits.max_graphemes, "graphemes")

@@ -20,6 +20,7 @@ class X(Platform[XLimits]):
     credential_sets = facts.CREDENTIAL_SETS
     one_text_per_account = True  # X's automation rules (docs/platform-facts.md)
     duplicate_window = facts.DUPLICATE_WINDOW  # X's duplicate-content refusal
+    default_host = "https://api.x.com"  # and its aliases (facts.HOSTS): an X account names no server
 
     def measure(self, text: str, limits: XLimits) -> Measure:
         return Measure(x_weighted_length(text), limits.max_weighted_length, "weighted chars")
