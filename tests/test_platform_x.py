@@ -103,7 +103,7 @@ def closed_port() -> int:
 # --- publishing ---------------------------------------------------------------------------------------------
 def test_required_credentials_name_both_auth_kinds() -> None:
     assert REQUIRED_CREDENTIALS == (("consumer_key", "consumer_secret", "access_token", "access_token_secret"),
-                                    ("user_token",))
+                                    ("user_token",), ("client_id",))
     with pytest.raises(ValueError, match="missing access_token_secret"):
         create_publisher({"consumer_key": "k", "consumer_secret": "s", "access_token": "t"})
 

@@ -33,6 +33,7 @@ from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 from PIL import Image as PILImage
 
 from scheduler.sandbox.core import RECEIVED_AT, AcceptedMedia, AcceptedPost, RateWindow
+from scheduler.sandbox.x_oauth import DEFAULT_SCOPES, OFFLINE_ACCESS, XOAuth
 
 if TYPE_CHECKING:
     from scheduler.sandbox.core import Sandbox
@@ -65,6 +66,9 @@ USERS_TWEETS_DEFAULT_RESULTS = 10
 
 # --- X's own error bodies ---------------------------------------------------------------------------------
 UNAUTHORIZED_BODY = {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
+# An OAuth 2.0 user token without a scope the endpoint needs (the OpenAPI description's "security" entry):
+# X answers a bare 403 that does not name the scope.
+FORBIDDEN_BODY = {"title": "Forbidden", "type": "about:blank", "status": 403, "detail": "Forbidden"}
 TOO_MANY_REQUESTS_BODY = {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank",
                           "status": 429}
 DUPLICATE_DETAIL = "You are not allowed to create a Tweet with duplicate content."
@@ -87,6 +91,11 @@ READ_ACCESS_DETAIL = ("You currently have access to a subset of X API V2 endpoin
 
 TCO_CODE_CHARS = string.ascii_letters + string.digits
 
+# --- the scopes an OAuth 2.0 user token needs, per endpoint (X OpenAPI, security: OAuth2UserToken) ----------
+TWEET_WRITE_SCOPES = frozenset({"tweet.write", "users.read", "tweet.read"})  # POST /2/tweets
+MEDIA_WRITE_SCOPES = frozenset({"media.write"})       # /2/media/upload (+ initialize/append/finalize), metadata
+USERS_READ_SCOPES = frozenset({"tweet.read", "users.read"})  # GET /2/users/me, GET /2/users/{id}/tweets
+
 
 @dataclass(frozen=True)
 class XLimits:
@@ -105,7 +114,6 @@ class _Account:
     username: str
     access_token: str
     access_token_secret: str = field(repr=False)
-    user_token: str = field(repr=False)
 
 
 @dataclass
@@ -137,6 +145,7 @@ class _Caller:
 
     account: _Account | None
     auth: str  # "oauth1" | "oauth2-user" | "app-only"
+    scopes: frozenset[str] | None = None  # an OAuth 2.0 user token's; None: not scoped (OAuth 1.0a)
 
 
 class XApp:
@@ -165,7 +174,7 @@ class XApp:
         self._accounts: dict[str, _Account] = {}        # by the sandbox account id asked for
         self._by_user_id: dict[str, _Account] = {}
         self._by_access_token: dict[str, _Account] = {}
-        self._by_user_token: dict[str, _Account] = {}
+        self.oauth = XOAuth(self._now, lambda account_id: self._account(account_id).user_id)
         self._usernames: set[str] = set()
         self._tweets: dict[str, _Tweet] = {}
         self._texts_by_author: dict[str, set[str]] = {}  # NFC texts each user posted: the duplicate check
@@ -187,10 +196,28 @@ class XApp:
                 "access_token": account.access_token, "access_token_secret": account.access_token_secret,
                 "handle": account.username}
 
-    def oauth2_credentials(self, account_id: str) -> dict[str, str]:
-        """An OAuth 2.0 user token (scopes tweet.read tweet.write users.read media.write) for the account."""
+    def oauth2_credentials(self, account_id: str, scopes: tuple[str, ...] | None = None) -> dict[str, str]:
+        """A fresh OAuth 2.0 user token for the account (scopes tweet.read tweet.write users.read media.write
+        unless given), expiring two hours from now on the sandbox clock, as ``user_token``; with
+        offline.access among the scopes, its ``refresh_token`` too."""
         account = self._account(account_id)
-        return {"user_token": account.user_token, "handle": account.username}
+        answer = self.oauth.issue(account_id, scopes)
+        credentials = {"user_token": str(answer["access_token"]), "handle": account.username}
+        if "refresh_token" in answer:
+            credentials["refresh_token"] = str(answer["refresh_token"])
+        return credentials
+
+    def token_answer(self, account_id: str, scopes: tuple[str, ...] = (*DEFAULT_SCOPES, OFFLINE_ACCESS)
+                     ) -> dict[str, object]:
+        """What X's token endpoint answers for the account, with a refresh token by default (tests)."""
+        return self.oauth.issue(account_id, scopes)
+
+    def revoke_account(self, account_id: str) -> None:
+        """The person revoked the app: every OAuth 2.0 grant of the account ends (its tokens answer 401)."""
+        self.oauth.revoke_account(self._account(account_id).user_id)
+
+    def username_of(self, account_id: str) -> str:
+        return self._account(account_id).username
 
     def _now(self) -> float:
         return self._sandbox.now() if self._sandbox is not None else time.time()
@@ -205,6 +232,7 @@ class XApp:
         app.router.add_post("/2/media/metadata", self._media_metadata)
         app.router.add_get("/2/users/me", self._users_me)
         app.router.add_get("/2/users/{user_id}/tweets", self._users_tweets)
+        self.oauth.add_routes(app)
         return app
 
     def is_write(self, request: web.Request) -> bool:
@@ -233,12 +261,10 @@ class XApp:
                 # Real access tokens start with the user id and a dash.
                 access_token=f"{user_id}-{secrets.token_urlsafe(30)}",
                 access_token_secret=secrets.token_urlsafe(33),
-                user_token=secrets.token_urlsafe(60),
             )
             self._accounts[account_id] = account
             self._by_user_id[user_id] = account
             self._by_access_token[account.access_token] = account
-            self._by_user_token[account.user_token] = account
             return account
 
     def _unique_username(self, account_id: str) -> str:
@@ -258,8 +284,9 @@ class XApp:
             token = header[7:].strip()
             if token == self.app_bearer_token:
                 return _Caller(None, "app-only")
-            account = self._by_user_token.get(token)
-            return _Caller(account, "oauth2-user") if account else None
+            issued = self.oauth.access(token)
+            account = self._by_user_id.get(issued.user_id) if issued else None
+            return _Caller(account, "oauth2-user", issued.scopes) if account and issued else None
         if header[:6].lower() == "oauth ":
             account = await self._verify_oauth1(request, header)
             return _Caller(account, "oauth1") if account else None
@@ -326,22 +353,24 @@ class XApp:
         origins.append(f"{request.scheme}://{request.host}")  # a client pointed at the sandbox directly
         return origins
 
-    async def _user_caller(self, request: web.Request) -> _Account | web.Response:
-        """The posting user, or X's answer for a request without user context."""
+    async def _user_caller(self, request: web.Request, needs: frozenset[str]) -> _Account | web.Response:
+        """The calling user, or X's answer for a request without user context or without the scopes
+        ``needs`` (an OAuth 2.0 user token's; OAuth 1.0a is not scoped)."""
         caller = await self._authenticate(request)
         if caller is None:
             return web.json_response(UNAUTHORIZED_BODY, status=401)
         if caller.account is None:
             return _problem(403, "Unsupported Authentication", APP_ONLY_FORBIDDEN_DETAIL,
                             "https://api.x.com/2/problems/unsupported-authentication")
+        if caller.scopes is not None and not needs <= caller.scopes:
+            return web.json_response(FORBIDDEN_BODY, status=403)
         return caller.account
 
     def _caller_key(self, request: web.Request) -> str:
         """Rate-limit key of a request without verifying it (for the injected-429 fault)."""
         header = request.headers.get("Authorization", "")
         if header[:7].lower() == "bearer ":
-            account = self._by_user_token.get(header[7:].strip())
-            return account.user_id if account else "app"
+            return self.oauth.user_of_token(header[7:].strip()) or "app"
         try:
             token = dict(oauth_utils.parse_authorization_header(header)).get("oauth_token", "")
         except ValueError:
@@ -387,7 +416,7 @@ class XApp:
 
     # --- POST /2/tweets ---------------------------------------------------------------------------
     async def _create_tweet(self, request: web.Request) -> web.Response:
-        account = await self._user_caller(request)
+        account = await self._user_caller(request, TWEET_WRITE_SCOPES)
         if isinstance(account, web.Response):
             return account
         allowed, rate_headers = self._count_post(account.user_id)
@@ -479,7 +508,7 @@ class XApp:
 
     # --- media ------------------------------------------------------------------------------------
     async def _upload_media(self, request: web.Request) -> web.Response:
-        account = await self._user_caller(request)
+        account = await self._user_caller(request, MEDIA_WRITE_SCOPES)
         if isinstance(account, web.Response):
             return account
         upload = await _read_upload(request)
@@ -506,7 +535,7 @@ class XApp:
         }})
 
     async def _media_metadata(self, request: web.Request) -> web.Response:
-        account = await self._user_caller(request)
+        account = await self._user_caller(request, MEDIA_WRITE_SCOPES)
         if isinstance(account, web.Response):
             return account
         try:
@@ -528,7 +557,7 @@ class XApp:
 
     # --- reads ------------------------------------------------------------------------------------
     async def _users_me(self, request: web.Request) -> web.Response:
-        account = await self._user_caller(request)
+        account = await self._user_caller(request, USERS_READ_SCOPES)
         if isinstance(account, web.Response):
             return account
         return web.json_response({"data": {"id": account.user_id, "name": account.username,
@@ -538,6 +567,8 @@ class XApp:
         caller = await self._authenticate(request)
         if caller is None:
             return web.json_response(UNAUTHORIZED_BODY, status=401)
+        if caller.scopes is not None and not USERS_READ_SCOPES <= caller.scopes:
+            return web.json_response(FORBIDDEN_BODY, status=403)
         if not self.read_access:
             return _problem(403, "Client Forbidden", READ_ACCESS_DETAIL,
                             "https://api.x.com/2/problems/client-forbidden")

@@ -16,11 +16,18 @@ from ..base import Limits
 
 NAME = "x"
 DISPLAY_NAME = "X"
-# Either set of credential keys works: OAuth 1.0a user context, or an OAuth 2.0 user token.
-CREDENTIAL_SETS: tuple[tuple[str, ...], ...] = (
-    ("consumer_key", "consumer_secret", "access_token", "access_token_secret"),
-    ("user_token",),
-)
+# One of these sets of credential keys: OAuth 1.0a user context; an OAuth 2.0 user token (it expires 2 hours
+# after issue and is never refreshed: for rehearsals and short tests); or an OAuth 2.0 client whose grant
+# ``accounts connect`` put in the database (refreshed before it expires; ``client_secret`` too for a
+# confidential client).
+OAUTH1_CREDENTIALS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+USER_TOKEN_CREDENTIALS = ("user_token",)
+STORED_GRANT_CREDENTIALS = ("client_id",)
+CREDENTIAL_SETS: tuple[tuple[str, ...], ...] = (OAUTH1_CREDENTIALS, USER_TOKEN_CREDENTIALS, STORED_GRANT_CREDENTIALS)
+CLIENT_SECRET_KEY = "client_secret"  # optional with client_id
+# The OAuth 2.0 scopes each call needs (X OpenAPI "security"), for messages that say which one is missing.
+POST_SCOPES = ("tweet.write", "users.read", "tweet.read")
+MEDIA_SCOPES = ("media.write",)
 
 # --- text: twitter-text config v3 (twitter/twitter-text config/v3.json) -------------------------------------
 MAX_WEIGHTED_LENGTH = 280  # "maxWeightedTweetLength"

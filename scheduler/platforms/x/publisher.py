@@ -18,7 +18,8 @@ import asyncio
 import logging
 import threading
 import time
-from typing import Any, Callable, ClassVar, Mapping, TypeVar
+from datetime import datetime, timezone
+from typing import Any, Callable, ClassVar, Mapping, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -28,12 +29,13 @@ from requests.adapters import HTTPAdapter
 from tweepy.asynchronous import AsyncClient
 from yarl import URL
 
-from ..base import (Clock, Duplicate, Image, OutcomeUnknown, OutgoingPost, Published, Publisher, PublishError,
-                    RateLimited, Rejected, RetryLater)
+from ..base import (Clock, Duplicate, Identity, Image, OutcomeUnknown, OutgoingPost, Published, Publisher,
+                    PublishError, RateLimited, Rejected, RetryLater)
 from ..matching import LINK_PLACEHOLDER, comparable, preview
 from ..transport import epoch_seconds, network_failure, rate_limit_until, utc_clock
-from .facts import (ACCESS_TOKEN_USER_ID, API_HOSTNAMES, CREDENTIAL_SETS, DUPLICATE_CONTENT_MARKER, HOSTS,
-                    IMAGE_MEDIA_CATEGORY, MEDIA_METADATA_PATH, MEDIA_UPLOAD_PATH, NAME, POST_URL,
+from .facts import (ACCESS_TOKEN_USER_ID, API_HOSTNAMES, DUPLICATE_CONTENT_MARKER, HOSTS, IMAGE_MEDIA_CATEGORY,
+                    MEDIA_METADATA_PATH, MEDIA_SCOPES, MEDIA_UPLOAD_PATH, NAME, OAUTH1_CREDENTIALS, POST_SCOPES,
+                    POST_URL, STORED_GRANT_CREDENTIALS, USER_TOKEN_CREDENTIALS,
                     POST_URL_WITHOUT_USERNAME, PROFILE_URL, RATE_LIMIT_WINDOW, REPLY_NOT_ALLOWED_MARKER,
                     REPLY_RULE, SETTLE_LOOKBACK_POSTS, SETTLE_RECHECK_SECONDS, TWEEPY_HOST)
 
@@ -44,6 +46,23 @@ DEFAULT_POOL_SIZE = 10  # concurrent connections per publisher (publish may run 
 logging.getLogger("tweepy.client").setLevel(logging.INFO)
 
 T = TypeVar("T")
+
+
+class TokenSource(Protocol):
+    """Where an OAuth 2.0 publisher gets its access token for each request (``oauth.StoredTokenSource``)."""
+
+    def token(self) -> str:
+        """:raises Rejected: no usable grant. :raises RetryLater: not now."""
+        ...
+
+    def current(self) -> str | None:
+        """The token when getting it needs no I/O, else None."""
+        ...
+
+    @property
+    def grant(self) -> Any:
+        """The grant last read (``scopes``, ``expires_at``), or None."""
+        ...
 
 
 class XTransportAdapter(HTTPAdapter):
@@ -78,8 +97,10 @@ class XPublisher(Publisher):
 
     def __init__(self, client: tweepy.Client, *, oauth1: bool, handle: str | None,
                  settle_lookback: int = SETTLE_LOOKBACK_POSTS, settle_recheck: float = SETTLE_RECHECK_SECONDS,
-                 base_url: str | None = None, timeout: float = 10.0, clock: Clock = utc_clock) -> None:
+                 base_url: str | None = None, timeout: float = 10.0, clock: Clock = utc_clock,
+                 token_source: TokenSource | None = None) -> None:
         self._client = client
+        self._token_source = token_source  # OAuth 2.0 with a stored grant: the current token for each request
         self._clock = clock
         self._async: AsyncClient | None = None
         self._base_url = base_url
@@ -91,17 +112,18 @@ class XPublisher(Publisher):
         token_user = ACCESS_TOKEN_USER_ID.match(client.access_token or "") if oauth1 else None
         self._user_id: str | None = token_user.group(1) if token_user else None
         self._user_id_lock = threading.Lock()
+        self._headers_seen: dict[int, Mapping[str, str]] = {}  # each thread's last answer's headers
+        client.session.hooks["response"].append(self._remember_headers)
         self._media_auth: requests.auth.AuthBase | None = None
         self._media_headers: dict[str, str] = {"User-Agent": client.user_agent}
         if oauth1:
             self._media_auth = tweepy.OAuth1UserHandler(
                 client.consumer_key, client.consumer_secret, client.access_token, client.access_token_secret,
             ).apply_auth()
-        else:
-            self._media_headers["Authorization"] = f"Bearer {client.bearer_token}"
 
     def __repr__(self) -> str:  # never the credentials
-        auth = "OAuth 1.0a" if self._oauth1 else "OAuth 2.0 user token"
+        auth = ("OAuth 1.0a" if self._oauth1 else "OAuth 2.0 stored grant" if self._token_source
+                else "OAuth 2.0 user token")
         return f"<XPublisher @{self._handle or '?'} ({auth})>"
 
     @property
@@ -137,6 +159,7 @@ class XPublisher(Publisher):
         if post.images:
             return await asyncio.to_thread(self.publish, post)
         client = self._async_client()
+        await self._fresh_token_async()
         reply_to = post.reply_to.parent if post.reply_to else None
         try:
             response = await client.create_tweet(text=post.text, in_reply_to_tweet_id=reply_to,
@@ -148,6 +171,23 @@ class XPublisher(Publisher):
         if not post_id:
             raise OutcomeUnknown(f"X answered without a post id when {self._who} posted; check the account.")
         return self._published(post_id, str(data.get("text", "")))
+
+    def _fresh_token(self) -> None:
+        """With a token source: the current access token on the clients, refreshed first if it is due (every
+        request reads the client's ``bearer_token``; an older token that another thread still sends with stays
+        valid until it expires, so no request needs to wait for another)."""
+        if self._token_source is not None:
+            self._use_token(self._token_source.token())
+
+    async def _fresh_token_async(self) -> None:
+        if self._token_source is not None:
+            token = self._token_source.current()
+            self._use_token(token if token is not None else await asyncio.to_thread(self._token_source.token))
+
+    def _use_token(self, token: str) -> None:
+        self._client.bearer_token = token
+        if self._async is not None:
+            self._async.bearer_token = token
 
     def _async_client(self) -> AsyncClient:
         if self._async is None:
@@ -250,9 +290,11 @@ class XPublisher(Publisher):
     async def _find_recent_async(self, post: OutgoingPost) -> Published | None:
         client = self._async_client()
         try:
+            await self._fresh_token_async()
             if self._user_id is None:
                 me = (await client.get_me(user_auth=self._oauth1)).data
                 self._user_id, self._handle = str(me.id), self._handle or me.username
+            await self._fresh_token_async()
             response = await client.get_users_tweets(self._user_id, max_results=self._settle_lookback,
                                                      user_auth=self._oauth1)
         except (tweepy.HTTPException, aiohttp.ClientError, asyncio.TimeoutError) as error:
@@ -296,8 +338,10 @@ class XPublisher(Publisher):
     def _media_request(self, path: str, **kwargs: Any) -> requests.Response:
         """POST on the client's session with the client's auth; X's errors raised as Tweepy's would be."""
         session: requests.Session = self._client.session
-        with session.post(TWEEPY_HOST + path, auth=self._media_auth, headers=self._media_headers,
-                          **kwargs) as response:
+        headers = dict(self._media_headers)
+        if not self._oauth1:
+            headers["Authorization"] = f"Bearer {self._client.bearer_token}"
+        with session.post(TWEEPY_HOST + path, auth=self._media_auth, headers=headers, **kwargs) as response:
             if response.status_code == 429:
                 raise tweepy.TooManyRequests(response)
             if response.status_code >= 500:
@@ -313,6 +357,42 @@ class XPublisher(Publisher):
                 self._user_id = str(me.id)
                 self._handle = self._handle or me.username
             return self._user_id
+
+    def _missing_scopes(self, action: str) -> tuple[str, ...]:
+        """The scopes an OAuth 2.0 grant lacks for ``action``, where the grant's scopes are known."""
+        grant = self._token_source.grant if self._token_source is not None else None
+        if grant is None or not grant.scopes:
+            return ()
+        needed = MEDIA_SCOPES if ("image" in action or "alt text" in action) else POST_SCOPES
+        return tuple(scope for scope in needed if scope not in grant.scopes)
+
+    # --- who the credential is --------------------------------------------------------------------
+    def whoami(self) -> Identity:
+        """``GET /2/users/me``: who the credential logs in as; the scopes and expiry of a stored grant; the
+        rate window X's headers name.
+
+        :raises Rejected: X refuses the credential (its words); :raises RetryLater, RateLimited:
+        """
+        response = self._call("reading who the account is", lambda: self._client.get_me(user_auth=self._oauth1))
+        me = response.data
+        if me is None:
+            raise RetryLater(f"X answered GET /2/users/me for {self._who} without the user")
+        grant = self._token_source.grant if self._token_source is not None else None
+        headers = self._last_headers()
+        return Identity(handle=str(me.username), user_id=str(me.id),
+                        scopes=tuple(grant.scopes) if grant is not None and grant.scopes else None,
+                        expires_at=grant.expires_at if grant is not None else None,
+                        rate_remaining=_int(headers.get("x-rate-limit-remaining")),
+                        rate_limit=_int(headers.get("x-rate-limit-limit")),
+                        rate_reset=_epoch(headers.get("x-rate-limit-reset")))
+
+    def _remember_headers(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._headers_seen[threading.get_ident()] = response.headers
+
+    def _last_headers(self) -> Mapping[str, str]:
+        """The headers of the client's last answer (Tweepy keeps no response with ``data``; a Client made
+        with ``return_type=requests.Response`` would lose Tweepy's parsing), read from the session hook."""
+        return self._headers_seen.get(threading.get_ident(), {})
 
     def _published(self, post_id: str, shown_text: str, *, settled_by: str = "") -> Published:
         template = POST_URL if self._handle else POST_URL_WITHOUT_USERNAME
@@ -330,6 +410,7 @@ class XPublisher(Publisher):
         connection dropped) may have created the post: OutcomeUnknown. Any other request (media upload,
         reads) creates no post, so it is simply retried: RetryLater.
         """
+        self._fresh_token()
         try:
             return request()
         except (tweepy.HTTPException, requests.RequestException) as error:
@@ -368,9 +449,15 @@ class XPublisher(Publisher):
         lowered = words.lower()
         if isinstance(error, tweepy.Unauthorized):
             hint = ("check the consumer key/secret and access token/secret" if self._oauth1 else
+                    "authorize the account again (`python run.py accounts connect <id>`)" if self._token_source else
                     "check the user token (OAuth 2.0 user tokens expire after 2 hours unless refreshed)")
             return Rejected(f"X refused the credentials of {self._who} while {action}: {words}. Please {hint}.",
                             status=status)
+        missing = self._missing_scopes(action) if isinstance(error, tweepy.Forbidden) else ()
+        if missing:
+            return Rejected(f"X refused {action} for {self._who}: {words}. The token lacks the scope "
+                            f"{' '.join(missing)}: authorize the account again with it "
+                            "(`python run.py accounts connect <id>` asks for every scope needed).", status=status)
         if DUPLICATE_CONTENT_MARKER in lowered:
             message = (f"X refused duplicate content: {words}. {self._who} already has a post with this text; if "
                        f"an earlier attempt timed out it is probably that one: check {self._profile_url()}.")
@@ -387,28 +474,38 @@ def create_publisher(credentials: Mapping[str, str], *, handle: str | None = Non
     """An X publisher for one account.
 
     :param credentials: ``consumer_key``, ``consumer_secret``, ``access_token``, ``access_token_secret``
-        (OAuth 1.0a user context), or ``user_token`` (OAuth 2.0 user token); a ``handle`` key is accepted.
+        (OAuth 1.0a user context), or ``user_token`` (OAuth 2.0 user token), or ``client_id`` (an OAuth 2.0
+        grant in the database: ``options["token_source"]`` gives its current token); a ``handle`` key is
+        accepted.
     :param handle: the account's username, for post links (else ``credentials["handle"]``, else links use
         ``x.com/i/web/status/<id>``).
     :param base_url: send X API requests there instead (the sandbox), e.g. ``http://127.0.0.1:8701``.
     :param timeout: seconds, for connecting and for each read.
     :param options: ``settle_lookback`` (newest posts settle reads, 5–100), ``settle_recheck_seconds``
-        (second read after a miss; 0 for none), ``pool_size`` (connections kept).
+        (second read after a miss; 0 for none), ``pool_size`` (connections kept), ``token_source`` (a
+        :class:`TokenSource`, e.g. ``oauth.StoredTokenSource``: the access token for every request).
     :param clock: what time it is (for a rate limit without a reset); the wall clock by default.
     :raises ValueError: when neither set of credentials is complete (the message names the missing keys).
     """
     options = options or {}
-    oauth1_keys, oauth2_keys = CREDENTIAL_SETS
-    if all(credentials.get(key) for key in oauth1_keys):
-        client = tweepy.Client(**{key: credentials[key] for key in oauth1_keys})
+    token_source: TokenSource | None = options.get("token_source")
+    if all(credentials.get(key) for key in OAUTH1_CREDENTIALS):
+        client = tweepy.Client(**{key: credentials[key] for key in OAUTH1_CREDENTIALS})
         oauth1 = True
-    elif all(credentials.get(key) for key in oauth2_keys):
+    elif all(credentials.get(key) for key in USER_TOKEN_CREDENTIALS):
         client = tweepy.Client(bearer_token=credentials["user_token"])
         oauth1 = False
+    elif all(credentials.get(key) for key in STORED_GRANT_CREDENTIALS) and token_source is not None:
+        client = tweepy.Client(bearer_token="")  # set from the token source before each request
+        oauth1 = False
+    elif all(credentials.get(key) for key in STORED_GRANT_CREDENTIALS):
+        raise ValueError("X credentials: client_id means the tokens are in the database (put there by "
+                         "`python run.py accounts connect <id>`), but no token store was given to read them")
     else:
-        missing = [key for key in oauth1_keys if not credentials.get(key)]
+        missing = [key for key in OAUTH1_CREDENTIALS if not credentials.get(key)]
         raise ValueError(f"X credentials incomplete: missing {', '.join(missing)} (OAuth 1.0a user context), "
-                         f"or give user_token (an OAuth 2.0 user token) instead.")
+                         f"or give user_token (an OAuth 2.0 user token) or client_id (an OAuth 2.0 client whose "
+                         f"tokens `accounts connect` stores) instead.")
     adapter = XTransportAdapter(base_url=base_url, timeout=timeout,
                                 pool_size=int(options.get("pool_size", DEFAULT_POOL_SIZE)))
     for host in HOSTS:
@@ -417,7 +514,8 @@ def create_publisher(credentials: Mapping[str, str], *, handle: str | None = Non
     return XPublisher(client, oauth1=oauth1, handle=handle,
                       settle_lookback=int(options.get("settle_lookback", SETTLE_LOOKBACK_POSTS)),
                       settle_recheck=float(options.get("settle_recheck_seconds", SETTLE_RECHECK_SECONDS)),
-                      base_url=base_url, timeout=timeout, clock=clock or utc_clock)
+                      base_url=base_url, timeout=timeout, clock=clock or utc_clock,
+                      token_source=token_source if not oauth1 else None)
 
 
 # --- the async client's sessions: one per event loop and target, shared by every account --------------------
@@ -460,6 +558,18 @@ async def _close_shared_sessions() -> None:
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _epoch(value: str | None) -> datetime | None:
+    seconds = _int(value)
+    return datetime.fromtimestamp(seconds, tz=timezone.utc) if seconds is not None else None
+
+
 def _same_text(shown: str, sent: str, *, has_media: bool) -> bool:
     """Whether X's rendering of a post (``shown``: t.co links, a trailing media link) is the text we sent."""
     shown_c, sent_c = comparable(shown), comparable(sent)
