@@ -3,9 +3,9 @@ the dispatcher's settings from config.toml, and starting it."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from ..config import Config
+from ..config import Account, Config
 from ..dispatch import DispatchEvent, Dispatcher, DispatchSettings
 from ..platforms.base import Clock, Publisher
 from ..platforms.dryrun import DryRunPublisher
@@ -17,13 +17,24 @@ from .images import image_loader
 
 if TYPE_CHECKING:
     from ..sandbox.link import SandboxLink
+    from ..tokens import TokenVault
 
 
 def publisher_factory(config: Config, store: Store, *, dry_run: bool, sandbox: "SandboxLink | None" = None,
                       everyone_to_sandbox: bool = False, timeout: float = 10.0,
                       clock: Clock = utcnow) -> Callable[[str], Publisher]:
     """How the daemon makes each account's publisher: dry-run, the sandbox (accounts with sandbox = true, or
-    every account in a rehearsal), or the real platform."""
+    every account in a rehearsal), or the real platform. An X account with ``credentials = { client_id = ...
+    }`` takes its tokens from the database's token vault (``accounts connect`` put them there) and refreshes
+    them before they expire; a sandbox account of that kind refreshes against the sandbox."""
+    vaults: list["TokenVault"] = []  # opened on first need: only accounts with stored grants need the key
+
+    def vault() -> "TokenVault":
+        if not vaults:
+            from ..tokens import TokenVault
+
+            vaults.append(TokenVault.from_environment(store, config.settings.tokens.key_variable))
+        return vaults[0]
 
     def make(account_id: str) -> Publisher:
         account = config.accounts.get(account_id)
@@ -32,14 +43,40 @@ def publisher_factory(config: Config, store: Store, *, dry_run: bool, sandbox: "
                             "or unqueue the campaign")
         if dry_run:
             return DryRunPublisher(account.id, account.platform, account.handle, store.recorded_response)
-        if (account.sandbox or everyone_to_sandbox) and sandbox is not None:
+        to_sandbox = (account.sandbox or everyone_to_sandbox) and sandbox is not None
+        base_url = sandbox.base_url(account.platform) if to_sandbox and sandbox is not None else account.instance
+        if _has_stored_grant(account) and not everyone_to_sandbox:
+            credentials = account.credential_values()
+            options = _stored_grant_options(account, credentials, vault(), base_url=base_url, timeout=timeout,
+                                            clock=clock)
+            return account.wing.create_publisher(credentials, handle=account.handle, base_url=base_url,
+                                                 timeout=timeout, clock=clock, options=options)
+        if to_sandbox and sandbox is not None:
             return account.wing.create_publisher(sandbox.credentials(account.platform, account.id),
-                                                 handle=account.handle, base_url=sandbox.base_url(account.platform),
-                                                 timeout=timeout, clock=clock)
+                                                 handle=account.handle, base_url=base_url, timeout=timeout,
+                                                 clock=clock)
         return account.wing.create_publisher(account.credential_values(), handle=account.handle,
-                                             base_url=account.instance, timeout=timeout, clock=clock)
+                                             base_url=base_url, timeout=timeout, clock=clock)
 
     return make
+
+
+def _has_stored_grant(account: Account) -> bool:
+    """An X account whose OAuth 2.0 tokens live in the token vault (``credentials = { client_id = ... }``)."""
+    from ..platforms.x.facts import NAME, STORED_GRANT_CREDENTIALS
+
+    return account.platform == NAME and set(STORED_GRANT_CREDENTIALS) <= set(account.credentials)
+
+
+def _stored_grant_options(account: Account, credentials: Mapping[str, str], vault: "TokenVault", *,
+                          base_url: str | None, timeout: float, clock: Clock) -> dict[str, Any]:
+    """The publisher's ``token_source``: the account's grant in the vault, refreshed with its client."""
+    from ..platforms.x.facts import CLIENT_SECRET_KEY
+    from ..platforms.x.oauth import StoredTokenSource, XClient
+
+    client = XClient(credentials.get("client_id", ""), credentials.get(CLIENT_SECRET_KEY) or None)
+    return {"token_source": StoredTokenSource(vault, account.id, client, base_url=base_url, timeout=timeout,
+                                              clock=clock)}
 
 
 def dispatch_settings(config: Config) -> DispatchSettings:

@@ -236,6 +236,11 @@ class StoredTokenSource:
                 raise self._reconnect(stored.dead)
             if not self._due(stored.grant):
                 return stored.grant.access_token
+            stored = self._load()  # another process may have refreshed it already: never spend a spent token
+            if stored.dead:
+                raise self._reconnect(stored.dead)
+            if not self._due(stored.grant):
+                return stored.grant.access_token
             try:
                 stored = self._refreshed(stored)
             except RetryLater:

@@ -453,7 +453,7 @@ class XPublisher(Publisher):
                     "check the user token (OAuth 2.0 user tokens expire after 2 hours unless refreshed)")
             return Rejected(f"X refused the credentials of {self._who} while {action}: {words}. Please {hint}.",
                             status=status)
-        missing = self._missing_scopes(action) if isinstance(error, tweepy.Forbidden) else ()
+        missing = self._missing_scopes(action) if status == 403 else ()
         if missing:
             return Rejected(f"X refused {action} for {self._who}: {words}. The token lacks the scope "
                             f"{' '.join(missing)}: authorize the account again with it "

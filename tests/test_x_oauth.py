@@ -1,0 +1,373 @@
+"""X OAuth 2.0 end to end: the sandbox's authorize page driven over HTTP as a browser would, the code
+exchanged through Tweepy's OAuth2UserHandler, the grant sealed in the token vault (real SQLite, real
+PostgreSQL), refreshed before it expires by a daemon whose clock, and the sandbox's, a test moves forward.
+No mocks: every request is real HTTP to the sandbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+
+from driving import DrivenClock, drive
+from project import StormProject, distinct_text, soon, write_campaign
+from scheduler import service
+from scheduler.config import load_config
+from scheduler.dispatch import DispatchEvent, DispatchSettings
+from scheduler.platforms.base import Image, OutgoingPost, Rejected, RetryLater
+from scheduler.platforms.x.oauth import (SCOPES, DeadGrant, StoredTokenSource, XClient, authorization_url,
+                                         exchange_code, refresh, revoke)
+from scheduler.platforms.x.publisher import create_publisher
+from scheduler.sandbox.core import Faults, Sandbox
+from scheduler.sandbox.x import XApp
+from scheduler.sandbox.x_oauth import SANDBOX_ACCOUNT_PARAMETER
+from scheduler.store import Store
+from scheduler.tokens import Grant, TokenVault, new_key
+
+REDIRECT_URI = "http://127.0.0.1:8976/callback"  # never listened on: the browser's last stop is only read
+FAST = DispatchSettings(workers=4, refresh=timedelta(seconds=1), heartbeat=timedelta(seconds=1),
+                        stale_after=timedelta(seconds=3), retry_base=timedelta(milliseconds=100))
+
+
+# --- fixtures and helpers -----------------------------------------------------------------------------------
+@pytest.fixture
+def clock() -> DrivenClock:
+    return DrivenClock()
+
+
+@pytest.fixture
+def x_app() -> XApp:
+    return XApp()
+
+
+@pytest.fixture
+def sandbox(x_app: XApp, clock: DrivenClock) -> Iterator[Sandbox]:
+    with Sandbox([x_app], seed=3, clock=clock.epoch) as running:
+        yield running
+
+
+@pytest.fixture
+def client(x_app: XApp) -> XClient:
+    registered = x_app.oauth.register_client()
+    return XClient(registered.client_id)
+
+
+@pytest.fixture
+def vault(tmp_path: Path) -> Iterator[TokenVault]:
+    store = Store(f"sqlite:///{tmp_path / 'tokens.db'}")
+    yield TokenVault(store, new_key())
+    store.close()
+
+
+def new_account() -> str:
+    return "acct_" + uuid.uuid4().hex[:8]
+
+
+def connect(sandbox: Sandbox, client: XClient, account: str, clock: DrivenClock,
+            scopes: tuple[str, ...] = SCOPES) -> Grant:
+    """What `accounts connect` does, with the sandbox's authorize page approving as ``account``: open the
+    authorization URL as a browser would, follow X's redirect to the callback, exchange the code."""
+    base_url = sandbox.base_url("x")
+    asked = authorization_url(client, REDIRECT_URI, scopes, base_url=base_url)
+    answer = requests.get(asked.url, params={SANDBOX_ACCOUNT_PARAMETER: account}, allow_redirects=False,
+                          timeout=5)
+    assert answer.status_code == 302, answer.text
+    callback = answer.headers["Location"]
+    assert callback.startswith(REDIRECT_URI + "?")
+    return exchange_code(client, REDIRECT_URI, callback, state=asked.state, code_verifier=asked.code_verifier,
+                         base_url=base_url, clock=clock)
+
+
+def text_post(text: str, *images: Image) -> OutgoingPost:
+    return OutgoingPost(key=uuid.uuid4().hex, idempotency_key=uuid.uuid4().hex[:13], text=text, images=images)
+
+
+def png() -> Image:
+    import io
+
+    from PIL import Image as PILImage
+
+    out = io.BytesIO()
+    PILImage.new("RGB", (16, 16), (0, 90, 200)).save(out, "PNG")
+    return Image(data=out.getvalue(), mime_type="image/png", alt="a blue square", width=16, height=16,
+                 filename="card.png")
+
+
+def stored_publisher(vault: TokenVault, account: str, client: XClient, sandbox: Sandbox, clock: DrivenClock):
+    source = StoredTokenSource(vault, account, client, base_url=sandbox.base_url("x"), timeout=5, clock=clock)
+    return create_publisher({"client_id": client.client_id}, base_url=sandbox.base_url("x"), timeout=5,
+                            clock=clock, options={"token_source": source, "settle_recheck_seconds": 0})
+
+
+# --- the flows against the sandbox ---------------------------------------------------------------------------
+def test_connect_with_pkce_gives_a_two_hour_token_with_scopes_and_a_refresh_token(
+        sandbox: Sandbox, client: XClient, clock: DrivenClock) -> None:
+    before = clock()
+    grant = connect(sandbox, client, new_account(), clock)
+
+    assert set(grant.scopes) == set(SCOPES)
+    assert grant.refresh_token and grant.access_token != grant.refresh_token
+    assert grant.expires_at is not None
+    assert timedelta(hours=2) <= grant.expires_at - before <= timedelta(hours=2, seconds=5)
+    assert grant.extra["client_id"] == client.client_id
+    assert grant.access_token not in repr(grant) and (grant.refresh_token or "") not in repr(grant)
+
+
+def test_authorization_url_asks_for_every_scope_with_s256(client: XClient) -> None:
+    asked = authorization_url(client, REDIRECT_URI)
+    assert asked.url.startswith("https://x.com/i/oauth2/authorize?")
+    assert "code_challenge_method=S256" in asked.url
+    assert "scope=tweet.read+tweet.write+users.read+media.write+offline.access" in asked.url
+    assert f"state={asked.state}" in asked.url and asked.code_verifier not in asked.url
+
+
+def test_a_code_with_the_wrong_verifier_or_used_twice_is_refused(
+        sandbox: Sandbox, client: XClient, clock: DrivenClock) -> None:
+    base_url = sandbox.base_url("x")
+    asked = authorization_url(client, REDIRECT_URI, base_url=base_url)
+    callback = requests.get(asked.url, params={SANDBOX_ACCOUNT_PARAMETER: new_account()}, allow_redirects=False,
+                            timeout=5).headers["Location"]
+    with pytest.raises(DeadGrant, match="Value passed for the token was invalid"):
+        exchange_code(client, REDIRECT_URI, callback, state=asked.state, code_verifier="not-the-verifier" * 4,
+                      base_url=base_url, clock=clock)
+    with pytest.raises(DeadGrant):  # the code was spent by the failed attempt, as X's are
+        exchange_code(client, REDIRECT_URI, callback, state=asked.state, code_verifier=asked.code_verifier,
+                      base_url=base_url, clock=clock)
+    with pytest.raises(Rejected, match="state"):
+        exchange_code(client, REDIRECT_URI, callback, state="forged", code_verifier=asked.code_verifier,
+                      base_url=base_url, clock=clock)
+
+
+def test_a_confidential_client_authenticates_with_basic_auth(sandbox: Sandbox, x_app: XApp,
+                                                             clock: DrivenClock) -> None:
+    registered = x_app.oauth.register_client(secret="s3cret-of-the-app")
+    grant = connect(sandbox, XClient(registered.client_id, "s3cret-of-the-app"), new_account(), clock)
+    assert grant.refresh_token
+    with pytest.raises(DeadGrant, match="Missing valid authorization header"):
+        refresh(grant, XClient(registered.client_id), base_url=sandbox.base_url("x"), clock=clock)  # no secret
+    with pytest.raises(DeadGrant):
+        refresh(grant, XClient(registered.client_id, "wrong"), base_url=sandbox.base_url("x"), clock=clock)
+
+
+def test_the_refresh_token_rotates_and_a_spent_one_is_refused_in_xs_words(
+        sandbox: Sandbox, client: XClient, clock: DrivenClock) -> None:
+    first = connect(sandbox, client, new_account(), clock)
+    clock.advance(timedelta(hours=1))
+    second = refresh(first, client, base_url=sandbox.base_url("x"), clock=clock)
+
+    assert second.refresh_token and second.refresh_token != first.refresh_token
+    assert second.access_token != first.access_token
+    assert second.expires_at is not None and second.expires_at - clock() > timedelta(hours=1, minutes=59)
+    with pytest.raises(DeadGrant, match="Value passed for the token was invalid") as refused:
+        refresh(first, client, base_url=sandbox.base_url("x"), clock=clock)
+    assert refused.value.status == 400
+
+
+def test_an_expired_access_token_answers_401_and_the_post_fails_clearly(
+        sandbox: Sandbox, client: XClient, clock: DrivenClock) -> None:
+    grant = connect(sandbox, client, new_account(), clock)
+    publisher = create_publisher({"user_token": grant.access_token}, base_url=sandbox.base_url("x"), timeout=5)
+    publisher.publish(text_post("Before the two hours are up #FreeThemAll"))
+    clock.advance(timedelta(hours=2, seconds=1))
+    with pytest.raises(Rejected, match="401 Unauthorized") as refused:
+        publisher.publish(text_post("After the two hours #FreeThemAll"))
+    assert "expire after 2 hours" in str(refused.value) and grant.access_token not in str(refused.value)
+
+
+def test_a_token_without_media_write_cannot_post_an_image_in_xs_words(
+        sandbox: Sandbox, x_app: XApp, client: XClient, clock: DrivenClock, vault: TokenVault) -> None:
+    account = new_account()
+    grant = connect(sandbox, client, account, clock, scopes=("tweet.read", "tweet.write", "users.read",
+                                                             "offline.access"))
+    vault.save(account, "x", grant, now=clock())
+    publisher = stored_publisher(vault, account, client, sandbox, clock)
+    publisher.publish(text_post("Text goes out without media.write #FreeThemAll"))
+    with pytest.raises(Rejected) as refused:
+        publisher.publish(text_post("With a card #FreeThemAll", png()))
+    message = str(refused.value)
+    assert "403 Forbidden" in message  # X's own words
+    assert "media.write" in message and "accounts connect" in message
+    assert [p.text for p in sandbox.posts("x")] == ["Text goes out without media.write #FreeThemAll"]
+
+
+def test_whoami_shows_whose_token_it_really_is(sandbox: Sandbox, x_app: XApp, client: XClient,
+                                               clock: DrivenClock, vault: TokenVault) -> None:
+    mine, other = new_account(), new_account()
+    vault.save(mine, "x", connect(sandbox, client, other, clock), now=clock())  # the other account approved
+    identity = stored_publisher(vault, mine, client, sandbox, clock).whoami()
+
+    assert identity.handle == x_app.username_of(other) != x_app.username_of(mine)
+    assert identity.user_id.isdigit()
+    assert identity.scopes is not None and set(identity.scopes) == set(SCOPES)
+    assert identity.expires_at is not None and identity.expires_at > clock()
+
+
+def test_whoami_of_a_plain_user_token(sandbox: Sandbox, x_app: XApp) -> None:
+    account = new_account()
+    publisher = create_publisher(x_app.oauth2_credentials(account), base_url=sandbox.base_url("x"), timeout=5)
+    assert publisher.whoami().handle == x_app.username_of(account)
+
+
+def test_revoke_ends_the_grant(sandbox: Sandbox, client: XClient, clock: DrivenClock) -> None:
+    grant = connect(sandbox, client, new_account(), clock)
+    assert grant.refresh_token
+    revoke(grant.refresh_token, client, base_url=sandbox.base_url("x"))
+    with pytest.raises(DeadGrant):
+        refresh(grant, client, base_url=sandbox.base_url("x"), clock=clock)
+    publisher = create_publisher({"user_token": grant.access_token}, base_url=sandbox.base_url("x"), timeout=5)
+    with pytest.raises(Rejected, match="401"):
+        publisher.whoami()
+
+
+# --- the token source ----------------------------------------------------------------------------------------
+def test_the_source_refreshes_before_expiry_and_keeps_the_rotated_grant(
+        sandbox: Sandbox, x_app: XApp, client: XClient, clock: DrivenClock, vault: TokenVault) -> None:
+    account = new_account()
+    first = connect(sandbox, client, account, clock)
+    vault.save(account, "x", first, now=clock())
+    publisher = stored_publisher(vault, account, client, sandbox, clock)
+    publisher.publish(text_post("First hour #FreeThemAll"))
+    assert x_app.oauth.refreshes == 0
+
+    clock.advance(timedelta(hours=1, minutes=55))  # within the 10-minute margin: refreshed while still valid
+    publisher.publish(text_post("Just before the token would expire #FreeThemAll"))
+    stored = vault.load(account)
+    assert stored is not None and stored.grant.refresh_token != first.refresh_token
+    assert x_app.oauth.refreshes == 1
+
+    clock.advance(timedelta(hours=2, minutes=30))  # long after: refreshed again, on the async path
+    import asyncio
+
+    async def burst() -> None:
+        await publisher.publish_async(text_post("Hours later, from the async client #FreeThemAll"))
+        await publisher.aclose()
+
+    asyncio.run(burst())
+    assert x_app.oauth.refreshes == 2
+    assert len(sandbox.posts("x")) == 3
+
+
+def test_a_revoked_grant_is_flagged_dead_and_names_accounts_connect(
+        sandbox: Sandbox, x_app: XApp, client: XClient, clock: DrivenClock, vault: TokenVault) -> None:
+    account = new_account()
+    vault.save(account, "x", connect(sandbox, client, account, clock), now=clock())
+    x_app.revoke_account(account)  # the person revoked the app in X's settings
+    clock.advance(timedelta(hours=2))
+    publisher = stored_publisher(vault, account, client, sandbox, clock)
+
+    with pytest.raises(Rejected) as refused:
+        publisher.publish(text_post("After the revocation #FreeThemAll"))
+    message = str(refused.value)
+    assert f"python run.py accounts connect {account}" in message
+    assert "Value passed for the token was invalid" in message  # X's words
+    stored = vault.load(account)
+    assert stored is not None and stored.dead and "refused to refresh" in stored.dead
+    with pytest.raises(Rejected, match="accounts connect"):  # from then on, at once, without asking X
+        publisher.publish(text_post("Again #FreeThemAll"))
+    assert sandbox.posts("x") == []
+
+
+def test_a_503_from_the_token_endpoint_is_retried_not_taken_for_a_dead_grant(
+        sandbox: Sandbox, x_app: XApp, client: XClient, clock: DrivenClock, vault: TokenVault) -> None:
+    account = new_account()
+    vault.save(account, "x", connect(sandbox, client, account, clock), now=clock())
+    publisher = stored_publisher(vault, account, client, sandbox, clock)
+    sandbox.faults = Faults(error_rate=1.0, only_paths=("/2/oauth2/token",))
+
+    clock.advance(timedelta(hours=1, minutes=55))  # refresh due, but the token still works: used meanwhile
+    publisher.publish(text_post("Refresh failed, old token still valid #FreeThemAll"))
+    clock.advance(timedelta(minutes=10))  # now expired, and X still fails
+    with pytest.raises(RetryLater, match="503"):
+        publisher.publish(text_post("Waits for X #FreeThemAll"))
+    stored = vault.load(account)
+    assert stored is not None and stored.dead is None
+
+    sandbox.faults = Faults()
+    publisher.publish(text_post("Waits for X #FreeThemAll"))
+    assert len(sandbox.posts("x")) == 2
+
+
+def test_a_refresh_by_another_process_first_is_used_not_taken_for_a_dead_grant(
+        sandbox: Sandbox, client: XClient, clock: DrivenClock, vault: TokenVault) -> None:
+    account = new_account()
+    vault.save(account, "x", connect(sandbox, client, account, clock), now=clock())
+    ours = stored_publisher(vault, account, client, sandbox, clock)
+    ours.publish(text_post("Read the grant #FreeThemAll"))  # our source now holds the grant in memory
+    clock.advance(timedelta(hours=1, minutes=55))
+    theirs = StoredTokenSource(vault, account, client, base_url=sandbox.base_url("x"), timeout=5, clock=clock)
+    theirs.token()  # the other daemon refreshed first: our refresh token is spent
+    clock.advance(timedelta(seconds=1))
+
+    ours.publish(text_post("Still posting #FreeThemAll"))
+    stored = vault.load(account)
+    assert stored is not None and stored.dead is None
+
+
+def test_no_token_stored_says_to_connect(sandbox: Sandbox, client: XClient, clock: DrivenClock,
+                                         vault: TokenVault) -> None:
+    publisher = stored_publisher(vault, "never-connected", client, sandbox, clock)
+    with pytest.raises(Rejected, match="python run.py accounts connect never-connected"):
+        publisher.publish(text_post("Nobody connected me #FreeThemAll"))
+
+
+# --- the done criterion ----------------------------------------------------------------------------------------
+ACCOUNT = """
+[[accounts]]
+id = "net-x"
+platform = "x"
+handle = "@{handle}"
+credentials = {{ client_id = "NET_X_CLIENT_ID" }}
+sandbox = true
+"""
+
+
+def test_a_new_user_connects_with_oauth2_and_the_daemon_still_posts_three_hours_later(
+        tmp_path: Path, database_url: str, x_app: XApp, sandbox: Sandbox, clock: DrivenClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    registered = x_app.oauth.register_client()
+    key = new_key()
+    monkeypatch.setenv("NET_X_CLIENT_ID", registered.client_id)
+    monkeypatch.setenv("STORMCALLER_TOKEN_KEY", key)
+    project = StormProject.create(tmp_path, database=database_url,
+                                  accounts=ACCOUNT.format(handle=x_app.username_of("net-x"))).live()
+    config = project.load_config()
+
+    with service.open_store(config) as store:  # `accounts connect net-x`, as a browser would do it
+        grant = connect(sandbox, XClient(registered.client_id), "net-x", clock)
+        TokenVault(store, key).save("net-x", "x", grant, now=clock())
+        start = soon(2)
+        for hours, name in ((0, "opening"), (1, "second"), (2.5, "third"), (3, "closing")):
+            text = distinct_text(name)
+            path = write_campaign(tmp_path, name, start + timedelta(hours=hours),
+                                  posts=f'[[posts]]\nid = "{name}"\ntext = "{text}"\naccounts = ["net-x"]\n')
+            service.queue(path, config, store)
+
+        events: list[DispatchEvent] = []
+        daemon = service.start_daemon(load_config(project.config_path), store, sandbox=sandbox, settings=FAST,
+                                      on_event=events.append, clock=clock)
+        try:
+            assert drive(daemon, clock, timeout=60)
+        finally:
+            daemon.stop()
+        stored = TokenVault(store, key).load("net-x")
+
+    assert clock() - start >= timedelta(hours=3)
+    assert sorted(e.kind for e in events) == ["sent"] * 4, [str(e) for e in events]
+    assert len(sandbox.posts("x")) == 4
+    assert x_app.oauth.refreshes >= 1  # the two-hour token was refreshed...
+    assert stored is not None and stored.dead is None
+    assert stored.grant.refresh_token != grant.refresh_token  # ...and the refresh token rotated
+    assert stored.grant.expires_at is not None and stored.grant.expires_at > datetime.fromtimestamp(
+        clock.epoch(), tz=stored.grant.expires_at.tzinfo)
+    with pytest.raises(DeadGrant):  # the first refresh token is spent
+        refresh(grant, XClient(registered.client_id), base_url=sandbox.base_url("x"), clock=clock)
+    if database_url.startswith("sqlite"):  # no token in the clear in the database files (with -wal, -shm)
+        files = list(tmp_path.glob("storm.db*"))
+        assert files
+        raw = b"".join(path.read_bytes() for path in files)
+        for secret in (grant.access_token, grant.refresh_token or "", stored.grant.access_token):
+            assert secret.encode() not in raw
