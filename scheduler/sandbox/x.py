@@ -50,6 +50,17 @@ DAY_SECONDS = 24 * 60 * 60
 MAX_WEIGHTED_LENGTH = 280          # twitter-text v3 config, maxWeightedTweetLength
 MAX_IMAGES_PER_POST = 4            # CreatePostsMedia.media_ids maxItems (X OpenAPI)
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # images JPG/PNG/GIF/WEBP <= 5 MB
+MAX_GIF_BYTES = 15 * 1024 * 1024   # animated GIFs (tweet_gif) <= 15 MB, through the chunked upload
+MAX_SEGMENT_BYTES = 5 * 1024 * 1024  # one append's media (X: "each chunk ... 5 MB" or less)
+MAX_SEGMENT_INDEX = 999              # AppendMediaUploadRequest.segment_index maximum (X OpenAPI)
+# InitializeMediaUploadRequest.media_type enum (X OpenAPI)
+UPLOAD_MEDIA_TYPES = ("video/mp4", "video/webm", "video/mp2t", "video/quicktime", "text/srt", "text/vtt",
+                      "image/jpeg", "image/gif", "image/bmp", "image/png", "image/webp", "image/pjpeg",
+                      "image/tiff", "model/gltf-binary", "model/vnd.usdz+zip")
+UPLOAD_CATEGORIES = ("amplify_video", "tweet_gif", "tweet_image", "tweet_video", "dm_gif", "dm_image", "dm_video",
+                     "subtitles")
+CATEGORY_MAX_BYTES = {"tweet_image": MAX_IMAGE_BYTES, "dm_image": MAX_IMAGE_BYTES, "tweet_gif": MAX_GIF_BYTES,
+                      "dm_gif": MAX_GIF_BYTES}
 MAX_ALT_TEXT_CHARS = 1_000         # POST /2/media/metadata alt_text.text
 MEDIA_CATEGORIES = ("tweet_image", "tweet_video", "tweet_gif", "dm_image", "dm_video", "dm_gif", "subtitles")
 MEDIA_EXPIRES_AFTER_SECONDS = 24 * 60 * 60
@@ -126,6 +137,20 @@ class _Media:
     height: int
     has_exif: bool
     alt: str | None = None
+    frames: int = 1
+    state: str = "succeeded"  # processing_info.state: pending -> in_progress -> succeeded (chunked uploads)
+
+
+@dataclass
+class _Upload:
+    """A chunked upload between initialize and finalize."""
+
+    media_id: str
+    owner_id: str
+    media_type: str
+    category: str
+    total_bytes: int
+    segments: list[bytes] = field(default_factory=list, repr=False)
 
 
 @dataclass
@@ -162,11 +187,14 @@ class XApp:
     name = "x"
 
     def __init__(self, *, limits: XLimits | None = None, reply_rule: bool = False,
-                 reply_rule_covers_own_posts: bool = False, read_access: bool = True) -> None:
+                 reply_rule_covers_own_posts: bool = False, read_access: bool = True,
+                 media_check_after_secs: int = 1) -> None:
         self.limits = limits or XLimits()
         self.reply_rule = reply_rule
         self.reply_rule_covers_own_posts = reply_rule_covers_own_posts
         self.read_access = read_access
+        self.media_check_after_secs = media_check_after_secs  # processing_info.check_after_secs answered
+        self._uploads: dict[str, _Upload] = {}
         self.consumer_key = secrets.token_urlsafe(18)
         self._consumer_secret = secrets.token_urlsafe(36)
         self.app_bearer_token = "AAAA" + secrets.token_urlsafe(60)  # app-only: may read, may not post
@@ -229,6 +257,10 @@ class XApp:
         _weighted_length("")  # import the text rules now, not during the first post
         app.router.add_post("/2/tweets", self._create_tweet)
         app.router.add_post("/2/media/upload", self._upload_media)
+        app.router.add_get("/2/media/upload", self._upload_status)
+        app.router.add_post("/2/media/upload/initialize", self._upload_initialize)
+        app.router.add_post("/2/media/upload/{media_id}/append", self._upload_append)
+        app.router.add_post("/2/media/upload/{media_id}/finalize", self._upload_finalize)
         app.router.add_post("/2/media/metadata", self._media_metadata)
         app.router.add_get("/2/users/me", self._users_me)
         app.router.add_get("/2/users/{user_id}/tweets", self._users_tweets)
@@ -461,7 +493,7 @@ class XApp:
                                     f"$.media.media_ids: must have at most {MAX_IMAGES_PER_POST} items")
         for media_id in media_ids:
             media = self._media.get(str(media_id))
-            if media is None or media.owner_id != account.user_id:
+            if media is None or media.owner_id != account.user_id or media.state != "succeeded":
                 return _invalid_request("media.media_ids", INVALID_MEDIA_IDS_MESSAGE, value=str(media_id))
         return None
 
@@ -533,6 +565,119 @@ class XApp:
             "expires_after_secs": MEDIA_EXPIRES_AFTER_SECONDS,
             "image": {"image_type": mime_type, "w": width, "h": height},
         }})
+
+    # --- chunked upload: initialize -> append (segments in order) -> finalize -> STATUS until succeeded --------
+    async def _upload_initialize(self, request: web.Request) -> web.Response:
+        account = await self._user_caller(request, MEDIA_WRITE_SCOPES)
+        if isinstance(account, web.Response):
+            return account
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _invalid_request("$", "Request body is not valid JSON.")
+        if not isinstance(body, dict):
+            return _invalid_request("$", "$: object expected")
+        media_type, category, total = body.get("media_type"), body.get("media_category"), body.get("total_bytes")
+        if media_type not in UPLOAD_MEDIA_TYPES:
+            return _invalid_request("media_type", f"media_type: must be one of {', '.join(UPLOAD_MEDIA_TYPES)}",
+                                    value=str(media_type))
+        if category not in UPLOAD_CATEGORIES:
+            return _invalid_request("media_category",
+                                    f"media_category: must be one of {', '.join(UPLOAD_CATEGORIES)}",
+                                    value=str(category))
+        if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+            return _invalid_request("total_bytes", "total_bytes: a non-negative integer is required",
+                                    value=str(total))
+        if category.endswith("_gif") and media_type != "image/gif":
+            return _invalid_request("media_type", f"media_type {media_type} does not match media_category {category}",
+                                    value=str(media_type))
+        limit = CATEGORY_MAX_BYTES.get(category)
+        if limit is not None and total > limit:
+            return _invalid_request("total_bytes", f"File size exceeds {limit} bytes.", value=str(total))
+        upload = _Upload(self._ids.next(), account.user_id, media_type, category, total)
+        with self._lock:
+            self._uploads[upload.media_id] = upload
+        return web.json_response({"data": {"id": upload.media_id, "media_key": f"16_{upload.media_id}",
+                                           "expires_after_secs": MEDIA_EXPIRES_AFTER_SECONDS}})
+
+    async def _upload_append(self, request: web.Request) -> web.Response:
+        account = await self._user_caller(request, MEDIA_WRITE_SCOPES)
+        if isinstance(account, web.Response):
+            return account
+        upload = self._upload_of(request, account)
+        if isinstance(upload, web.Response):
+            return upload
+        segment = await _read_segment(request)
+        if isinstance(segment, web.Response):
+            return segment
+        index, data = segment
+        with self._lock:
+            if index != len(upload.segments):
+                return _invalid_request("segment_index", f"segment_index: expected {len(upload.segments)}, got "
+                                        f"{index} (segments are appended in order, from 0)", value=str(index))
+            if len(data) > MAX_SEGMENT_BYTES:
+                return _invalid_request("media", f"Segment size exceeds {MAX_SEGMENT_BYTES} bytes.",
+                                        value=str(len(data)))
+            if sum(map(len, upload.segments)) + len(data) > upload.total_bytes:
+                return _invalid_request("media", f"Segments exceed total_bytes {upload.total_bytes}.",
+                                        value=str(len(data)))
+            upload.segments.append(data)
+        expires_at = int(self._now()) + MEDIA_EXPIRES_AFTER_SECONDS
+        return web.json_response({"data": {"expires_at": expires_at}})
+
+    async def _upload_finalize(self, request: web.Request) -> web.Response:
+        account = await self._user_caller(request, MEDIA_WRITE_SCOPES)
+        if isinstance(account, web.Response):
+            return account
+        upload = self._upload_of(request, account)
+        if isinstance(upload, web.Response):
+            return upload
+        data = b"".join(upload.segments)
+        if len(data) != upload.total_bytes:
+            return _invalid_request("total_bytes", f"File size mismatch: total_bytes {upload.total_bytes}, "
+                                    f"received {len(data)}.", value=str(len(data)))
+        image = _inspect_image(data)
+        if image is None or image[0] != upload.media_type:
+            return _invalid_request("media", "media type unrecognized.")
+        mime_type, width, height, has_exif = image
+        media = _Media(media_id=upload.media_id, owner_id=account.user_id, data=data, mime_type=mime_type,
+                       width=width, height=height, has_exif=has_exif, frames=_frame_count(data), state="pending")
+        with self._lock:
+            self._uploads.pop(upload.media_id, None)
+            self._media[media.media_id] = media
+        return web.json_response({"data": {**self._media_json(media), "size": len(data),
+                                           "expires_after_secs": MEDIA_EXPIRES_AFTER_SECONDS}})
+
+    async def _upload_status(self, request: web.Request) -> web.Response:
+        account = await self._user_caller(request, MEDIA_WRITE_SCOPES)
+        if isinstance(account, web.Response):
+            return account
+        media_id = request.query.get("media_id", "")
+        if not re.fullmatch(r"[0-9]{1,19}", media_id):
+            return _invalid_request("media_id", "media_id: a numeric string is required", value=media_id)
+        if request.query.get("command", "STATUS") != "STATUS":
+            return _invalid_request("command", "command: must be STATUS", value=request.query["command"])
+        media = self._media.get(media_id)
+        if media is None or media.owner_id != account.user_id:
+            return _invalid_request("media_id", INVALID_MEDIA_IDS_MESSAGE, value=media_id)
+        with self._lock:  # processing moves on one step per look: pending -> in_progress -> succeeded
+            media.state = {"pending": "in_progress", "in_progress": "succeeded"}.get(media.state, media.state)
+        return web.json_response({"data": self._media_json(media)})
+
+    def _upload_of(self, request: web.Request, account: _Account) -> _Upload | web.Response:
+        media_id = request.match_info["media_id"]
+        upload = self._uploads.get(media_id)
+        if upload is None or upload.owner_id != account.user_id:
+            return _invalid_request("id", INVALID_MEDIA_IDS_MESSAGE, value=media_id)
+        return upload
+
+    def _media_json(self, media: _Media) -> dict[str, Any]:
+        info: dict[str, Any] = {"state": media.state}
+        if media.state in ("pending", "in_progress"):
+            info["check_after_secs"] = self.media_check_after_secs
+        info["progress_percent"] = {"pending": 0, "in_progress": 50}.get(media.state, 100)
+        return {"id": media.media_id, "media_key": f"16_{media.media_id}", "processing_info": info,
+                "image": {"image_type": media.mime_type, "w": media.width, "h": media.height}}
 
     async def _media_metadata(self, request: web.Request) -> web.Response:
         account = await self._user_caller(request, MEDIA_WRITE_SCOPES)
@@ -644,6 +789,41 @@ async def _read_upload(request: web.Request) -> tuple[bytes, str] | web.Response
         return base64.b64decode(body["media"], validate=True), str(body.get("media_category", ""))
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, binascii.Error):
         return _invalid_request("media", "media: a multipart file or base64 JSON field is required")
+
+
+async def _read_segment(request: web.Request) -> tuple[int, bytes] | web.Response:
+    """``segment_index`` and ``media`` of an append, from a multipart body (raw bytes) or JSON (base64)."""
+    if request.content_type == "multipart/form-data":
+        form = await request.post()
+        media, index = form.get("media"), form.get("segment_index")
+        if isinstance(media, web.FileField):
+            data = media.file.read()
+        elif isinstance(media, (str, bytes)):
+            data = media.encode() if isinstance(media, str) else media
+        else:
+            return _invalid_request("media", "media: a file is required")
+    else:
+        try:
+            body = await request.json()
+            data, index = base64.b64decode(body["media"], validate=True), body.get("segment_index")
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, binascii.Error):
+            return _invalid_request("media", "media: a multipart file or base64 JSON field is required")
+    try:
+        number = int(str(index))
+    except ValueError:
+        return _invalid_request("segment_index", "segment_index: an integer is required", value=str(index))
+    if not 0 <= number <= MAX_SEGMENT_INDEX:
+        return _invalid_request("segment_index", f"segment_index: must be between 0 and {MAX_SEGMENT_INDEX}",
+                                value=str(number))
+    return number, data
+
+
+def _frame_count(data: bytes) -> int:
+    try:
+        with PILImage.open(io.BytesIO(data)) as image:
+            return int(getattr(image, "n_frames", 1))
+    except (OSError, ValueError, PILImage.DecompressionBombError):
+        return 1
 
 
 def _inspect_image(data: bytes) -> tuple[str, int, int, bool] | None:

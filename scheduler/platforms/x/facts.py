@@ -106,6 +106,7 @@ GIF_MAX_WIDTH, GIF_MAX_HEIGHT = 1280, 1080
 GIF_MAX_FRAMES = 350
 GIF_MAX_TOTAL_PIXELS = 300_000_000   # width * height * frames
 IMAGE_MEDIA_CATEGORY = "tweet_image"
+GIF_MEDIA_CATEGORY = "tweet_gif"     # an animated GIF: only through the chunked upload
 
 # --- rules and billing (2026) -----------------------------------------------------------------------------
 REPLY_RULE = ("since 23 Feb 2026 X lets API clients reply only where the author of the post replied to "
@@ -136,6 +137,14 @@ HOSTS = ("https://api.twitter.com", "https://api.x.com", "https://upload.twitter
 API_HOSTNAMES = frozenset(urlsplit(host).hostname for host in HOSTS)
 MEDIA_UPLOAD_PATH = "/2/media/upload"      # v1.1 media/upload.json was removed in 2025
 MEDIA_METADATA_PATH = "/2/media/metadata"  # alt text: {"id", "metadata": {"alt_text": {"text"}}}
+# The chunked upload (X OpenAPI): initialize {media_type, total_bytes, media_category} -> append (multipart
+# media + segment_index, in order from 0) -> finalize -> GET MEDIA_UPLOAD_PATH?media_id=..&command=STATUS
+# every processing_info.check_after_secs until its state is succeeded (or failed).
+MEDIA_INITIALIZE_PATH = "/2/media/upload/initialize"
+MEDIA_APPEND_PATH = "/2/media/upload/{media_id}/append"
+MEDIA_FINALIZE_PATH = "/2/media/upload/{media_id}/finalize"
+MEDIA_SEGMENT_BYTES = 4 * 1024 * 1024  # per append; X takes segments up to 5 MB
+MEDIA_PROCESSING_TIMEOUT_SECONDS = 120.0  # longer than this "pending" is retried later (a new upload)
 POST_URL = "https://x.com/{username}/status/{post_id}"
 POST_URL_WITHOUT_USERNAME = "https://x.com/i/web/status/{post_id}"  # X resolves it to the author's URL
 PROFILE_URL = "https://x.com/{username}"

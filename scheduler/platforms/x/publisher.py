@@ -3,9 +3,13 @@
 Auth: OAuth 1.0a user context (consumer key/secret + access token/secret) or an OAuth 2.0 user token
 (``Client(bearer_token=token)`` with ``user_auth=False``). Images go through X API v2's
 ``POST /2/media/upload`` and ``POST /2/media/metadata`` (alt text), which Tweepy lacks (tweepy issue #2217):
-they are called on the client's own ``requests`` session with the client's own auth. Images are uploaded in
-one request: X accepts simple uploads of images up to 5 MB, so the chunked INIT/APPEND/FINALIZE flow
-(needed for video and animated GIF) is not implemented.
+they are called on the client's own ``requests`` session with the client's own auth. A still image (up to
+5 MB) goes in one request as ``tweet_image``; an animated GIF (up to 15 MB) as ``tweet_gif`` through the
+chunked initialize/append/finalize upload, then STATUS polling until X has processed it.
+
+An account whose OAuth 2.0 grant is in the database has a token source (``oauth.StoredTokenSource``): before
+every request the current access token (refreshed when due) is put on the client, so a publisher made hours
+before the storm still posts with a valid token.
 
 Tweepy hard-codes ``https://api.twitter.com``. A :class:`XTransportAdapter` mounted on the session sends
 those requests to ``base_url`` (the sandbox) when one is given, after Tweepy signed them for the real URL;
@@ -15,6 +19,7 @@ it also gives every request explicit timeouts, which Tweepy never sets.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import threading
 import time
@@ -33,8 +38,10 @@ from ..base import (Clock, Duplicate, Identity, Image, OutcomeUnknown, OutgoingP
                     PublishError, RateLimited, Rejected, RetryLater)
 from ..matching import LINK_PLACEHOLDER, comparable, preview
 from ..transport import epoch_seconds, network_failure, rate_limit_until, utc_clock
-from .facts import (ACCESS_TOKEN_USER_ID, API_HOSTNAMES, DUPLICATE_CONTENT_MARKER, HOSTS, IMAGE_MEDIA_CATEGORY,
-                    MEDIA_METADATA_PATH, MEDIA_SCOPES, MEDIA_UPLOAD_PATH, NAME, OAUTH1_CREDENTIALS, POST_SCOPES,
+from .facts import (ACCESS_TOKEN_USER_ID, API_HOSTNAMES, DUPLICATE_CONTENT_MARKER, GIF_MEDIA_CATEGORY, HOSTS,
+                    IMAGE_MEDIA_CATEGORY, MEDIA_APPEND_PATH, MEDIA_FINALIZE_PATH, MEDIA_INITIALIZE_PATH,
+                    MEDIA_METADATA_PATH, MEDIA_PROCESSING_TIMEOUT_SECONDS, MEDIA_SCOPES, MEDIA_SEGMENT_BYTES,
+                    MEDIA_UPLOAD_PATH, NAME, OAUTH1_CREDENTIALS, POST_SCOPES,
                     POST_URL, STORED_GRANT_CREDENTIALS, USER_TOKEN_CREDENTIALS,
                     POST_URL_WITHOUT_USERNAME, PROFILE_URL, RATE_LIMIT_WINDOW, REPLY_NOT_ALLOWED_MARKER,
                     REPLY_RULE, SETTLE_LOOKBACK_POSTS, SETTLE_RECHECK_SECONDS, TWEEPY_HOST)
@@ -321,12 +328,15 @@ class XPublisher(Publisher):
         """Upload one image and set its alt text; returns the media id. No post exists yet, so every
         failure here that is not a refusal is safe to retry."""
         what = f"uploading image {index} ({image.filename})"
-        response = self._call(what, lambda: self._media_request(
-            MEDIA_UPLOAD_PATH,
-            files={"media": (image.filename, image.data, image.mime_type)},
-            data={"media_category": IMAGE_MEDIA_CATEGORY},
-        ))
-        media_id = str(((response.json() or {}).get("data") or {}).get("id", ""))
+        if _is_animated_gif(image):
+            media_id = self._upload_animation(image, what)
+        else:
+            response = self._call(what, lambda: self._media_request(
+                MEDIA_UPLOAD_PATH,
+                files={"media": (image.filename, image.data, image.mime_type)},
+                data={"media_category": IMAGE_MEDIA_CATEGORY},
+            ))
+            media_id = _media_id(response)
         if not media_id:
             raise RetryLater(f"X answered {what} without a media id.")
         if image.alt:
@@ -335,13 +345,54 @@ class XPublisher(Publisher):
                        lambda: self._media_request(MEDIA_METADATA_PATH, json=body))
         return media_id
 
-    def _media_request(self, path: str, **kwargs: Any) -> requests.Response:
-        """POST on the client's session with the client's auth; X's errors raised as Tweepy's would be."""
+    def _upload_animation(self, image: Image, what: str) -> str:
+        """An animated GIF as X takes one: ``tweet_gif`` through initialize, append (in segments), finalize,
+        then STATUS until X has processed it. Returns the media id."""
+        started = self._call(what, lambda: self._media_request(MEDIA_INITIALIZE_PATH, json={
+            "media_type": image.mime_type, "total_bytes": len(image.data), "media_category": GIF_MEDIA_CATEGORY}))
+        media_id = _media_id(started)
+        if not media_id:
+            raise RetryLater(f"X answered {what} (initialize) without a media id.")
+        for segment_index, start in enumerate(range(0, len(image.data), MEDIA_SEGMENT_BYTES)):
+            self._append_segment(media_id, segment_index, image.data[start:start + MEDIA_SEGMENT_BYTES], what)
+        finished = self._call(what, lambda: self._media_request(MEDIA_FINALIZE_PATH.format(media_id=media_id)))
+        self._await_processing(media_id, _processing_info(finished), what)
+        return media_id
+
+    def _append_segment(self, media_id: str, segment_index: int, segment: bytes, what: str) -> None:
+        self._call(what, lambda: self._media_request(
+            MEDIA_APPEND_PATH.format(media_id=media_id),
+            files={"media": ("segment", segment, "application/octet-stream")},
+            data={"segment_index": str(segment_index)},
+        ))
+
+    def _await_processing(self, media_id: str, info: Mapping[str, Any], what: str) -> None:
+        """Poll STATUS as X asks (``check_after_secs``) until the media is usable.
+
+        :raises Rejected: X failed to process it (its words). :raises RetryLater: it took too long.
+        """
+        give_up = time.monotonic() + MEDIA_PROCESSING_TIMEOUT_SECONDS
+        while info.get("state") in ("pending", "in_progress"):
+            if time.monotonic() > give_up:
+                raise RetryLater(f"X was still processing {what.removeprefix('uploading ')} after "
+                                 f"{MEDIA_PROCESSING_TIMEOUT_SECONDS:.0f} s; it will be uploaded again")
+            time.sleep(max(0.0, float(info.get("check_after_secs") or 1)))
+            status = self._call(what, lambda: self._media_request(
+                MEDIA_UPLOAD_PATH, method="GET", params={"media_id": media_id, "command": "STATUS"}))
+            info = _processing_info(status)
+        if info.get("state") == "failed":
+            error = info.get("error") or {}
+            words = error.get("message") or error.get("name") or "processing failed"
+            raise Rejected(f"X could not process {what.removeprefix('uploading ')} for {self._who}: {words}")
+
+    def _media_request(self, path: str, *, method: str = "POST", **kwargs: Any) -> requests.Response:
+        """A media call on the client's session with the client's auth; X's errors raised as Tweepy's would be."""
         session: requests.Session = self._client.session
         headers = dict(self._media_headers)
         if not self._oauth1:
             headers["Authorization"] = f"Bearer {self._client.bearer_token}"
-        with session.post(TWEEPY_HOST + path, auth=self._media_auth, headers=headers, **kwargs) as response:
+        with session.request(method, TWEEPY_HOST + path, auth=self._media_auth, headers=headers,
+                             **kwargs) as response:
             if response.status_code == 429:
                 raise tweepy.TooManyRequests(response)
             if response.status_code >= 500:
@@ -558,6 +609,28 @@ async def _close_shared_sessions() -> None:
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
+def _is_animated_gif(image: Image) -> bool:
+    """Whether X must take ``image`` as ``tweet_gif``: a GIF with more than one frame (read from the bytes)."""
+    if image.mime_type != "image/gif":
+        return False
+    from PIL import Image as PILImage  # the media pipeline's library; only GIFs need it here
+
+    try:
+        with PILImage.open(io.BytesIO(image.data)) as opened:
+            return int(getattr(opened, "n_frames", 1)) > 1
+    except (OSError, ValueError):
+        return False
+
+
+def _media_id(response: requests.Response) -> str:
+    return str(((response.json() or {}).get("data") or {}).get("id", ""))
+
+
+def _processing_info(response: requests.Response) -> Mapping[str, Any]:
+    info = ((response.json() or {}).get("data") or {}).get("processing_info")
+    return info if isinstance(info, dict) else {}
+
+
 def _int(value: str | None) -> int | None:
     try:
         return int(value) if value is not None else None
