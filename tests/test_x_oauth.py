@@ -371,3 +371,52 @@ def test_a_new_user_connects_with_oauth2_and_the_daemon_still_posts_three_hours_
         raw = b"".join(path.read_bytes() for path in files)
         for secret in (grant.access_token, grant.refresh_token or "", stored.grant.access_token):
             assert secret.encode() not in raw
+
+
+# --- rehearsals use each account's configured kind of credential -------------------------------------------------
+KINDS = """
+[[accounts]]
+id = "keys-x"
+platform = "x"
+handle = "@keys"
+credentials = { consumer_key = "K_CK", consumer_secret = "K_CS", access_token = "K_AT", access_token_secret = "K_AS" }
+
+[[accounts]]
+id = "token-x"
+platform = "x"
+handle = "@token"
+credentials = { user_token = "T_TOKEN" }
+
+[[accounts]]
+id = "client-x"
+platform = "x"
+handle = "@client"
+credentials = { client_id = "C_CLIENT_ID" }
+"""
+
+
+def test_a_rehearsal_gives_each_x_account_the_kind_of_credential_it_is_configured_with(tmp_path: Path) -> None:
+    project = StormProject.create(tmp_path, accounts=KINDS)
+    posts = "".join(f'[[posts]]\nid = "{name}"\ntext = "{distinct_text(name)}"\naccounts = ["{name}-x"]\n\n'
+                    for name in ("keys", "token", "client"))
+    campaign = write_campaign(tmp_path, "kinds", soon(60), posts=posts)
+
+    result = service.rehearse(campaign, project.load_config(), duration=timedelta(seconds=1))
+
+    assert result.received_once, result.storms[0].delivery
+    auth = {post.account: post.extra["auth"] for post in result.received}
+    assert auth == {"keys_x": "oauth1", "token_x": "oauth2-user", "client_x": "oauth2-user"}
+
+
+def test_the_sandbox_hands_out_credentials_of_a_kind(sandbox: Sandbox, clock: DrivenClock) -> None:
+    oauth1 = sandbox.credentials("x", "kinds", "consumer_key")
+    oauth2 = sandbox.credentials("x", "kinds", "user_token")
+    assert set(oauth1) >= {"consumer_key", "access_token"} and "user_token" not in oauth1
+    assert set(oauth2) == {"user_token", "refresh_token", "handle"}
+    answer = requests.get(sandbox.base_url("x") + "/_sandbox/credentials",
+                          params={"account": "kinds", "kind": "client_id"}, timeout=5).json()
+    assert "user_token" in answer
+    publisher = create_publisher(oauth2, base_url=sandbox.base_url("x"), timeout=5)
+    clock.advance(timedelta(hours=2, minutes=1))  # a sandbox OAuth 2.0 token expires as X's do
+    with pytest.raises(Rejected, match="401"):
+        publisher.whoami()

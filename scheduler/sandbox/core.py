@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from email.utils import formatdate
-from typing import Any, Awaitable, Callable, Mapping, Protocol
+from typing import Any, Awaitable, Callable, Mapping, Protocol, runtime_checkable
 
 from aiohttp import web
 
@@ -99,6 +99,16 @@ class PlatformApp(Protocol):
 
     def rate_limited_response(self, request: web.Request, reset_at: float) -> web.Response:
         """A 429 with this platform's real headers."""
+        ...
+
+
+@runtime_checkable
+class KindedCredentials(Protocol):
+    """A platform app that hands out more than one kind of credential (X: OAuth 1.0a keys or an OAuth 2.0
+    user token), so a rehearsal gives each account the kind its configuration names."""
+
+    def credentials_of_kind(self, account_id: str, kind: str) -> dict[str, str]:
+        """Credentials of ``kind`` (a credential key the account is configured with, e.g. "user_token")."""
         ...
 
 
@@ -202,8 +212,13 @@ class Sandbox:
     def base_url(self, platform: str) -> str:
         return f"http://{self.host}:{self._ports[platform]}"
 
-    def credentials(self, platform: str, account_id: str) -> dict[str, str]:
-        return self._apps[platform].credentials(account_id)
+    def credentials(self, platform: str, account_id: str, kind: str | None = None) -> dict[str, str]:
+        """The account's sandbox credentials; with ``kind`` (a credential key its configuration names, e.g.
+        "user_token"), of that kind where the platform has several."""
+        app = self._apps[platform]
+        if kind is not None and isinstance(app, KindedCredentials):
+            return app.credentials_of_kind(account_id, kind)
+        return app.credentials(account_id)
 
     def app(self, platform: str) -> "PlatformApp":
         """The platform's server, to change how it behaves (limits, read access...)."""
@@ -237,8 +252,9 @@ class Sandbox:
         async def credentials(request: web.Request) -> web.Response:
             account = request.query.get("account", "")
             if not account:
-                return web.json_response({"error": "give ?account=<account id>"}, status=400)
-            return web.json_response(platform.credentials(account))
+                return web.json_response({"error": "give ?account=<account id>[&kind=<credential key>]"},
+                                         status=400)
+            return web.json_response(self.credentials(platform.name, account, request.query.get("kind") or None))
 
         async def accepted(request: web.Request) -> web.Response:
             return web.json_response([_public(post) for post in self.posts(platform.name)])

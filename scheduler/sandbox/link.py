@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 class SandboxLink(Protocol):
     def base_url(self, platform: str) -> str: ...
 
-    def credentials(self, platform: str, account_id: str) -> dict[str, str]: ...
+    def credentials(self, platform: str, account_id: str, kind: str | None = None) -> dict[str, str]: ...
 
 
 class RemoteSandbox:
@@ -32,10 +32,10 @@ class RemoteSandbox:
             return self.urls[platform]
         return self._local().base_url(platform)
 
-    def credentials(self, platform: str, account_id: str) -> dict[str, str]:
+    def credentials(self, platform: str, account_id: str, kind: str | None = None) -> dict[str, str]:
         if platform not in self.urls:
-            return self._local().credentials(platform, account_id)
-        query = urllib.parse.urlencode({"account": account_id})
+            return self._local().credentials(platform, account_id, kind)
+        query = urllib.parse.urlencode({"account": account_id, **({"kind": kind} if kind else {})})
         url = f"{self.urls[platform]}{ADMIN_PREFIX}credentials?{query}"
         try:
             with urllib.request.urlopen(url, timeout=10) as answer:
@@ -56,9 +56,10 @@ class RemoteSandbox:
             self.fallback.stop()
 
 
-def sandbox_publisher(sandbox: SandboxLink, platform: str, account_id: str, timeout: float = 5.0) -> "Publisher":
+def sandbox_publisher(sandbox: SandboxLink, platform: str, account_id: str, timeout: float = 5.0,
+                      kind: str | None = None) -> "Publisher":
     """A publisher for a sandbox account, made as the daemon makes one (tests and benchmarks)."""
     from ..platforms.registry import platform as wing
 
-    return wing(platform).create_publisher(sandbox.credentials(platform, account_id),
+    return wing(platform).create_publisher(sandbox.credentials(platform, account_id, kind),
                                            base_url=sandbox.base_url(platform), timeout=timeout)

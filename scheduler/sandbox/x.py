@@ -101,6 +101,9 @@ READ_ACCESS_DETAIL = ("You currently have access to a subset of X API V2 endpoin
                       "different access level. You can learn more here: https://developer.x.com/en/portal/product")
 
 TCO_CODE_CHARS = string.ascii_letters + string.digits
+AUTH_KIND = web.RequestKey("x_auth", str)  # how the caller authenticated: "oauth1" | "oauth2-user"
+# Configured credential keys whose accounts are rehearsed with an OAuth 2.0 user token (see credentials_of_kind).
+OAUTH2_KINDS = frozenset({"user_token", "client_id", "oauth2"})
 
 # --- the scopes an OAuth 2.0 user token needs, per endpoint (X OpenAPI, security: OAuth2UserToken) ----------
 TWEET_WRITE_SCOPES = frozenset({"tweet.write", "users.read", "tweet.read"})  # POST /2/tweets
@@ -234,6 +237,14 @@ class XApp:
         if "refresh_token" in answer:
             credentials["refresh_token"] = str(answer["refresh_token"])
         return credentials
+
+    def credentials_of_kind(self, account_id: str, kind: str) -> dict[str, str]:
+        """Credentials of the kind an account is configured with: OAuth 1.0a keys for ``consumer_key`` (or
+        any OAuth 1.0a key), a fresh OAuth 2.0 user token (two hours, with a refresh token) for
+        ``user_token`` or ``client_id``."""
+        if kind in OAUTH2_KINDS:
+            return self.oauth2_credentials(account_id, (*DEFAULT_SCOPES, OFFLINE_ACCESS))
+        return self.credentials(account_id)
 
     def token_answer(self, account_id: str, scopes: tuple[str, ...] = (*DEFAULT_SCOPES, OFFLINE_ACCESS)
                      ) -> dict[str, object]:
@@ -396,6 +407,7 @@ class XApp:
                             "https://api.x.com/2/problems/unsupported-authentication")
         if caller.scopes is not None and not needs <= caller.scopes:
             return web.json_response(FORBIDDEN_BODY, status=403)
+        request[AUTH_KIND] = caller.auth
         return caller.account
 
     def _caller_key(self, request: web.Request) -> str:
@@ -458,7 +470,7 @@ class XApp:
         if isinstance(answer, web.Response):
             answer.headers.update(rate_headers)
             return answer
-        tweet = self._store_tweet(account, answer, request[RECEIVED_AT])
+        tweet = self._store_tweet(account, answer, request[RECEIVED_AT], request[AUTH_KIND])
         body = {"data": {"id": tweet.tweet_id, "text": tweet.text, "edit_history_tweet_ids": [tweet.tweet_id]}}
         return web.json_response(body, status=201, headers=rate_headers)
 
@@ -518,7 +530,7 @@ class XApp:
             posted = unicodedata.normalize("NFC", text) in self._texts_by_author.get(account.user_id, ())
         return _problem(403, "Forbidden", DUPLICATE_DETAIL) if posted else None
 
-    def _store_tweet(self, account: _Account, accepted: dict[str, Any], received_at: float) -> _Tweet:
+    def _store_tweet(self, account: _Account, accepted: dict[str, Any], received_at: float, auth: str) -> _Tweet:
         tweet_id = self._ids.next()
         media = [self._media[m] for m in accepted["media_ids"]]
         tweet = _Tweet(tweet_id=tweet_id, author_id=account.user_id,
@@ -534,7 +546,7 @@ class XApp:
         self._sandbox.record(AcceptedPost(
             platform=self.name, account=account.username, post_id=tweet_id, text=accepted["text"],
             received_at=received_at, media=[_accepted_media(m) for m in media], reply_to=tweet.reply_to,
-            extra={"author_id": account.user_id, "shown_text": tweet.text, "request": accepted["raw"]},
+            extra={"author_id": account.user_id, "shown_text": tweet.text, "request": accepted["raw"], "auth": auth},
         ))
         return tweet
 

@@ -52,13 +52,24 @@ def publisher_factory(config: Config, store: Store, *, dry_run: bool, sandbox: "
             return account.wing.create_publisher(credentials, handle=account.handle, base_url=base_url,
                                                  timeout=timeout, clock=clock, options=options)
         if to_sandbox and sandbox is not None:
-            return account.wing.create_publisher(sandbox.credentials(account.platform, account.id),
+            credentials = sandbox.credentials(account.platform, account.id, credential_kind(account))
+            return account.wing.create_publisher(credentials,
                                                  handle=account.handle, base_url=base_url, timeout=timeout,
                                                  clock=clock)
         return account.wing.create_publisher(account.credential_values(), handle=account.handle,
                                              base_url=base_url, timeout=timeout, clock=clock)
 
     return make
+
+
+def credential_kind(account: Account) -> str | None:
+    """The kind of credential the account is configured with, as the sandbox names kinds: the first key of
+    the first of its platform's credential sets that its ``credentials`` hold (X: "consumer_key" for OAuth
+    1.0a, "user_token", "client_id"); None when it names none (the sandbox's default kind)."""
+    for keys in account.wing.credential_sets:
+        if set(keys) <= set(account.credentials):
+            return keys[0]
+    return None
 
 
 def _has_stored_grant(account: Account) -> bool:
