@@ -6,9 +6,10 @@ No mocks: every request is real HTTP to the sandbox."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 import requests
@@ -16,7 +17,6 @@ import requests
 from driving import DrivenClock, drive
 from project import StormProject, distinct_text, soon, write_campaign
 from scheduler import service
-from scheduler.config import load_config
 from scheduler.dispatch import DispatchEvent, DispatchSettings
 from scheduler.platforms.base import Image, OutgoingPost, Rejected, RetryLater
 from scheduler.platforms.x.oauth import (SCOPES, DeadGrant, StoredTokenSource, XClient, authorization_url,
@@ -26,7 +26,7 @@ from scheduler.sandbox.core import Faults, Sandbox
 from scheduler.sandbox.x import XApp
 from scheduler.sandbox.x_oauth import SANDBOX_ACCOUNT_PARAMETER
 from scheduler.store import Store
-from scheduler.tokens import Grant, TokenVault, new_key
+from scheduler.tokens import Grant, StoredGrant, TokenVault, new_key
 
 REDIRECT_URI = "http://127.0.0.1:8976/callback"  # never listened on: the browser's last stop is only read
 FAST = DispatchSettings(workers=4, refresh=timedelta(seconds=1), heartbeat=timedelta(seconds=1),
@@ -325,9 +325,32 @@ sandbox = true
 """
 
 
-def test_a_new_user_connects_with_oauth2_and_the_daemon_still_posts_three_hours_later(
-        tmp_path: Path, database_url: str, x_app: XApp, sandbox: Sandbox, clock: DrivenClock,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+@dataclass
+class Connected:
+    """A live project whose X account (a sandbox one) was connected with OAuth 2.0, with posts queued."""
+
+    project: StormProject
+    key: str
+    client: XClient
+    grant: Grant
+    start: datetime
+
+    def run(self, sandbox: Sandbox, clock: DrivenClock, on_event: Callable[[DispatchEvent], None]
+            ) -> StoredGrant | None:
+        config = self.project.load_config()
+        with service.open_store(config) as store:
+            daemon = service.start_daemon(config, store, sandbox=sandbox, settings=FAST, on_event=on_event,
+                                          clock=clock)
+            try:
+                assert drive(daemon, clock, timeout=60)
+            finally:
+                daemon.stop()
+            return TokenVault(store, self.key).load("net-x")
+
+
+def connected_project(tmp_path: Path, database_url: str, x_app: XApp, sandbox: Sandbox, clock: DrivenClock,
+                      monkeypatch: pytest.MonkeyPatch, post_hours: tuple[float, ...]) -> Connected:
+    """`accounts connect net-x` as a browser would do it, then one post due at each of ``post_hours``."""
     registered = x_app.oauth.register_client()
     key = new_key()
     monkeypatch.setenv("NET_X_CLIENT_ID", registered.client_id)
@@ -335,42 +358,79 @@ def test_a_new_user_connects_with_oauth2_and_the_daemon_still_posts_three_hours_
     project = StormProject.create(tmp_path, database=database_url,
                                   accounts=ACCOUNT.format(handle=x_app.username_of("net-x"))).live()
     config = project.load_config()
-
-    with service.open_store(config) as store:  # `accounts connect net-x`, as a browser would do it
-        grant = connect(sandbox, XClient(registered.client_id), "net-x", clock)
+    client = XClient(registered.client_id)
+    with service.open_store(config) as store:
+        grant = connect(sandbox, client, "net-x", clock)
         TokenVault(store, key).save("net-x", "x", grant, now=clock())
         start = soon(2)
-        for hours, name in ((0, "opening"), (1, "second"), (2.5, "third"), (3, "closing")):
-            text = distinct_text(name)
-            path = write_campaign(tmp_path, name, start + timedelta(hours=hours),
-                                  posts=f'[[posts]]\nid = "{name}"\ntext = "{text}"\naccounts = ["net-x"]\n')
+        for number, hours in enumerate(post_hours):
+            name = f"post{number}"
+            path = write_campaign(tmp_path, name, start + timedelta(hours=hours), posts=(
+                f'[[posts]]\nid = "{name}"\ntext = "{distinct_text(name)}"\naccounts = ["net-x"]\n'))
             service.queue(path, config, store)
+    return Connected(project, key, client, grant, start)
 
-        events: list[DispatchEvent] = []
-        daemon = service.start_daemon(load_config(project.config_path), store, sandbox=sandbox, settings=FAST,
-                                      on_event=events.append, clock=clock)
-        try:
-            assert drive(daemon, clock, timeout=60)
-        finally:
-            daemon.stop()
-        stored = TokenVault(store, key).load("net-x")
 
-    assert clock() - start >= timedelta(hours=3)
+def test_a_new_user_connects_with_oauth2_and_the_daemon_still_posts_three_hours_later(
+        tmp_path: Path, database_url: str, x_app: XApp, sandbox: Sandbox, clock: DrivenClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    connected = connected_project(tmp_path, database_url, x_app, sandbox, clock, monkeypatch, (0, 1, 2.5, 3))
+    grant = connected.grant
+    events: list[DispatchEvent] = []
+    stored = connected.run(sandbox, clock, events.append)
+
+    assert clock() - connected.start >= timedelta(hours=3)
     assert sorted(e.kind for e in events) == ["sent"] * 4, [str(e) for e in events]
     assert len(sandbox.posts("x")) == 4
     assert x_app.oauth.refreshes >= 1  # the two-hour token was refreshed...
     assert stored is not None and stored.dead is None
     assert stored.grant.refresh_token != grant.refresh_token  # ...and the refresh token rotated
-    assert stored.grant.expires_at is not None and stored.grant.expires_at > datetime.fromtimestamp(
-        clock.epoch(), tz=stored.grant.expires_at.tzinfo)
+    assert stored.grant.expires_at is not None and stored.grant.expires_at > clock()
     with pytest.raises(DeadGrant):  # the first refresh token is spent
-        refresh(grant, XClient(registered.client_id), base_url=sandbox.base_url("x"), clock=clock)
+        refresh(grant, connected.client, base_url=sandbox.base_url("x"), clock=clock)
     if database_url.startswith("sqlite"):  # no token in the clear in the database files (with -wal, -shm)
         files = list(tmp_path.glob("storm.db*"))
         assert files
         raw = b"".join(path.read_bytes() for path in files)
         for secret in (grant.access_token, grant.refresh_token or "", stored.grant.access_token):
             assert secret.encode() not in raw
+
+
+def test_the_daemon_flags_a_revoked_grant_and_the_post_fails_naming_accounts_connect(
+        tmp_path: Path, x_app: XApp, sandbox: Sandbox, clock: DrivenClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    connected = connected_project(tmp_path, f"sqlite:///{tmp_path / 'storm.db'}", x_app, sandbox, clock,
+                                  monkeypatch, (2.5,))
+    x_app.revoke_account("net-x")  # the person revoked the app in X's settings, the evening before
+    events: list[DispatchEvent] = []
+    stored = connected.run(sandbox, clock, events.append)
+
+    [failed] = events
+    assert failed.kind == "failed", str(failed)
+    assert "python run.py accounts connect net-x" in str(failed)
+    assert "Value passed for the token was invalid" in str(failed)  # X's words
+    assert connected.grant.access_token not in str(failed) and (connected.grant.refresh_token or "") not in str(failed)
+    assert stored is not None and stored.dead and "refused to refresh" in stored.dead
+    assert sandbox.posts("x") == []
+
+
+def test_the_daemon_retries_a_503_from_the_token_endpoint_and_the_grant_stays_alive(
+        tmp_path: Path, x_app: XApp, sandbox: Sandbox, clock: DrivenClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    connected = connected_project(tmp_path, f"sqlite:///{tmp_path / 'storm.db'}", x_app, sandbox, clock,
+                                  monkeypatch, (2.5,))
+    sandbox.faults = Faults(error_rate=1.0, only_paths=("/2/oauth2/token",))
+    events: list[DispatchEvent] = []
+
+    def heal_after_first_retry(event: DispatchEvent) -> None:
+        events.append(event)
+        if event.kind == "retry":
+            sandbox.faults = Faults()
+
+    stored = connected.run(sandbox, clock, heal_after_first_retry)
+
+    assert [e.kind for e in events] == ["retry", "sent"], [str(e) for e in events]
+    assert "503" in str(events[0])
+    assert stored is not None and stored.dead is None
+    assert x_app.oauth.refreshes == 1 and len(sandbox.posts("x")) == 1
 
 
 # --- rehearsals use each account's configured kind of credential -------------------------------------------------
