@@ -204,6 +204,9 @@ def test_whoami_shows_whose_token_it_really_is(sandbox: Sandbox, x_app: XApp, cl
     assert identity.user_id.isdigit()
     assert identity.scopes is not None and set(identity.scopes) == set(SCOPES)
     assert identity.expires_at is not None and identity.expires_at > clock()
+    assert identity.rate_limit == 75 and identity.rate_remaining == 74
+    assert identity.rate_reset is not None
+    assert timedelta(0) < identity.rate_reset - clock() <= timedelta(minutes=15, seconds=1)  # whole seconds
 
 
 def test_whoami_of_a_plain_user_token(sandbox: Sandbox, x_app: XApp) -> None:

@@ -74,6 +74,9 @@ TWITTER_EPOCH_MS = 1_288_834_974_657  # snowflake epoch (2010-11-04), ids are (m
 MAX_USERNAME_CHARS = 15               # X usernames: [A-Za-z0-9_]{1,15}
 USERS_TWEETS_MAX_RESULTS = (5, 100)   # GET /2/users/{id}/tweets max_results bounds (X OpenAPI)
 USERS_TWEETS_DEFAULT_RESULTS = 10
+# GET /2/users/me: 75 requests per 15 minutes per user (X's rate-limit table); its answer names this window in
+# x-rate-limit-* (the window of that endpoint, not of posting).
+USERS_ME_PER_WINDOW = 75
 
 # --- X's own error bodies ---------------------------------------------------------------------------------
 UNAUTHORIZED_BODY = {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
@@ -217,6 +220,7 @@ class XApp:
         self._window = RateWindow(self.limits.posts_per_window, self.limits.window_seconds)
         self._user_day = RateWindow(self.limits.user_posts_per_day, self.limits.day_seconds)
         self._app_day = RateWindow(self.limits.app_posts_per_day, self.limits.day_seconds)
+        self._users_me_window = RateWindow(USERS_ME_PER_WINDOW, POST_WINDOW_SECONDS)
         self._last_counts: dict[tuple[str, str], tuple[int, float]] = {}  # (bucket, key) -> (remaining, reset)
 
     # --- PlatformApp ------------------------------------------------------------------------------
@@ -717,8 +721,14 @@ class XApp:
         account = await self._user_caller(request, USERS_READ_SCOPES)
         if isinstance(account, web.Response):
             return account
+        with self._lock:
+            allowed, remaining, reset = self._users_me_window.hit(account.user_id, self._now())
+        headers = {"x-rate-limit-limit": str(USERS_ME_PER_WINDOW), "x-rate-limit-remaining": str(remaining),
+                   "x-rate-limit-reset": str(math.ceil(reset))}
+        if not allowed:
+            return web.json_response(TOO_MANY_REQUESTS_BODY, status=429, headers=headers)
         return web.json_response({"data": {"id": account.user_id, "name": account.username,
-                                           "username": account.username}})
+                                           "username": account.username}}, headers=headers)
 
     async def _users_tweets(self, request: web.Request) -> web.Response:
         caller = await self._authenticate(request)

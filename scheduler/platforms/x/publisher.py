@@ -420,7 +420,8 @@ class XPublisher(Publisher):
     # --- who the credential is --------------------------------------------------------------------
     def whoami(self) -> Identity:
         """``GET /2/users/me``: who the credential logs in as; the scopes and expiry of a stored grant; the
-        rate window X's headers name.
+        rate window X's ``x-rate-limit-*`` headers name on that answer (on X, GET /2/users/me's own window,
+        75 per 15 minutes: X tells an account's posting budget only in the answers to posts).
 
         :raises Rejected: X refuses the credential (its words); :raises RetryLater, RateLimited:
         """
