@@ -5,6 +5,7 @@ No mocks: every request is real HTTP to the sandbox."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,8 +20,8 @@ from project import StormProject, distinct_text, soon, write_campaign
 from scheduler import service
 from scheduler.dispatch import DispatchEvent, DispatchSettings
 from scheduler.platforms.base import Image, OutgoingPost, Rejected, RetryLater
-from scheduler.platforms.x.oauth import (SCOPES, DeadGrant, StoredTokenSource, XClient, authorization_url,
-                                         exchange_code, refresh, revoke)
+from scheduler.platforms.x.oauth import (SCOPES, ClientRefused, DeadGrant, StoredTokenSource, XClient,
+                                         authorization_url, exchange_code, refresh, revoke)
 from scheduler.platforms.x.publisher import create_publisher
 from scheduler.sandbox.core import Faults, Sandbox
 from scheduler.sandbox.x import XApp
@@ -147,10 +148,13 @@ def test_a_confidential_client_authenticates_with_basic_auth(sandbox: Sandbox, x
     registered = x_app.oauth.register_client(secret="s3cret-of-the-app")
     grant = connect(sandbox, XClient(registered.client_id, "s3cret-of-the-app"), new_account(), clock)
     assert grant.refresh_token
-    with pytest.raises(DeadGrant, match="Missing valid authorization header"):
+    with pytest.raises(ClientRefused, match="Missing valid authorization header.*client_secret"):
         refresh(grant, XClient(registered.client_id), base_url=sandbox.base_url("x"), clock=clock)  # no secret
-    with pytest.raises(DeadGrant):
+    with pytest.raises(ClientRefused) as refused:
         refresh(grant, XClient(registered.client_id, "wrong"), base_url=sandbox.base_url("x"), clock=clock)
+    assert "wrong" not in str(refused.value) and not isinstance(refused.value, DeadGrant)
+    assert refresh(grant, XClient(registered.client_id, "s3cret-of-the-app"), base_url=sandbox.base_url("x"),
+                   clock=clock).refresh_token  # the grant was fine all along
 
 
 def test_the_refresh_token_rotates_and_a_spent_one_is_refused_in_xs_words(
@@ -308,6 +312,23 @@ def test_a_refresh_by_another_process_first_is_used_not_taken_for_a_dead_grant(
     ours.publish(text_post("Still posting #FreeThemAll"))
     stored = vault.load(account)
     assert stored is not None and stored.dead is None
+
+
+def test_no_secret_reaches_the_log_even_at_debug(sandbox: Sandbox, client: XClient, clock: DrivenClock,
+                                                 vault: TokenVault, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    account = new_account()
+    grant = connect(sandbox, client, account, clock)
+    vault.save(account, "x", grant, now=clock())
+    publisher = stored_publisher(vault, account, client, sandbox, clock)
+    clock.advance(timedelta(hours=3))
+    publisher.publish(text_post("Logged at debug #FreeThemAll"))
+    stored = vault.load(account)
+
+    assert stored is not None and stored.grant.access_token != grant.access_token  # it was refreshed
+    for secret in (grant.access_token, grant.refresh_token or "", stored.grant.access_token,
+                   stored.grant.refresh_token or ""):
+        assert secret not in caplog.text
 
 
 def test_no_token_stored_says_to_connect(sandbox: Sandbox, client: XClient, clock: DrivenClock,

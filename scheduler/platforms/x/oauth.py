@@ -13,6 +13,7 @@ connect``), while a 5xx, a 429, a timeout or a connection error is :class:`Retry
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,11 +35,23 @@ TOKEN_URL = "https://api.x.com/2/oauth2/token"
 REVOKE_URL = "https://api.x.com/2/oauth2/revoke"
 REFRESH_MARGIN = timedelta(minutes=10)  # refresh an access token this long before it expires
 CLIENT_ID_KEY = "client_id"             # in a grant's ``extra``: the client it was issued to
+# X's OAuth "error" values that mean the app's client credentials were refused, not the person's grant.
+CLIENT_ERRORS = frozenset({"unauthorized_client", "invalid_client"})
+
+# requests-oauthlib logs every request's form body at DEBUG (a code verifier, a refresh token): keep its
+# loggers above DEBUG, as Tweepy's, so a verbose log level elsewhere cannot write a secret to the log.
+logging.getLogger("requests_oauthlib").setLevel(logging.INFO)
+logging.getLogger("oauthlib").setLevel(logging.INFO)
 
 
 class DeadGrant(Rejected):
     """X refuses the grant (revoked, refresh token spent or unknown, code invalid): only a new authorization
     (``accounts connect``) helps. The message is X's own words."""
+
+
+class ClientRefused(Rejected):
+    """X refuses the app's client credentials (``client_id`` / ``client_secret``): the configuration is wrong,
+    the person's grant may be fine. The message is X's own words and what to check."""
 
 
 class Authorization(NamedTuple):
@@ -151,6 +164,12 @@ def _token_request(handler: tweepy.OAuth2UserHandler, client: XClient, body: dic
     if response.status_code >= 500 or response.status_code == 429:
         raise RetryLater(f"X failed while {action} ({response.status_code} {words}); it will be retried",
                          status=response.status_code)
+    if response.status_code == 401 or _oauth_error(response) in CLIENT_ERRORS:
+        kind = "confidential" if client.client_secret is not None else "public"
+        raise ClientRefused(f"X refused the app's client credentials while {action}: {words}. Check the "
+                            f"client_id{' and client_secret' if client.client_secret is not None else ''} "
+                            f"configured for this account (a {kind} client); a confidential client needs "
+                            "client_secret too", status=response.status_code)
     if response.status_code >= 400:
         raise DeadGrant(f"X refused {action}: {words}", status=response.status_code)
     try:
@@ -158,6 +177,14 @@ def _token_request(handler: tweepy.OAuth2UserHandler, client: XClient, body: dic
     except ValueError:
         raise RetryLater(f"X answered {action} with something that is not JSON; it will be retried") from None
     return answer
+
+
+def _oauth_error(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("error", "")) if isinstance(body, dict) else ""
 
 
 def _oauth_words(response: requests.Response) -> str:
@@ -262,6 +289,8 @@ class StoredTokenSource:
         try:
             grant = refresh(stored.grant, self.client, base_url=self._base_url, timeout=self._timeout,
                             clock=self._clock)
+        except ClientRefused as refused:
+            raise ClientRefused(f"account {self.account_id!r}: {refused}", status=refused.status) from None
         except DeadGrant as refused:
             latest = self._load()
             if latest.updated_at != stored.updated_at and not latest.dead:
