@@ -194,8 +194,16 @@ def test_a_token_without_media_write_cannot_post_an_image_in_xs_words(
         publisher.publish(text_post("With a card #FreeThemAll", png()))
     message = str(refused.value)
     assert "403 Forbidden" in message  # X's own words
-    assert "media.write" in message and "accounts connect" in message
+    assert "media.write" in message and f"python run.py accounts connect {account}" in message
     assert [p.text for p in sandbox.posts("x")] == ["Text goes out without media.write #FreeThemAll"]
+
+
+def test_a_plain_user_token_without_media_write_is_told_which_scope_images_need(
+        sandbox: Sandbox, x_app: XApp) -> None:
+    credentials = x_app.oauth2_credentials(new_account(), scopes=("tweet.read", "tweet.write", "users.read"))
+    publisher = create_publisher(credentials, base_url=sandbox.base_url("x"), timeout=5)
+    with pytest.raises(Rejected, match="403 Forbidden.*needs the scope media.write"):
+        publisher.publish(text_post("With a card #FreeThemAll", png()))
 
 
 def test_whoami_shows_whose_token_it_really_is(sandbox: Sandbox, x_app: XApp, client: XClient,

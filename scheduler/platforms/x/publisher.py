@@ -58,6 +58,8 @@ T = TypeVar("T")
 class TokenSource(Protocol):
     """Where an OAuth 2.0 publisher gets its access token for each request (``oauth.StoredTokenSource``)."""
 
+    account_id: str  # the configured account (for what-to-do messages)
+
     def token(self) -> str:
         """:raises Rejected: no usable grant. :raises RetryLater: not now."""
         ...
@@ -409,12 +411,17 @@ class XPublisher(Publisher):
                 self._handle = self._handle or me.username
             return self._user_id
 
+    @property
+    def _connect_command(self) -> str:
+        account = self._token_source.account_id if self._token_source is not None else "<id>"
+        return f"`python run.py accounts connect {account}`"
+
     def _missing_scopes(self, action: str) -> tuple[str, ...]:
         """The scopes an OAuth 2.0 grant lacks for ``action``, where the grant's scopes are known."""
         grant = self._token_source.grant if self._token_source is not None else None
         if grant is None or not grant.scopes:
             return ()
-        needed = MEDIA_SCOPES if ("image" in action or "alt text" in action) else POST_SCOPES
+        needed = MEDIA_SCOPES if _is_media_action(action) else POST_SCOPES
         return tuple(scope for scope in needed if scope not in grant.scopes)
 
     # --- who the credential is --------------------------------------------------------------------
@@ -501,7 +508,7 @@ class XPublisher(Publisher):
         lowered = words.lower()
         if isinstance(error, tweepy.Unauthorized):
             hint = ("check the consumer key/secret and access token/secret" if self._oauth1 else
-                    "authorize the account again (`python run.py accounts connect <id>`)" if self._token_source else
+                    f"authorize the account again ({self._connect_command})" if self._token_source else
                     "check the user token (OAuth 2.0 user tokens expire after 2 hours unless refreshed)")
             return Rejected(f"X refused the credentials of {self._who} while {action}: {words}. Please {hint}.",
                             status=status)
@@ -509,7 +516,11 @@ class XPublisher(Publisher):
         if missing:
             return Rejected(f"X refused {action} for {self._who}: {words}. The token lacks the scope "
                             f"{' '.join(missing)}: authorize the account again with it "
-                            "(`python run.py accounts connect <id>` asks for every scope needed).", status=status)
+                            f"({self._connect_command} asks for every scope needed).", status=status)
+        if status == 403 and not self._oauth1 and _is_media_action(action):
+            return Rejected(f"X refused {action} for {self._who}: {words}. An OAuth 2.0 token needs the scope "
+                            f"{' '.join(MEDIA_SCOPES)} to upload images; a token without it can post only text.",
+                            status=status)
         if DUPLICATE_CONTENT_MARKER in lowered:
             message = (f"X refused duplicate content: {words}. {self._who} already has a post with this text; if "
                        f"an earlier attempt timed out it is probably that one: check {self._profile_url()}.")
@@ -610,6 +621,11 @@ async def _close_shared_sessions() -> None:
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
+def _is_media_action(action: str) -> bool:
+    """Whether ``action`` (as ``_upload_image`` names its steps) is an upload or its alt text."""
+    return "image" in action or "alt text" in action
+
+
 def _is_animated_gif(image: Image) -> bool:
     """Whether X must take ``image`` as ``tweet_gif``: a GIF with more than one frame (read from the bytes)."""
     if image.mime_type != "image/gif":
