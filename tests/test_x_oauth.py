@@ -24,6 +24,7 @@ from scheduler.platforms.x.oauth import (SCOPES, ClientRefused, DeadGrant, Store
                                          authorization_url, exchange_code, refresh, revoke)
 from scheduler.platforms.x.publisher import create_publisher
 from scheduler.sandbox.core import Faults, Sandbox
+from scheduler.sandbox.link import RemoteSandbox
 from scheduler.sandbox.x import XApp
 from scheduler.sandbox.x_oauth import SANDBOX_ACCOUNT_PARAMETER
 from scheduler.store import Store
@@ -508,6 +509,9 @@ def test_the_sandbox_hands_out_credentials_of_a_kind(sandbox: Sandbox, clock: Dr
     answer = requests.get(sandbox.base_url("x") + "/_sandbox/credentials",
                           params={"account": "kinds", "kind": "client_id"}, timeout=5).json()
     assert "user_token" in answer
+    remote = RemoteSandbox({"x": sandbox.base_url("x")})  # a daemon's link to `python run.py sandbox`
+    assert "user_token" in remote.credentials("x", "kinds", "user_token")
+    assert "consumer_key" in remote.credentials("x", "kinds")
     publisher = create_publisher(oauth2, base_url=sandbox.base_url("x"), timeout=5)
     clock.advance(timedelta(hours=2, minutes=1))  # a sandbox OAuth 2.0 token expires as X's do
     with pytest.raises(Rejected, match="401"):
