@@ -192,3 +192,36 @@ def test_a_10_mb_animated_gif_in_a_campaign_reaches_x_as_an_animated_gif(
     assert 5 * 1024 * 1024 < media.size <= 15 * 1024 * 1024  # over the one-request limit: chunked
     assert frames_of(media.data) == 26 and media.has_exif is False
     assert media.alt == "A banner that flickers"
+
+
+# --- against X's own description ---------------------------------------------------------------------------------
+X_OPENAPI = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "x-openapi" / "openapi.json"
+
+
+def test_the_chunked_upload_matches_the_x_openapi(sandbox: Sandbox, x_app: XApp) -> None:
+    if not X_OPENAPI.exists():
+        pytest.skip(f"X OpenAPI description not found at {X_OPENAPI} (../shared/conformance is absent)")
+    import json
+
+    jsonschema = pytest.importorskip("jsonschema")
+    components = json.loads(X_OPENAPI.read_text())["components"]
+
+    def check(name: str, body: Any) -> None:
+        validator = jsonschema.Draft202012Validator({"$ref": f"#/components/schemas/{name}",
+                                                     "components": components})
+        assert [e.message for e in validator.iter_errors(body)] == [], name
+
+    headers = bearer(x_app, "conformance")
+    data = noise_gif(2, size=(20, 20))
+    request = {"media_type": "image/gif", "total_bytes": len(data), "media_category": "tweet_gif"}  # as sent
+    check("InitializeMediaUploadRequest", request)
+    started = initialize(sandbox, headers, **request).json()
+    check("InitializeMediaUploadResponse", started)
+    media_id = started["data"]["id"]
+    check("AppendMediaUploadRequest", {"media": "c2VnbWVudA==", "segment_index": 0})
+    check("AppendMediaUploadResponse", append(sandbox, headers, media_id, 0, data).json())
+    final = requests.post(f"{sandbox.base_url('x')}/2/media/upload/{media_id}/finalize", headers=headers, timeout=5)
+    check("FinalizeMediaUploadResponse", final.json())
+    status = requests.get(sandbox.base_url("x") + "/2/media/upload", headers=headers, timeout=5,
+                          params={"media_id": media_id, "command": "STATUS"})
+    check("GetMediaUploadStatusResponse", status.json())
