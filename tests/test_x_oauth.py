@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 import requests
@@ -516,3 +516,54 @@ def test_the_sandbox_hands_out_credentials_of_a_kind(sandbox: Sandbox, clock: Dr
     clock.advance(timedelta(hours=2, minutes=1))  # a sandbox OAuth 2.0 token expires as X's do
     with pytest.raises(Rejected, match="401"):
         publisher.whoami()
+
+
+# --- two daemons, one database ------------------------------------------------------------------------------------
+def use_at_once(source: StoredTokenSource, start: Any, tokens: list[str]) -> None:
+    start.wait()
+    tokens.append(source.token())
+
+
+def test_two_daemons_due_at_once_spend_the_refresh_token_once(
+        sandbox: Sandbox, x_app: XApp, client: XClient, clock: DrivenClock, vault: TokenVault) -> None:
+    import threading
+
+    for round_ in range(5):
+        account = new_account()
+        vault.save(account, "x", connect(sandbox, client, account, clock), now=clock())
+        sources = [StoredTokenSource(vault, account, client, base_url=sandbox.base_url("x"), timeout=5, clock=clock)
+                   for _ in range(4)]
+        for source in sources:
+            source.token()  # each daemon has read the grant
+        clock.advance(timedelta(hours=1, minutes=55))  # due for all of them, still valid
+        before = x_app.oauth.refreshes
+        start = threading.Barrier(len(sources))
+        tokens: list[str] = []
+
+        threads = [threading.Thread(target=use_at_once, args=(source, start, tokens)) for source in sources]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert len(tokens) == len(sources), f"round {round_}"
+        assert x_app.oauth.refreshes - before == 1, f"round {round_}"  # one refresh, however many daemons
+        stored = vault.load(account)
+        assert stored is not None and stored.dead is None and "refreshing_until" not in stored.grant.extra
+        assert all(source.token() == stored.grant.access_token for source in sources)
+
+
+def test_a_refresh_claimed_elsewhere_is_waited_for_once_the_token_has_expired(
+        sandbox: Sandbox, client: XClient, clock: DrivenClock, vault: TokenVault) -> None:
+    account = new_account()
+    vault.save(account, "x", connect(sandbox, client, account, clock), now=clock())
+    other = StoredTokenSource(vault, account, client, base_url=sandbox.base_url("x"), timeout=5, clock=clock)
+    clock.advance(timedelta(hours=2, seconds=1))
+    stored = vault.load(account)
+    assert stored is not None
+    assert other._claim(stored) is not None  # another daemon took the refresh and has not finished it
+    ours = StoredTokenSource(vault, account, client, base_url=sandbox.base_url("x"), timeout=5, clock=clock)
+    with pytest.raises(RetryLater, match="another daemon is refreshing it"):
+        ours.token()
+    clock.advance(timedelta(minutes=2))  # that daemon died: its lease runs out, and we refresh
+    assert ours.token()

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
@@ -35,6 +35,8 @@ TOKEN_URL = "https://api.x.com/2/oauth2/token"
 REVOKE_URL = "https://api.x.com/2/oauth2/revoke"
 REFRESH_MARGIN = timedelta(minutes=10)  # refresh an access token this long before it expires
 CLIENT_ID_KEY = "client_id"             # in a grant's ``extra``: the client it was issued to
+REFRESH_LEASE_KEY = "refreshing_until"  # in a grant's ``extra``: a daemon is refreshing it until then
+REFRESH_LEASE = timedelta(minutes=1)    # longer than a refresh request takes (its timeout and retries)
 # X's OAuth "error" values that mean the app's client credentials were refused, not the person's grant.
 CLIENT_ERRORS = frozenset({"unauthorized_client", "invalid_client"})
 
@@ -216,11 +218,14 @@ def _grant(answer: dict[str, Any], client: XClient, clock: Clock, previous: Gran
 class StoredTokenSource:
     """The current access token of one account whose grant is in the vault, refreshed before it expires.
 
-    Safe from several threads (one refreshes, the others wait for it) and across daemons: a refreshed grant
-    is kept only if the stored one is still the one read (``TokenVault.replace``); if another process
-    refreshed first, its grant is read and used. A grant X refuses is marked dead in the vault and every
-    use after that fails at once with what to do; a transient failure is retried, never taken for a dead
-    grant (and while the old access token is still valid, it is used meanwhile).
+    Safe from several threads (one refreshes, the others wait for it) and across daemons sharing the
+    database: before spending the refresh token, a daemon claims the refresh in the vault (a lease in the
+    sealed grant, written with ``TokenVault.replace``'s compare-and-swap); a daemon that finds the refresh
+    claimed by another uses the access token it has while it is valid, else retries shortly, and one that
+    finds it done uses the new grant. So two daemons never spend one refresh token (X would refuse the
+    second, and may end the grant). A grant X refuses is marked dead in the vault and every use after that
+    fails at once with what to do; a transient failure is retried, never taken for a dead grant (and while
+    the old access token is still valid, it is used meanwhile).
     """
 
     def __init__(self, vault: TokenVault, account_id: str, client: XClient, *, base_url: str | None = None,
@@ -255,26 +260,26 @@ class StoredTokenSource:
 
         :raises Rejected: no usable grant (none stored, refused by X, expired without a refresh token); the
             message names ``python run.py accounts connect <id>``.
-        :raises RetryLater: the refresh failed for now and the access token has expired.
+        :raises RetryLater: the access token has expired and the refresh failed for now (or another daemon
+            is doing it).
         """
         with self._lock:
             stored = self._stored if self._stored is not None else self._load()
+            if not stored.dead and not self._due(stored.grant):
+                return stored.grant.access_token
+            stored = self._load()  # another daemon may have refreshed it already: never spend a spent token
             if stored.dead:
                 raise self._reconnect(stored.dead)
             if not self._due(stored.grant):
                 return stored.grant.access_token
-            stored = self._load()  # another process may have refreshed it already: never spend a spent token
-            if stored.dead:
-                raise self._reconnect(stored.dead)
-            if not self._due(stored.grant):
-                return stored.grant.access_token
+            claimed = self._claim(stored)
+            if claimed is None:  # another daemon is refreshing it right now
+                return self._meanwhile(stored.grant, "another daemon is refreshing it")
             try:
-                stored = self._refreshed(stored)
-            except RetryLater:
-                if self._expired(stored.grant):
-                    raise
-                return stored.grant.access_token  # still valid for a while: refresh on a later call
-            return stored.grant.access_token
+                return self._refreshed(claimed).grant.access_token
+            except RetryLater as failed:
+                self._release(claimed)
+                return self._meanwhile(stored.grant, str(failed))
 
     # --- pieces -----------------------------------------------------------------------------------
     def _load(self) -> StoredGrant:
@@ -285,25 +290,53 @@ class StoredTokenSource:
         self._stored = stored
         return stored
 
-    def _refreshed(self, stored: StoredGrant) -> StoredGrant:
+    def _claim(self, stored: StoredGrant) -> StoredGrant | None:
+        """Take the refresh for this daemon: a lease in the grant, written only if nobody changed it since it
+        was read and nobody holds a lease still running. None: another daemon has it."""
+        now = self._clock()
+        lease = stored.grant.extra.get(REFRESH_LEASE_KEY)
+        if lease and datetime.fromisoformat(lease) > now:
+            return None
+        leased = replace(stored.grant, extra={**stored.grant.extra,
+                                              REFRESH_LEASE_KEY: (now + REFRESH_LEASE).isoformat()})
+        if not self.vault.replace(self.account_id, leased, expected=stored.updated_at, now=now):
+            return None
+        return StoredGrant(self.account_id, stored.platform, leased, None, now)
+
+    def _release(self, claimed: StoredGrant) -> None:
+        """Give the lease back after a failed refresh, so the next try (here or elsewhere) need not wait."""
+        extra = {k: v for k, v in claimed.grant.extra.items() if k != REFRESH_LEASE_KEY}
+        self.vault.replace(self.account_id, replace(claimed.grant, extra=extra), expected=claimed.updated_at,
+                           now=self._clock())
+        self._stored = None
+
+    def _meanwhile(self, grant: Grant, why: str) -> str:
+        """The access token in hand while it is still valid; else wait for the refresh."""
+        if not self._expired(grant):
+            return grant.access_token
+        raise RetryLater(f"the X token of account {self.account_id!r} has expired and could not be refreshed "
+                         f"yet ({why}); it will be retried")
+
+    def _refreshed(self, claimed: StoredGrant) -> StoredGrant:
         try:
-            grant = refresh(stored.grant, self.client, base_url=self._base_url, timeout=self._timeout,
+            grant = refresh(claimed.grant, self.client, base_url=self._base_url, timeout=self._timeout,
                             clock=self._clock)
         except ClientRefused as refused:
+            self._release(claimed)
             raise ClientRefused(f"account {self.account_id!r}: {refused}", status=refused.status) from None
         except DeadGrant as refused:
             latest = self._load()
-            if latest.updated_at != stored.updated_at and not latest.dead:
-                return latest  # another process refreshed first: its refresh token spent ours
+            if latest.updated_at != claimed.updated_at and not latest.dead:
+                return latest  # connected again meanwhile (`accounts connect`): the new grant is fine
             why = f"X refused to refresh the token: {refused}"
             self.vault.mark_dead(self.account_id, why, now=self._clock())
             self._stored = None
             raise self._reconnect(why) from None
         now = self._clock()
-        if self.vault.replace(self.account_id, grant, expected=stored.updated_at, now=now):
-            self._stored = StoredGrant(self.account_id, stored.platform, grant, None, now)
+        if self.vault.replace(self.account_id, grant, expected=claimed.updated_at, now=now):
+            self._stored = StoredGrant(self.account_id, claimed.platform, grant, None, now)
             return self._stored
-        return self._load()  # another process wrote first: use what it stored
+        return self._load()  # changed under our lease (a new `accounts connect`): use what is stored now
 
     def _reconnect(self, why: str) -> Rejected:
         return Rejected(f"{why}. The account {self.account_id!r} must be authorized again: run "
@@ -314,4 +347,3 @@ class StoredTokenSource:
 
     def _expired(self, grant: Grant) -> bool:
         return grant.expires_at is not None and grant.expires_at <= self._clock()
-
