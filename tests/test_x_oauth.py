@@ -567,3 +567,32 @@ def test_a_refresh_claimed_elsewhere_is_waited_for_once_the_token_has_expired(
         ours.token()
     clock.advance(timedelta(minutes=2))  # that daemon died: its lease runs out, and we refresh
     assert ours.token()
+
+
+def test_a_sandbox_in_another_process_is_driven_through_its_admin_routes(
+        sandbox: Sandbox, x_app: XApp, clock: DrivenClock) -> None:
+    base_url = sandbox.base_url("x")
+    admin = base_url + "/_sandbox/oauth2/"
+    registered = requests.post(admin + "clients", params={"client_id": "dress-rehearsal-app"}, timeout=5).json()
+    assert registered == {"client_id": "dress-rehearsal-app", "confidential": False}
+    requests.post(admin + "approve-as", params={"account": "remote-x"}, timeout=5).raise_for_status()
+    client = XClient("dress-rehearsal-app")
+    asked = authorization_url(client, REDIRECT_URI, base_url=base_url)
+    callback = requests.get(asked.url, allow_redirects=False, timeout=5).headers["Location"]  # no sandbox_account
+    grant = exchange_code(client, REDIRECT_URI, callback, state=asked.state, code_verifier=asked.code_verifier,
+                          base_url=base_url, clock=clock)
+    publisher = create_publisher({"user_token": grant.access_token}, base_url=base_url, timeout=5)
+    assert publisher.whoami().handle == x_app.username_of("remote-x")
+
+    other = requests.post(admin + "token", params={"account": "someone-else", "scope": "tweet.read users.read"},
+                          timeout=5).json()
+    assert other["scope"] == "tweet.read users.read" and "refresh_token" not in other
+    stranger = create_publisher({"user_token": other["access_token"]}, base_url=base_url, timeout=5)
+    assert stranger.whoami().handle == x_app.username_of("someone-else")
+
+    requests.post(admin + "revoke", params={"account": "remote-x"}, timeout=5).raise_for_status()
+    with pytest.raises(DeadGrant):
+        refresh(grant, client, base_url=base_url, clock=clock)
+    with pytest.raises(Rejected, match="401"):
+        publisher.whoami()
+    x_app.oauth.approve_as(None)

@@ -16,6 +16,12 @@ Routes (added to the X app): ``GET /i/oauth2/authorize`` (X serves it at https:/
 Sandbox only: there is no person to click "Authorize app". The authorize endpoint approves as the sandbox
 account named by the query parameter ``sandbox_account=<account id>`` (X has no such parameter), or as the
 account a test chose with :meth:`XOAuth.approve_as`.
+
+Admin routes (sandbox only, never faulted), for a sandbox in another process (``python run.py sandbox``):
+``POST /_sandbox/oauth2/clients?client_id=..[&client_secret=..]`` registers a client;
+``POST /_sandbox/oauth2/approve-as?account=..`` chooses whom the authorize page approves as;
+``POST /_sandbox/oauth2/revoke?account=..`` ends every grant of an account (the person revoked the app);
+``POST /_sandbox/oauth2/token?account=..[&scope=..]`` issues a token answer directly (any account's).
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from typing import Callable
 from urllib.parse import urlencode
 
 from aiohttp import web
+
+from .core import ADMIN_PREFIX
 
 # --- facts (docs/platform-facts.md, "X"; X's OAuth 2.0 documentation) ----------------------------------------
 ACCESS_TOKEN_SECONDS = 2 * 60 * 60  # "access tokens are valid for 2 hours" (expires_in 7200)
@@ -164,6 +172,34 @@ class XOAuth:
         app.router.add_get("/i/oauth2/authorize", self._authorize)
         app.router.add_post("/2/oauth2/token", self._token)
         app.router.add_post("/2/oauth2/revoke", self._revoke)
+        app.router.add_post(ADMIN_PREFIX + "oauth2/clients", self._admin_client)
+        app.router.add_post(ADMIN_PREFIX + "oauth2/approve-as", self._admin_approve_as)
+        app.router.add_post(ADMIN_PREFIX + "oauth2/revoke", self._admin_revoke)
+        app.router.add_post(ADMIN_PREFIX + "oauth2/token", self._admin_token)
+
+    # --- admin routes (sandbox only) -------------------------------------------------------------------
+    async def _admin_client(self, request: web.Request) -> web.Response:
+        client = self.register_client(request.query.get("client_id") or None,
+                                      request.query.get("client_secret") or None)
+        return web.json_response({"client_id": client.client_id, "confidential": client.secret is not None})
+
+    async def _admin_approve_as(self, request: web.Request) -> web.Response:
+        self.approve_as(request.query.get("account") or None)
+        return web.json_response({"approve_as": self._approve_as})
+
+    async def _admin_revoke(self, request: web.Request) -> web.Response:
+        account = request.query.get("account", "")
+        if not account:
+            return web.json_response({"error": "give ?account=<account id>"}, status=400)
+        self.revoke_account(self._user_of(account))
+        return web.json_response({"revoked": account})
+
+    async def _admin_token(self, request: web.Request) -> web.Response:
+        account = request.query.get("account", "")
+        if not account:
+            return web.json_response({"error": "give ?account=<account id>[&scope=...]"}, status=400)
+        scope = request.query.get("scope")
+        return web.json_response(self.issue(account, tuple(scope.split()) if scope else None))
 
     async def _authorize(self, request: web.Request) -> web.Response:
         query = request.query
