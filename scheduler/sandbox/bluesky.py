@@ -175,6 +175,10 @@ def _count_graphemes(text: str) -> int:
     return bluesky_graphemes(text)
 
 
+def _app_password() -> str:
+    return "-".join(secrets.token_hex(2) for _ in range(4))  # the app-password shape xxxx-xxxx-xxxx-xxxx
+
+
 def _handle_for(account_id: str) -> str:
     label = _HANDLE_LABEL.sub("-", account_id.lower()).strip("-")[:40] or "account"
     suffix = hashlib.sha256(account_id.encode()).hexdigest()[:6]
@@ -286,6 +290,7 @@ class BlueskyApp:
         self._accounts: dict[str, Account] = {}          # by handle
         self._by_did: dict[str, Account] = {}
         self._by_account_id: dict[str, Account] = {}
+        self._handed_out: dict[str, str] = {}  # account id -> the app password credentials() gives instead
         self._sandbox: Sandbox | None = None
 
     # --- PlatformApp -----------------------------------------------------------------------------
@@ -321,12 +326,42 @@ class BlueskyApp:
             account = self._by_account_id.get(account_id)
             if account is None:
                 handle = _handle_for(account_id)
-                password = "-".join(secrets.token_hex(2) for _ in range(4))  # app-password shape xxxx-xxxx-...
-                account = Account(handle=handle, did=_did_for(handle), password=password)
+                account = Account(handle=handle, did=_did_for(handle), password=_app_password())
                 self._by_account_id[account_id] = account
                 self._accounts[handle] = account
                 self._by_did[account.did] = account
-        return {"handle": account.handle, "app_password": account.password}
+            password = self._handed_out.get(account_id, account.password)
+        return {"handle": account.handle, "app_password": password}
+
+    # --- what accounts do wrong (tests) -------------------------------------------------------------
+    def revoke_app_password(self, account_id: str) -> None:
+        """The person revoked the account's app password (Settings → App passwords): createSession with it
+        answers 401 AuthenticationRequired. ``credentials()`` keeps handing out the revoked one, as an
+        environment that still holds it does; ``new_app_password`` makes a working one."""
+        self.credentials(account_id)
+        with self._lock:
+            account = self._by_account_id[account_id]
+            self._handed_out.setdefault(account_id, account.password)
+            account.password = _app_password()
+            account.live_access.clear()
+            account.live_refresh.clear()
+
+    def new_app_password(self, account_id: str) -> str:
+        """A new app password for the account (the old one stops working); ``credentials()`` hands it out."""
+        self.credentials(account_id)
+        with self._lock:
+            account = self._by_account_id[account_id]
+            account.password = _app_password()
+            self._handed_out.pop(account_id, None)
+            return account.password
+
+    def hand_out_password_of(self, account_id: str, other_account_id: str) -> None:
+        """``credentials()`` for ``account_id`` gives its handle with the app password of ``other_account_id``
+        (an app password made for another handle): createSession refuses the pair."""
+        self.credentials(account_id)
+        other = self.credentials(other_account_id)["app_password"]
+        with self._lock:
+            self._handed_out[account_id] = other
 
     def is_write(self, request: web.Request) -> bool:
         return request.method == "POST" and request.path.removeprefix(XRPC_PREFIX) in WRITE_METHODS
