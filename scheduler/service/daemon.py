@@ -13,6 +13,8 @@ from ..platforms.pool import PublisherPool
 from ..problems import UserError
 from ..store import Store
 from ..timing import utcnow
+from ..tokens import TokenVault
+from .credentials import credentials_for, vault_if_keyed
 from .images import image_loader
 
 if TYPE_CHECKING:
@@ -21,9 +23,10 @@ if TYPE_CHECKING:
 
 def publisher_factory(config: Config, store: Store, *, dry_run: bool, sandbox: "SandboxLink | None" = None,
                       everyone_to_sandbox: bool = False, timeout: float = 10.0,
-                      clock: Clock = utcnow) -> Callable[[str], Publisher]:
+                      clock: Clock = utcnow, vault: TokenVault | None = None) -> Callable[[str], Publisher]:
     """How the daemon makes each account's publisher: dry-run, the sandbox (accounts with sandbox = true, or
-    every account in a rehearsal), or the real platform."""
+    every account in a rehearsal), or the real platform, with the secrets from the environment or, where
+    its variables are unset, the grant ``accounts connect`` sealed in ``vault``."""
 
     def make(account_id: str) -> Publisher:
         account = config.accounts.get(account_id)
@@ -36,10 +39,17 @@ def publisher_factory(config: Config, store: Store, *, dry_run: bool, sandbox: "
             return account.wing.create_publisher(sandbox.credentials(account.platform, account.id),
                                                  handle=account.handle, base_url=sandbox.base_url(account.platform),
                                                  timeout=timeout, clock=clock)
-        return account.wing.create_publisher(account.credential_values(), handle=account.handle,
+        return account.wing.create_publisher(credentials_for(account, vault), handle=account.handle,
                                              base_url=account.instance, timeout=timeout, clock=clock)
 
     return make
+
+
+def _vault_if_needed(config: Config, store: Store, dry_run: bool) -> TokenVault | None:
+    """The token vault, when a live account lacks an environment variable (its secret may be sealed there)."""
+    if dry_run or not any(not a.sandbox and a.missing_variables() for a in config.settings.accounts):
+        return None
+    return vault_if_keyed(config, store)
 
 
 def dispatch_settings(config: Config) -> DispatchSettings:
@@ -68,7 +78,7 @@ def start_daemon(config: Config, store: Store, *, dry_run: bool | None = None, s
     pool = PublisherPool(publisher_factory(config, store, dry_run=dry_run, sandbox=sandbox,
                                            everyone_to_sandbox=everyone_to_sandbox,
                                            timeout=config.settings.dispatch.request_timeout.total_seconds(),
-                                           clock=clock))
+                                           clock=clock, vault=_vault_if_needed(config, store, dry_run)))
     dispatcher = Dispatcher(store, pool, image_loader(config), settings=settings or dispatch_settings(config),
                             on_event=on_event, clock=clock)
     dispatcher.closers.extend([pool.close, *closers])

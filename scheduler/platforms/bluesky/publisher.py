@@ -197,7 +197,8 @@ class BlueskyPublisher(Publisher):
             self._call(self._client.com.atproto.server.get_session, step="session check", may_have_written=False)
         session = self._session
         assert session is not None, "logged in above"
-        return Identity(handle=session.handle, user_id=session.did, expires_at=jwt_expiry(session.access_jwt))
+        return Identity(handle=session.handle, user_id=session.did, expires_at=jwt_expiry(session.access_jwt),
+                        renews_itself=True)  # a new session from the app password, whenever one is needed
 
     def close(self) -> None:
         self._client.request.close()
