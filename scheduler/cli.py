@@ -769,3 +769,51 @@ def accounts_key() -> None:
       export STORMCALLER_TOKEN_KEY="$(python run.py accounts key)"
     """
     click.echo(service.new_token_key())
+
+
+@accounts.command("connect")
+@click.argument("account_id", metavar="ID")
+@click.option("--redirect-uri", metavar="URL",
+              help="X only: the callback URL registered in your X app (default http://127.0.0.1:8765/callback).")
+@click.pass_obj
+@reports_user_errors
+def accounts_connect(obj: Context, account_id: str, redirect_uri: str | None) -> None:
+    """Authorize an account as the platform asks, and save its token sealed in the database.
+
+    \b
+    Mastodon: open the page shown, approve, paste the code it shows.
+    Bluesky: paste an app password (Settings → Privacy and security → App
+    passwords); it is checked by logging in.
+    X: open the page shown, approve, paste the address the browser lands on.
+    The token is encrypted with the key in STORMCALLER_TOKEN_KEY (make one with
+    `python run.py accounts key`); the daemon uses it while the account's own
+    environment variables are unset.
+      python run.py accounts connect network-mastodon
+    """
+    with obj.store() as store:
+        account = obj.config.accounts.get(account_id)
+        if account is not None and account.platform == "bluesky":
+            password = click.prompt(f"App password for {account.handle} (not shown)", hide_input=True,
+                                    default="", show_default=False)
+            connected = service.connect_app_password(obj.config, store, account_id, password)
+        else:
+            pending = service.begin_connect(obj.config, store, account_id, redirect_uri=redirect_uri)
+            console.print("Open this page in a browser, signed in as the account, and approve:")
+            console.print(pending.url, soft_wrap=True, markup=False)
+            answer = click.prompt("Paste the code (or the address the browser shows) (not shown)", hide_input=True,
+                                  default="", show_default=False)
+            connected = service.finish_connect(obj.config, store, pending, answer)
+    show_connected(connected)
+
+
+def show_connected(connected: service.Connected) -> None:
+    say(f"[green]connected[/] [bold]{_escape(connected.account_id)}[/] as {_escape(connected.handle)} "
+        f"({_escape(connected.host)}); its token is saved, encrypted, in the database")
+    if connected.scopes:
+        say(f"  scopes: {' '.join(connected.scopes)}", indent="    ")
+    if connected.expires_at:
+        renew = "; refreshed by the daemon before it expires" if connected.refreshable else ""
+        say(f"  expires {connected.expires_at:%Y-%m-%d %H:%M} UTC{renew}", indent="    ")
+    if connected.shadowed_by:
+        say(f"  [yellow]note[/]: {', '.join(connected.shadowed_by)} is set and wins over the saved token; unset it "
+            "to use this connection", indent="    ")

@@ -70,10 +70,11 @@ def project(tmp_path: Path, sandbox: Sandbox) -> StormProject:
     return StormProject.create(tmp_path, config=accounts_toml(sandbox))
 
 
-def run(project: StormProject, *args: str, columns: int = 250, environ: dict[str, str] | None = None) -> Result:
+def run(project: StormProject, *args: str, columns: int = 250, environ: dict[str, str] | None = None,
+        input: str | None = None) -> Result:
     env = {"COLUMNS": str(columns), "STORMCALLER_TOKEN_KEY": "", "ORG_MASTODON_TOKEN": "",
            "ORG_BLUESKY_APP_PASSWORD": "", "FAR_MASTODON_TOKEN": "", **(environ or {})}
-    result = CliRunner().invoke(main, ["--config", str(project.config_path), *args], env=env)
+    result = CliRunner().invoke(main, ["--config", str(project.config_path), *args], env=env, input=input)
     assert "Traceback" not in result.output, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     return result
