@@ -300,3 +300,45 @@ def test_accounts_key_prints_a_fernet_key(project: StormProject) -> None:
     result = run(project, "accounts", "key")
     assert result.exit_code == 0
     Fernet(result.output.strip().encode())  # a valid key
+
+
+def test_validate_takes_a_connected_account_for_one_with_credentials(tmp_path: Path) -> None:
+    """After `accounts connect`, a live account whose variable is unset is no error for validate, until its
+    grant is dead."""
+    project = StormProject.create(tmp_path, config="""
+        [database]
+        url = "sqlite:///storm.db"
+
+        [dispatch]
+        mode = "live"
+
+        [[accounts]]
+        id = "conn-mastodon"
+        platform = "mastodon"
+        handle = "@conn"
+        instance = "https://example.social"
+        credentials = { access_token = "CONN_MASTODON_TOKEN" }
+        """)
+    project.campaign("storm", """
+        name = "Storm"
+        hashtags = ["#FreeThemAll"]
+
+        [storm]
+        start = 2030-03-11T10:00:00
+        timezone = "UTC"
+
+        [[posts]]
+        text = "Freedom for all #FreeThemAll"
+        accounts = ["conn-mastodon"]
+        """)
+    unset = run(project, "validate")
+    assert unset.exit_code == 1 and "CONN_MASTODON_TOKEN not set" in unset.output
+    environ = {"STORMCALLER_TOKEN_KEY": KEY}
+    with Store(project.load_config().database_url) as store:
+        vault = require_vault(project.load_config(), store, environ)
+        vault.save("conn-mastodon", "mastodon", Grant(access_token="sealed-token-value"))
+    connected = run(project, "validate")  # no key needed to know it is connected
+    assert connected.exit_code == 0, connected.output
+    with Store(project.load_config().database_url) as store:
+        require_vault(project.load_config(), store, environ).mark_dead("conn-mastodon", "revoked")
+    assert "CONN_MASTODON_TOKEN not set" in run(project, "validate").output
