@@ -775,9 +775,12 @@ def accounts_key() -> None:
 @click.argument("account_id", metavar="ID")
 @click.option("--redirect-uri", metavar="URL",
               help="X only: the callback URL registered in your X app (default http://127.0.0.1:8765/callback).")
+@click.option("--broad-scopes", is_flag=True,
+              help="Mastodon only: ask for read and write instead of the four scopes Stormcaller needs, for "
+                   "servers that check only broad scopes (Takahē).")
 @click.pass_obj
 @reports_user_errors
-def accounts_connect(obj: Context, account_id: str, redirect_uri: str | None) -> None:
+def accounts_connect(obj: Context, account_id: str, redirect_uri: str | None, broad_scopes: bool) -> None:
     """Authorize an account as the platform asks, and save its token sealed in the database.
 
     \b
@@ -797,7 +800,8 @@ def accounts_connect(obj: Context, account_id: str, redirect_uri: str | None) ->
                                     default="", show_default=False)
             connected = service.connect_app_password(obj.config, store, account_id, password)
         else:
-            pending = service.begin_connect(obj.config, store, account_id, redirect_uri=redirect_uri)
+            pending = service.begin_connect(obj.config, store, account_id, redirect_uri=redirect_uri,
+                                            broad_scopes=broad_scopes)
             console.print("Open this page in a browser, signed in as the account, and approve:")
             console.print(pending.url, soft_wrap=True, markup=False)
             answer = click.prompt("Paste the code (or the address the browser shows) (not shown)", hide_input=True,
@@ -814,6 +818,8 @@ def show_connected(connected: service.Connected) -> None:
     if connected.expires_at:
         renew = "; refreshed by the daemon before it expires" if connected.refreshable else ""
         say(f"  expires {connected.expires_at:%Y-%m-%d %H:%M} UTC{renew}", indent="    ")
+    for warning in connected.warnings:
+        say(f"  [yellow]warning[/]: {_escape(warning)}", indent="    ")
     if connected.shadowed_by:
         say(f"  [yellow]note[/]: {', '.join(connected.shadowed_by)} is set and wins over the saved token; unset it "
             "to use this connection", indent="    ")

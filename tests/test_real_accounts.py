@@ -6,6 +6,7 @@ Skipped, with the reason, where the servers are not installed."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,12 @@ from click.testing import CliRunner, Result
 
 from peers import peer
 from project import StormProject
+from scheduler import service
 from scheduler.cli import main
+from scheduler.platforms.mastodon.connect import CONNECT_SCOPES
+from scheduler.service.credentials import require_vault
+from scheduler.store import Store
+from scheduler.tokens import new_key
 
 pytestmark = [pytest.mark.peers]
 
@@ -116,3 +122,51 @@ def test_pds_refuses_a_revoked_app_password(tmp_path: Path, pds: dict[str, Any])
     result = check(tmp_path / "after", account, {"PDS_APP_PASSWORD": password})
     assert result.exit_code == 1
     assert "Invalid identifier or password" in result.output and "accounts connect pds" in result.output
+
+
+# --- accounts connect against Takahē: its own app registration, login page and out-of-band code ----------
+def approve_on_takahe(url: str, authorize_url: str, email: str, password: str) -> str:
+    """What a person does in the browser: log in to Takahē, approve the app, read the code the page shows."""
+    browser = requests.Session()
+    login = browser.get(f"{url}/auth/login/", timeout=10)
+    form = {"csrfmiddlewaretoken": _csrf(login.text), "username": email, "password": password}
+    assert browser.post(login.url, data=form, headers={"Referer": login.url}, timeout=10).ok
+    page = browser.get(authorize_url, timeout=10)
+    assert page.ok, page.text
+    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
+    form.update(csrfmiddlewaretoken=_csrf(page.text), identity=re.findall(r'<option value="([^"]+)"', page.text)[0])
+    approved = browser.post(page.url, data=form, headers={"Referer": page.url}, timeout=10)
+    found = re.search(r'class="authorization-code">\s*([^<\s]+)\s*<', approved.text)
+    assert approved.ok and found, approved.text
+    return found.group(1)
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+@pytest.mark.parametrize("broad", [False, True])
+def test_takahe_connect_with_its_own_authorization_page(tmp_path: Path, takahe: dict[str, Any], broad: bool) -> None:
+    project = StormProject.create(tmp_path, config=f'[database]\nurl = "sqlite:///storm.db"\n'
+                                                   f'{takahe_account(takahe["url"], "@hail")}')
+    config = project.load_config()
+    environ = {"STORMCALLER_TOKEN_KEY": new_key()}
+    with Store(config.database_url) as store:
+        pending = service.begin_connect(config, store, "tk", broad_scopes=broad, environ=environ)
+        code = approve_on_takahe(takahe["url"], pending.url, "hail@example.com", "hail-password-1")
+        connected = service.finish_connect(config, store, pending, code, environ=environ)
+        stored = require_vault(config, store, environ).load("tk")
+    assert stored is not None
+    if broad:  # Takahē checks only broad scopes: with read, the token says whose it is
+        assert connected.handle.startswith("hail@") and not connected.warnings
+    else:  # the four narrow scopes post on Takahē, but may not read the account (it wants "read")
+        assert connected.scopes == CONNECT_SCOPES and "--broad-scopes" in connected.warnings[0]
+    # the daemon's way in: TK_TOKEN is unset, so the sealed token is used
+    result = CliRunner().invoke(main, ["--config", str(project.config_path), "accounts", "check"],
+                                env={"COLUMNS": "250", "TK_TOKEN": "", **environ})
+    assert result.exit_code == 0, result.output
+    assert "credentials from connected (sealed in the database)" in result.output
+    assert stored.grant.access_token not in result.output
+    assert ("logged in as hail@" if broad else "would not say whose credential this is") in result.output

@@ -41,6 +41,7 @@ class Connected:
     expires_at: datetime | None
     refreshable: bool
     shadowed_by: tuple[str, ...]  # environment variables that are set and so win over the saved grant
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,11 @@ def server_of(account: Account, config: Config) -> str:
 
 
 def begin(config: Config, store: Store, account_id: str, *, redirect_uri: str | None = None,
-          timeout: float = 10.0, environ: Mapping[str, str] | None = None) -> PendingAuthorization:
-    """Start an authorization that goes through the platform's page (Mastodon, X).
+          broad_scopes: bool = False, timeout: float = 10.0,
+          environ: Mapping[str, str] | None = None) -> PendingAuthorization:
+    """Start an authorization that goes through the platform's page (Mastodon, X). ``broad_scopes``: Mastodon
+    asks for ``read write`` instead of the four scopes Stormcaller needs (for servers that check only broad
+    scopes, such as Takahē).
 
     :raises UserError: an unknown account, no token key, a platform that takes an app password instead, or the
         server's refusal in its words.
@@ -85,7 +89,8 @@ def begin(config: Config, store: Store, account_id: str, *, redirect_uri: str | 
         from ..platforms.mastodon import connect as mastodon
 
         try:
-            authorization = mastodon.begin(base, timeout=timeout)
+            authorization = mastodon.begin(base, timeout=timeout,
+                                           scopes=mastodon.BROAD_SCOPES if broad_scopes else mastodon.CONNECT_SCOPES)
         except PublishError as error:
             raise UserError(f"account {account.id!r}: {error}") from None
         return PendingAuthorization(account.id, authorization.url, authorization)
@@ -154,9 +159,16 @@ def _verify_and_save(config: Config, store: Store, account: Account, grant: Gran
     vault = require_vault(config, store, environ)
     vault.save(account.id, account.platform, grant)
     environ = os.environ if environ is None else environ
-    return Connected(account.id, account.platform, base, identity.handle or account.handle,
-                     identity.scopes or grant.scopes, grant.expires_at, grant.refresh_token is not None,
-                     tuple(variable for variable in account.credentials.values() if environ.get(variable)))
+    scopes = identity.scopes or grant.scopes
+    warnings = list(account.wing.scope_problems(scopes)[1]) if scopes else []
+    if not identity.handle:
+        warnings.insert(0, "the server would not let the new token read its own account, so whose it is was not "
+                           "checked (a server that checks only broad scopes, such as Takahē, needs "
+                           "`--broad-scopes`)")
+    return Connected(account.id, account.platform, base, identity.handle or account.handle, scopes,
+                     grant.expires_at, grant.refresh_token is not None,
+                     tuple(variable for variable in account.credentials.values() if environ.get(variable)),
+                     tuple(warnings))
 
 
 def _account(config: Config, account_id: str) -> Account:

@@ -20,6 +20,9 @@ from ..base import Rejected, RetryLater
 from .facts import ASSUMED_VERSION, POSTING_SCOPES, SETTLING_SCOPES
 
 CONNECT_SCOPES = (*POSTING_SCOPES, *SETTLING_SCOPES)
+# For servers that check only the broad scopes (Takahē 0.11: verify_credentials and an account's statuses need
+# "read" itself, not read:accounts): everything, read and write.
+BROAD_SCOPES = ("read", "write")
 OUT_OF_BAND = "urn:ietf:wg:oauth:2.0:oob"  # the page shows the code for the person to paste
 APP_NAME = "Stormcaller"
 APP_WEBSITE = None  # no website: the instance shows only the app's name
@@ -37,8 +40,8 @@ class Authorization:
     scopes: tuple[str, ...] = CONNECT_SCOPES
 
 
-def begin(base_url: str, *, timeout: float = 10.0) -> Authorization:
-    """Register the app and make the authorization page's URL.
+def begin(base_url: str, *, timeout: float = 10.0, scopes: tuple[str, ...] = CONNECT_SCOPES) -> Authorization:
+    """Register the app and make the authorization page's URL, asking for ``scopes``.
 
     :raises Rejected: the instance refuses to register the app (its words).
     :raises RetryLater: the instance cannot be reached.
@@ -46,20 +49,21 @@ def begin(base_url: str, *, timeout: float = 10.0) -> Authorization:
     base = base_url.rstrip("/")
     with requests.Session() as session:
         try:
-            client_id, secret = Mastodon.create_app(APP_NAME, scopes=list(CONNECT_SCOPES), redirect_uris=OUT_OF_BAND,
+            client_id, secret = Mastodon.create_app(APP_NAME, scopes=list(scopes), redirect_uris=OUT_OF_BAND,
                                                     website=APP_WEBSITE, api_base_url=base, request_timeout=timeout,
                                                     session=session)
         except MastodonError as error:
             raise RetryLater(f"Mastodon ({base}): could not register the app: {error}") from None
         except (KeyError, TypeError, ValueError):  # the answer had no client_id: the server refused
-            raise Rejected(f"Mastodon ({base}) refused to register the app: {_app_refusal(base, timeout)}") from None
+            raise Rejected(f"Mastodon ({base}) refused to register the app: {_app_refusal(base, timeout, scopes)}"
+                           ) from None
     client = _client(base, client_id, secret, timeout)
     try:
-        url = client.auth_request_url(redirect_uris=OUT_OF_BAND, scopes=list(CONNECT_SCOPES), force_login=True,
+        url = client.auth_request_url(redirect_uris=OUT_OF_BAND, scopes=list(scopes), force_login=True,
                                       allow_http=_loopback(base))
     except MastodonError as error:
         raise RetryLater(f"Mastodon ({base}): could not make the authorization page's address: {error}") from None
-    return Authorization(base, client_id, secret, url)
+    return Authorization(base, client_id, secret, url, scopes)
 
 
 def finish(authorization: Authorization, code: str, *, timeout: float = 10.0) -> Grant:
@@ -90,12 +94,12 @@ def _loopback(base: str) -> bool:
     return (urlsplit(base).hostname or "") in ("127.0.0.1", "localhost", "::1")
 
 
-def _app_refusal(base: str, timeout: float) -> str:
+def _app_refusal(base: str, timeout: float, scopes: tuple[str, ...] = CONNECT_SCOPES) -> str:
     """The words of the instance's refusal to register (asked again plainly: Mastodon.py drops them)."""
     try:
         answer = requests.post(f"{base}/api/v1/apps", timeout=timeout,
                                data={"client_name": APP_NAME, "redirect_uris": OUT_OF_BAND,
-                                     "scopes": " ".join(CONNECT_SCOPES)})
+                                     "scopes": " ".join(scopes)})
     except requests.RequestException as error:
         return str(error)
     return f"{answer.status_code} {server_words(answer.content, answer.headers.get('Content-Type', ''))}"
