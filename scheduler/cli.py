@@ -698,9 +698,9 @@ def accounts() -> None:
     """Check that each account can post, and connect accounts.
 
     \b
-      python run.py accounts check                 # log in to every account
+      python run.py accounts check        # log in to every account
       python run.py accounts connect network-mastodon
-      python run.py accounts key                   # a key for the tokens connect saves
+      python run.py accounts key          # a key for the tokens connect saves
     """
 
 
