@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 from cryptography.fernet import Fernet
 
-from project import StormProject
+from project import StormProject, campaign_text, soon
 from scheduler.cli import main
 from scheduler.sandbox.bluesky import BlueskyApp
 from scheduler.sandbox.core import Sandbox
@@ -342,3 +342,55 @@ def test_validate_takes_a_connected_account_for_one_with_credentials(tmp_path: P
     with Store(project.load_config().database_url) as store:
         require_vault(project.load_config(), store, environ).mark_dead("conn-mastodon", "revoked")
     assert "CONN_MASTODON_TOKEN not set" in run(project, "validate").output
+
+
+def test_the_rate_budget_is_held_against_the_posts_due_before_it_resets(project: StormProject,
+                                                                         sandbox: Sandbox) -> None:
+    app = sandbox.app("mastodon")
+    assert isinstance(app, MastodonApp)
+    app.set_limits(api_requests=5)  # the check itself spends two (the app's and the account's credentials)
+    posts = "".join(f'\n[[posts]]\ntext = "Wave {n} of the storm #FreeThemAll"\naccounts = ["org-mastodon"]\n'
+                    for n in range(4))
+    path = project.campaign("soon", campaign_text(soon(120), posts=posts))
+    assert run(project, "queue", str(path)).exit_code == 0
+    result = run(project, "accounts", "check", "org-mastodon")
+    assert result.exit_code == 0, result.output  # a warning: the posts wait for the reset, they are not lost
+    report = block(result.output, "org-mastodon")
+    assert "rate budget: 3 of 5 requests left until" in report
+    assert "4 post(s) pending, the first due" in report
+    assert "warning: 4 posts are due before the rate window resets" in report and "only 3 requests" in report
+
+
+def test_a_token_that_expires_before_the_storm_and_cannot_be_renewed_is_an_error(tmp_path: Path,
+                                                                                  sandbox: Sandbox) -> None:
+    url = sandbox.base_url("mastodon")
+    project = StormProject.create(tmp_path, config=f"""
+        [database]
+        url = "sqlite:///storm.db"
+
+        [[accounts]]
+        id = "conn-mastodon"
+        platform = "mastodon"
+        handle = "@conn_mastodon"
+        instance = "{url}"
+        credentials = {{ access_token = "CONN_MASTODON_TOKEN" }}
+        """)
+    path = project.campaign("later", campaign_text(
+        soon(3600), posts='[[posts]]\ntext = "Later #FreeThemAll"\naccounts = ["conn-mastodon"]\n'))
+    assert run(project, "queue", str(path)).exit_code == 0
+    token = sandbox.credentials("mastodon", "conn-mastodon")["access_token"]
+    environ = {"STORMCALLER_TOKEN_KEY": KEY}
+    soon_gone = Grant(access_token=token, expires_at=utcnow() + timedelta(minutes=30),
+                      extra={"credential": "access_token"})
+    with Store(project.load_config().database_url) as store:
+        require_vault(project.load_config(), store, environ).save("conn-mastodon", "mastodon", soon_gone)
+    result = run(project, "accounts", "check", environ=environ)
+    assert result.exit_code == 1
+    assert "before 1 of its pending posts are due" in result.output and "cannot be renewed" in result.output
+    renewable = Grant(access_token=token, refresh_token="r", expires_at=utcnow() + timedelta(minutes=30),
+                      extra={"credential": "access_token"})
+    with Store(project.load_config().database_url) as store:
+        require_vault(project.load_config(), store, environ).save("conn-mastodon", "mastodon", renewable)
+    renewed = run(project, "accounts", "check", environ=environ)
+    assert renewed.exit_code == 0, renewed.output
+    assert "renewed by itself" in renewed.output
