@@ -13,15 +13,16 @@ The steps are functions the CLI calls between its prompts; none prints or return
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Mapping
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlencode
 
 from ..config import Account, Config
 from ..platforms.base import PublishError
 from ..problems import UserError
 from ..store import Store
+from ..timing import utcnow
 from ..tokens import Grant
 from .accounts import same_handle
 from .credentials import grant_credential, require_vault
@@ -145,7 +146,8 @@ def _verify_and_save(config: Config, store: Store, account: Account, grant: Gran
                      environ: Mapping[str, str] | None) -> Connected:
     base = server_of(account, config)
     credentials = {grant_credential(account.wing, grant): grant.access_token}
-    publisher = account.wing.create_publisher(credentials, handle=account.handle, base_url=base, timeout=timeout)
+    publisher = account.wing.create_publisher(credentials, handle=account.handle, timeout=timeout,
+                                              base_url=base if account.sandbox else account.instance)  # as the daemon
     try:
         identity = publisher.whoami()
     except PublishError as error:
@@ -189,44 +191,33 @@ def _x_oauth() -> Any:
     return oauth
 
 
-def _x_client(account: Account, environ: Mapping[str, str] | None) -> tuple[str, str | None]:
+def _begin_x(account: Account, config: Config, base: str, redirect_uri: str,
+             environ: Mapping[str, str] | None) -> PendingAuthorization:
+    oauth = _x_oauth()
     values = account.credential_values(environ)
-    client_id = values.get("client_id")
-    if not client_id:
+    if not values.get("client_id"):
         variable = account.credentials.get("client_id")
         raise UserError(f"account {account.id!r}: connecting an X account needs the OAuth 2.0 client id of your X "
                         "app: " + (f"export {variable}" if variable else
                                    "add client_id = \"X_CLIENT_ID\" (and client_secret = \"X_CLIENT_SECRET\" for a "
                                    "confidential app) to its credentials in config.toml and export them"))
-    return client_id, values.get("client_secret")
-
-
-def _begin_x(account: Account, config: Config, base: str, redirect_uri: str,
-             environ: Mapping[str, str] | None) -> PendingAuthorization:
-    oauth = _x_oauth()
-    client_id, client_secret = _x_client(account, environ)
-    sandbox_base = base if account.sandbox else None
-    url, state, verifier = oauth.authorization_url(client_id, redirect_uri, base_url=sandbox_base)
-    return PendingAuthorization(account.id, url, {"client_id": client_id, "client_secret": client_secret,
-                                                  "redirect_uri": redirect_uri, "state": state, "verifier": verifier,
-                                                  "base_url": sandbox_base})
+    client = oauth.XClient(values["client_id"], values.get("client_secret") or None)
+    sandbox_base = base if account.sandbox else None  # a sandbox account authorizes at the sandbox
+    asked = oauth.authorization_url(client, redirect_uri, base_url=sandbox_base)
+    return PendingAuthorization(account.id, asked.url, {"client": client, "redirect_uri": redirect_uri,
+                                                        "state": asked.state, "verifier": asked.code_verifier,
+                                                        "base_url": sandbox_base})
 
 
 def _finish_x(pending: PendingAuthorization, answer: str, timeout: float) -> Grant:
+    """The grant for what the person pasted: the address X sent the browser to (its state is checked), or
+    the code alone."""
     oauth = _x_oauth()
     state = pending.state
-    code = answer.strip()
-    if "?" in code or code.startswith("http"):
-        query = parse_qs(urlsplit(code).query)
-        if query.get("state", [""])[0] != state["state"]:
-            raise UserError(f"account {pending.account_id!r}: the address pasted is not the answer to this "
-                            "authorization (its state differs); run the command again and paste the address the "
-                            "browser shows after you approve")
-        if "error" in query:
-            raise UserError(f"account {pending.account_id!r}: X answered {query['error'][0]}; nothing was saved")
-        code = query.get("code", [""])[0]
-    from ..timing import utcnow
-
-    grant: Grant = oauth.exchange_code(state["client_id"], state["client_secret"], state["redirect_uri"], code,
-                                       state["verifier"], base_url=state["base_url"], timeout=timeout, clock=utcnow)
-    return grant
+    callback = answer.strip()
+    if "=" not in callback:  # the code alone
+        callback = "?" + urlencode({"code": callback, "state": state["state"]})
+    grant: Grant = oauth.exchange_code(state["client"], state["redirect_uri"], callback, state=state["state"],
+                                       code_verifier=state["verifier"], base_url=state["base_url"], timeout=timeout,
+                                       clock=utcnow)
+    return replace(grant, extra={**grant.extra, "credential": "user_token"})

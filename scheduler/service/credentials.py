@@ -21,7 +21,7 @@ def grant_credential(wing: Platform[Any], grant: Grant) -> str:
     if named:
         return named
     single = [names[0] for names in wing.credential_sets if len(names) == 1]
-    return single[-1] if single else "access_token"
+    return single[0] if single else "access_token"
 
 
 def vault_if_keyed(config: Config, store: Store, environ: Mapping[str, str] | None = None) -> TokenVault | None:
