@@ -143,3 +143,49 @@ def test_bluesky_connect_refuses_a_wrong_app_password_in_blueskys_words(project:
     assert result.exit_code == 1
     assert "Invalid identifier or password" in result.output and other not in result.output
     assert saved(project, "org-bluesky") is None
+
+
+def test_a_set_variable_wins_over_the_connection_and_connect_says_so(project: StormProject,
+                                                                     sandbox: Sandbox) -> None:
+    password = sandbox.credentials("bluesky", "org-bluesky")["app_password"]
+    result = run(project, "accounts", "connect", "org-bluesky", input=password + "\n",
+                 environ={**ENV, "ORG_BLUESKY_APP_PASSWORD": "set-elsewhere"})
+    assert result.exit_code == 0, result.output
+    assert "ORG_BLUESKY_APP_PASSWORD is set and wins over the saved token" in result.output
+
+
+def test_x_connect_with_pkce_at_the_x_sandbox(tmp_path: Path) -> None:
+    """X's branch of connect, through platforms.x.oauth (from the X OAuth 2.0 work): the sandbox's authorize
+    page approves as the account and redirects; the address is pasted back."""
+    oauth = pytest.importorskip("scheduler.platforms.x.oauth", reason="platforms/x/oauth.py is not in this tree")
+    from scheduler.sandbox.x import XApp
+
+    x_oauth = pytest.importorskip("scheduler.sandbox.x_oauth")
+    app = XApp()
+    with Sandbox([app]) as running:
+        client = app.oauth.register_client()  # type: ignore[attr-defined]
+        project = StormProject.create(tmp_path, config=f"""
+            [database]
+            url = "sqlite:///storm.db"
+
+            [sandbox]
+            x = "{running.base_url('x')}"
+
+            [[accounts]]
+            id = "org-x"
+            platform = "x"
+            handle = "@acct_one"
+            credentials = {{ client_id = "ORG_X_CLIENT_ID" }}
+            sandbox = true
+            """)
+        environ = {**ENV, "ORG_X_CLIENT_ID": client.client_id}
+        config = project.load_config()
+        with Store(config.database_url) as store:
+            pending = service.begin_connect(config, store, "org-x", environ=environ)
+            answer = requests.get(pending.url, params={x_oauth.SANDBOX_ACCOUNT_PARAMETER: "acct_one"},
+                                  allow_redirects=False, timeout=10)
+            connected = service.finish_connect(config, store, pending, answer.headers["Location"], environ=environ)
+            stored = require_vault(config, store, environ).load("org-x")
+    assert connected.handle == "acct_one" and set(connected.scopes) == set(oauth.SCOPES)
+    assert connected.refreshable and not connected.shadowed_by
+    assert stored is not None and stored.grant.refresh_token

@@ -169,7 +169,8 @@ def _verify_and_save(config: Config, store: Store, account: Account, grant: Gran
                            "`--broad-scopes`)")
     return Connected(account.id, account.platform, base, identity.handle or account.handle, scopes,
                      grant.expires_at, grant.refresh_token is not None,
-                     tuple(variable for variable in account.credentials.values() if environ.get(variable)),
+                     tuple(variable for name, variable in account.credentials.items()
+                           if name == grant_credential(account.wing, grant) and environ.get(variable)),
                      tuple(warnings))
 
 
