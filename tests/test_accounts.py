@@ -394,3 +394,31 @@ def test_a_token_that_expires_before_the_storm_and_cannot_be_renewed_is_an_error
     renewed = run(project, "accounts", "check", environ=environ)
     assert renewed.exit_code == 0, renewed.output
     assert "renewed by itself" in renewed.output
+
+
+def test_an_account_that_names_no_variable_uses_its_connection_and_a_dead_one_is_named(
+        tmp_path: Path, sandbox: Sandbox) -> None:
+    """Connected only (as an X client_id account is): no variable stands in for the grant."""
+    project = StormProject.create(tmp_path, config=f"""
+        [database]
+        url = "sqlite:///storm.db"
+
+        [[accounts]]
+        id = "only-connected"
+        platform = "mastodon"
+        handle = "@only_connected"
+        instance = "{sandbox.base_url('mastodon')}"
+        """)
+    token = sandbox.credentials("mastodon", "only-connected")["access_token"]
+    environ = {"STORMCALLER_TOKEN_KEY": KEY}
+    with Store(project.load_config().database_url) as store:
+        require_vault(project.load_config(), store, environ).save("only-connected", "mastodon", Grant(token))
+    result = run(project, "accounts", "check", environ=environ)
+    assert result.exit_code == 0, result.output
+    assert "credentials from connected (sealed in the database)" in result.output
+    with Store(project.load_config().database_url) as store:
+        require_vault(project.load_config(), store, environ).mark_dead("only-connected", "X refused to refresh it")
+    dead = run(project, "accounts", "check", environ=environ)
+    assert dead.exit_code == 1
+    assert "the connection saved for it can no longer be used: X refused to refresh it" in dead.output
+    assert "accounts connect only-connected" in dead.output

@@ -21,7 +21,7 @@ from ..problems import Problem, UserError
 from ..store import Store
 from ..timing import utcnow
 from ..tokens import StoredGrant
-from .credentials import stored_grant, vault_if_keyed
+from .credentials import grant_credential, stored_grant, vault_if_keyed
 
 if TYPE_CHECKING:
     from ..sandbox.link import SandboxLink
@@ -122,9 +122,10 @@ def check_account(account: Account, config: Config, make_publisher: PublisherMak
     base = AccountReport(account.id, account.platform, destination(account, config), expected_handle=expected)
     found = _Findings()
     missing = () if account.sandbox else tuple(account.missing_variables(environ))
-    source = _source(account, missing, grant)
-    base = replace(base, missing_variables=missing, source=source)
-    if missing and not _usable(grant):
+    relies_on_grant = not account.sandbox and grant is not None and (
+        bool(missing) or grant_credential(account.wing, grant.grant) not in account.credentials)
+    base = replace(base, missing_variables=missing, source=_source(account, relies_on_grant and _usable(grant)))
+    if (missing and not _usable(grant)) or (relies_on_grant and grant is not None and grant.dead):
         found.error(*_missing_words(account, missing, grant, vault_open, config.settings.tokens.key_variable))
         return _report(base, None, found)
     identity = _log_in(account, make_publisher, found)
@@ -141,10 +142,10 @@ def _usable(grant: StoredGrant | None) -> bool:
     return grant is not None and not grant.dead
 
 
-def _source(account: Account, missing: tuple[str, ...], grant: StoredGrant | None) -> str:
+def _source(account: Account, connected: bool) -> str:
     if account.sandbox:
         return "the sandbox"
-    if missing and _usable(grant):
+    if connected:
         return "connected (sealed in the database)"
     return "environment variables " + ", ".join(account.credentials.values()) if account.credentials else ""
 
@@ -156,8 +157,9 @@ def _missing_words(account: Account, missing: tuple[str, ...], grant: StoredGran
     listed = ", ".join(f"{variable} ({names.get(variable, 'credential')})" for variable in missing)
     connect = f"`python run.py accounts connect {account.id}`"
     if grant is not None and grant.dead:
-        return (f"environment variable {listed} is not set, and the connection saved for it can no longer be "
-                f"used: {grant.dead}", f"connect it again with {connect}, or export {', '.join(missing)}")
+        unset = f"environment variable {listed} is not set, and " if missing else ""
+        return (f"{unset}the connection saved for it can no longer be used: {grant.dead}",
+                f"connect it again with {connect}" + (f", or export {', '.join(missing)}" if missing else ""))
     if not account.credentials:
         return ("no credentials are named for this account", f"add credentials = {{ ... }} for {account.id!r} in "
                 f"config.toml naming environment variables, or run {connect}")
