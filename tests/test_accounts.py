@@ -422,3 +422,34 @@ def test_an_account_that_names_no_variable_uses_its_connection_and_a_dead_one_is
     assert dead.exit_code == 1
     assert "the connection saved for it can no longer be used: X refused to refresh it" in dead.output
     assert "accounts connect only-connected" in dead.output
+
+
+def test_check_account_as_the_preflight_calls_it_finds_the_connection_through_the_daemons_factory(
+        tmp_path: Path, sandbox: Sandbox) -> None:
+    """The daemon's preflight passes only its publisher maker: a connected account is ok through it, and the
+    same account without a connection names its unset variable."""
+    from scheduler.service.accounts import check_account
+    from scheduler.service.daemon import publisher_factory
+
+    project = StormProject.create(tmp_path, config=f"""
+        [database]
+        url = "sqlite:///storm.db"
+
+        [[accounts]]
+        id = "conn-mastodon"
+        platform = "mastodon"
+        handle = "@conn_mastodon"
+        instance = "{sandbox.base_url('mastodon')}"
+        credentials = {{ access_token = "CONN_MASTODON_TOKEN_UNSET" }}
+        """)
+    config = project.load_config()
+    account = config.accounts["conn-mastodon"]
+    with Store(config.database_url) as store:
+        vault = require_vault(config, store, {"STORMCALLER_TOKEN_KEY": KEY})
+        without = check_account(account, config, publisher_factory(config, store, dry_run=False, vault=vault))
+        assert without.problem == "environment variable CONN_MASTODON_TOKEN_UNSET (access_token) is not set"
+        token = sandbox.credentials("mastodon", "conn-mastodon")["access_token"]
+        vault.save("conn-mastodon", "mastodon", Grant(token, extra={"credential": "access_token"}))
+        report = check_account(account, config, publisher_factory(config, store, dry_run=False, vault=vault))
+    assert report.ok, report
+    assert report.identity is not None and report.identity.handle.startswith("conn_mastodon@")

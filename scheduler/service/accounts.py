@@ -125,10 +125,13 @@ def check_account(account: Account, config: Config, make_publisher: PublisherMak
     relies_on_grant = not account.sandbox and grant is not None and (
         bool(missing) or grant_credential(account.wing, grant.grant) not in account.credentials)
     base = replace(base, missing_variables=missing, source=_source(account, relies_on_grant and _usable(grant)))
-    if (missing and not _usable(grant)) or (relies_on_grant and grant is not None and grant.dead):
-        found.error(*_missing_words(account, missing, grant, vault_open, config.settings.tokens.key_variable))
+    unusable = _missing_words(account, missing, grant, vault_open, config.settings.tokens.key_variable)
+    if relies_on_grant and grant is not None and grant.dead:
+        found.error(*unusable)
         return _report(base, None, found)
-    identity = _log_in(account, make_publisher, found)
+    # With variables unset, the publisher may still be made from a connection the caller did not pass (the
+    # daemon's factory reads the vault): only a publisher that cannot be made means the secret is missing.
+    identity = _log_in(account, make_publisher, found, unusable if missing else None)
     if identity is not None:
         _hold_identity(account, identity, expected, found)
         _hold_expiry(account, identity, grant, pending, now, found)
@@ -170,12 +173,16 @@ def _missing_words(account: Account, missing: tuple[str, ...], grant: StoredGran
     return problem, advice
 
 
-def _log_in(account: Account, make_publisher: PublisherMaker, found: _Findings) -> Identity | None:
+def _log_in(account: Account, make_publisher: PublisherMaker, found: _Findings,
+            missing: tuple[str, str] | None) -> Identity | None:
     try:
         publisher = make_publisher(account.id)
     except ValueError as error:  # incomplete credentials: the message names what is missing
-        found.error(str(error), f"set the credentials of account {account.id!r} (see config.toml) and export "
-                                "their environment variables")
+        if missing is not None:  # the variables that are unset, and what to do
+            found.error(*missing)
+        else:
+            found.error(str(error), f"set the credentials of account {account.id!r} (see config.toml) and export "
+                                    "their environment variables")
         return None
     try:
         return publisher.whoami()
