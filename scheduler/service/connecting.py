@@ -13,7 +13,7 @@ The steps are functions the CLI calls between its prompts; none prints or return
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Mapping
 from urllib.parse import urlencode
@@ -52,7 +52,7 @@ class PendingAuthorization:
 
     account_id: str
     url: str
-    state: Any
+    state: Any = field(repr=False)
 
 
 def server_of(account: Account, config: Config) -> str:
