@@ -453,3 +453,29 @@ def test_check_account_as_the_preflight_calls_it_finds_the_connection_through_th
         report = check_account(account, config, publisher_factory(config, store, dry_run=False, vault=vault))
     assert report.ok, report
     assert report.identity is not None and report.identity.handle.startswith("conn_mastodon@")
+
+
+def test_a_takahe_like_sandbox_checks_scopes_as_takahe_does(tmp_path: Path) -> None:
+    """As the real Takahē answers in test_real_accounts: the four narrow scopes post, but verify_credentials
+    wants the broad "read" and the app's scopes are not named."""
+    app = MastodonApp.takahe_like()
+    with Sandbox([app]) as running:
+        project = StormProject.create(tmp_path, config=f"""
+            [database]
+            url = "sqlite:///storm.db"
+
+            [sandbox]
+            mastodon = "{running.base_url('mastodon')}"
+
+            [[accounts]]
+            id = "tk"
+            platform = "mastodon"
+            handle = "@tk"
+            sandbox = true
+            """)
+        running.credentials("mastodon", "tk")
+        assert "logged in as tk@" in run(project, "accounts", "check").output  # read write: the default
+        app.restrict_token("tk", ("write:statuses", "write:media", "read:accounts", "read:statuses"))
+        narrow = run(project, "accounts", "check")
+    assert narrow.exit_code == 0, narrow.output
+    assert "would not say whose credential this is" in narrow.output and "scopes:" not in narrow.output

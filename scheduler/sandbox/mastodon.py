@@ -25,7 +25,11 @@ turns them all on:
   (an injected rate-limit fault still answers 429, as a proxy in front would, without the headers);
 - ``synchronous_media``: ``POST /api/v2/media`` always answers 200 with the ``url``, never 202;
 - ``move_attached_media``: a media id already attached to a status can be attached again and moves to the
-  new status (Takahē looks attachments up by id alone), instead of Mastodon's 422.
+  new status (Takahē looks attachments up by id alone), instead of Mastodon's 422;
+- ``broad_scopes``: ``verify_credentials`` needs the broad ``read`` scope itself (``read:accounts`` is not
+  enough), a token without the scope an endpoint needs is
+  answered ``403 {"error": "out_of_scope_for_token"}``, and ``/api/v1/apps/verify_credentials`` names no
+  ``scopes`` (Takahē 0.11: ``api/decorators.py`` ``scope_required``, ``api/views/apps.py``).
 
 Facts used here come from ``docs/platform-facts.md`` (Mastodon section) and Mastodon's source
 (``PostStatusService``, ``StatusLengthValidator``, ``config/initializers/rack_attack.rb``); each one is
@@ -34,6 +38,7 @@ a named constant below.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import io
 import itertools
@@ -109,13 +114,14 @@ DEFAULT_TOKEN_SCOPES = ("read", "write")
 #: The scope each endpoint needs (Mastodon 4.3's controllers: ``doorkeeper_authorize!``); a token holding the
 #: parent scope (``read``, ``write``) holds every scope under it. ``/api/v1/apps/verify_credentials`` needs a
 #: valid token only.
-ENDPOINT_SCOPES: tuple[tuple[str, str, str], ...] = (
+ENDPOINT_SCOPES: tuple[tuple[str, str, str], ...] = (  # (method, path pattern, scope): the first match counts
     ("GET", "/api/v1/accounts/verify_credentials", "read:accounts"),
-    ("GET", "/api/v1/accounts/", "read:accounts"),
+    ("GET", "/api/v1/accounts/*/statuses", "read:statuses"),
+    ("GET", "/api/v1/accounts/*", "read:accounts"),
     ("POST", "/api/v2/media", "write:media"),
-    ("GET", "/api/v1/media/", "write:media"),
+    ("GET", "/api/v1/media/*", "write:media"),
     ("POST", "/api/v1/statuses", "write:statuses"),
-    ("GET", "/api/v1/statuses/", "read:statuses"),
+    ("GET", "/api/v1/statuses/*", "read:statuses"),
 )
 
 #: ``GET /api/v1/accounts/:id/statuses``: ``limit`` defaults to 20 and is at most twice that
@@ -130,6 +136,7 @@ PAGINATION_PARAMS = ("limit", "pinned", "tagged", "only_media", "exclude_replies
 # templates/404.html and 500.html), for html_errors --------------------------------------------------
 TAKAHE_BAD_TOKEN = "Invalid Bearer token"  # HttpResponse(..., status=400): text/html, no markup
 TAKAHE_NO_TOKEN = "identity_token_required"
+TAKAHE_OUT_OF_SCOPE = "out_of_scope_for_token"
 TAKAHE_TOO_LONG = "Status is too long"
 TAKAHE_EMPTY = "Status is empty"
 TAKAHE_NOT_FOUND_PAGE = """<!DOCTYPE html>
@@ -168,9 +175,9 @@ TAKAHE_SERVER_ERROR_PAGE = """<!DOCTYPE html>
 #: The behaviour options of each flavour (see the module docstring).
 FLAVORS: dict[str, dict[str, bool]] = {
     "mastodon": {"ignore_idempotency_key": False, "html_errors": False, "rate_limit_headers": True,
-                 "synchronous_media": False, "move_attached_media": False},
+                 "synchronous_media": False, "move_attached_media": False, "broad_scopes": False},
     "takahe": {"ignore_idempotency_key": True, "html_errors": True, "rate_limit_headers": False,
-               "synchronous_media": True, "move_attached_media": True},
+               "synchronous_media": True, "move_attached_media": True, "broad_scopes": True},
 }
 
 # --- sandbox behaviour (not Mastodon facts) ---------------------------------------------------------
@@ -285,8 +292,8 @@ TOKEN = web.RequestKey("token", str)  # the bearer token of an authenticated req
 def _needed_scope(method: str, path: str) -> str | None:
     """The scope ``ENDPOINT_SCOPES`` names for this request (the first that matches), None when any valid
     token will do."""
-    for wanted_method, prefix, scope in ENDPOINT_SCOPES:
-        if method == wanted_method and (path == prefix or (prefix.endswith("/") and path.startswith(prefix))):
+    for wanted_method, pattern, scope in ENDPOINT_SCOPES:
+        if method == wanted_method and fnmatch.fnmatchcase(path.rstrip("/"), pattern):
             return scope
     return None
 
@@ -313,7 +320,8 @@ class MastodonApp:
                  html_errors: bool | None = None,
                  rate_limit_headers: bool | None = None,
                  synchronous_media: bool | None = None,
-                 move_attached_media: bool | None = None) -> None:
+                 move_attached_media: bool | None = None,
+                 broad_scopes: bool | None = None) -> None:
         if flavor not in FLAVORS:
             raise ValueError(f"unknown Mastodon sandbox flavor {flavor!r}; known: {', '.join(FLAVORS)}")
         preset = FLAVORS[flavor]
@@ -326,6 +334,7 @@ class MastodonApp:
         self.rate_limit_headers = _choose(rate_limit_headers, preset["rate_limit_headers"])
         self.synchronous_media = _choose(synchronous_media, preset["synchronous_media"])
         self.move_attached_media = _choose(move_attached_media, preset["move_attached_media"])
+        self.broad_scopes = _choose(broad_scopes, preset["broad_scopes"])
         self._lock = threading.Lock()  # credentials() runs in the caller's thread, handlers on the loop
         self._accounts_by_token: dict[str, _Account] = {}
         self._accounts_by_name: dict[str, _Account] = {}
@@ -501,8 +510,10 @@ class MastodonApp:
             account = self._accounts_by_token.get(token)
         if account is not None:
             needed = _needed_scope(request.method, request.path)
+            if self.broad_scopes and request.path == "/api/v1/accounts/verify_credentials":
+                needed = "read"  # Takahē: scope_required("read"), where Mastodon takes read:accounts
             if needed is not None and not _grants(self.token_scopes(token), needed):
-                return _error(OUTSIDE_SCOPES, 403)
+                return _error(TAKAHE_OUT_OF_SCOPE if self.broad_scopes else OUTSIDE_SCOPES, 403)
             request[ACCOUNT] = account
             request[VIEWER] = account.id
             request[TOKEN] = token
@@ -593,10 +604,12 @@ class MastodonApp:
 
     async def _app_credentials(self, request: web.Request) -> web.Response:
         """``GET /api/v1/apps/verify_credentials``: the token's application, with ``scopes`` (Mastodon 4.3)."""
-        return web.json_response({"id": "1", "name": "Stormcaller sandbox", "website": None,
-                                  "scopes": list(self.token_scopes(request[TOKEN])),
-                                  "redirect_uri": "urn:ietf:wg:oauth:2.0:oob",
-                                  "redirect_uris": ["urn:ietf:wg:oauth:2.0:oob"]})
+        body: dict[str, Any] = {"id": "1", "name": "Stormcaller sandbox", "website": None,
+                                "redirect_uri": "urn:ietf:wg:oauth:2.0:oob",
+                                "redirect_uris": ["urn:ietf:wg:oauth:2.0:oob"]}
+        if not self.broad_scopes:  # Mastodon 4.3 names them; Takahē does not
+            body["scopes"] = list(self.token_scopes(request[TOKEN]))
+        return web.json_response(body)
 
     # --- OAuth: app registration and the authorization code (Doorkeeper, out of band) ------------
     def sign_in(self, handle: str) -> None:
