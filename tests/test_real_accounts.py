@@ -170,3 +170,20 @@ def test_takahe_connect_with_its_own_authorization_page(tmp_path: Path, takahe: 
     assert "credentials from connected (sealed in the database)" in result.output
     assert stored.grant.access_token not in result.output
     assert ("logged in as hail@" if broad else "would not say whose credential this is") in result.output
+
+
+def test_pds_connect_checks_the_app_password_on_the_real_pds(tmp_path: Path, pds: dict[str, Any]) -> None:
+    alice, bob = pds["accounts"][:2]
+    project = StormProject.create(tmp_path, config=f'[database]\nurl = "sqlite:///storm.db"\n'
+                                                   f'{pds_account(pds["pdsUrl"], alice["handle"])}')
+    environ = {"STORMCALLER_TOKEN_KEY": new_key(), "PDS_APP_PASSWORD": ""}
+    runner = CliRunner()
+    args = ["--config", str(project.config_path), "accounts", "connect", "pds"]
+    refused = runner.invoke(main, args, env=environ, input=bob["appPassword"] + "\n")
+    assert refused.exit_code == 1 and "Invalid identifier or password" in refused.output
+    connected = runner.invoke(main, args, env=environ, input=alice["appPassword"] + "\n")
+    assert connected.exit_code == 0, connected.output
+    assert f"connected pds as {alice['handle']}" in connected.output
+    assert alice["appPassword"] not in connected.output and bob["appPassword"] not in refused.output
+    checked = runner.invoke(main, ["--config", str(project.config_path), "accounts", "check"], env=environ)
+    assert checked.exit_code == 0 and "connected (sealed in the database)" in checked.output
