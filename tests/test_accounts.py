@@ -479,3 +479,23 @@ def test_a_takahe_like_sandbox_checks_scopes_as_takahe_does(tmp_path: Path) -> N
         narrow = run(project, "accounts", "check")
     assert narrow.exit_code == 0, narrow.output
     assert "would not say whose credential this is" in narrow.output and "scopes:" not in narrow.output
+
+
+def test_the_sandbox_admin_routes_break_accounts_from_another_process(project: StormProject,
+                                                                      sandbox: Sandbox) -> None:
+    """A dress rehearsal's sandbox (``python run.py sandbox``) is told over HTTP what the accounts did wrong."""
+    import requests
+
+    mastodon, bluesky = sandbox.base_url("mastodon"), sandbox.base_url("bluesky")
+    assert requests.post(f"{mastodon}/_sandbox/mastodon/scopes", params={"account": "org-mastodon",
+                                                                         "scopes": "read,write:statuses"},
+                         timeout=5).ok
+    assert requests.post(f"{bluesky}/_sandbox/bluesky/revoke", params={"account": "org-bluesky"}, timeout=5).ok
+    assert requests.post(f"{mastodon}/_sandbox/mastodon/nonsense", params={"account": "x"},
+                         timeout=5).status_code == 404
+    result = run(project, "accounts", "check", "org-mastodon", "org-bluesky")
+    assert result.exit_code == 1
+    assert "the token lacks write:media" in block(result.output, "org-mastodon")
+    assert "Invalid identifier or password" in block(result.output, "org-bluesky")
+    requests.post(f"{mastodon}/_sandbox/mastodon/revoke", params={"account": "org-mastodon"}, timeout=5)
+    assert "The access token was revoked" in run(project, "accounts", "check", "org-mastodon").output

@@ -61,7 +61,7 @@ from aiohttp import web
 from PIL import Image as PILImage
 
 from scheduler.tid import is_record_key, new_tid
-from scheduler.sandbox.core import RECEIVED_AT, AcceptedMedia, AcceptedPost, Sandbox
+from scheduler.sandbox.core import ADMIN_PREFIX, RECEIVED_AT, AcceptedMedia, AcceptedPost, Sandbox
 
 PLATFORM = "bluesky"
 XRPC_PREFIX = "/xrpc/"
@@ -319,7 +319,23 @@ class BlueskyApp:
                 return error.response()
 
         app.router.add_route("*", XRPC_PREFIX + "{nsid}", dispatch)
+        app.router.add_post(ADMIN_PREFIX + "bluesky/{what}", self._admin)
         return app
+
+    async def _admin(self, request: web.Request) -> web.Response:
+        """What accounts do wrong, from another process (a dress rehearsal, ``python run.py sandbox``):
+        ``POST /_sandbox/bluesky/revoke?account=ID`` (its app password), ``.../hand-out?account=ID&of=OTHER_ID``."""
+        query, what = request.query, request.match_info["what"]
+        account = query.get("account", "")
+        if not account:
+            return web.json_response({"error": "give ?account=<account id>"}, status=400)
+        if what == "revoke":
+            self.revoke_app_password(account)
+        elif what == "hand-out" and query.get("of"):
+            self.hand_out_password_of(account, query["of"])
+        else:
+            return web.json_response({"error": "known: revoke, hand-out?of=<account id>"}, status=404)
+        return web.json_response({"done": what, "account": account})
 
     def credentials(self, account_id: str) -> dict[str, str]:
         with self._lock:

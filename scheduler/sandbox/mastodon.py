@@ -417,6 +417,7 @@ class MastodonApp:
         app.router.add_post("/api/v1/apps", self._create_app)
         app.router.add_get("/oauth/authorize", self._authorize)
         app.router.add_post("/oauth/token", self._token)
+        app.router.add_post(ADMIN_PREFIX + "mastodon/{what}", self._admin)
         app.router.add_get("/api/v1/accounts/{id}", self._get_account)
         app.router.add_get("/api/v1/accounts/{id}/statuses", self._account_statuses)
         app.router.add_post("/api/v2/media", self._upload_media)
@@ -601,6 +602,25 @@ class MastodonApp:
                           "fields": [], "follow_requests_count": 0, "indexable": False}
         body["role"] = {"id": "-99", "name": "", "color": "", "permissions": "65536", "highlighted": False}
         return web.json_response(body)
+
+    async def _admin(self, request: web.Request) -> web.Response:
+        """What accounts do wrong, from another process (a dress rehearsal, ``python run.py sandbox``):
+        ``POST /_sandbox/mastodon/revoke?account=ID``, ``.../scopes?account=ID&scopes=read,write:statuses``,
+        ``.../hand-out?account=ID&of=OTHER_ID``."""
+        query, what = request.query, request.match_info["what"]
+        account = query.get("account", "")
+        if not account:
+            return _error("give ?account=<account id>", 400)
+        self.credentials(account)
+        if what == "revoke":
+            self.revoke_token(account, keep_handing_out=True)
+        elif what == "scopes":
+            self.restrict_token(account, tuple(scope for scope in query.get("scopes", "").split(",") if scope))
+        elif what == "hand-out" and query.get("of"):
+            self.hand_out_token_of(account, query["of"])
+        else:
+            return _error("known: revoke, scopes?scopes=a,b, hand-out?of=<account id>", 404)
+        return web.json_response({"done": what, "account": account})
 
     async def _app_credentials(self, request: web.Request) -> web.Response:
         """``GET /api/v1/apps/verify_credentials``: the token's application, with ``scopes`` (Mastodon 4.3)."""
