@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import signal
 import sys
 import threading
@@ -154,7 +155,8 @@ def validate(obj: Context, files: tuple[Path, ...], online: bool) -> None:
     \b
     With no FILES, checks every campaigns/*.toml. The files are also checked
     together and against the posts already queued in the database (nothing
-    may go out twice). Exit status 1 if any error.
+    may go out twice). With --online, each account the campaigns use is also
+    logged in to, as `accounts check` does. Exit status 1 if any error.
       python run.py validate campaigns/free-palestinian-students.toml
     """
     paths = list(files) or sorted((obj.config.root / "campaigns").glob("*.toml"))
@@ -163,6 +165,8 @@ def validate(obj: Context, files: tuple[Path, ...], online: bool) -> None:
     problems = _apply_online(obj, online)
     campaigns, found = service.validate(paths, obj.config, obj.database or obj.config.database_url)
     problems += found
+    if online:  # log in to every account the campaigns use, as `accounts check` does
+        problems += _online_account_problems(obj, campaigns)
     show_problems(problems)
     error_count = sum(p.is_error for p in problems)
     checked = {str(path) for path in paths}
@@ -182,6 +186,16 @@ def validate(obj: Context, files: tuple[Path, ...], online: bool) -> None:
             f"({error_count - in_files} in {', '.join(elsewhere)}, {in_files} in {len(paths)} campaign file(s))"
             if elsewhere else f"in {len(paths)} file(s)"))
         sys.exit(1)
+
+
+def _online_account_problems(obj: Context, campaigns: list[Any]) -> list[Problem]:
+    used = sorted({account for campaign in campaigns for post in campaign.spec.posts for account in post.accounts
+                   if account in obj.config.accounts})
+    if not used:
+        return []
+    with obj.store() as store:
+        reports = service.check_configured_accounts(obj.config, store, used)
+    return service.account_problems(reports, obj.config, skip_missing=True)
 
 
 # --- plan ------------------------------------------------------------------------------------------
@@ -676,3 +690,136 @@ def sandbox(obj: Context, host: str, ports: tuple[tuple[str, int], ...], latency
     stop.wait()
     running.stop()
     console.print(f"stopped; it had accepted {len(running.posts())} post(s)")
+
+
+# --- accounts --------------------------------------------------------------------------------------
+@main.group()
+def accounts() -> None:
+    """Check that each account can post, and connect accounts.
+
+    \b
+      python run.py accounts check        # log in to every account
+      python run.py accounts connect network-mastodon
+      python run.py accounts key          # a key for the tokens connect saves
+    """
+
+
+@accounts.command("check")
+@click.argument("account_ids", nargs=-1, metavar="[ID]...")
+@click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
+@click.pass_obj
+@reports_user_errors
+def accounts_check(obj: Context, account_ids: tuple[str, ...], as_json: bool) -> None:
+    """Log in to each account (or those named) and read who it is, without posting.
+
+    \b
+    For each account: ok, or the platform's own words and what to do; the
+    host its credentials are sent to; the handle the credential belongs to;
+    its scopes, expiry and rate budget against its pending posts. Exit
+    status 1 if any account is broken.
+      python run.py accounts check
+      python run.py accounts check network-mastodon --json
+    """
+    with obj.store() as store:
+        reports = service.check_configured_accounts(obj.config, store, account_ids or None)
+    if as_json:
+        click.echo(json.dumps([report.as_json() for report in reports], indent=2))
+    else:
+        show_account_reports(reports)
+    if any(not report.ok for report in reports):
+        sys.exit(1)
+
+
+def show_account_reports(reports: list[service.AccountReport]) -> None:
+    """One block per account, wrapped to the terminal: readable at 80 columns."""
+    for report in reports:
+        status = "[green]ok[/]" if report.ok else "[red]broken[/]"
+        say(f"{status} [bold]{_escape(report.account_id)}[/] ({service.display_name(report.platform)}): "
+            f"credentials go to {_escape(report.host)}", indent="    ")
+        identity = report.identity
+        if identity is not None and identity.handle:
+            user = f" (id {identity.user_id})" if identity.user_id else ""
+            say(f"  logged in as {_escape(identity.handle)}{user}; expected {_escape(report.expected_handle)}",
+                indent="    ")
+        if report.source:
+            say(f"  credentials from {_escape(report.source)}", indent="    ")
+        for note in report.notes:
+            say(f"  {_escape(note)}", indent="    ")
+        if report.problem:
+            say(f"  [red]problem[/]: {_escape(report.problem)}", indent="    ")
+            say(f"  [bold]what to do[/]: {_escape(report.advice or '')}", indent="    ")
+        for warning in report.warnings:
+            say(f"  [yellow]warning[/]: {_escape(warning)}", indent="    ")
+    broken = sum(not report.ok for report in reports)
+    summary = f"{len(reports) - broken} of {len(reports)} account(s) ok"
+    if broken:
+        errors.print(f"[red]{broken} broken[/]: {summary}")
+    else:
+        console.print(summary)
+
+
+@accounts.command("key")
+def accounts_key() -> None:
+    """Print a new key for the tokens `accounts connect` saves in the database.
+
+    \b
+    Export it where the daemon and the accounts commands run, and keep it
+    out of files (the variable is [tokens] key_variable, by default
+    STORMCALLER_TOKEN_KEY):
+      export STORMCALLER_TOKEN_KEY="$(python run.py accounts key)"
+    """
+    click.echo(service.new_token_key())
+
+
+@accounts.command("connect")
+@click.argument("account_id", metavar="ID")
+@click.option("--redirect-uri", metavar="URL",
+              help="X only: the callback URL registered in your X app (default http://127.0.0.1:8765/callback).")
+@click.option("--broad-scopes", is_flag=True,
+              help="Mastodon only: ask for read and write instead of the four scopes Stormcaller needs, for "
+                   "servers that check only broad scopes (Takahē).")
+@click.pass_obj
+@reports_user_errors
+def accounts_connect(obj: Context, account_id: str, redirect_uri: str | None, broad_scopes: bool) -> None:
+    """Authorize an account as the platform asks, and save its token sealed in the database.
+
+    \b
+    Mastodon: open the page shown, approve, paste the code it shows.
+    Bluesky: paste an app password (Settings → Privacy and security → App
+    passwords); it is checked by logging in.
+    X: open the page shown, approve, paste the address the browser lands on.
+    The token is encrypted with the key in STORMCALLER_TOKEN_KEY (make one with
+    `python run.py accounts key`); the daemon uses it while the account's own
+    environment variables are unset.
+      python run.py accounts connect network-mastodon
+    """
+    with obj.store() as store:
+        account = obj.config.accounts.get(account_id)
+        if account is not None and account.platform == "bluesky":
+            password = click.prompt(f"App password for {account.handle} (not shown)", hide_input=True,
+                                    default="", show_default=False)
+            connected = service.connect_app_password(obj.config, store, account_id, password)
+        else:
+            pending = service.begin_connect(obj.config, store, account_id, redirect_uri=redirect_uri,
+                                            broad_scopes=broad_scopes)
+            console.print("Open this page in a browser, signed in as the account, and approve:")
+            console.print(pending.url, soft_wrap=True, markup=False)
+            answer = click.prompt("Paste the code (or the address the browser shows) (not shown)", hide_input=True,
+                                  default="", show_default=False)
+            connected = service.finish_connect(obj.config, store, pending, answer)
+    show_connected(connected)
+
+
+def show_connected(connected: service.Connected) -> None:
+    say(f"[green]connected[/] [bold]{_escape(connected.account_id)}[/] as {_escape(connected.handle)} "
+        f"({_escape(connected.host)}); its token is saved, encrypted, in the database")
+    if connected.scopes:
+        say(f"  scopes: {' '.join(connected.scopes)}", indent="    ")
+    if connected.expires_at:
+        renew = "; refreshed by the daemon before it expires" if connected.refreshable else ""
+        say(f"  expires {connected.expires_at:%Y-%m-%d %H:%M} UTC{renew}", indent="    ")
+    for warning in connected.warnings:
+        say(f"  [yellow]warning[/]: {_escape(warning)}", indent="    ")
+    if connected.shadowed_by:
+        say(f"  [yellow]note[/]: {', '.join(connected.shadowed_by)} is set and wins over the saved token; unset it "
+            "to use this connection", indent="    ")

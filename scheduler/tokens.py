@@ -138,3 +138,11 @@ class TokenVault:
 
     def _seal(self, grant: Grant) -> str:
         return self._fernet.encrypt(grant.to_json().encode()).decode()
+
+
+def connected_accounts(store: Store) -> dict[str, str | None]:
+    """The accounts with a sealed grant, and why each is dead (None while it can be used): what ``validate``
+    needs to know without the key (nothing secret is read)."""
+    with store.engine.connect() as db:
+        return {row.account_id: row.dead for row in db.execute(select(account_tokens.c.account_id,
+                                                                      account_tokens.c.dead))}

@@ -150,6 +150,7 @@ class Identity:
     rate_remaining: int | None = None        # posts left in the current rate window, where the platform says
     rate_limit: int | None = None            # the window's size
     rate_reset: datetime | None = None       # when the window resets
+    renews_itself: bool = False              # the publisher renews an expiring token itself (a Bluesky session)
 
 
 class Publisher(ABC):
@@ -322,6 +323,12 @@ class Platform(ABC, Generic[LimitsT]):
     def pricing(self, limits: LimitsT) -> Pricing | None:
         """What posting costs, where the platform bills for it."""
         return None
+
+    def scope_problems(self, scopes: tuple[str, ...]) -> tuple[list[str], list[str]]:
+        """What a token holding ``scopes`` (as the platform states them) cannot do: (errors: what posting
+        needs, warnings: what only helps, such as reading back a post whose answer was lost). Each a phrase
+        naming the missing scopes. Default: nothing is missing (a platform without scopes)."""
+        return [], []
 
     def server_limits(self, instance: str, timeout: float, limits: LimitsT) -> dict[str, Any] | None:
         """The limits a server announces about itself, in this platform's limit names, given the ``limits``

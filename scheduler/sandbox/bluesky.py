@@ -61,7 +61,7 @@ from aiohttp import web
 from PIL import Image as PILImage
 
 from scheduler.tid import is_record_key, new_tid
-from scheduler.sandbox.core import RECEIVED_AT, AcceptedMedia, AcceptedPost, Sandbox
+from scheduler.sandbox.core import ADMIN_PREFIX, RECEIVED_AT, AcceptedMedia, AcceptedPost, Sandbox
 
 PLATFORM = "bluesky"
 XRPC_PREFIX = "/xrpc/"
@@ -175,6 +175,10 @@ def _count_graphemes(text: str) -> int:
     return bluesky_graphemes(text)
 
 
+def _app_password() -> str:
+    return "-".join(secrets.token_hex(2) for _ in range(4))  # the app-password shape xxxx-xxxx-xxxx-xxxx
+
+
 def _handle_for(account_id: str) -> str:
     label = _HANDLE_LABEL.sub("-", account_id.lower()).strip("-")[:40] or "account"
     suffix = hashlib.sha256(account_id.encode()).hexdigest()[:6]
@@ -286,6 +290,7 @@ class BlueskyApp:
         self._accounts: dict[str, Account] = {}          # by handle
         self._by_did: dict[str, Account] = {}
         self._by_account_id: dict[str, Account] = {}
+        self._handed_out: dict[str, str] = {}  # account id -> the app password credentials() gives instead
         self._sandbox: Sandbox | None = None
 
     # --- PlatformApp -----------------------------------------------------------------------------
@@ -314,19 +319,65 @@ class BlueskyApp:
                 return error.response()
 
         app.router.add_route("*", XRPC_PREFIX + "{nsid}", dispatch)
+        app.router.add_post(ADMIN_PREFIX + "bluesky/{what}", self._admin)
         return app
+
+    async def _admin(self, request: web.Request) -> web.Response:
+        """What accounts do wrong, from another process (a dress rehearsal, ``python run.py sandbox``):
+        ``POST /_sandbox/bluesky/revoke?account=ID`` (its app password), ``.../hand-out?account=ID&of=OTHER_ID``."""
+        query, what = request.query, request.match_info["what"]
+        account = query.get("account", "")
+        if not account:
+            return web.json_response({"error": "give ?account=<account id>"}, status=400)
+        if what == "revoke":
+            self.revoke_app_password(account)
+        elif what == "hand-out" and query.get("of"):
+            self.hand_out_password_of(account, query["of"])
+        else:
+            return web.json_response({"error": "known: revoke, hand-out?of=<account id>"}, status=404)
+        return web.json_response({"done": what, "account": account})
 
     def credentials(self, account_id: str) -> dict[str, str]:
         with self._lock:
             account = self._by_account_id.get(account_id)
             if account is None:
                 handle = _handle_for(account_id)
-                password = "-".join(secrets.token_hex(2) for _ in range(4))  # app-password shape xxxx-xxxx-...
-                account = Account(handle=handle, did=_did_for(handle), password=password)
+                account = Account(handle=handle, did=_did_for(handle), password=_app_password())
                 self._by_account_id[account_id] = account
                 self._accounts[handle] = account
                 self._by_did[account.did] = account
-        return {"handle": account.handle, "app_password": account.password}
+            password = self._handed_out.get(account_id, account.password)
+        return {"handle": account.handle, "app_password": password}
+
+    # --- what accounts do wrong (tests) -------------------------------------------------------------
+    def revoke_app_password(self, account_id: str) -> None:
+        """The person revoked the account's app password (Settings → App passwords): createSession with it
+        answers 401 AuthenticationRequired. ``credentials()`` keeps handing out the revoked one, as an
+        environment that still holds it does; ``new_app_password`` makes a working one."""
+        self.credentials(account_id)
+        with self._lock:
+            account = self._by_account_id[account_id]
+            self._handed_out.setdefault(account_id, account.password)
+            account.password = _app_password()
+            account.live_access.clear()
+            account.live_refresh.clear()
+
+    def new_app_password(self, account_id: str) -> str:
+        """A new app password for the account (the old one stops working); ``credentials()`` hands it out."""
+        self.credentials(account_id)
+        with self._lock:
+            account = self._by_account_id[account_id]
+            account.password = _app_password()
+            self._handed_out.pop(account_id, None)
+            return account.password
+
+    def hand_out_password_of(self, account_id: str, other_account_id: str) -> None:
+        """``credentials()`` for ``account_id`` gives its handle with the app password of ``other_account_id``
+        (an app password made for another handle): createSession refuses the pair."""
+        self.credentials(account_id)
+        other = self.credentials(other_account_id)["app_password"]
+        with self._lock:
+            self._handed_out[account_id] = other
 
     def is_write(self, request: web.Request) -> bool:
         return request.method == "POST" and request.path.removeprefix(XRPC_PREFIX) in WRITE_METHODS

@@ -25,7 +25,11 @@ turns them all on:
   (an injected rate-limit fault still answers 429, as a proxy in front would, without the headers);
 - ``synchronous_media``: ``POST /api/v2/media`` always answers 200 with the ``url``, never 202;
 - ``move_attached_media``: a media id already attached to a status can be attached again and moves to the
-  new status (Takahē looks attachments up by id alone), instead of Mastodon's 422.
+  new status (Takahē looks attachments up by id alone), instead of Mastodon's 422;
+- ``broad_scopes``: ``verify_credentials`` needs the broad ``read`` scope itself (``read:accounts`` is not
+  enough), a token without the scope an endpoint needs is
+  answered ``403 {"error": "out_of_scope_for_token"}``, and ``/api/v1/apps/verify_credentials`` names no
+  ``scopes`` (Takahē 0.11: ``api/decorators.py`` ``scope_required``, ``api/views/apps.py``).
 
 Facts used here come from ``docs/platform-facts.md`` (Mastodon section) and Mastodon's source
 (``PostStatusService``, ``StatusLengthValidator``, ``config/initializers/rack_attack.rb``); each one is
@@ -34,6 +38,7 @@ a named constant below.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import io
 import itertools
@@ -102,6 +107,22 @@ FILE_TOO_BIG = "Validation failed: File file size must be less than {limit}"
 FILE_TYPE = "Validation failed: File content type is invalid, File is invalid"
 DESCRIPTION_TOO_LONG = "Validation failed: Description is too long (maximum is {limit} characters)"
 INVALID_VISIBILITY = "'{value}' is not a valid visibility"
+#: Doorkeeper's answer to a token without the scope an endpoint needs (403).
+OUTSIDE_SCOPES = "This action is outside the authorized scopes"
+#: What the sandbox grants a token unless a test narrows it (``restrict_token``).
+DEFAULT_TOKEN_SCOPES = ("read", "write")
+#: The scope each endpoint needs (Mastodon 4.3's controllers: ``doorkeeper_authorize!``); a token holding the
+#: parent scope (``read``, ``write``) holds every scope under it. ``/api/v1/apps/verify_credentials`` needs a
+#: valid token only.
+ENDPOINT_SCOPES: tuple[tuple[str, str, str], ...] = (  # (method, path pattern, scope): the first match counts
+    ("GET", "/api/v1/accounts/verify_credentials", "read:accounts"),
+    ("GET", "/api/v1/accounts/*/statuses", "read:statuses"),
+    ("GET", "/api/v1/accounts/*", "read:accounts"),
+    ("POST", "/api/v2/media", "write:media"),
+    ("GET", "/api/v1/media/*", "write:media"),
+    ("POST", "/api/v1/statuses", "write:statuses"),
+    ("GET", "/api/v1/statuses/*", "read:statuses"),
+)
 
 #: ``GET /api/v1/accounts/:id/statuses``: ``limit`` defaults to 20 and is at most twice that
 #: (``Api::V1::Accounts::StatusesController``, ``limit_param``).
@@ -115,6 +136,7 @@ PAGINATION_PARAMS = ("limit", "pinned", "tagged", "only_media", "exclude_replies
 # templates/404.html and 500.html), for html_errors --------------------------------------------------
 TAKAHE_BAD_TOKEN = "Invalid Bearer token"  # HttpResponse(..., status=400): text/html, no markup
 TAKAHE_NO_TOKEN = "identity_token_required"
+TAKAHE_OUT_OF_SCOPE = "out_of_scope_for_token"
 TAKAHE_TOO_LONG = "Status is too long"
 TAKAHE_EMPTY = "Status is empty"
 TAKAHE_NOT_FOUND_PAGE = """<!DOCTYPE html>
@@ -153,9 +175,9 @@ TAKAHE_SERVER_ERROR_PAGE = """<!DOCTYPE html>
 #: The behaviour options of each flavour (see the module docstring).
 FLAVORS: dict[str, dict[str, bool]] = {
     "mastodon": {"ignore_idempotency_key": False, "html_errors": False, "rate_limit_headers": True,
-                 "synchronous_media": False, "move_attached_media": False},
+                 "synchronous_media": False, "move_attached_media": False, "broad_scopes": False},
     "takahe": {"ignore_idempotency_key": True, "html_errors": True, "rate_limit_headers": False,
-               "synchronous_media": True, "move_attached_media": True},
+               "synchronous_media": True, "move_attached_media": True, "broad_scopes": True},
 }
 
 # --- sandbox behaviour (not Mastodon facts) ---------------------------------------------------------
@@ -264,6 +286,21 @@ class _Status:
 
 ACCOUNT = web.RequestKey("account", _Account)  # the authenticated account, set by the middleware
 VIEWER = web.RequestKey("viewer", str)  # who is reading: the account id, or "" when no token was sent
+TOKEN = web.RequestKey("token", str)  # the bearer token of an authenticated request
+
+
+def _needed_scope(method: str, path: str) -> str | None:
+    """The scope ``ENDPOINT_SCOPES`` names for this request (the first that matches), None when any valid
+    token will do."""
+    for wanted_method, pattern, scope in ENDPOINT_SCOPES:
+        if method == wanted_method and fnmatch.fnmatchcase(path.rstrip("/"), pattern):
+            return scope
+    return None
+
+
+def _grants(scopes: tuple[str, ...], needed: str) -> bool:
+    """Whether ``scopes`` hold ``needed`` (``write`` holds ``write:media``)."""
+    return needed in scopes or needed.split(":")[0] in scopes
 
 
 class MastodonApp:
@@ -283,7 +320,8 @@ class MastodonApp:
                  html_errors: bool | None = None,
                  rate_limit_headers: bool | None = None,
                  synchronous_media: bool | None = None,
-                 move_attached_media: bool | None = None) -> None:
+                 move_attached_media: bool | None = None,
+                 broad_scopes: bool | None = None) -> None:
         if flavor not in FLAVORS:
             raise ValueError(f"unknown Mastodon sandbox flavor {flavor!r}; known: {', '.join(FLAVORS)}")
         preset = FLAVORS[flavor]
@@ -296,6 +334,7 @@ class MastodonApp:
         self.rate_limit_headers = _choose(rate_limit_headers, preset["rate_limit_headers"])
         self.synchronous_media = _choose(synchronous_media, preset["synchronous_media"])
         self.move_attached_media = _choose(move_attached_media, preset["move_attached_media"])
+        self.broad_scopes = _choose(broad_scopes, preset["broad_scopes"])
         self._lock = threading.Lock()  # credentials() runs in the caller's thread, handlers on the loop
         self._accounts_by_token: dict[str, _Account] = {}
         self._accounts_by_name: dict[str, _Account] = {}
@@ -303,6 +342,11 @@ class MastodonApp:
         self._statuses: dict[str, _Status] = {}
         self._idempotency: dict[tuple[str, str], tuple[str, float]] = {}
         self._revoked_tokens: set[str] = set()
+        self._token_scopes: dict[str, tuple[str, ...]] = {}  # token -> scopes, where narrowed
+        self._handed_out: dict[str, str] = {}  # username -> the token credentials() hands out instead of its own
+        self._signed_in: str | None = None  # the username of the person using /oauth/authorize
+        self._apps: dict[str, tuple[str, str, tuple[str, ...]]] = {}  # client_id -> (secret, name, scopes)
+        self._codes: dict[str, tuple[str, str, tuple[str, ...]]] = {}  # code -> (client_id, username, scopes)
         self._sequence = itertools.count()
         self._sandbox: Sandbox | None = None
         self._windows = self._make_windows()
@@ -314,15 +358,37 @@ class MastodonApp:
         lets an attached media id move to a new status. ``options`` override single behaviours."""
         return cls(limits, flavor="takahe", **options)
 
-    def revoke_token(self, handle: str) -> None:
+    def revoke_token(self, handle: str, *, keep_handing_out: bool = False) -> None:
         """Revoke the access token of ``handle`` (as ``POST /oauth/revoke`` does); its next request is
-        refused as a revoked token. ``credentials()`` then hands out a new token."""
+        refused as a revoked token. ``credentials()`` then hands out a new token, or with ``keep_handing_out``
+        the revoked one (what an organizer whose environment still holds the old token has)."""
         with self._lock:
-            account = self._accounts_by_name[handle]
-            self._accounts_by_token.pop(account.token, None)
-            self._revoked_tokens.add(account.token)
+            account = self._accounts_by_name[self._username(handle)]
+            old = account.token
+            self._accounts_by_token.pop(old, None)
+            self._revoked_tokens.add(old)
             account.token = secrets.token_urlsafe(32)
             self._accounts_by_token[account.token] = account
+            if keep_handing_out:
+                self._handed_out[account.username] = old
+
+    def restrict_token(self, handle: str, scopes: tuple[str, ...]) -> None:
+        """Narrow what the token of ``handle`` may do to ``scopes`` (e.g. ``("read", "write:statuses")``): an
+        endpoint needing another scope answers 403 "This action is outside the authorized scopes"."""
+        with self._lock:
+            self._token_scopes[self._accounts_by_name[self._username(handle)].token] = tuple(scopes)
+
+    def hand_out_token_of(self, handle: str, other: str) -> None:
+        """``credentials()`` for ``handle`` hands out the token of ``other`` (both made if new): a token that
+        belongs to another account, as when two environment variables are mixed up."""
+        self.credentials(handle)
+        token = self.credentials(other)["access_token"]
+        with self._lock:
+            self._handed_out[self._username(handle)] = token
+
+    def token_scopes(self, token: str) -> tuple[str, ...]:
+        with self._lock:
+            return self._token_scopes.get(token, DEFAULT_TOKEN_SCOPES)
 
     def _make_windows(self) -> dict[str, RateWindow]:
         limits = self.limits
@@ -347,6 +413,11 @@ class MastodonApp:
         for path in ("/api/v2/instance", "/api/v2/instance/"):
             app.router.add_get(path, self._instance_v2)
         app.router.add_get("/api/v1/accounts/verify_credentials", self._verify_credentials)
+        app.router.add_get("/api/v1/apps/verify_credentials", self._app_credentials)
+        app.router.add_post("/api/v1/apps", self._create_app)
+        app.router.add_get("/oauth/authorize", self._authorize)
+        app.router.add_post("/oauth/token", self._token)
+        app.router.add_post(ADMIN_PREFIX + "mastodon/{what}", self._admin)
         app.router.add_get("/api/v1/accounts/{id}", self._get_account)
         app.router.add_get("/api/v1/accounts/{id}/statuses", self._account_statuses)
         app.router.add_post("/api/v2/media", self._upload_media)
@@ -355,16 +426,26 @@ class MastodonApp:
         app.router.add_get("/api/v1/statuses/{id}", self._get_status)
         return app
 
+    @staticmethod
+    def _username(account_id: str) -> str:
+        return re.sub(r"[^a-z0-9_]", "_", account_id.lower())[:30] or "account"
+
     def credentials(self, account_id: str) -> dict[str, str]:
-        username = re.sub(r"[^a-z0-9_]", "_", account_id.lower())[:30] or "account"
+        username = self._username(account_id)
         with self._lock:
-            account = self._accounts_by_name.get(username)
-            if account is None:
-                account = _Account(id=self._next_id(), username=username,
-                                   token=secrets.token_urlsafe(32), created_at=self._now())
-                self._accounts_by_name[username] = account
-                self._accounts_by_token[account.token] = account
-        return {"access_token": account.token, "handle": account.username}
+            account = self._account_named(username)
+            token = self._handed_out.get(username, account.token)
+        return {"access_token": token, "handle": account.username}
+
+    def _account_named(self, username: str) -> _Account:
+        """The account ``username``, made on first use (the caller holds the lock)."""
+        account = self._accounts_by_name.get(username)
+        if account is None:
+            account = _Account(id=self._next_id(), username=username,
+                               token=secrets.token_urlsafe(32), created_at=self._now())
+            self._accounts_by_name[username] = account
+            self._accounts_by_token[account.token] = account
+        return account
 
     def is_write(self, request: web.Request) -> bool:
         return request.method == "POST"
@@ -421,15 +502,22 @@ class MastodonApp:
     async def _auth_and_throttle(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Doorkeeper's token check and rack-attack's API throttles (per account, or per address for
         the public reads a request without a token may make)."""
-        if request.path.startswith(("/api/v1/instance", "/api/v2/instance", ADMIN_PREFIX)):
-            return await handler(request)  # public endpoints, and the sandbox's own admin routes
+        if request.path.startswith(("/api/v1/instance", "/api/v2/instance", ADMIN_PREFIX, "/oauth/")) or (
+                request.method == "POST" and request.path == "/api/v1/apps"):
+            return await handler(request)  # public endpoints, OAuth, and the sandbox's own admin routes
         authorization = request.headers.get("Authorization", "")
         token = authorization[7:] if authorization.startswith("Bearer ") else ""
         with self._lock:
             account = self._accounts_by_token.get(token)
         if account is not None:
+            needed = _needed_scope(request.method, request.path)
+            if self.broad_scopes and request.path == "/api/v1/accounts/verify_credentials":
+                needed = "read"  # Takahē: scope_required("read"), where Mastodon takes read:accounts
+            if needed is not None and not _grants(self.token_scopes(token), needed):
+                return _error(TAKAHE_OUT_OF_SCOPE if self.broad_scopes else OUTSIDE_SCOPES, 403)
             request[ACCOUNT] = account
             request[VIEWER] = account.id
+            request[TOKEN] = token
             counted = self._hit("api", account.id)
         elif not authorization and request.method == "GET" and _public_read(request.path):
             request[VIEWER] = ""
@@ -514,6 +602,101 @@ class MastodonApp:
                           "fields": [], "follow_requests_count": 0, "indexable": False}
         body["role"] = {"id": "-99", "name": "", "color": "", "permissions": "65536", "highlighted": False}
         return web.json_response(body)
+
+    async def _admin(self, request: web.Request) -> web.Response:
+        """What accounts do wrong, from another process (a dress rehearsal, ``python run.py sandbox``):
+        ``POST /_sandbox/mastodon/revoke?account=ID``, ``.../scopes?account=ID&scopes=read,write:statuses``,
+        ``.../hand-out?account=ID&of=OTHER_ID``."""
+        query, what = request.query, request.match_info["what"]
+        account = query.get("account", "")
+        if not account:
+            return _error("give ?account=<account id>", 400)
+        self.credentials(account)
+        if what == "revoke":
+            self.revoke_token(account, keep_handing_out=True)
+        elif what == "scopes":
+            self.restrict_token(account, tuple(scope for scope in query.get("scopes", "").split(",") if scope))
+        elif what == "hand-out" and query.get("of"):
+            self.hand_out_token_of(account, query["of"])
+        else:
+            return _error("known: revoke, scopes?scopes=a,b, hand-out?of=<account id>", 404)
+        return web.json_response({"done": what, "account": account})
+
+    async def _app_credentials(self, request: web.Request) -> web.Response:
+        """``GET /api/v1/apps/verify_credentials``: the token's application, with ``scopes`` (Mastodon 4.3)."""
+        body: dict[str, Any] = {"id": "1", "name": "Stormcaller sandbox", "website": None,
+                                "redirect_uri": "urn:ietf:wg:oauth:2.0:oob",
+                                "redirect_uris": ["urn:ietf:wg:oauth:2.0:oob"]}
+        if not self.broad_scopes:  # Mastodon 4.3 names them; Takahē does not
+            body["scopes"] = list(self.token_scopes(request[TOKEN]))
+        return web.json_response(body)
+
+    # --- OAuth: app registration and the authorization code (Doorkeeper, out of band) ------------
+    def sign_in(self, handle: str) -> None:
+        """The person whose browser opens ``/oauth/authorize`` is signed in as ``handle`` (made if new)."""
+        self.credentials(handle)
+        self._signed_in = self._username(handle)
+
+    def issue_code(self, handle: str, scopes: tuple[str, ...] | None = None) -> str:
+        """An authorization code for ``handle``, as the page a signed-in person approves shows it (for any
+        app of this instance; with the scopes the app asks for unless ``scopes`` narrows them)."""
+        self.credentials(handle)
+        code = secrets.token_urlsafe(32)
+        with self._lock:
+            self._codes[code] = ("", self._username(handle), tuple(scopes) if scopes is not None else ())
+        return code
+
+    async def _create_app(self, request: web.Request) -> web.Response:
+        form = await _params(request)
+        name, scopes = form.get("client_name", ""), tuple(form.get("scopes", "read").split())
+        if not name:
+            return _error("Validation failed: Application name can't be blank", 422)
+        client_id, secret = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        with self._lock:
+            self._apps[client_id] = (secret, name, scopes)
+        return web.json_response({"id": self._next_id(), "name": name, "website": form.get("website"),
+                                  "scopes": list(scopes), "redirect_uri": form.get("redirect_uris", ""),
+                                  "redirect_uris": form.get("redirect_uris", "").split(), "client_id": client_id,
+                                  "client_secret": secret, "vapid_key": ""})
+
+    async def _authorize(self, request: web.Request) -> web.Response:
+        """The page a signed-in person approves; out of band, it shows the code to paste."""
+        query = request.query
+        with self._lock:
+            known = query.get("client_id", "") in self._apps
+        if not known:
+            return _html_page("<p>Client authentication failed due to unknown client.</p>", 401)
+        if self._signed_in is None:
+            return _html_page("<p>Log in to continue.</p>", 401)
+        code = secrets.token_urlsafe(32)
+        with self._lock:
+            self._codes[code] = (query["client_id"], self._signed_in, tuple(query.get("scope", "read").split()))
+        return _html_page(f"<p>Copy this authorization code and paste it to the application.</p>"
+                          f"<input class=\"oauth-code\" readonly type=\"text\" value=\"{code}\">", 200)
+
+    async def _token(self, request: web.Request) -> web.Response:
+        form = await _params(request)
+        with self._lock:
+            app = self._apps.get(form.get("client_id", ""))
+            if app is None or not secrets.compare_digest(app[0], form.get("client_secret", "")):
+                return web.json_response({"error": "invalid_client", "error_description": (
+                    "Client authentication failed due to unknown client, no client authentication included, "
+                    "or unsupported authentication method.")}, status=401)
+            if form.get("grant_type") != "authorization_code":
+                return web.json_response({"error": "unsupported_grant_type"}, status=400)
+            issued = self._codes.pop(form.get("code", ""), None)
+            if issued is None or issued[0] not in ("", form["client_id"]):
+                return web.json_response({"error": "invalid_grant", "error_description": (
+                    "The provided authorization grant is invalid, expired, revoked, does not match the redirection "
+                    "URI used in the authorization request, or was issued to another client.")}, status=400)
+            _, username, narrowed = issued
+            scopes = narrowed or tuple(form.get("scope", "").split()) or app[2]
+            account = self._accounts_by_name[username]
+            token = secrets.token_urlsafe(32)
+            self._accounts_by_token[token] = account
+            self._token_scopes[token] = scopes
+        return web.json_response({"access_token": token, "token_type": "Bearer", "scope": " ".join(scopes),
+                                  "created_at": int(self._now())})
 
     def _account_by_id(self, account_id: str) -> _Account | None:
         with self._lock:
@@ -802,6 +985,11 @@ async def _read_params(request: web.Request) -> dict[str, list[str]]:
         if isinstance(value, str):
             params.setdefault(name.removesuffix("[]"), []).append(value)
     return params
+
+
+async def _params(request: web.Request) -> dict[str, str]:
+    """Form or JSON parameters, the last value of each (the OAuth and app routes)."""
+    return {name: values[-1] for name, values in (await _read_params(request)).items() if values}
 
 
 def _single(params: dict[str, list[str]], name: str) -> str | None:

@@ -7,6 +7,9 @@
 - the outbox (``queueing``): :func:`open_store`, :func:`queue`, :func:`unqueue`, :func:`resolve`;
 - the daemon (``daemon``): :func:`start_daemon`;
 - what went out (``log``): :func:`read_log`, :func:`log_csv`, :func:`log_json`, :func:`outbox_status`;
+- accounts (``accounts``, ``credentials``): :func:`check_configured_accounts` (``accounts check``),
+  :func:`account_problems` (``validate --online``), :func:`new_token_key`; ``connecting``: :func:`begin_connect`,
+  :func:`finish_connect`, :func:`connect_app_password` (``accounts connect``);
 - rehearsals (``rehearsal``): :func:`rehearse`, :func:`start_sandbox` (the only part that imports the sandbox).
 """
 
@@ -14,6 +17,11 @@ from ..checks import Cost, costs, measure
 from ..config import load_config
 from ..platforms.registry import display_name
 from ..platforms.registry import names as platform_names
+from ..tokens import new_key as new_token_key
+from .accounts import AccountReport, account_problems, check_accounts, check_configured_accounts
+from .connecting import Connected, PendingAuthorization, connect_app_password
+from .connecting import begin as begin_connect
+from .connecting import finish as finish_connect
 from .checking import checked_plan, credential_problems, plan, validate, with_instance_limits
 from .daemon import dispatch_settings, is_dry_run, publisher_factory, start_daemon
 from .images import PreparedMedia, image_loader, image_sizes, media_cache, prepare_media
@@ -22,6 +30,8 @@ from .queueing import open_store, queue, resolve, unqueue, write_plan
 from .rehearsal import Rehearsal, compress, rehearse, sandbox_faults, start_sandbox
 
 __all__ = [
+    "AccountReport", "Connected", "PendingAuthorization", "account_problems", "begin_connect", "check_accounts",
+    "check_configured_accounts", "connect_app_password", "finish_connect", "new_token_key",
     "Cost", "LogEntry", "OutboxStatus", "PreparedMedia", "Rehearsal", "checked_plan", "compress", "costs",
     "credential_problems", "dispatch_settings", "display_name", "image_loader", "image_sizes", "is_dry_run",
     "load_config", "log_csv", "log_json", "measure", "media_cache", "needs_review", "open_store", "outbox_status",

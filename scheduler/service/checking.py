@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from pydantic import ValidationError
 
@@ -22,6 +22,7 @@ from ..platforms.base import PublishError
 from ..problems import Problem, Severity, UserError, name_posts, post_ids, read_toml, unique
 from ..store import Store
 from ..timing import utcnow
+from ..tokens import connected_accounts
 
 
 def validate(paths: list[Path], config: Config, database: str | None = None) -> tuple[list[Campaign], list[Problem]]:
@@ -32,7 +33,6 @@ def validate(paths: list[Path], config: Config, database: str | None = None) -> 
     checked = [check_file(path, config) for path in paths]
     problems = [problem for file in checked for problem in file.problems]
     used = {account for file in checked for account in file.accounts}
-    problems.extend(credential_problems(config, used))
     plans = [file.plan for file in checked if file.plan is not None]
     try:
         store = existing_store(database) if database else None
@@ -40,6 +40,7 @@ def validate(paths: list[Path], config: Config, database: str | None = None) -> 
         store = None
         problems.extend(replace(problem, severity="warning", message=f"{problem.message}; the campaigns were not "
                                 "checked against the posts already queued") for problem in error.problems)
+    problems.extend(credential_problems(config, used, connected_accounts(store) if store is not None else None))
     try:
         across = across_problems(plans, config, store)
     finally:
@@ -304,14 +305,20 @@ def source_path(source: str, config: Config) -> Path:
     return Path(source) if Path(source).is_absolute() else config.root / source
 
 
-def credential_problems(config: Config, account_ids: set[str]) -> list[Problem]:
+def credential_problems(config: Config, account_ids: set[str],
+                        connected: Mapping[str, str | None] | None = None) -> list[Problem]:
     """Environment variables named in config.toml but unset, found now rather than at storm time.
-    An error when the daemon would publish for real; a warning in dry-run mode or for sandbox accounts."""
+    An error when the daemon would publish for real; a warning in dry-run mode or for sandbox accounts.
+    ``connected``: the accounts with a grant from ``accounts connect`` (and why it is dead, if it is), which
+    stands in for unset variables while it lives."""
     live = config.settings.dispatch.mode == "live"
+    connected = connected or {}
     problems = []
     for account_id in sorted(account_ids):
         account = config.accounts[account_id]
         if account.sandbox:  # the sandbox hands out its own credentials
+            continue
+        if account_id in connected and connected[account_id] is None:  # `accounts check` logs in with it
             continue
         missing = account.missing_variables()
         required = account.wing.credential_sets

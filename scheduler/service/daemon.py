@@ -13,26 +13,26 @@ from ..platforms.pool import PublisherPool
 from ..problems import UserError
 from ..store import Store
 from ..timing import utcnow
+from ..tokens import TokenVault
+from .credentials import credentials_for, vault_if_keyed
 from .images import image_loader
 
 if TYPE_CHECKING:
     from ..sandbox.link import SandboxLink
-    from ..tokens import TokenVault
 
 
 def publisher_factory(config: Config, store: Store, *, dry_run: bool, sandbox: "SandboxLink | None" = None,
                       everyone_to_sandbox: bool = False, timeout: float = 10.0,
-                      clock: Clock = utcnow) -> Callable[[str], Publisher]:
+                      clock: Clock = utcnow, vault: TokenVault | None = None) -> Callable[[str], Publisher]:
     """How the daemon makes each account's publisher: dry-run, the sandbox (accounts with sandbox = true, or
-    every account in a rehearsal), or the real platform. An X account with ``credentials = { client_id = ...
-    }`` takes its tokens from the database's token vault (``accounts connect`` put them there) and refreshes
-    them before they expire; a sandbox account of that kind refreshes against the sandbox."""
-    vaults: list["TokenVault"] = []  # opened on first need: only accounts with stored grants need the key
+    every account in a rehearsal), or the real platform, with the secrets from the environment or, where its
+    variables are unset, the grant ``accounts connect`` sealed in the token vault. An X account with
+    ``credentials = { client_id = ... }`` takes its tokens from the vault and refreshes them before they
+    expire; a sandbox account of that kind refreshes against the sandbox."""
+    vaults: list[TokenVault] = [vault] if vault is not None else []  # opened on first need
 
-    def vault() -> "TokenVault":
+    def open_vault() -> TokenVault:
         if not vaults:
-            from ..tokens import TokenVault
-
             vaults.append(TokenVault.from_environment(store, config.settings.tokens.key_variable))
         return vaults[0]
 
@@ -47,7 +47,7 @@ def publisher_factory(config: Config, store: Store, *, dry_run: bool, sandbox: "
         base_url = sandbox.base_url(account.platform) if to_sandbox and sandbox is not None else account.instance
         if _has_stored_grant(account) and not everyone_to_sandbox:
             credentials = account.credential_values()
-            options = _stored_grant_options(account, credentials, vault(), base_url=base_url, timeout=timeout,
+            options = _stored_grant_options(account, credentials, open_vault(), base_url=base_url, timeout=timeout,
                                             clock=clock)
             return account.wing.create_publisher(credentials, handle=account.handle, base_url=base_url,
                                                  timeout=timeout, clock=clock, options=options)
@@ -56,8 +56,11 @@ def publisher_factory(config: Config, store: Store, *, dry_run: bool, sandbox: "
             return account.wing.create_publisher(credentials,
                                                  handle=account.handle, base_url=base_url, timeout=timeout,
                                                  clock=clock)
-        return account.wing.create_publisher(account.credential_values(), handle=account.handle,
-                                             base_url=base_url, timeout=timeout, clock=clock)
+        credentials = account.credential_values()
+        if account.missing_variables() or not credentials:  # the secret may be sealed by `accounts connect`
+            credentials = credentials_for(account, vaults[0] if vaults else vault_if_keyed(config, store))
+        return account.wing.create_publisher(credentials, handle=account.handle, base_url=base_url,
+                                             timeout=timeout, clock=clock)
 
     return make
 

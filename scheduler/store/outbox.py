@@ -333,6 +333,18 @@ class Store:
         with self.engine.connect() as db:
             return db.execute(query).scalar()
 
+    def pending_due_times(self, account_ids: Iterable[str]) -> dict[str, list[datetime]]:
+        """When each of these accounts' pending posts are due, earliest first (``accounts check`` holds them
+        against the rate budget and the token's expiry)."""
+        wanted = sorted(set(account_ids))
+        found: dict[str, list[datetime]] = {account_id: [] for account_id in wanted}
+        query = (select(posts.c.account_id, posts.c.due_at)
+                 .where(posts.c.state == PENDING, posts.c.account_id.in_(wanted)).order_by(posts.c.due_at))
+        with self.engine.connect() as db:
+            for account_id, due_at in db.execute(query):
+                found[account_id].append(due_at)
+        return found
+
     def accounts_with_pending(self) -> list[str]:
         with self.engine.connect() as db:
             return list(db.execute(select(posts.c.account_id).where(posts.c.state == PENDING).distinct()).scalars())

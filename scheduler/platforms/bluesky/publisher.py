@@ -28,6 +28,7 @@ so they are never "unknown".
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import ssl
@@ -53,8 +54,8 @@ from atproto_client.request import Request
 
 from ...tid import is_tid
 from ..answers import server_words
-from ..base import (Clock, Image, OutcomeUnknown, OutgoingPost, Published, Publisher, PublishError, RateLimited,
-                    Rejected, RetryLater)
+from ..base import (Clock, Identity, Image, OutcomeUnknown, OutgoingPost, Published, Publisher, PublishError,
+                    RateLimited, Rejected, RetryLater)
 from ..transport import epoch_seconds, network_failure, rate_limit_until, utc_clock
 from .facts import (APP_URL, CONNECT_TIMEOUT, DEFAULT_BASE_URL, DESCRIBE_SERVER_TIMEOUT, IMAGE_DEFAULT_MAX_BYTES,
                     IMAGE_HARD_MAX_BYTES, IMAGES_EMBED, NAME, POST_COLLECTION, RATE_LIMIT_WINDOW,
@@ -180,6 +181,24 @@ class BlueskyPublisher(Publisher):
         return self._published(found["uri"], found["cid"], rkey, {"cid": found["cid"], "rkey": rkey,
                                                                   "settled": True},
                                settled_by=f"its record key {rkey} holds it")
+
+    def whoami(self) -> Identity:
+        """Log in (``createSession`` with the app password) or, with a session already, ask the server about it
+        (``getSession``): the handle and DID the password belongs to, and when the access token expires (the
+        ``exp`` of its JWT). Posts nothing.
+
+        :raises Rejected: the server refuses the handle and app password (its words, e.g. AuthenticationRequired:
+            Invalid identifier or password).
+        :raises RetryLater, RateLimited: the server cannot answer now.
+        """
+        if self._session is None:
+            self._ensure_session()
+        else:
+            self._call(self._client.com.atproto.server.get_session, step="session check", may_have_written=False)
+        session = self._session
+        assert session is not None, "logged in above"
+        return Identity(handle=session.handle, user_id=session.did, expires_at=jwt_expiry(session.access_jwt),
+                        renews_itself=True)  # a new session from the app password, whenever one is needed
 
     def close(self) -> None:
         self._client.request.close()
@@ -422,6 +441,16 @@ def build_post_record(post: OutgoingPost, *, reply: dict[str, Any] | None = None
     if embed:
         record["embed"] = embed
     return record
+
+
+def jwt_expiry(token: str) -> datetime | None:
+    """The ``exp`` of a JWT (read, not verified: the server that issued it checks it), as aware UTC."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return datetime.fromtimestamp(int(claims["exp"]), timezone.utc)
+    except (IndexError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _same_post(found: Mapping[str, Any], ours: Mapping[str, Any]) -> bool:

@@ -32,6 +32,13 @@ class Mastodon(Platform[MastodonLimits]):
     def image_profile(self, limits: MastodonLimits) -> "ImageProfile":
         return facts.image_profile(limits)
 
+    def scope_problems(self, scopes: tuple[str, ...]) -> tuple[list[str], list[str]]:
+        errors = _lacking(scopes, facts.POSTING_SCOPES)
+        warnings = _lacking(scopes, facts.SETTLING_SCOPES)
+        return ([f"the token lacks {' and '.join(errors)}, which posting needs"] if errors else [],
+                [f"the token lacks {' and '.join(warnings)}: a post whose answer is lost cannot be settled by "
+                 "reading the account's statuses and will wait for review"] if warnings else [])
+
     def server_limits(self, instance: str, timeout: float, limits: MastodonLimits) -> dict[str, Any] | None:
         from .instance import fetch_instance_limits
 
@@ -41,3 +48,8 @@ class Mastodon(Platform[MastodonLimits]):
         from .publisher import create_publisher
 
         return create_publisher
+
+
+def _lacking(scopes: tuple[str, ...], needed: tuple[str, ...]) -> list[str]:
+    """The scopes of ``needed`` that ``scopes`` do not hold (``write`` holds ``write:media``)."""
+    return [scope for scope in needed if scope not in scopes and scope.split(":")[0] not in scopes]

@@ -20,6 +20,10 @@ TOKEN_SCOPES = "write:statuses and write:media"
 # To settle a post whose answer was lost, the publisher reads the account's own statuses: verify_credentials
 # needs read:accounts, the account's statuses read:statuses (Takahē enforces both; Mastodon too, for a token).
 READ_SCOPES = "read:accounts and read:statuses"
+# The same as scope names, for ``accounts check`` and ``accounts connect`` (a parent scope, ``write`` or
+# ``read``, holds every scope under it).
+POSTING_SCOPES = ("write:statuses", "write:media")
+SETTLING_SCOPES = ("read:accounts", "read:statuses")
 
 # --- text (mastodon app/validators/status_length_validator.rb; configuration.statuses) ------------------------
 MAX_CHARACTERS = 500             # MAX_CHARS; configuration.statuses.max_characters

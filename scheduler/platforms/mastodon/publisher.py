@@ -25,6 +25,7 @@ import time
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Mapping
+from urllib.parse import urlsplit
 
 import requests
 from mastodon import (
@@ -40,8 +41,8 @@ from mastodon import (
 
 from ...tid import tid_time
 from ..answers import server_words
-from ..base import (Clock, Image, OutcomeUnknown, OutgoingPost, Published, Publisher, PublishError, RateLimited,
-                    Rejected, RetryLater)
+from ..base import (Clock, Identity, Image, OutcomeUnknown, OutgoingPost, Published, Publisher, PublishError,
+                    RateLimited, Rejected, RetryLater)
 from ..matching import preview
 from ..transport import epoch_seconds, network_failure, rate_limit_until, utc_clock
 from .facts import (ASSUMED_VERSION, CLOCK_SKEW_TOLERANCE, MEDIA_POLL_INTERVAL, MEDIA_POLL_MAX_INTERVAL,
@@ -121,6 +122,68 @@ class MastodonPublisher(Publisher):
             with self._lock:
                 self._uncertain_since.pop(post.idempotency_key or post.key, None)
         return found
+
+    def whoami(self) -> Identity:
+        """Who the token belongs to (``verify_credentials``), what it may do (``GET /api/v1/apps/verify_credentials``
+        names its scopes on Mastodon 4.3 and later; other servers may not) and the API rate budget left (the
+        ``X-RateLimit-*`` headers, where the server sends them). Posts nothing.
+
+        A token the server takes but that may not read its account (no ``read:accounts``: 403) gives an
+        identity without a handle: whose it is cannot be told.
+
+        :raises Rejected: the server refuses the token (its own words: invalid, revoked).
+        :raises RetryLater, RateLimited: the server cannot answer now.
+        """
+        scopes = self._token_scopes()
+        try:
+            me = self._call(self._client.account_verify_credentials)
+        except MastodonError as error:
+            mapped = self._map_error(error, "the account check (verify_credentials)", status_may_exist=False)
+            if mapped.status == 403:  # a valid token without read:accounts: it may post, but not say whose it is
+                return Identity(handle="", scopes=scopes)
+            raise mapped from None
+        rate = self._rate_headers()
+        self._account_id = str(me["id"])
+        username = str(me.get("username") or me.get("acct") or "")
+        return Identity(handle=f"{username}@{self._instance_domain(me)}", user_id=self._account_id, scopes=scopes,
+                        rate_remaining=rate[0], rate_limit=rate[1], rate_reset=rate[2])
+
+    def _token_scopes(self) -> tuple[str, ...] | None:
+        """The token's scopes as the server states them; None where it does not (before Mastodon 4.3, Takahē)
+        or refuses to say (the account check that follows then says why, in the server's words)."""
+        try:
+            app = self._call(self._client.app_verify_credentials)
+        except MastodonError:
+            return None
+        scopes = app.get("scopes") if isinstance(app, Mapping) else None
+        return tuple(str(scope) for scope in scopes) if isinstance(scopes, list) else None
+
+    def _rate_headers(self) -> tuple[int | None, int | None, datetime | None]:
+        """(remaining, limit, reset) of the answer this thread just got, where the server sent them."""
+        response: requests.Response | None = getattr(self._responses, "last", None)
+        if response is None:
+            return None, None, None
+        headers = response.headers
+
+        def number(name: str) -> int | None:
+            value = headers.get(name, "")
+            return int(value) if value.isdigit() else None
+
+        return number("X-RateLimit-Remaining"), number("X-RateLimit-Limit"), self._rate_limit_reset()
+
+    def _instance_domain(self, me: Mapping[str, Any]) -> str:
+        """The server's domain as handles name it (``domain`` of /api/v2/instance, ``uri`` of v1; it may differ
+        from the web address), else the host of the account's profile URL."""
+        for path, key in (("/api/v2/instance", "domain"), ("/api/v1/instance", "uri")):
+            try:
+                answer = self._session.get(self.base_url + path, timeout=self.timeout,
+                                           headers={"Accept": "application/json"})
+                domain = answer.json().get(key) if answer.ok else None
+            except (requests.RequestException, ValueError, AttributeError):
+                domain = None
+            if isinstance(domain, str) and domain:
+                return urlsplit(domain).netloc or domain if "//" in domain else domain
+        return urlsplit(str(me.get("url") or self.base_url)).netloc
 
     def close(self) -> None:
         self._session.close()

@@ -34,6 +34,15 @@ class X(Platform[XLimits]):
     def reply_warning(self) -> str | None:
         return f"{facts.REPLY_RULE}; a thread reply may be refused"
 
+    def scope_problems(self, scopes: tuple[str, ...]) -> tuple[list[str], list[str]]:
+        # OAuth 2.0 user-token scopes (docs/platform-facts.md, X): posting with images needs these four;
+        # offline.access is what gives a refresh token (without it the token dies after 2 hours)
+        posting = [scope for scope in ("tweet.read", "tweet.write", "users.read", "media.write") if scope not in scopes]
+        return ([f"the token lacks {' and '.join(posting)}, which posting needs"] if posting else [],
+                [] if "offline.access" in scopes else
+                ["the token lacks offline.access: it has no refresh token and stops working 2 hours after it was "
+                 "made"])
+
     def caps(self, limits: XLimits) -> list[Cap]:
         return [Cap(facts.POSTS_WINDOW, limits.posts_per_15min, "posts"),
                 Cap(facts.DAY, limits.posts_per_24h, "posts")]
