@@ -107,6 +107,9 @@ class Dispatcher:
         self.host = socket.gethostname()
         self.daemon_id = daemon_id or f"{self.host}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.closers: list[Callable[[], None]] = []  # run at stop: publishers' sessions, a sandbox...
+        # After each refresh, as tasks of their own (the preflight plans its checks): never delay the refresh.
+        self.refresh_hooks: list[Callable[[datetime], Coroutine[Any, Any, None]]] = []
+        self.on_database_problem: Callable[[str], None] = lambda message: None  # an alert, when one is wired
         self._loop = new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="dispatch-loop", daemon=True)
         self._publish_pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="publish")
@@ -240,7 +243,25 @@ class Dispatcher:
             self._submit(taken)
             self._arm(await self._in_db(lambda: self.store.next_due_at(now)))
         except DBAPIError as error:  # the database is away for now: the next refresh tries again
-            log.warning("database unavailable during refresh: %s", error.orig)
+            self._database_problem(f"database unavailable during refresh: {error.orig}")
+            return
+        for hook in self.refresh_hooks:
+            self._track(self._loop.create_task(hook(now)))
+
+    def schedule(self, job_id: str, at: datetime, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``job`` on the loop at ``at`` (our clock; at once when that is past), replacing a job of the
+        same id. Call on the loop (from a refresh hook)."""
+        if self._stopping or not self._scheduler.running:
+            return
+        fire = max(self._alarm_time(at), datetime.now(UTC))
+        self._scheduler.add_job(job, DateTrigger(run_date=fire), id=job_id, replace_existing=True)
+
+    def _database_problem(self, message: str) -> None:
+        log.warning("%s", message)
+        try:
+            self.on_database_problem(message)
+        except Exception:  # telling must never stop a storm
+            log.exception("database problem listener failed")
 
     def _take_over_orphans(self, now: datetime) -> list[PostRow]:
         self.store.mark_dead_daemons(self.host, _is_running, now)
@@ -252,7 +273,7 @@ class Dispatcher:
             await self._loop.run_in_executor(self._heartbeat_thread, self.store.heartbeat, self.daemon_id,
                                              self.clock())
         except DBAPIError as error:
-            log.warning("database unavailable for the heartbeat: %s", error.orig)
+            self._database_problem(f"database unavailable for the heartbeat: {error.orig}")
 
     def _alarm_time(self, at: datetime) -> datetime:
         """When, on the wall clock APScheduler keeps, it is ``at`` on our clock (the same instant, unless a
@@ -278,7 +299,8 @@ class Dispatcher:
             try:
                 await self._claim_and_submit()
             except DBAPIError as error:  # locked or restarting database: try again shortly, lose nothing
-                log.warning("database unavailable while claiming posts: %s; trying again in 1 s", error.orig)
+                self._database_problem(f"database unavailable while claiming posts: {error.orig}; trying again "
+                                       "in 1 s")
                 self._arm(self.clock() + timedelta(seconds=1))
 
     async def _claim_and_submit(self) -> None:

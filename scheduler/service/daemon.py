@@ -3,13 +3,16 @@ the dispatcher's settings from config.toml, and starting it."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Callable
 
+from ..alerts import Alerter, alert_problems, make_alerter
 from ..config import Config
 from ..dispatch import DispatchEvent, Dispatcher, DispatchSettings
 from ..platforms.base import Clock, Publisher
 from ..platforms.dryrun import DryRunPublisher
 from ..platforms.pool import PublisherPool
+from ..preflight import Preflight
 from ..problems import UserError
 from ..store import Store
 from ..timing import utcnow
@@ -17,6 +20,8 @@ from .images import image_loader
 
 if TYPE_CHECKING:
     from ..sandbox.link import SandboxLink
+
+log = logging.getLogger("stormcaller.daemon")
 
 
 def publisher_factory(config: Config, store: Store, *, dry_run: bool, sandbox: "SandboxLink | None" = None,
@@ -65,12 +70,30 @@ def start_daemon(config: Config, store: Store, *, dry_run: bool | None = None, s
         link = RemoteSandbox(config.settings.sandbox.urls)
         closers.append(link.stop)
         sandbox = link
-    pool = PublisherPool(publisher_factory(config, store, dry_run=dry_run, sandbox=sandbox,
-                                           everyone_to_sandbox=everyone_to_sandbox,
-                                           timeout=config.settings.dispatch.request_timeout.total_seconds(),
-                                           clock=clock))
+    def make_factory() -> Callable[[str], Publisher]:
+        return publisher_factory(config, store, dry_run=dry_run, sandbox=sandbox,
+                                 everyone_to_sandbox=everyone_to_sandbox,
+                                 timeout=config.settings.dispatch.request_timeout.total_seconds(), clock=clock)
+
+    pool = PublisherPool(make_factory())
+    alerter = make_alerter(config, store.engine, clock=clock).start()
     dispatcher = Dispatcher(store, pool, image_loader(config), settings=settings or dispatch_settings(config),
-                            on_event=on_event, clock=clock)
-    dispatcher.closers.extend([pool.close, *closers])
+                            on_event=_told(on_event, alerter), clock=clock)
+    dispatcher.on_database_problem = alerter.alert_database_problem
+    # The preflight makes publishers of its own: checking closes them, and the daemon's stay open for posting.
+    Preflight(config, dispatcher, make_factory(), alerter).attach()
+    dispatcher.closers.extend([pool.close, *closers, alerter.close])
+    for problem in alert_problems(config):
+        log.warning("%s", problem)
     dispatcher.start()
     return dispatcher
+
+
+def _told(on_event: Callable[[DispatchEvent], None] | None, alerter: Alerter) -> Callable[[DispatchEvent], None]:
+    """The caller's listener, and the alerts (which only queue the event: they never slow the loop)."""
+    def both(event: DispatchEvent) -> None:
+        alerter.post_event(event)
+        if on_event is not None:
+            on_event(event)
+
+    return both

@@ -1,0 +1,149 @@
+"""The preflight: before every storm, log in to each account due to post in it and read who it is, without
+posting, while there is still time to fix what is broken.
+
+The checks run at ``[preflight] before`` each storm's start (by default 1 hour and 10 minutes ahead) and
+again at its start, as APScheduler date jobs on the daemon's loop, planned again after each refresh (a
+campaign queued meanwhile gets its checks). A daemon that starts after a check's time has passed checks at
+once (once), then at the times still ahead. The checks themselves run in a small thread pool of their own:
+never on the loop, never in the publish pool a storm's posts need.
+
+A problem is an event (kind ``preflight``: the account, the campaign, the platform's words, what to do) and
+an alert; an account that is fine is an info event only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Callable, Coroutine
+
+from .alerts import Alert, Alerter
+from .config import Config
+from .store.events import ERROR, INFO
+from .store.storms import UpcomingStorm, upcoming_storms
+from .timing import format_duration
+
+if TYPE_CHECKING:
+    from .dispatch import Dispatcher
+    from .platforms.base import Publisher
+    from .service.accounts import AccountReport
+
+log = logging.getLogger("stormcaller.preflight")
+
+LOOKAHEAD = timedelta(hours=1)  # storms are planned this long before their first check
+
+
+class Preflight:
+    def __init__(self, config: Config, dispatcher: "Dispatcher", make_publisher: Callable[[str], "Publisher"],
+                 alerter: Alerter, *, before: list[timedelta] | None = None) -> None:
+        self.config = config
+        self.dispatcher = dispatcher
+        self.make_publisher = make_publisher
+        self.alerter = alerter
+        self.before = sorted(set(config.settings.preflight.before if before is None else before), reverse=True)
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="preflight")
+        self._done: set[str] = set()   # check slots this daemon ran (or skipped as past)
+
+    def attach(self) -> "Preflight":
+        """Plan the checks after every refresh of ``dispatcher`` (call before it starts)."""
+        self.dispatcher.refresh_hooks.append(self.plan)
+        self.dispatcher.closers.insert(0, self.close)
+        return self
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def horizon(self) -> timedelta:
+        return max(self.before, default=timedelta(0)) + LOOKAHEAD
+
+    async def plan(self, now: datetime) -> None:
+        """Schedule each upcoming storm's checks; a check whose time passed unseen runs now."""
+        loop = asyncio.get_running_loop()
+        try:
+            storms = await loop.run_in_executor(self._pool, upcoming_storms, self.dispatcher.store.engine, now,
+                                                self.horizon)
+        except Exception as error:  # the database is away: the next refresh plans again
+            log.warning("preflight: storms not read (%s)", type(error).__name__)
+            return
+        for storm in storms:
+            slots = [(storm.start - ahead, f"{format_duration(ahead)} before") for ahead in self.before]
+            slots.append((storm.start, "at the start"))
+            missed = [label for at, label in slots if at <= now and self._slot(storm, label) not in self._done]
+            if missed:
+                self._done.update(self._slot(storm, label) for label in missed)
+                self.dispatcher.schedule(f"preflight:{storm.key}:late", now, self._job(storm, "late (" + ", ".join(
+                    missed) + " had passed when the daemon started)", None))
+            for at, label in slots:
+                if at > now:
+                    self.dispatcher.schedule(f"preflight:{storm.key}:{label}", at, self._job(storm, label, at))
+
+    def _slot(self, storm: UpcomingStorm, label: str) -> str:
+        return f"{storm.key}:{label}"
+
+    def _job(self, storm: UpcomingStorm, label: str,
+             at: datetime | None) -> Callable[[], Coroutine[Any, Any, None]]:
+        async def job() -> None:
+            slot = self._slot(storm, label)
+            if at is not None and slot in self._done:
+                return
+            self._done.add(slot)
+            await self.check(storm, label)
+
+        return job
+
+    async def check(self, storm: UpcomingStorm, label: str) -> list["AccountReport"]:
+        """Check every account of ``storm`` (in the preflight's threads) and tell what was found."""
+        loop = asyncio.get_running_loop()
+        try:
+            reports = await loop.run_in_executor(self._pool, self.check_accounts, storm)
+        except Exception:  # never into the loop: the posts go out regardless
+            log.exception("preflight of %s", storm.key)
+            return []
+        self.tell(storm, label, reports)
+        return reports
+
+    def check_accounts(self, storm: UpcomingStorm) -> list["AccountReport"]:
+        return [self._check_one(account.account_id, account.platform) for account in storm.accounts]
+
+    def _check_one(self, account_id: str, platform: str) -> "AccountReport":
+        from .service.accounts import AccountReport, check_account, destination
+
+        account = self.config.accounts.get(account_id)
+        if account is None:
+            return AccountReport(account_id, platform, "(unknown)", problem=f"account {account_id!r} is queued but "
+                                 f"not in {self.config.label}", advice="add it back to config.toml, or unqueue the "
+                                 "campaign")
+        try:
+            return check_account(account, self.config, self.make_publisher)
+        except NotImplementedError:  # this platform's client cannot tell yet: not a broken account
+            return AccountReport(account_id, platform, destination(account, self.config),
+                                 advice="this platform's credentials cannot be checked without posting yet")
+        except Exception as error:  # account made unusable some other way (config changed, sandbox away...)
+            return AccountReport(account_id, platform, destination(account, self.config),
+                                 problem=f"the account could not be checked: {error}",
+                                 advice=f"run `python run.py accounts check {account_id}` and fix what it says")
+
+    def tell(self, storm: UpcomingStorm, label: str, reports: list["AccountReport"]) -> None:
+        now = self.dispatcher.clock()
+        when = f"{storm.start:%Y-%m-%d %H:%M} UTC" + (f", in {format_duration(storm.start - now)}"
+                                                      if storm.start > now else "")
+        posts = {account.account_id: account.posts for account in storm.accounts}
+        broken = [report for report in reports if not report.ok]
+        for report in broken:
+            count = posts.get(report.account_id, 0)
+            self.alerter.raise_alert(Alert(
+                "preflight", ERROR,
+                f"Stormcaller: account {report.account_id} cannot post in storm {storm.campaign_id}",
+                f"Preflight {label} the storm {storm.campaign_id} ({when}): account {report.account_id} "
+                f"({report.platform}, {count} post{'s' if count != 1 else ''} to send, credentials go to "
+                f"{report.host}): {report.problem}.\nWhat to do: {report.advice}.",
+                account_id=report.account_id, campaign_id=storm.campaign_id,
+                key=f"preflight|{storm.key}|{report.account_id}|{report.problem}"))
+        fine = [report.account_id for report in reports if report.ok]
+        if fine:
+            self.alerter.raise_alert(Alert(
+                "preflight", INFO, f"preflight {label} storm {storm.campaign_id} ({when})",
+                f"{len(fine)} account(s) ok: {', '.join(fine)}", campaign_id=storm.campaign_id, send=False))

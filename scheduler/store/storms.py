@@ -1,0 +1,76 @@
+"""Storms as the outbox holds them: the posts of one campaign occurrence. A storm is a campaign's posts
+planned less than ``STORM_SPAN`` apart (a spread lasts hours at most; a yearly campaign's occurrences are a
+year apart), starting at its earliest planned post. The preflight and the storm summary read them here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, func, select
+
+from .outbox import CANCELLED, PENDING, SENDING
+from .schema import posts
+
+STORM_SPAN = timedelta(days=100)
+
+
+@dataclass(frozen=True)
+class StormAccount:
+    account_id: str
+    platform: str
+    posts: int               # how many of the storm's posts it has still to send
+
+
+@dataclass(frozen=True)
+class UpcomingStorm:
+    campaign_id: str
+    start: datetime          # the storm's first planned post
+    accounts: tuple[StormAccount, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.campaign_id}@{self.start:%Y-%m-%dT%H:%M:%S}"
+
+
+@dataclass(frozen=True)
+class StormPost:
+    account_id: str
+    platform: str
+    state: str
+    planned_at: datetime
+    sent_at: datetime | None
+
+
+def upcoming_storms(engine: Engine, now: datetime, horizon: timedelta) -> list[UpcomingStorm]:
+    """The storms that start after ``now`` and no later than ``now + horizon``, with the accounts due to post
+    in each (their pending posts)."""
+    firsts = (select(posts.c.campaign_id, func.min(posts.c.planned_at).label("start"))
+              .where(posts.c.state == PENDING).group_by(posts.c.campaign_id).subquery())
+    with engine.connect() as db:
+        starts = db.execute(select(firsts.c.campaign_id, firsts.c.start)
+                            .where(firsts.c.start > now, firsts.c.start <= now + horizon)).all()
+        storms = []
+        for campaign_id, start in starts:
+            rows = db.execute(select(posts.c.account_id, posts.c.platform, func.count())
+                              .where(posts.c.campaign_id == campaign_id, posts.c.state == PENDING,
+                                     posts.c.planned_at >= start, posts.c.planned_at < start + STORM_SPAN)
+                              .group_by(posts.c.account_id, posts.c.platform)
+                              .order_by(posts.c.account_id)).all()
+            storms.append(UpcomingStorm(campaign_id, start, tuple(StormAccount(*row) for row in rows)))
+    return sorted(storms, key=lambda storm: (storm.start, storm.campaign_id))
+
+
+def storm_posts(engine: Engine, campaign_id: str, around: datetime) -> list[StormPost]:
+    """The posts (not cancelled) of the storm of ``campaign_id`` that holds a post planned at ``around``."""
+    query = (select(posts.c.account_id, posts.c.platform, posts.c.state, posts.c.planned_at, posts.c.sent_at)
+             .where(posts.c.campaign_id == campaign_id, posts.c.state != CANCELLED,
+                    posts.c.planned_at > around - STORM_SPAN, posts.c.planned_at < around + STORM_SPAN)
+             .order_by(posts.c.planned_at))
+    with engine.connect() as db:
+        return [StormPost(*row) for row in db.execute(query)]
+
+
+def is_open(post: StormPost) -> bool:
+    """Whether a post of a storm may still change (its storm is not over)."""
+    return post.state in (PENDING, SENDING)
