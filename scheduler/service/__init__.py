@@ -23,7 +23,8 @@ from .rehearsal import Rehearsal, compress, rehearse, sandbox_faults, start_sand
 
 __all__ = [
     "Cost", "LogEntry", "OutboxStatus", "PreparedMedia", "Rehearsal", "checked_plan", "compress", "costs",
-    "credential_problems", "dispatch_settings", "display_name", "events", "events_json", "image_loader", "image_sizes", "is_dry_run",
+    "credential_problems", "dispatch_settings", "display_name", "events", "events_json", "image_loader",
+    "image_sizes", "is_dry_run",
     "load_config", "log_csv", "log_json", "measure", "media_cache", "needs_review", "open_store", "outbox_status",
     "plan", "platform_names", "prepare_media", "publisher_factory", "queue", "read_log", "rehearse", "resolve",
     "sandbox_faults", "start_daemon", "start_sandbox", "unqueue", "validate", "with_instance_limits", "write_plan",
