@@ -11,8 +11,9 @@ from typing import Any
 
 
 class AlertEndpoint:
-    def __init__(self, status: int = 200) -> None:
+    def __init__(self, status: int = 200, delay: float = 0.0) -> None:
         self.status = status
+        self.delay = delay
         self.received: list[dict[str, Any]] = []
         self.paths: list[str] = []
         endpoint = self
@@ -20,6 +21,7 @@ class AlertEndpoint:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                time.sleep(endpoint.delay)
                 if endpoint.status == 200:
                     endpoint.received.append(json.loads(body))
                     endpoint.paths.append(self.path)

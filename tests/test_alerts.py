@@ -1,0 +1,210 @@
+"""Alerts: one message per problem (not per post), never a secret in one, never in the way of posting; and
+[alerts] checked when config.toml is read. Real daemons on real SQLite files, Apprise's json:// plugin
+posting to a local HTTP endpoint the test starts."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from alert_endpoint import AlertEndpoint
+from driving import DrivenClock, drive
+from project import StormProject, campaign_text, distinct_text, soon
+from scheduler import service
+from scheduler.alerts import REMOVED, Alert, Scrubber, make_alerter, percentile
+from scheduler.dispatch import DispatchEvent, DispatchSettings
+from scheduler.store.events import read_events
+
+FAST = DispatchSettings(workers=8, refresh=timedelta(seconds=1), heartbeat=timedelta(seconds=1),
+                        stale_after=timedelta(seconds=3), retry_base=timedelta(milliseconds=100))
+SECRETS = {"NET_X_TOKEN": "x-user-token-Zq81mVhP", "NET_BLUESKY_PASSWORD": "abcd-efgh-ijkl-mnop",
+           "STORMCALLER_TOKEN_KEY": "Fernet-key-3q2+7w8x9y0z1a2b3c4d5e6f7g8h9i0j1k2l3m4=",
+           "NET_MASTODON_TOKEN": "mastodon-token-0123456789abcdef"}
+
+
+def alerting_project(tmp_path: Path, *urls: str) -> StormProject:
+    listed = ", ".join(f'"{url}"' for url in urls)
+    return StormProject.create(tmp_path, extra=f"\n[alerts]\nurls = [{listed}]\n")
+
+
+def mastodon_posts(count: int) -> str:
+    return "".join(f'\n[[posts]]\nid = "p{n}"\ntext = "{distinct_text(f"p{n}")}"\naccounts = ["net-mastodon"]\n'
+                   for n in range(count))
+
+
+def events(project: StormProject) -> list[tuple[str, str, str | None, str]]:
+    with sqlite3.connect(project.root / "storm.db") as db:
+        return db.execute("select kind, severity, account_id, message from events order by id").fetchall()
+
+
+def run_storm(project: StormProject, endpoint: AlertEndpoint, alerts: int, *, clock: DrivenClock | None = None,
+              seen: list[DispatchEvent] | None = None) -> None:
+    """The daemon until the storm is over and ``alerts`` alerts reached the endpoint."""
+    config = project.load_config()
+    with service.open_store(config) as store:
+        daemon = service.start_daemon(config, store, settings=FAST, clock=clock or DrivenClock(),
+                                      on_event=seen.append if seen is not None else None)
+        try:
+            if clock is not None:
+                assert drive(daemon, clock, timeout=30)
+            else:
+                assert daemon.wait_until_idle(timeout=30)
+            endpoint.wait_for(alerts, timeout=15)
+        finally:
+            daemon.stop()
+
+
+def test_forty_failed_posts_of_one_account_are_one_alert_without_a_secret(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Mastodon account's token is missing: its 40 posts fail. The endpoint gets the preflight's alert,
+    ONE alert for the 40 failures (the account, how many, the platform's words once), and the summary; no
+    alert and no event holds any credential of config.toml's accounts or the token vault's key."""
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("NET_MASTODON_TOKEN")
+    with AlertEndpoint() as endpoint:
+        project = alerting_project(tmp_path, endpoint.url).live()
+        project.write("campaigns/storm.toml", campaign_text(soon(2), posts=mastodon_posts(40)))
+        config = project.load_config()
+        with service.open_store(config) as store:
+            service.queue(project.root / "campaigns" / "storm.toml", config, store)
+        clock = DrivenClock()
+        run_storm(project, endpoint, 3, clock=clock)
+        received = endpoint.received
+    titles = [alert["title"] for alert in received]
+    failed = [alert for alert in received if "failed for net-mastodon" in alert["title"]]
+    assert len(failed) == 1, titles
+    assert "40 posts" in failed[0]["title"] and "40 posts of account net-mastodon (mastodon)" in failed[0]["message"]
+    assert failed[0]["message"].count("Mastodon needs an access_token") == 1
+    assert "accounts check net-mastodon" in failed[0]["message"]
+    [summary] = [alert for alert in received if "is over" in alert["title"]]
+    assert "0 sent, 40 failed, 0 missed, 0 needs-review" in summary["message"]
+    assert "mastodon: 0 sent, 40 failed" in summary["message"]
+    assert titles.index(failed[0]["title"]) > 0 and "cannot post" in titles[0]  # the preflight spoke first
+    assert len(received) == 3, titles
+    recorded = events(project)
+    assert {"preflight", "failed", "summary"} <= {kind for kind, *_ in recorded}
+    everything = repr(received) + repr(recorded)
+    for value in SECRETS.values():
+        assert value not in everything
+
+
+def test_the_summary_counts_by_platform_with_lateness(tmp_path: Path) -> None:
+    with AlertEndpoint() as endpoint:
+        project = alerting_project(tmp_path, endpoint.url)  # dry run: everything goes out
+        project.write("campaigns/storm.toml", campaign_text(soon(1)))
+        config = project.load_config()
+        with service.open_store(config) as store:
+            service.queue(project.root / "campaigns" / "storm.toml", config, store)
+        run_storm(project, endpoint, 1, clock=DrivenClock())
+        [summary] = endpoint.received
+    assert summary["type"] == "info" and "storm storm is over" in summary["title"]
+    message = summary["message"]
+    assert "4 sent, 0 failed, 0 missed, 0 needs-review" in message
+    assert "mastodon: 2 sent" in message and "x: 1 sent" in message and "bluesky: 1 sent" in message
+    assert "lateness p50" in message and "p99" in message
+    assert [kind for kind, *_ in events(project)].count("summary") == 1
+
+
+def test_a_failing_or_slow_endpoint_never_holds_posting_back(tmp_path: Path) -> None:
+    """One endpoint refuses every alert, another is not there, a third takes 3 s to answer: a first storm's
+    summary goes to them while a second storm posts; the second storm's posts are on time all the same, and
+    the endpoints that did not take the alert are recorded as events."""
+    with AlertEndpoint(status=500) as refusing, AlertEndpoint(delay=3.0) as slow:
+        project = alerting_project(tmp_path, refusing.url, "json://127.0.0.1:9/nobody", slow.url)
+        first, second = soon(1), soon(2.5)
+        project.write("campaigns/first.toml", campaign_text(first))
+        project.write("campaigns/second.toml", campaign_text(second).replace("Freedom for all", "Second: free all")
+                      .replace("Second wave", "Second storm's second wave"))
+        config = project.load_config()
+        with service.open_store(config) as store:
+            for name in ("first", "second"):
+                service.queue(project.root / "campaigns" / f"{name}.toml", config, store)
+        seen: list[DispatchEvent] = []
+        run_storm(project, slow, 2, seen=seen)
+        assert len(slow.received) == 2
+    sent = [event for event in seen if event.kind == "sent"]
+    assert len(sent) == 8
+    assert all(event.lateness < timedelta(seconds=1) for event in sent), [e.lateness for e in sent]
+    undelivered = [message for kind, _, _, message in events(project) if kind == "alert-endpoint"]
+    assert any("alerts.urls[0]" in message for message in undelivered)
+    assert any("alerts.urls[1]" in message for message in undelivered)
+    assert not any("alerts.urls[2]" in message for message in undelivered)
+
+
+def test_the_scrubber_removes_every_known_secret_before_sending(tmp_path: Path) -> None:
+    """Second line of defence: a message that quotes a credential (a platform echoing it back, say) goes out
+    and is recorded without it."""
+    with AlertEndpoint() as endpoint:
+        environ = dict(SECRETS, ALERT_URL=f"{endpoint.url}/hook-SecretHookToken0123456789")
+        project = StormProject.create(tmp_path, extra='\n[alerts]\nurl_variables = ["ALERT_URL"]\n')
+        config = project.load_config()
+        with service.open_store(config) as store:
+            alerter = make_alerter(config, store.engine, environ=environ).start()
+            leaked = " / ".join(environ.values())
+            alerter.raise_alert(Alert("failed", "error", f"title {SECRETS['NET_X_TOKEN']}", f"platform said: {leaked}",
+                                      account_id="net-x"))
+            alerter.close()
+            recorded = read_events(store.engine)
+        [alert] = endpoint.wait_for(1)
+    everything = repr(alert) + repr(recorded)
+    for value in environ.values():
+        assert value not in everything
+    assert "SecretHookToken0123456789" not in everything
+    assert endpoint.paths == ["/alerts/hook-SecretHookToken0123456789"]  # it went where the variable says
+    assert REMOVED in alert["message"] and REMOVED in alert["title"]
+    assert "platform said" in recorded[0].message
+
+
+def test_scrubber_replaces_longer_secrets_first() -> None:
+    scrub = Scrubber(["abcd", "abcdefgh", "", "ab"])
+    assert scrub("x abcdefgh y abcd z ab") == f"x {REMOVED} y {REMOVED} z ab"
+
+
+def test_a_database_problem_is_one_alert_until_it_has_lasted(tmp_path: Path) -> None:
+    with AlertEndpoint() as endpoint:
+        project = alerting_project(tmp_path, endpoint.url)
+        alerter = make_alerter(project.load_config(), None).start()
+        alerter.alert_database_problem("database unavailable during refresh: attempt to write a readonly database")
+        alerter.alert_database_problem("database unavailable during refresh: attempt to write a readonly database")
+        alerter.close()
+        [alert] = endpoint.wait_for(1)
+        time.sleep(0.3)
+        assert len(endpoint.received) == 1
+    assert "readonly database" in alert["message"] and alert["type"] == "failure"
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [timedelta(seconds=n) for n in range(1, 101)]
+    assert percentile(values, 50) == timedelta(seconds=50)
+    assert percentile(values, 99) == timedelta(seconds=99)
+    assert percentile(values[:1], 99) == timedelta(seconds=1)
+
+
+def test_an_alert_url_apprise_cannot_use_is_a_user_error_naming_the_field(tmp_path: Path) -> None:
+    project = alerting_project(tmp_path, "json://127.0.0.1:9/ok", "nonsense://what")
+    project.write("campaigns/storm.toml", campaign_text(soon(3600)))
+    output = project.fails("validate")
+    assert "alerts.urls" in output and "urls[1]" in output and "nonsense://" in output
+    assert "config.toml:" in output  # the file (and line) named
+
+
+def test_alert_url_variables_are_checked_without_quoting_them(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    project = StormProject.create(tmp_path, extra='\n[alerts]\nurl_variables = ["STORM_ALERT_URL"]\n').live()
+    project.write("campaigns/storm.toml", campaign_text(soon(3600)))
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("STORM_ALERT_URL", raising=False)
+    unset = project.succeeds("validate")
+    assert "warning" in unset and "STORM_ALERT_URL is not set" in unset
+    monkeypatch.setenv("STORM_ALERT_URL", "nonsense://secret-in-here")
+    broken = project.fails("validate")
+    assert "STORM_ALERT_URL" in broken and "secret-in-here" not in broken
+    bad_name = StormProject.create(tmp_path / "other", extra='\n[alerts]\nurl_variables = ["ntfy://my-topic"]\n')
+    output = bad_name.fails("validate")
+    assert "url_variables[0]" in output and "my-topic" not in output

@@ -1,0 +1,155 @@
+"""The preflight: before a storm, every account due to post in it is checked while there is still time, and
+a broken one reaches the alert endpoint before the storm. A real daemon, a real SQLite file, Apprise's json://
+plugin posting to a local HTTP endpoint, and a driven clock instead of an hour's wait."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from alert_endpoint import AlertEndpoint
+from driving import DrivenClock
+from project import StormProject, campaign_text
+from scheduler import service
+from scheduler.dispatch import Dispatcher, DispatchSettings
+
+FAST = DispatchSettings(workers=4, refresh=timedelta(seconds=1), heartbeat=timedelta(seconds=1),
+                        stale_after=timedelta(seconds=3), retry_base=timedelta(milliseconds=100))
+ONE_ACCOUNT = """
+[[posts]]
+id = "call"
+text = "Freedom for all political prisoners #FreeThemAll"
+accounts = ["net-mastodon"]
+"""
+
+
+def events(project: StormProject) -> list[tuple[str, str, str | None, str | None, str]]:
+    with sqlite3.connect(project.root / "storm.db") as db:
+        return db.execute("select kind, severity, account_id, campaign_id, message from events order by id").fetchall()
+
+
+def queued(project: StormProject, clock: DrivenClock, minutes: float, *, live: bool = True) -> StormProject:
+    start = (clock() + timedelta(minutes=minutes)).replace(microsecond=0)
+    project.write("campaigns/storm.toml", campaign_text(start, posts=ONE_ACCOUNT))
+    if live:
+        project.live()
+    config = project.load_config()
+    with service.open_store(config) as store:
+        service.queue(project.root / "campaigns" / "storm.toml", config, store, now=clock())
+    return project
+
+
+def started(project: StormProject, clock: DrivenClock) -> tuple[Dispatcher, object]:
+    config = project.load_config()
+    store = service.open_store(config)
+    return service.start_daemon(config, store, settings=FAST, clock=clock), store
+
+
+def storm_start(project: StormProject) -> object:
+    with sqlite3.connect(project.root / "storm.db") as db:
+        return db.execute("select min(planned_at) from posts").fetchone()[0]
+
+
+def test_a_broken_account_is_alerted_an_hour_before_its_storm(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The done criterion: a storm 70 minutes ahead whose Mastodon account has no token. At 1 h before (on the
+    driven clock) the endpoint has the alert, naming the account and the platform's words; the storm has not
+    begun. At 10 minutes before, the same problem is recorded again but not sent again."""
+    monkeypatch.delenv("NET_MASTODON_TOKEN", raising=False)
+    clock = DrivenClock()
+    with AlertEndpoint() as endpoint:
+        project = StormProject.create(tmp_path, extra=f'\n[alerts]\nurls = ["{endpoint.url}"]\n')
+        queued(project, clock, 70)
+        start = clock() + timedelta(minutes=70)
+        daemon, store = started(project, clock)
+        try:
+            time.sleep(1.5)
+            assert endpoint.received == []  # nothing to say 70 minutes ahead
+            # just before the 1-hour check: the job armed for it fires by itself
+            clock.advance(timedelta(minutes=10) - timedelta(seconds=1))
+            daemon.refresh_now()
+            [alert] = endpoint.wait_for(1)
+            assert clock() < start - timedelta(minutes=59)
+            assert alert["type"] == "failure"
+            assert "net-mastodon" in alert["title"] and "storm" in alert["title"]
+            assert "Mastodon needs an access_token" in alert["message"]
+            assert "1h before" in alert["message"] and "https://example.social" in alert["message"]
+            assert "What to do" in alert["message"]
+            # 10 minutes before: checked again, recorded, not sent again
+            clock.advance(timedelta(minutes=50) - timedelta(seconds=1))
+            daemon.refresh_now()
+            deadline = time.monotonic() + 10
+            while sum(kind == "preflight" for kind, *_ in events(project)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            daemon.stop()
+            store.close()  # type: ignore[attr-defined]
+        assert len(endpoint.received) == 1
+    found = [event for event in events(project) if event[0] == "preflight"]
+    assert len(found) >= 2
+    kind, severity, account, campaign, message = found[0]
+    assert (severity, account, campaign) == ("error", "net-mastodon", "storm")
+    assert "Mastodon needs an access_token" in message and "What to do" in message
+    assert "already alerted" in found[1][4]
+
+
+def test_a_daemon_started_late_checks_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Started 5 minutes before the storm: the 1 h and 10 min checks are past, so it checks now (once), and
+    the alert is out minutes before the storm."""
+    monkeypatch.delenv("NET_MASTODON_TOKEN", raising=False)
+    clock = DrivenClock()
+    with AlertEndpoint() as endpoint:
+        project = StormProject.create(tmp_path, extra=f'\n[alerts]\nurls = ["{endpoint.url}"]\n')
+        queued(project, clock, 5)
+        daemon, store = started(project, clock)
+        try:
+            [alert] = endpoint.wait_for(1)
+            time.sleep(1.5)  # refreshes go on: the late check is not repeated
+        finally:
+            daemon.stop()
+            store.close()  # type: ignore[attr-defined]
+    assert "had passed when the daemon started" in alert["message"]
+    assert len(endpoint.received) == 1
+    assert sum(kind == "preflight" for kind, *_ in events(project)) == 1
+
+
+def test_an_ok_preflight_is_an_event_without_alert(tmp_path: Path) -> None:
+    clock = DrivenClock()
+    with AlertEndpoint() as endpoint:
+        project = StormProject.create(tmp_path, extra=f'\n[alerts]\nurls = ["{endpoint.url}"]\n')
+        queued(project, clock, 30, live=False)  # the dry run's publisher is who config.toml says
+        daemon, store = started(project, clock)
+        try:
+            deadline = time.monotonic() + 10
+            while not events(project) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            daemon.stop()
+            store.close()  # type: ignore[attr-defined]
+        assert endpoint.received == []
+    [(kind, severity, account, campaign, message)] = events(project)
+    assert (kind, severity, campaign) == ("preflight", "info", "storm")
+    assert "1 account(s) ok: net-mastodon" in message
+
+
+def test_the_log_shows_the_preflight_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NET_MASTODON_TOKEN", raising=False)
+    clock = DrivenClock()
+    project = StormProject.create(tmp_path)
+    queued(project, clock, 5)
+    daemon, store = started(project, clock)
+    try:
+        deadline = time.monotonic() + 10
+        while not events(project) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        daemon.stop()
+        store.close()  # type: ignore[attr-defined]
+    shown = project.succeeds("log", "--events")
+    assert "preflight" in shown and "net-mastodon" in shown and "access_token" in shown
+    assert "error" in shown
+    assert '"kind": "preflight"' in project.succeeds("log", "--events", "--json")
