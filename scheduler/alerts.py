@@ -116,8 +116,9 @@ class Scrubber:
 
 
 def known_secrets(config: "Config", environ: Mapping[str, str] | None = None) -> list[str]:
-    """Every secret value this daemon can know of: each account's credentials, the token vault's key, and
-    the alert URLs kept in environment variables (with their parts: a bot token, a password)."""
+    """Every secret value this daemon can know of: each account's credentials, the token vault's key, the
+    database URL's password, and the alert URLs kept in environment variables (with their parts: a bot
+    token, a password)."""
     from urllib.parse import urlsplit
 
     environ = os.environ if environ is None else environ
@@ -125,6 +126,9 @@ def known_secrets(config: "Config", environ: Mapping[str, str] | None = None) ->
     key = environ.get(config.settings.tokens.key_variable)
     if key:
         secrets.append(key)
+    database_password = urlsplit(config.settings.database.url).password
+    if database_password:
+        secrets.append(database_password)
     for name in config.settings.alerts.url_variables:
         url = environ.get(name)
         if not url:
@@ -310,10 +314,11 @@ class Alerter:
         if len(group.examples) < 3:
             group.examples.append(post.id)
 
-    def _flush(self, everything: bool = False) -> None:
+    def _flush(self, everything: bool = False, storm: tuple[str, str] | None = None) -> None:
+        """Send the groups gathered long enough (all of them, or all of one storm's)."""
         now = time.monotonic()
         for key, group in list(self._groups.items()):
-            if everything or group.due <= now:
+            if everything or group.due <= now or key[1:3] == storm:
                 del self._groups[key]
                 self._deliver(_group_alert(group, _group_key(key)))
 
@@ -335,6 +340,7 @@ class Alerter:
                 continue
             del self._storms[storm_id]
             self._summarized.add(storm_id)
+            self._flush(storm=storm_id)  # its problems before its summary
             self._deliver(storm_summary(storm.campaign_id, storm.occurrence, posts))
             for said in [k for k in self._said if k.startswith(f"post|{storm.campaign_id}|{storm.occurrence}|")]:
                 del self._said[said]  # the storm is over: its next occurrence is told of afresh
@@ -444,10 +450,11 @@ def percentile(values: list[timedelta], percent: float) -> timedelta:
 
 
 def make_alerter(config: "Config", engine: Engine | None, *, clock: Callable[[], datetime] = utcnow,
-                 environ: Mapping[str, str] | None = None) -> Alerter:
-    """The daemon's alerter, from ``[alerts]`` (with no URL, alerts are only recorded as events)."""
-    notifier: Notifier = AppriseNotifier(alert_targets(config.settings.alerts, environ)) \
-        if config.settings.alerts.urls or config.settings.alerts.url_variables else _Nowhere()
+                 environ: Mapping[str, str] | None = None, send: bool = True) -> Alerter:
+    """The daemon's alerter, from ``[alerts]`` (with no URL, or ``send`` False, alerts are only recorded as
+    events)."""
+    targets = alert_targets(config.settings.alerts, environ) if send else []
+    notifier: Notifier = AppriseNotifier(targets) if targets else _Nowhere()
     return Alerter(notifier, Scrubber(known_secrets(config, environ)), engine=engine, clock=clock)
 
 

@@ -258,6 +258,9 @@ class Dispatcher:
 
     def _database_problem(self, message: str) -> None:
         log.warning("%s", message)
+        self._tell_database_problem(message)
+
+    def _tell_database_problem(self, message: str) -> None:
         try:
             self.on_database_problem(message)
         except Exception:  # telling must never stop a storm
@@ -527,6 +530,9 @@ class Dispatcher:
                 if time.monotonic() > give_up:
                     raise
                 log.warning("database unavailable (%s); retrying in %.1f s", error.orig, pause)
+                if pause == 0.2:  # told once per wait (alerts say it once in a while, not per write)
+                    self._tell_database_problem(f"database unavailable ({error.orig}); retrying for up to "
+                                                f"{format_duration(self.settings.database_patience)}")
                 time.sleep(pause)
                 pause = min(pause * 2, 5.0)
 

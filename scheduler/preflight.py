@@ -16,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Coroutine
 
 from .alerts import Alert, Alerter
 from .config import Config
 from .store.events import ERROR, INFO
-from .store.storms import UpcomingStorm, upcoming_storms
+from .store.storms import UpcomingStorm, storm_accounts, upcoming_storms
 from .timing import format_duration
 
 if TYPE_CHECKING:
@@ -98,6 +99,11 @@ class Preflight:
         """Check every account of ``storm`` (in the preflight's threads) and tell what was found."""
         loop = asyncio.get_running_loop()
         try:
+            accounts = await loop.run_in_executor(self._pool, storm_accounts, self.dispatcher.store.engine,
+                                                  storm.campaign_id, storm.start)
+            if not accounts:  # unqueued (or moved) since the check was planned
+                return []
+            storm = replace(storm, accounts=accounts)
             reports = await loop.run_in_executor(self._pool, self.check_accounts, storm)
         except Exception:  # never into the loop: the posts go out regardless
             log.exception("preflight of %s", storm.key)
@@ -142,8 +148,14 @@ class Preflight:
                 f"{report.host}): {report.problem}.\nWhat to do: {report.advice}.",
                 account_id=report.account_id, campaign_id=storm.campaign_id,
                 key=f"preflight|{storm.key}|{report.account_id}|{report.problem}"))
-        fine = [report.account_id for report in reports if report.ok]
+        fine = [report.account_id for report in reports if report.ok and not report.advice]
+        unchecked = [report.account_id for report in reports if report.ok and report.advice]
         if fine:
             self.alerter.raise_alert(Alert(
                 "preflight", INFO, f"preflight {label} storm {storm.campaign_id} ({when})",
                 f"{len(fine)} account(s) ok: {', '.join(fine)}", campaign_id=storm.campaign_id, send=False))
+        if unchecked:
+            self.alerter.raise_alert(Alert(
+                "preflight", INFO, f"preflight {label} storm {storm.campaign_id} ({when})",
+                f"not checked (their platform's client cannot tell without posting yet): {', '.join(unchecked)}",
+                campaign_id=storm.campaign_id, send=False))

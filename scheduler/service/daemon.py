@@ -60,8 +60,13 @@ def is_dry_run(config: Config, dry_run: bool | None = None) -> bool:
 
 def start_daemon(config: Config, store: Store, *, dry_run: bool | None = None, sandbox: "SandboxLink | None" = None,
                  everyone_to_sandbox: bool = False, on_event: Callable[[DispatchEvent], None] | None = None,
-                 settings: DispatchSettings | None = None, clock: Clock = utcnow) -> Dispatcher:
-    """Start publishing what is queued. Returns the running dispatcher; call ``stop()`` to end."""
+                 settings: DispatchSettings | None = None, clock: Clock = utcnow,
+                 send_alerts: bool | None = None) -> Dispatcher:
+    """Start publishing what is queued. Returns the running dispatcher; call ``stop()`` to end.
+
+    Alerts go to ``[alerts]``'s URLs unless ``send_alerts`` is False (by default, a rehearsal, where every
+    account posts to the sandbox, sends none: nothing leaves the machine); they are recorded as events either
+    way."""
     dry_run = is_dry_run(config, dry_run)
     closers: list[Callable[[], None]] = []
     if sandbox is None and not dry_run and any(a.sandbox for a in config.settings.accounts):
@@ -76,7 +81,8 @@ def start_daemon(config: Config, store: Store, *, dry_run: bool | None = None, s
                                  timeout=config.settings.dispatch.request_timeout.total_seconds(), clock=clock)
 
     pool = PublisherPool(make_factory())
-    alerter = make_alerter(config, store.engine, clock=clock).start()
+    send_alerts = not everyone_to_sandbox if send_alerts is None else send_alerts
+    alerter = make_alerter(config, store.engine, clock=clock, send=send_alerts).start()
     dispatcher = Dispatcher(store, pool, image_loader(config), settings=settings or dispatch_settings(config),
                             on_event=_told(on_event, alerter), clock=clock)
     dispatcher.on_database_problem = alerter.alert_database_problem

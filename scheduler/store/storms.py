@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.engine import Connection
 
 from .outbox import CANCELLED, PENDING, SENDING
 from .schema import posts
@@ -50,15 +51,24 @@ def upcoming_storms(engine: Engine, now: datetime, horizon: timedelta) -> list[U
     with engine.connect() as db:
         starts = db.execute(select(firsts.c.campaign_id, firsts.c.start)
                             .where(firsts.c.start > now, firsts.c.start <= now + horizon)).all()
-        storms = []
-        for campaign_id, start in starts:
-            rows = db.execute(select(posts.c.account_id, posts.c.platform, func.count())
-                              .where(posts.c.campaign_id == campaign_id, posts.c.state == PENDING,
-                                     posts.c.planned_at >= start, posts.c.planned_at < start + STORM_SPAN)
-                              .group_by(posts.c.account_id, posts.c.platform)
-                              .order_by(posts.c.account_id)).all()
-            storms.append(UpcomingStorm(campaign_id, start, tuple(StormAccount(*row) for row in rows)))
+        storms = [UpcomingStorm(campaign_id, start, _accounts(db, campaign_id, start)) for campaign_id, start in starts]
     return sorted(storms, key=lambda storm: (storm.start, storm.campaign_id))
+
+
+def storm_accounts(engine: Engine, campaign_id: str, start: datetime) -> tuple[StormAccount, ...]:
+    """The accounts with posts still pending in the storm of ``campaign_id`` starting at ``start`` (none once
+    it was unqueued)."""
+    with engine.connect() as db:
+        return _accounts(db, campaign_id, start)
+
+
+def _accounts(db: Connection, campaign_id: str, start: datetime) -> tuple[StormAccount, ...]:
+    rows = db.execute(select(posts.c.account_id, posts.c.platform, func.count())
+                      .where(posts.c.campaign_id == campaign_id, posts.c.state == PENDING,
+                             posts.c.planned_at >= start, posts.c.planned_at < start + STORM_SPAN)
+                      .group_by(posts.c.account_id, posts.c.platform)
+                      .order_by(posts.c.account_id)).all()
+    return tuple(StormAccount(*row) for row in rows)
 
 
 def storm_posts(engine: Engine, campaign_id: str, around: datetime) -> list[StormPost]:
