@@ -413,7 +413,7 @@ def _group_alert(group: _Group, key: str) -> Alert:
         todo = (f"make sure the daemon runs and reaches {group.platform}; the reasons are in `python run.py log "
                 f"--campaign {group.campaign_id} --state missed`")
     reasons = "\n".join(f"- {reason}" for reason in group.reasons)
-    more = " (and more later in this storm, counted in its summary)" if group.kind != "needs-review" else ""
+    more = " (any more in this storm are counted in its summary, not alerted again)"
     body = (f"{posts} of account {group.account_id} ({group.platform}) in storm {group.storm} {long}{more}.\n"
             f"What the platform said:\n{reasons}\nWhat to do: {todo}.\nFor example: {', '.join(group.examples)}")
     return Alert(group.kind, ERROR if group.kind != "missed" else WARNING,

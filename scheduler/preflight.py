@@ -62,6 +62,12 @@ class Preflight:
 
     async def plan(self, now: datetime) -> None:
         """Schedule each upcoming storm's checks; a check whose time passed unseen runs now."""
+        try:
+            await self._plan(now)
+        except Exception:  # a refresh hook's failure is logged, never the daemon's
+            log.exception("preflight: planning the checks failed")
+
+    async def _plan(self, now: datetime) -> None:
         loop = asyncio.get_running_loop()
         try:
             storms = await loop.run_in_executor(self._pool, upcoming_storms, self.dispatcher.store.engine, now,
@@ -144,7 +150,7 @@ class Preflight:
                 "preflight", ERROR,
                 f"Stormcaller: account {report.account_id} cannot post in storm {storm.campaign_id}",
                 f"Preflight {label} the storm {storm.campaign_id} ({when}): account {report.account_id} "
-                f"({report.platform}, {count} post{'s' if count != 1 else ''} to send, credentials go to "
+                f"({report.platform}, {count} post{'s' if count != 1 else ''} in the storm, credentials go to "
                 f"{report.host}): {report.problem}.\nWhat to do: {report.advice}.",
                 account_id=report.account_id, campaign_id=storm.campaign_id,
                 key=f"preflight|{storm.key}|{report.account_id}|{report.problem}"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -32,7 +32,8 @@ def events(project: StormProject) -> list[tuple[str, str, str | None, str | None
         return db.execute("select kind, severity, account_id, campaign_id, message from events order by id").fetchall()
 
 
-def queued(project: StormProject, clock: DrivenClock, minutes: float, *, live: bool = True) -> StormProject:
+def queued(project: StormProject, clock: DrivenClock, minutes: float, *, live: bool = True) -> datetime:
+    """The storm queued ``minutes`` ahead (to the second); returns its start."""
     start = (clock() + timedelta(minutes=minutes)).replace(microsecond=0)
     project.write("campaigns/storm.toml", campaign_text(start, posts=ONE_ACCOUNT))
     if live:
@@ -40,18 +41,13 @@ def queued(project: StormProject, clock: DrivenClock, minutes: float, *, live: b
     config = project.load_config()
     with service.open_store(config) as store:
         service.queue(project.root / "campaigns" / "storm.toml", config, store, now=clock())
-    return project
+    return start
 
 
 def started(project: StormProject, clock: DrivenClock) -> tuple[Dispatcher, object]:
     config = project.load_config()
     store = service.open_store(config)
     return service.start_daemon(config, store, settings=FAST, clock=clock), store
-
-
-def storm_start(project: StormProject) -> object:
-    with sqlite3.connect(project.root / "storm.db") as db:
-        return db.execute("select min(planned_at) from posts").fetchone()[0]
 
 
 def test_a_broken_account_is_alerted_an_hour_before_its_storm(tmp_path: Path,
@@ -63,14 +59,13 @@ def test_a_broken_account_is_alerted_an_hour_before_its_storm(tmp_path: Path,
     clock = DrivenClock()
     with AlertEndpoint() as endpoint:
         project = StormProject.create(tmp_path, extra=f'\n[alerts]\nurls = ["{endpoint.url}"]\n')
-        queued(project, clock, 70)
-        start = clock() + timedelta(minutes=70)
+        start = queued(project, clock, 70)
         daemon, store = started(project, clock)
         try:
             time.sleep(1.5)
             assert endpoint.received == []  # nothing to say 70 minutes ahead
             # just before the 1-hour check: the job armed for it fires by itself
-            clock.advance(timedelta(minutes=10) - timedelta(seconds=1))
+            clock.advance(start - timedelta(hours=1, seconds=1) - clock())
             daemon.refresh_now()
             [alert] = endpoint.wait_for(1)
             assert clock() < start - timedelta(minutes=59)
@@ -80,7 +75,7 @@ def test_a_broken_account_is_alerted_an_hour_before_its_storm(tmp_path: Path,
             assert "1h before" in alert["message"] and "https://example.social" in alert["message"]
             assert "What to do" in alert["message"]
             # 10 minutes before: checked again, recorded, not sent again
-            clock.advance(timedelta(minutes=50) - timedelta(seconds=1))
+            clock.advance(start - timedelta(minutes=10, seconds=1) - clock())
             daemon.refresh_now()
             deadline = time.monotonic() + 10
             while sum(kind == "preflight" for kind, *_ in events(project)) < 2 and time.monotonic() < deadline:
@@ -99,22 +94,31 @@ def test_a_broken_account_is_alerted_an_hour_before_its_storm(tmp_path: Path,
 
 def test_a_daemon_started_late_checks_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Started 5 minutes before the storm: the 1 h and 10 min checks are past, so it checks now (once), and
-    the alert is out minutes before the storm."""
+    the alert is out minutes before the storm. At the storm's start it checks again (recorded, not re-sent),
+    while the posts are already being sent."""
     monkeypatch.delenv("NET_MASTODON_TOKEN", raising=False)
     clock = DrivenClock()
     with AlertEndpoint() as endpoint:
         project = StormProject.create(tmp_path, extra=f'\n[alerts]\nurls = ["{endpoint.url}"]\n')
-        queued(project, clock, 5)
+        start = queued(project, clock, 5)
         daemon, store = started(project, clock)
         try:
             [alert] = endpoint.wait_for(1)
             time.sleep(1.5)  # refreshes go on: the late check is not repeated
+            assert len(endpoint.received) == 1
+            assert sum(kind == "preflight" for kind, *_ in events(project)) == 1
+            clock.advance(start - timedelta(seconds=1) - clock())
+            daemon.refresh_now()
+            deadline = time.monotonic() + 10
+            while sum(kind == "preflight" for kind, *_ in events(project)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
         finally:
             daemon.stop()
             store.close()  # type: ignore[attr-defined]
     assert "had passed when the daemon started" in alert["message"]
-    assert len(endpoint.received) == 1
-    assert sum(kind == "preflight" for kind, *_ in events(project)) == 1
+    assert sum("cannot post" in received["title"] for received in endpoint.received) == 1
+    at_start = [message for kind, _, _, _, message in events(project) if kind == "preflight"][1]
+    assert "at the start" in at_start and "already alerted" in at_start
 
 
 def test_an_ok_preflight_is_an_event_without_alert(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ STORM_SPAN = timedelta(days=100)
 class StormAccount:
     account_id: str
     platform: str
-    posts: int               # how many of the storm's posts it has still to send
+    posts: int               # how many posts it has in the storm
 
 
 @dataclass(frozen=True)
@@ -56,15 +56,15 @@ def upcoming_storms(engine: Engine, now: datetime, horizon: timedelta) -> list[U
 
 
 def storm_accounts(engine: Engine, campaign_id: str, start: datetime) -> tuple[StormAccount, ...]:
-    """The accounts with posts still pending in the storm of ``campaign_id`` starting at ``start`` (none once
-    it was unqueued)."""
+    """The accounts with posts in the storm of ``campaign_id`` starting at ``start``, whatever their state but
+    cancelled (at the storm's start its posts are sending already; none once it was unqueued)."""
     with engine.connect() as db:
         return _accounts(db, campaign_id, start)
 
 
 def _accounts(db: Connection, campaign_id: str, start: datetime) -> tuple[StormAccount, ...]:
     rows = db.execute(select(posts.c.account_id, posts.c.platform, func.count())
-                      .where(posts.c.campaign_id == campaign_id, posts.c.state == PENDING,
+                      .where(posts.c.campaign_id == campaign_id, posts.c.state != CANCELLED,
                              posts.c.planned_at >= start, posts.c.planned_at < start + STORM_SPAN)
                       .group_by(posts.c.account_id, posts.c.platform)
                       .order_by(posts.c.account_id)).all()
