@@ -214,3 +214,31 @@ def test_alert_url_variables_are_checked_without_quoting_them(tmp_path: Path,
     bad_name = StormProject.create(tmp_path / "other", extra='\n[alerts]\nurl_variables = ["ntfy://my-topic"]\n')
     output = bad_name.fails("validate")
     assert "url_variables[0]" in output and "my-topic" not in output
+
+
+@pytest.mark.postgres
+def test_a_database_the_daemon_cannot_write_is_alerted_while_it_runs(tmp_path: Path) -> None:
+    """PostgreSQL loses the daemons table under a running daemon (its heartbeat can no longer be written):
+    the endpoint is told at once, once, naming the database's own words; the daemon keeps running."""
+    from databases import fresh_database
+
+    for url in fresh_database("postgresql", tmp_path):
+        with AlertEndpoint() as endpoint:
+            project = StormProject.create(tmp_path, database=url,
+                                          extra=f'\n[alerts]\nurls = ["{endpoint.url}"]\n')
+            config = project.load_config()
+            with service.open_store(config) as store:
+                daemon = service.start_daemon(config, store, settings=FAST)
+                try:
+                    with store.engine.begin() as db:
+                        db.exec_driver_sql("alter table daemons rename to daemons_gone")
+                    [alert] = endpoint.wait_for(1, timeout=15)
+                    time.sleep(2.5)  # more heartbeats fail: not alerted again
+                    assert len(endpoint.received) == 1
+                finally:
+                    with store.engine.begin() as db:
+                        db.exec_driver_sql("alter table daemons_gone rename to daemons")
+                    daemon.stop()
+        assert alert["type"] == "failure" and "database" in alert["title"]
+        assert 'relation "daemons" does not exist' in alert["message"]
+        assert "heartbeat" in alert["message"]
