@@ -422,6 +422,7 @@ def run(obj: Context, dry_run: bool | None) -> None:
         console.print(f"daemon {daemon.daemon_id} running ({mode}); {status.counts.get('pending', 0)} pending"
                       + (f", next due {status.next_due:%Y-%m-%d %H:%M:%S} UTC" if status.next_due else "")
                       + "; Ctrl-C to stop")
+        say(_escape(service.alerting(obj.config)))
         show_review_banner(status.needs_review)
         stop.wait()
         console.print("stopping: waiting for posts in flight ...")

@@ -242,3 +242,15 @@ def test_a_database_the_daemon_cannot_write_is_alerted_while_it_runs(tmp_path: P
         assert alert["type"] == "failure" and "database" in alert["title"]
         assert 'relation "daemons" does not exist' in alert["message"]
         assert "heartbeat" in alert["message"]
+
+
+def test_the_daemon_says_where_alerts_go_without_quoting_a_url(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORM_ALERT_URL", "ntfy://secret-topic-name")
+    project = StormProject.create(tmp_path, extra='\n[alerts]\nurls = ["json://127.0.0.1:9/a"]\n'
+                                                  'url_variables = ["STORM_ALERT_URL"]\n')
+    said = service.alerting(project.load_config())
+    assert said == "preflight 1h, 10m before each storm and at its start; alerts to alerts.urls[0], $STORM_ALERT_URL"
+    quiet = StormProject.create(tmp_path / "quiet", extra='\n[preflight]\nbefore = ["30m"]\n')
+    assert service.alerting(quiet.load_config()).startswith("preflight 30m before each storm and at its start; "
+                                                            "no alert endpoint")

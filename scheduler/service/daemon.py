@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Callable
 
-from ..alerts import Alerter, alert_problems, make_alerter
+from ..alerts import Alerter, alert_problems, alert_targets, make_alerter
 from ..config import Config
 from ..dispatch import DispatchEvent, Dispatcher, DispatchSettings
 from ..platforms.base import Clock, Publisher
@@ -93,6 +93,19 @@ def start_daemon(config: Config, store: Store, *, dry_run: bool | None = None, s
         log.warning("%s", problem)
     dispatcher.start()
     return dispatcher
+
+
+def alerting(config: Config) -> str:
+    """How the daemon tells people about problems, in one line (``run`` prints it)."""
+    from ..timing import format_duration
+
+    labels = [target.label for target in alert_targets(config.settings.alerts)]
+    before = ", ".join(format_duration(ahead) for ahead in sorted(config.settings.preflight.before, reverse=True))
+    preflight = f"preflight {before + ' before each storm and ' if before else ''}at its start"
+    if not labels:
+        return (f"{preflight}; no alert endpoint ([alerts] urls in config.toml): problems are only in "
+                "`python run.py log --events`")
+    return f"{preflight}; alerts to {', '.join(labels)}"
 
 
 def _told(on_event: Callable[[DispatchEvent], None] | None, alerter: Alerter) -> Callable[[DispatchEvent], None]:
