@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Protocol
 from sqlalchemy import Engine
 
 from .problems import Problem
-from .store.events import ERROR, INFO, WARNING, record_event
-from .store.storms import StormPost, is_open, storm_posts
+from .store.events import ERROR, INFO, WARNING, has_event, record_event
+from .store.storms import StormPost, is_open, open_posts, storm_posts
 from .timing import format_duration, utcnow
 
 if TYPE_CHECKING:
@@ -332,7 +332,11 @@ class Alerter:
                 continue
             storm.next_check = now + self.summary_poll
             try:
+                if open_posts(self.engine, storm.campaign_id, storm.around):
+                    continue
                 posts = storm_posts(self.engine, storm.campaign_id, storm.around)
+                start = min((post.planned_at for post in posts), default=storm.around)
+                told = has_event(self.engine, kind="summary", campaign_id=storm.campaign_id, since=start)
             except Exception as error:  # the database is away: try again at the next poll
                 log.warning("storm summary: the database could not be read (%s)", type(error).__name__)
                 continue
@@ -341,7 +345,8 @@ class Alerter:
             del self._storms[storm_id]
             self._summarized.add(storm_id)
             self._flush(storm=storm_id)  # its problems before its summary
-            self._deliver(storm_summary(storm.campaign_id, storm.occurrence, posts))
+            if not told:  # another daemon sharing the database summed it up already
+                self._deliver(storm_summary(storm.campaign_id, storm.occurrence, posts))
             for said in [k for k in self._said if k.startswith(f"post|{storm.campaign_id}|{storm.occurrence}|")]:
                 del self._said[said]  # the storm is over: its next occurrence is told of afresh
 

@@ -81,6 +81,15 @@ def storm_posts(engine: Engine, campaign_id: str, around: datetime) -> list[Stor
         return [StormPost(*row) for row in db.execute(query)]
 
 
+def open_posts(engine: Engine, campaign_id: str, around: datetime) -> int:
+    """How many posts of that storm may still change (pending or sending): a count, cheap to ask often."""
+    query = (select(func.count()).where(posts.c.campaign_id == campaign_id, posts.c.state.in_((PENDING, SENDING)),
+                                        posts.c.planned_at > around - STORM_SPAN,
+                                        posts.c.planned_at < around + STORM_SPAN))
+    with engine.connect() as db:
+        return int(db.execute(query).scalar() or 0)
+
+
 def is_open(post: StormPost) -> bool:
     """Whether a post of a storm may still change (its storm is not over)."""
     return post.state in (PENDING, SENDING)
