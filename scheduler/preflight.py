@@ -5,7 +5,9 @@ The checks run at ``[preflight] before`` each storm's start (by default 1 hour a
 again at its start, as APScheduler date jobs on the daemon's loop, planned again after each refresh (a
 campaign queued meanwhile gets its checks). A daemon that starts after a check's time has passed checks at
 once (once), then at the times still ahead. The checks themselves run in a small thread pool of their own:
-never on the loop, never in the publish pool a storm's posts need.
+never on the loop, never in the publish pool a storm's posts need. At the start, while the storm's posts go
+out, only the accounts an earlier check did not find ok log in again (a token revoked in the last minutes
+shows in the posts' own failures, alerted as well).
 
 A problem is an event (kind ``preflight``: the account, the campaign, the platform's words, what to do) and
 an alert; an account that is fine is an info event only.
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("stormcaller.preflight")
 
 LOOKAHEAD = timedelta(hours=1)  # storms are planned this long before their first check
+AT_START = "at the start"
 
 
 class Preflight:
@@ -46,6 +49,7 @@ class Preflight:
         self.before = sorted(set(config.settings.preflight.before if before is None else before), reverse=True)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="preflight")
         self._done: set[str] = set()   # check slots this daemon ran (or skipped as past)
+        self._fine: set[tuple[str, str]] = set()  # (storm key, account) found ok by an earlier check
 
     def attach(self) -> "Preflight":
         """Plan the checks after every refresh of ``dispatcher`` (call before it starts)."""
@@ -77,7 +81,7 @@ class Preflight:
             return
         for storm in storms:
             slots = [(storm.start - ahead, f"{format_duration(ahead)} before") for ahead in self.before]
-            slots.append((storm.start, "at the start"))
+            slots.append((storm.start, AT_START))
             missed = [label for at, label in slots if at <= now and self._slot(storm, label) not in self._done]
             if missed:
                 self._done.update(self._slot(storm, label) for label in missed)
@@ -109,8 +113,14 @@ class Preflight:
                                                   storm.campaign_id, storm.start)
             if not accounts:  # unqueued (or moved) since the check was planned
                 return []
+            if label == AT_START:  # the burst is on: only those not found ok before log in again
+                accounts = tuple(a for a in accounts if (storm.key, a.account_id) not in self._fine)
+                if not accounts:
+                    return []
             storm = replace(storm, accounts=accounts)
             reports = await loop.run_in_executor(self._pool, self.check_accounts, storm)
+            self._fine.update((storm.key, report.account_id) for report in reports
+                              if report.ok and not report.advice)
         except Exception:  # never into the loop: the posts go out regardless
             log.exception("preflight of %s", storm.key)
             return []

@@ -122,20 +122,28 @@ def test_a_daemon_started_late_checks_at_once(tmp_path: Path, monkeypatch: pytes
 
 
 def test_an_ok_preflight_is_an_event_without_alert(tmp_path: Path) -> None:
+    """An account found ok is an info event, and is not logged in again at the start, when the burst is on."""
     clock = DrivenClock()
     with AlertEndpoint() as endpoint:
-        project = StormProject.create(tmp_path, extra=f'\n[alerts]\nurls = ["{endpoint.url}"]\n')
-        queued(project, clock, 30, live=False)  # the dry run's publisher is who config.toml says
+        project = StormProject.create(tmp_path, extra=f'\n[alerts]\nurls = ["{endpoint.url}"]\n'
+                                                      '[preflight]\nbefore = ["1h"]\n')
+        start = queued(project, clock, 30, live=False)  # the dry run's publisher is who config.toml says
         daemon, store = started(project, clock)
         try:
             deadline = time.monotonic() + 10
             while not events(project) and time.monotonic() < deadline:
                 time.sleep(0.05)
+            clock.advance(start - timedelta(seconds=1) - clock())
+            daemon.refresh_now()
+            deadline = time.monotonic() + 10
+            while len(events(project)) < 2 and time.monotonic() < deadline:  # the storm's summary
+                time.sleep(0.05)
         finally:
             daemon.stop()
             store.close()  # type: ignore[attr-defined]
-        assert endpoint.received == []
-    [(kind, severity, account, campaign, message)] = events(project)
+        assert ["is over" in alert["title"] for alert in endpoint.received] == [True]  # the summary alone
+    [(kind, severity, account, campaign, message), summary] = events(project)
+    assert summary[0] == "summary"
     assert (kind, severity, campaign) == ("preflight", "info", "storm")
     assert "1 account(s) ok: net-mastodon" in message
 
