@@ -7,7 +7,8 @@ campaign queued meanwhile gets its checks). A daemon that starts after a check's
 once (once), then at the times still ahead. The checks themselves run in a small thread pool of their own:
 never on the loop, never in the publish pool a storm's posts need. At the start, while the storm's posts go
 out, only the accounts an earlier check did not find ok log in again (a token revoked in the last minutes
-shows in the posts' own failures, alerted as well).
+shows in the posts' own failures, alerted as well). A daemon that first sees a storm less than ``TOO_LATE``
+before it checks nothing: logins then would compete with the burst, and the posts' own failures are alerted.
 
 A problem is an event (kind ``preflight``: the account, the campaign, the platform's words, what to do) and
 an alert; an account that is fine is an info event only.
@@ -37,6 +38,7 @@ log = logging.getLogger("stormcaller.preflight")
 
 LOOKAHEAD = timedelta(hours=1)  # storms are planned this long before their first check
 AT_START = "at the start"
+TOO_LATE = timedelta(minutes=2)  # a storm this close when first seen is not checked: the posts themselves tell
 
 
 class Preflight:
@@ -50,6 +52,7 @@ class Preflight:
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="preflight")
         self._done: set[str] = set()   # check slots this daemon ran (or skipped as past)
         self._fine: set[tuple[str, str]] = set()  # (storm key, account) found ok by an earlier check
+        self._too_late: set[str] = set()  # storms this daemon saw first too close to their start to check
 
     def attach(self) -> "Preflight":
         """Plan the checks after every refresh of ``dispatcher`` (call before it starts)."""
@@ -85,6 +88,9 @@ class Preflight:
             missed = [label for at, label in slots if at <= now and self._slot(storm, label) not in self._done]
             if missed:
                 self._done.update(self._slot(storm, label) for label in missed)
+                if storm.start - now <= TOO_LATE:  # logins now would compete with the burst: the posts will tell
+                    self._too_late.add(storm.key)
+                    continue
                 self.dispatcher.schedule(f"preflight:{storm.key}:late", now, self._job(storm, "late (" + ", ".join(
                     missed) + " had passed when the daemon started)", None))
             for at, label in slots:
@@ -101,7 +107,10 @@ class Preflight:
             if at is not None and slot in self._done:
                 return
             self._done.add(slot)
-            await self.check(storm, label)
+            try:
+                await self.check(storm, label)
+            except asyncio.CancelledError:  # the daemon stops while accounts are being checked
+                log.info("preflight %s of %s: stopped with the daemon", label, storm.key)
 
         return job
 
@@ -114,6 +123,8 @@ class Preflight:
             if not accounts:  # unqueued (or moved) since the check was planned
                 return []
             if label == AT_START:  # the burst is on: only those not found ok before log in again
+                if storm.key in self._too_late:
+                    return []
                 accounts = tuple(a for a in accounts if (storm.key, a.account_id) not in self._fine)
                 if not accounts:
                     return []

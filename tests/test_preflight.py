@@ -165,3 +165,24 @@ def test_the_log_shows_the_preflight_events(tmp_path: Path, monkeypatch: pytest.
     assert "preflight" in shown and "net-mastodon" in shown and "access_token" in shown
     assert "error" in shown
     assert '"kind": "preflight"' in project.succeeds("log", "--events", "--json")
+
+
+def test_a_storm_first_seen_in_its_last_two_minutes_is_not_checked(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Logins then would compete with the storm's own posts; their failures are alerted instead."""
+    monkeypatch.delenv("NET_MASTODON_TOKEN", raising=False)
+    clock = DrivenClock()
+    project = StormProject.create(tmp_path)
+    start = queued(project, clock, 1.5)
+    daemon, store = started(project, clock)
+    try:
+        time.sleep(1.5)
+        clock.advance(start - timedelta(seconds=1) - clock())
+        daemon.refresh_now()
+        deadline = time.monotonic() + 10
+        while not any(kind == "summary" for kind, *_ in events(project)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        daemon.stop()
+        store.close()  # type: ignore[attr-defined]
+    assert [kind for kind, *_ in events(project)] == ["failed", "summary"]
