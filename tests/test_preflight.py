@@ -186,3 +186,35 @@ def test_a_storm_first_seen_in_its_last_two_minutes_is_not_checked(tmp_path: Pat
         daemon.stop()
         store.close()  # type: ignore[attr-defined]
     assert [kind for kind, *_ in events(project)] == ["failed", "summary"]
+
+
+def test_storms_and_events_read_the_same_on_sqlite_and_postgresql(tmp_path: Path, database_url: str) -> None:
+    """The queries the preflight and the summaries use, on a real SQLite file and a real PostgreSQL schema: a
+    yearly campaign's two occurrences are two storms; an unqueued storm has no account left to check."""
+    from scheduler.store.events import has_event, read_events, record_event
+    from scheduler.store.storms import open_posts, storm_accounts, storm_posts, upcoming_storms
+
+    clock = DrivenClock()
+    project = StormProject.create(tmp_path, database=database_url)
+    start = (clock() + timedelta(minutes=30)).replace(microsecond=0)
+    yearly = campaign_text(start, storm_extra="repeat = \"yearly\"\noccurrences = 2")
+    project.write("campaigns/storm.toml", yearly)
+    config = project.load_config()
+    with service.open_store(config) as store:
+        service.queue(project.root / "campaigns" / "storm.toml", config, store, now=clock())
+        engine = store.engine
+        [storm] = upcoming_storms(engine, clock(), timedelta(hours=2))
+        assert storm.start == start and storm.campaign_id == "storm"
+        assert {(a.account_id, a.posts) for a in storm.accounts} == {("net-x", 1), ("net-mastodon", 2),
+                                                                     ("net-bluesky", 1)}
+        assert upcoming_storms(engine, clock(), timedelta(minutes=10)) == []
+        assert open_posts(engine, "storm", start) == 4  # this year's storm only, not next year's
+        assert len(storm_posts(engine, "storm", start)) == 4
+        assert len(storm_posts(engine, "storm", start + timedelta(days=365))) == 4
+        record_event(engine, at=clock(), kind="summary", severity="info", message="over", campaign_id="storm")
+        assert has_event(engine, kind="summary", campaign_id="storm", since=clock() - timedelta(seconds=5))
+        assert not has_event(engine, kind="summary", campaign_id="storm", since=clock() + timedelta(seconds=5))
+        assert [row.message for row in read_events(engine, campaign_id="storm")] == ["over"]
+        store.unqueue("storm")
+        assert storm_accounts(engine, "storm", start) == ()
+        assert upcoming_storms(engine, clock(), timedelta(hours=2)) == []
