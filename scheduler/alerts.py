@@ -61,12 +61,22 @@ def unusable_url(url: str) -> str | None:
     if not url.strip():
         return "is empty; write an Apprise URL such as \"ntfy://my-topic\" or remove it"
     scheme = url.split("://", 1)[0] if "://" in url else ""
-    if apprise.Apprise.instantiate(url) is None:
+    service = apprise.Apprise.instantiate(url)
+    if service is None:
         if not scheme:
             return "is not an Apprise notification URL (it has no scheme://); see the Apprise wiki for the forms"
         return (f"Apprise cannot use this {scheme}:// URL (an unknown service, or a part missing); check it "
                 "against the Apprise wiki's page for that service")
     return None
+
+
+def carries_secret(url: str) -> bool:
+    """Whether ``url`` holds a password or token: Apprise's privacy mode (what it shows in its own logs)
+    hides some part of it."""
+    import apprise
+
+    service = apprise.Apprise.instantiate(url)
+    return service is not None and service.url(privacy=True) != service.url()  # type: ignore[no-untyped-call]
 
 
 def alert_targets(settings: "AlertSettings", environ: Mapping[str, str] | None = None) -> list[AlertTarget]:

@@ -84,12 +84,16 @@ class AlertSettings(_Strict):
     @classmethod
     def _usable(cls, urls: list[str]) -> list[str]:
         if urls:  # Apprise takes a second to import: only a config with alerts pays for it
-            from .alerts import unusable_url
+            from .alerts import carries_secret, unusable_url
 
             for index, url in enumerate(urls):
                 why = unusable_url(url)
                 if why:
                     raise ValueError(f"urls[{index}] {why}")
+                if carries_secret(url):  # not quoted back: the secret is in it
+                    raise ValueError(f"urls[{index}] holds a password or token (Apprise hides part of it in its "
+                                     "own logs); a secret never goes in a file: put the URL in an environment "
+                                     "variable and name that variable in url_variables")
         return urls
 
     @field_validator("url_variables")

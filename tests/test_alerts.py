@@ -254,3 +254,11 @@ def test_the_daemon_says_where_alerts_go_without_quoting_a_url(tmp_path: Path,
     quiet = StormProject.create(tmp_path / "quiet", extra='\n[preflight]\nbefore = ["30m"]\n')
     assert service.alerting(quiet.load_config()).startswith("preflight 30m before each storm and at its start; "
                                                             "no alert endpoint")
+
+
+def test_an_alert_url_with_a_secret_in_config_toml_is_refused_without_quoting_it(tmp_path: Path) -> None:
+    project = alerting_project(tmp_path, "tgram://123456789:AAHsecretBotToken0123456789/4242")
+    project.write("campaigns/storm.toml", campaign_text(soon(3600)))
+    output = project.fails("validate")
+    assert "urls[0] holds a password or token" in output and "url_variables" in output
+    assert "AAHsecretBotToken" not in output and "123456789" not in output
