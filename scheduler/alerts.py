@@ -245,8 +245,7 @@ class Alerter:
         self._thread = threading.Thread(target=self._work, name="alerts", daemon=True)
         self._groups: dict[tuple[str, str, str, str], _Group] = {}
         self._said: dict[str, float] = {}          # key -> when it was sent (monotonic)
-        self._storms: dict[tuple[str, str], _Storm] = {}
-        self._summarized: set[tuple[str, str]] = set()
+        self._storms: dict[tuple[str, str], _Storm] = {}  # storms with news since their last check
 
     # --- called from anywhere (never blocks, never raises) -------------------------------------
     def start(self) -> "Alerter":
@@ -303,10 +302,9 @@ class Alerter:
         post = event.post
         occurrence = occurrence_of(post.id)
         storm_id = (post.campaign_id, occurrence)
-        if storm_id not in self._storms and storm_id not in self._summarized:
+        if storm_id not in self._storms:
             self._storms[storm_id] = _Storm(post.campaign_id, occurrence, post.planned_at, 0.0)
-        if storm_id in self._storms:
-            self._storms[storm_id].next_check = time.monotonic() + self.summary_poll
+        self._storms[storm_id].next_check = time.monotonic() + self.summary_poll
         if event.kind not in PROBLEM_KINDS:
             return
         key = (event.kind, post.campaign_id, occurrence, post.account_id)
@@ -353,9 +351,8 @@ class Alerter:
             if any(is_open(post) for post in posts) or not posts:
                 continue
             del self._storms[storm_id]
-            self._summarized.add(storm_id)
             self._flush(storm=storm_id)  # its problems before its summary
-            if not told:  # another daemon sharing the database summed it up already
+            if not told:  # summed up already (by this daemon, before a restart, or by another one)
                 self._deliver(storm_summary(storm.campaign_id, storm.occurrence, posts))
             for said in [k for k in self._said if k.startswith(f"post|{storm.campaign_id}|{storm.occurrence}|")]:
                 del self._said[said]  # the storm is over: its next occurrence is told of afresh

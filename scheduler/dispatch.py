@@ -243,7 +243,7 @@ class Dispatcher:
             self._submit(taken)
             self._arm(await self._in_db(lambda: self.store.next_due_at(now)))
         except DBAPIError as error:  # the database is away for now: the next refresh tries again
-            self._database_problem(f"database unavailable during refresh: {error.orig}")
+            self.database_problem(f"database unavailable during refresh: {error.orig}")
             return
         for hook in self.refresh_hooks:
             self._track(self._loop.create_task(hook(now)))
@@ -256,7 +256,9 @@ class Dispatcher:
         fire = max(self._alarm_time(at), datetime.now(UTC))
         self._scheduler.add_job(job, DateTrigger(run_date=fire), id=job_id, replace_existing=True)
 
-    def _database_problem(self, message: str) -> None:
+    def database_problem(self, message: str) -> None:
+        """The database cannot be reached or written: logged, and told (an alert, once ``on_database_problem``
+        is wired). Callable from any thread."""
         log.warning("%s", message)
         self._tell_database_problem(message)
 
@@ -276,7 +278,7 @@ class Dispatcher:
             await self._loop.run_in_executor(self._heartbeat_thread, self.store.heartbeat, self.daemon_id,
                                              self.clock())
         except DBAPIError as error:
-            self._database_problem(f"database unavailable for the heartbeat: {error.orig}")
+            self.database_problem(f"database unavailable for the heartbeat: {error.orig}")
 
     def _alarm_time(self, at: datetime) -> datetime:
         """When, on the wall clock APScheduler keeps, it is ``at`` on our clock (the same instant, unless a
@@ -302,8 +304,8 @@ class Dispatcher:
             try:
                 await self._claim_and_submit()
             except DBAPIError as error:  # locked or restarting database: try again shortly, lose nothing
-                self._database_problem(f"database unavailable while claiming posts: {error.orig}; trying again "
-                                       "in 1 s")
+                self.database_problem(f"database unavailable while claiming posts: {error.orig}; trying again "
+                                      "in 1 s")
                 self._arm(self.clock() + timedelta(seconds=1))
 
     async def _claim_and_submit(self) -> None:
