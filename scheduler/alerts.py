@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -61,10 +62,13 @@ def unusable_url(url: str) -> str | None:
     if not url.strip():
         return "is empty; write an Apprise URL such as \"ntfy://my-topic\" or remove it"
     scheme = url.split("://", 1)[0] if "://" in url else ""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]{0,30}", scheme):  # quoted back below: only a plain scheme
+        scheme = ""
     service = apprise.Apprise.instantiate(url)
     if service is None:
         if not scheme:
-            return "is not an Apprise notification URL (it has no scheme://); see the Apprise wiki for the forms"
+            return ("is not an Apprise notification URL (it must start with a service's scheme, like ntfy:// or "
+                    "mailto://); see the Apprise wiki for the forms")
         return (f"Apprise cannot use this {scheme}:// URL (an unknown service, or a part missing); check it "
                 "against the Apprise wiki's page for that service")
     return None
