@@ -218,3 +218,19 @@ def test_storms_and_events_read_the_same_on_sqlite_and_postgresql(tmp_path: Path
         store.unqueue("storm")
         assert storm_accounts(engine, "storm", start) == ()
         assert upcoming_storms(engine, clock(), timedelta(hours=2)) == []
+
+
+def test_a_storm_queued_again_at_another_time_keeps_no_check_of_its_old_time(tmp_path: Path) -> None:
+    from scheduler.store.storms import storm_accounts
+
+    clock = DrivenClock()
+    project = StormProject.create(tmp_path)
+    start = queued(project, clock, 30)
+    config = project.load_config()
+    with service.open_store(config) as store:
+        assert [a.account_id for a in storm_accounts(store.engine, "storm", start)] == ["net-mastodon"]
+        later = start + timedelta(minutes=20)
+        project.write("campaigns/storm.toml", campaign_text(later, posts=ONE_ACCOUNT))
+        service.queue(project.root / "campaigns" / "storm.toml", config, store, now=clock())
+        assert storm_accounts(store.engine, "storm", start) == ()
+        assert [a.account_id for a in storm_accounts(store.engine, "storm", later)] == ["net-mastodon"]

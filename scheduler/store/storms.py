@@ -57,9 +57,14 @@ def upcoming_storms(engine: Engine, now: datetime, horizon: timedelta) -> list[U
 
 def storm_accounts(engine: Engine, campaign_id: str, start: datetime) -> tuple[StormAccount, ...]:
     """The accounts with posts in the storm of ``campaign_id`` starting at ``start``, whatever their state but
-    cancelled (at the storm's start its posts are sending already; none once it was unqueued)."""
+    cancelled (at the storm's start its posts are sending already); none once it was unqueued, or queued
+    again to start at another time."""
     with engine.connect() as db:
-        return _accounts(db, campaign_id, start)
+        first = db.execute(select(func.min(posts.c.planned_at))
+                           .where(posts.c.campaign_id == campaign_id, posts.c.state != CANCELLED,
+                                  posts.c.planned_at > start - STORM_SPAN,
+                                  posts.c.planned_at < start + STORM_SPAN)).scalar()
+        return _accounts(db, campaign_id, start) if first == start else ()
 
 
 def _accounts(db: Connection, campaign_id: str, start: datetime) -> tuple[StormAccount, ...]:
