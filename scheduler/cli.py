@@ -470,6 +470,9 @@ def log_command(obj: Context, campaign: str | None, account: str | None, states:
       python run.py log --events --since 1d
     """
     if show_events:
+        if as_csv or show_attempts or states:
+            raise UserError("--events lists the daemon's events (filters --campaign, --account, --since; --json); "
+                            "--csv, --attempts and --state are for posts: drop them or drop --events")
         with obj.store() as store:
             rows = service.events(store, LogFilter(campaign, account, (), _since(since)))
         return click.echo(service.events_json(rows)) if as_json else show_events_list(rows)

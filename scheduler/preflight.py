@@ -43,11 +43,12 @@ TOO_LATE = timedelta(minutes=2)  # a storm this close when first seen is not che
 
 class Preflight:
     def __init__(self, config: Config, dispatcher: "Dispatcher", make_publisher: Callable[[str], "Publisher"],
-                 alerter: Alerter, *, before: list[timedelta] | None = None) -> None:
+                 alerter: Alerter, *, before: list[timedelta] | None = None, dry_run: bool = False) -> None:
         self.config = config
         self.dispatcher = dispatcher
         self.make_publisher = make_publisher
         self.alerter = alerter
+        self.dry_run = dry_run  # its publishers log in nowhere: an account is who config.toml says
         self.before = sorted(set(config.settings.preflight.before if before is None else before), reverse=True)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="preflight")
         self._done: set[str] = set()   # check slots this daemon ran (or skipped as past)
@@ -180,7 +181,9 @@ class Preflight:
         if fine:
             self.alerter.raise_alert(Alert(
                 "preflight", INFO, f"preflight {label} storm {storm.campaign_id} ({when})",
-                f"{len(fine)} account(s) ok: {', '.join(fine)}", campaign_id=storm.campaign_id, send=False))
+                f"{len(fine)} account(s) ok: {', '.join(fine)}"
+                + (" (dry run: nothing logged in; in live mode each account logs in)" if self.dry_run else ""),
+                campaign_id=storm.campaign_id, send=False))
         if unchecked:
             self.alerter.raise_alert(Alert(
                 "preflight", INFO, f"preflight {label} storm {storm.campaign_id} ({when})",

@@ -145,7 +145,7 @@ def test_an_ok_preflight_is_an_event_without_alert(tmp_path: Path) -> None:
     [(kind, severity, account, campaign, message), summary] = events(project)
     assert summary[0] == "summary"
     assert (kind, severity, campaign) == ("preflight", "info", "storm")
-    assert "1 account(s) ok: net-mastodon" in message
+    assert "1 account(s) ok: net-mastodon (dry run: nothing logged in" in message
 
 
 def test_the_log_shows_the_preflight_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -165,6 +165,7 @@ def test_the_log_shows_the_preflight_events(tmp_path: Path, monkeypatch: pytest.
     assert "preflight" in shown and "net-mastodon" in shown and "access_token" in shown
     assert "error" in shown
     assert '"kind": "preflight"' in project.succeeds("log", "--events", "--json")
+    assert "--csv, --attempts and --state are for posts" in project.fails("log", "--events", "--csv")
 
 
 def test_a_storm_first_seen_in_its_last_two_minutes_is_not_checked(tmp_path: Path,

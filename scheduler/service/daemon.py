@@ -87,7 +87,7 @@ def start_daemon(config: Config, store: Store, *, dry_run: bool | None = None, s
                             on_event=_told(on_event, alerter), clock=clock)
     dispatcher.on_database_problem = alerter.alert_database_problem
     # The preflight makes publishers of its own: checking closes them, and the daemon's stay open for posting.
-    Preflight(config, dispatcher, make_factory(), alerter).attach()
+    Preflight(config, dispatcher, make_factory(), alerter, dry_run=dry_run).attach()
     dispatcher.closers.extend([pool.close, *closers, alerter.close])
     for problem in alert_problems(config):
         log.warning("%s", problem)
