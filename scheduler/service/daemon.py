@@ -15,7 +15,7 @@ from ..platforms.pool import PublisherPool
 from ..preflight import Preflight
 from ..problems import UserError
 from ..store import Store
-from ..timing import utcnow
+from ..timing import format_duration, utcnow
 from .images import image_loader
 
 if TYPE_CHECKING:
@@ -75,6 +75,7 @@ def start_daemon(config: Config, store: Store, *, dry_run: bool | None = None, s
         link = RemoteSandbox(config.settings.sandbox.urls)
         closers.append(link.stop)
         sandbox = link
+
     def make_factory() -> Callable[[str], Publisher]:
         return publisher_factory(config, store, dry_run=dry_run, sandbox=sandbox,
                                  everyone_to_sandbox=everyone_to_sandbox,
@@ -91,14 +92,16 @@ def start_daemon(config: Config, store: Store, *, dry_run: bool | None = None, s
     dispatcher.closers.extend([pool.close, *closers, alerter.close])
     for problem in alert_problems(config):
         log.warning("%s", problem)
-    dispatcher.start()
+    try:
+        dispatcher.start()
+    except BaseException:
+        alerter.close()
+        raise
     return dispatcher
 
 
 def alerting(config: Config) -> str:
     """How the daemon tells people about problems, in one line (``run`` prints it)."""
-    from ..timing import format_duration
-
     labels = [target.label for target in alert_targets(config.settings.alerts)]
     before = ", ".join(format_duration(ahead) for ahead in sorted(config.settings.preflight.before, reverse=True))
     preflight = f"preflight {before + ' before each storm and ' if before else ''}at its start"
