@@ -21,17 +21,18 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Coroutine
 
 from .alerts import Alert, Alerter
 from .config import Config
+from .platforms.base import Identity, OutgoingPost, Published, Publisher
+from .platforms.pool import PublisherPool
 from .store.events import ERROR, INFO
 from .store.storms import UpcomingStorm, storm_accounts, upcoming_storms
 from .timing import format_duration
 
 if TYPE_CHECKING:
     from .dispatch import Dispatcher
-    from .platforms.base import Publisher
     from .service.accounts import AccountReport
 
 log = logging.getLogger("stormcaller.preflight")
@@ -39,6 +40,34 @@ log = logging.getLogger("stormcaller.preflight")
 LOOKAHEAD = timedelta(hours=1)  # storms are planned this long before their first check
 AT_START = "at the start"
 TOO_LATE = timedelta(minutes=2)  # a storm this close when first seen is not checked: the posts themselves tell
+
+
+class Lent(Publisher):
+    """The daemon's own publisher for an account, lent to a check (``check_account`` closes what it is given):
+    one client per account, so a token the check refreshes (X OAuth 2.0 rotates its refresh token) is the
+    one the posts use, and a login the check makes is the storm's warm session."""
+
+    platform: ClassVar[str] = "lent"
+
+    def __init__(self, publisher: Publisher) -> None:
+        self.publisher = publisher
+
+    def whoami(self) -> Identity:
+        return self.publisher.whoami()
+
+    def publish(self, post: OutgoingPost) -> Published:
+        return self.publisher.publish(post)
+
+    def settle(self, post: OutgoingPost) -> Published | None:
+        return self.publisher.settle(post)
+
+    def close(self) -> None:  # the daemon closes its publishers when it stops
+        pass
+
+
+def lending(pool: PublisherPool) -> Callable[[str], Publisher]:
+    """Account id -> the daemon's publisher for it, lent (made now if it was not yet)."""
+    return lambda account_id: Lent(pool.get(account_id))
 
 
 class Preflight:

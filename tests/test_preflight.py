@@ -143,7 +143,7 @@ def test_an_ok_preflight_is_an_event_without_alert(tmp_path: Path) -> None:
             store.close()  # type: ignore[attr-defined]
         assert ["is over" in alert["title"] for alert in endpoint.received] == [True]  # the summary alone
     [(kind, severity, account, campaign, message), summary] = events(project)
-    assert summary[0] == "summary"
+    assert summary[0] == "summary" and "1 sent, 0 failed" in summary[4]  # the publisher checked still posts
     assert (kind, severity, campaign) == ("preflight", "info", "storm")
     assert "1 account(s) ok: net-mastodon (dry run: nothing logged in" in message
 

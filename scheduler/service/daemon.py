@@ -12,7 +12,7 @@ from ..dispatch import DispatchEvent, Dispatcher, DispatchSettings
 from ..platforms.base import Clock, Publisher
 from ..platforms.dryrun import DryRunPublisher
 from ..platforms.pool import PublisherPool
-from ..preflight import Preflight
+from ..preflight import Preflight, lending
 from ..problems import UserError
 from ..store import Store
 from ..timing import format_duration, utcnow
@@ -76,19 +76,16 @@ def start_daemon(config: Config, store: Store, *, dry_run: bool | None = None, s
         closers.append(link.stop)
         sandbox = link
 
-    def make_factory() -> Callable[[str], Publisher]:
-        return publisher_factory(config, store, dry_run=dry_run, sandbox=sandbox,
-                                 everyone_to_sandbox=everyone_to_sandbox,
-                                 timeout=config.settings.dispatch.request_timeout.total_seconds(), clock=clock)
-
-    pool = PublisherPool(make_factory())
+    pool = PublisherPool(publisher_factory(config, store, dry_run=dry_run, sandbox=sandbox,
+                                           everyone_to_sandbox=everyone_to_sandbox,
+                                           timeout=config.settings.dispatch.request_timeout.total_seconds(),
+                                           clock=clock))
     send_alerts = not everyone_to_sandbox if send_alerts is None else send_alerts
     alerter = make_alerter(config, store.engine, clock=clock, send=send_alerts).start()
     dispatcher = Dispatcher(store, pool, image_loader(config), settings=settings or dispatch_settings(config),
                             on_event=_told(on_event, alerter), clock=clock)
     dispatcher.on_database_problem = alerter.alert_database_problem
-    # The preflight makes publishers of its own: checking closes them, and the daemon's stay open for posting.
-    Preflight(config, dispatcher, make_factory(), alerter, dry_run=dry_run).attach()
+    Preflight(config, dispatcher, lending(pool), alerter, dry_run=dry_run).attach()
     dispatcher.closers.extend([pool.close, *closers, alerter.close])
     for problem in alert_problems(config):
         log.warning("%s", problem)
