@@ -262,3 +262,13 @@ def test_an_alert_url_with_a_secret_in_config_toml_is_refused_without_quoting_it
     output = project.fails("validate")
     assert "urls[0] holds a password or token" in output and "url_variables" in output
     assert "AAHsecretBotToken" not in output and "123456789" not in output
+
+
+def test_a_rehearsal_sends_no_alert(tmp_path: Path) -> None:
+    """Nothing leaves the machine in a rehearsal: its storm's summary stays in its throwaway database."""
+    with AlertEndpoint() as endpoint:
+        project = alerting_project(tmp_path, endpoint.url)
+        path = project.write("campaigns/storm.toml", campaign_text(soon(3600)))
+        project.succeeds("rehearse", str(path), "--seconds", "2", "--dry-run")
+        time.sleep(1.5)
+        assert endpoint.received == []
