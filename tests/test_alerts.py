@@ -117,7 +117,7 @@ def test_a_failing_or_slow_endpoint_never_holds_posting_back(tmp_path: Path) -> 
     the endpoints that did not take the alert are recorded as events."""
     with AlertEndpoint(status=500) as refusing, AlertEndpoint(delay=3.0) as slow:
         project = alerting_project(tmp_path, refusing.url, "json://127.0.0.1:9/nobody", slow.url)
-        first, second = soon(1), soon(2.5)
+        first, second = soon(4), soon(5.5)  # seconds enough to load, queue and start on a loaded machine
         project.write("campaigns/first.toml", campaign_text(first))
         project.write("campaigns/second.toml", campaign_text(second).replace("Freedom for all", "Second: free all")
                       .replace("Second wave", "Second storm's second wave"))
