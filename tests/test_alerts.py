@@ -272,3 +272,33 @@ def test_a_rehearsal_sends_no_alert(tmp_path: Path) -> None:
         project.succeeds("rehearse", str(path), "--seconds", "2", "--dry-run")
         time.sleep(1.5)
         assert endpoint.received == []
+
+
+def test_posts_to_review_are_one_alert_naming_them_and_how_to_resolve(tmp_path: Path) -> None:
+    """What the dispatcher reports (its DispatchEvents, for posts read from a real outbox) is grouped per account
+    and kind: two needs-review posts of one account are one alert with their ids and the resolve command; a
+    missed post of another account is an alert of its own."""
+    with AlertEndpoint() as endpoint:
+        project = alerting_project(tmp_path, endpoint.url)
+        project.write("campaigns/storm.toml", campaign_text(soon(3600)))
+        config = project.load_config()
+        with service.open_store(config) as store:
+            service.queue(project.root / "campaigns" / "storm.toml", config, store)
+            posts = {post.id: post for post in store.posts()}
+            alerter = make_alerter(config, store.engine, environ={}).start()
+            now = posts["storm/first/net-mastodon"].planned_at
+            for post_id in ("storm/first/net-mastodon", "storm/second/net-mastodon"):
+                alerter.post_event(DispatchEvent("needs-review", posts[post_id], "could not tell whether it was "
+                                                 "published: the server did not answer", now))
+            alerter.post_event(DispatchEvent("missed", posts["storm/first/net-x"], "missed: too late", now))
+            alerter.post_event(DispatchEvent("sent", posts["storm/first/net-bluesky"], "https://bsky.app/x", now))
+            alerter.close()
+        received = endpoint.wait_for(2)
+    [review] = [alert for alert in received if "need review" in alert["title"]]
+    assert "2 posts need review for net-mastodon" in review["title"]
+    assert "storm/first/net-mastodon" in review["message"] and "storm/second/net-mastodon" in review["message"]
+    assert "python run.py resolve POST_ID" in review["message"]
+    assert review["message"].count("the server did not answer") == 1
+    [missed] = [alert for alert in received if "missed" in alert["title"]]
+    assert "1 post missed for net-x" in missed["title"] and missed["type"] == "warning"
+    assert len(received) == 2  # a storm still pending gets no summary
