@@ -368,8 +368,8 @@ class Alerter:
 
     def _deliver(self, alert: Alert) -> None:
         if alert.send and self._said_already(alert.key, alert.repeat_after):
-            self._record(alert.kind, INFO if alert.kind == "database" else alert.severity, alert,
-                         note=" (already alerted)")
+            if alert.repeat_after is None:  # a repeat within a timed window (the database) is not even written
+                self._record(alert.kind, alert.severity, alert, note=" (already alerted)")
             return
         title, body = self.scrub(alert.title), self.scrub(alert.body)
         if alert.send:
