@@ -27,6 +27,7 @@ from .problems import Problem, UserError
 from .service.log import campaign_id_of
 from .service.rehearsal import Delivery, StormRehearsal
 from .store import STATES, LogFilter, PostRow, QueueReport, Store
+from .store.events import EventRow
 from .timing import format_duration, parse_duration, utcnow, zone
 
 console = Console(highlight=False, soft_wrap=True)
@@ -435,6 +436,7 @@ def run(obj: Context, dry_run: bool | None) -> None:
         console.print(f"daemon {daemon.daemon_id} running ({mode}); {status.counts.get('pending', 0)} pending"
                       + (f", next due {status.next_due:%Y-%m-%d %H:%M:%S} UTC" if status.next_due else "")
                       + "; Ctrl-C to stop")
+        say(_escape(service.alerting(obj.config)))
         show_review_banner(status.needs_review)
         stop.wait()
         console.print("stopping: waiting for posts in flight ...")
@@ -468,16 +470,26 @@ def show_event(event: DispatchEvent) -> None:
 @click.option("--attempts", "show_attempts", is_flag=True, help="List every attempt under its post.")
 @click.option("--json", "as_json", is_flag=True, help="Export as JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Export as CSV.")
+@click.option("--events", "show_events", is_flag=True,
+              help="The daemon's events instead of posts: preflight checks, alerts, storm summaries.")
 @click.pass_obj
 @reports_user_errors
 def log_command(obj: Context, campaign: str | None, account: str | None, states: tuple[str, ...],
-                since: str | None, show_attempts: bool, as_json: bool, as_csv: bool) -> None:
+                since: str | None, show_attempts: bool, as_json: bool, as_csv: bool, show_events: bool) -> None:
     """Every post and attempt: due, sent, lateness, state, link or the reason it failed.
 
     \b
       python run.py log --state failed --state missed
       python run.py log --campaign free-palestinian-students --csv > storm.csv
+      python run.py log --events --since 1d
     """
+    if show_events:
+        if as_csv or show_attempts or states:
+            raise UserError("--events lists the daemon's events (filters --campaign, --account, --since; --json); "
+                            "--csv, --attempts and --state are for posts: drop them or drop --events")
+        with obj.store() as store:
+            rows = service.events(store, LogFilter(campaign, account, (), _since(since)))
+        return click.echo(service.events_json(rows)) if as_json else show_events_list(rows)
     with obj.store() as store:
         entries = service.read_log(store, LogFilter(campaign, account, states, _since(since)))
     if as_json:
@@ -569,6 +581,20 @@ def _log_block(entry: service.LogEntry, show_attempts: bool) -> list[Text]:
                                + (f": {attempt.detail}" if attempt.detail else ""),
                                columns, indent="      ", first_indent="    ", style="dim")
     return lines
+
+
+def show_events_list(rows: list[EventRow]) -> None:
+    """One event a line (its message wrapped under it): when, severity, kind, account, campaign."""
+    if not rows:
+        say("no events yet (the daemon records its preflight checks, alerts and storm summaries)")
+        return
+    style = {"error": "red", "warning": "yellow", "info": "dim"}
+    for row in rows:
+        head = f"{row.at:%Y-%m-%d %H:%M:%S} [{style.get(row.severity, '')}]{row.severity:<7}[/] {row.kind}"
+        subject = " ".join(part for part in (row.account_id, row.campaign_id and f"({row.campaign_id})") if part)
+        say(head + (f" {_escape(subject)}" if subject else ""))
+        for line in row.message.splitlines():
+            _print_lines(wrap_text(line, console.width, indent="      ", first_indent="    "))
 
 
 def show_review_banner(posts: list[PostRow]) -> None:

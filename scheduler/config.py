@@ -80,6 +80,32 @@ class AlertSettings(_Strict):
     urls: list[str] = Field(default_factory=list)
     url_variables: list[str] = Field(default_factory=list)
 
+    @field_validator("urls")
+    @classmethod
+    def _usable(cls, urls: list[str]) -> list[str]:
+        if urls:  # Apprise takes a second to import: only a config with alerts pays for it
+            from .alerts import carries_secret, unusable_url
+
+            for index, url in enumerate(urls):
+                why = unusable_url(url)
+                if why:
+                    raise ValueError(f"urls[{index}] {why}")
+                if carries_secret(url):  # not quoted back: the secret is in it
+                    raise ValueError(f"urls[{index}] holds a password or token (Apprise hides part of it in its "
+                                     "own logs); a secret never goes in a file: put the URL in an environment "
+                                     "variable and name that variable in url_variables")
+        return urls
+
+    @field_validator("url_variables")
+    @classmethod
+    def _variable_names(cls, names: list[str]) -> list[str]:
+        for index, name in enumerate(names):
+            if not _ENV_NAME.match(name):  # not quoted back: it may be the secret URL itself
+                raise ValueError(f"url_variables[{index}] must be the NAME of an environment variable (capitals, "
+                                 "digits and '_', like \"STORM_ALERT_URL\"), never the URL itself; put the URL in "
+                                 "that variable")
+        return names
+
 
 class PreflightSettings(_Strict):
     """``[preflight]``: how long before each storm the daemon checks every account due to post in it (and

@@ -107,6 +107,9 @@ class Dispatcher:
         self.host = socket.gethostname()
         self.daemon_id = daemon_id or f"{self.host}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.closers: list[Callable[[], None]] = []  # run at stop: publishers' sessions, a sandbox...
+        # After each refresh, as tasks of their own (the preflight plans its checks): never delay the refresh.
+        self.refresh_hooks: list[Callable[[datetime], Coroutine[Any, Any, None]]] = []
+        self.on_database_problem: Callable[[str], None] = lambda message: None  # an alert, when one is wired
         self._loop = new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="dispatch-loop", daemon=True)
         self._publish_pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="publish")
@@ -240,7 +243,30 @@ class Dispatcher:
             self._submit(taken)
             self._arm(await self._in_db(lambda: self.store.next_due_at(now)))
         except DBAPIError as error:  # the database is away for now: the next refresh tries again
-            log.warning("database unavailable during refresh: %s", error.orig)
+            self.database_problem(f"database unavailable during refresh: {error.orig}")
+            return
+        for hook in self.refresh_hooks:
+            self._track(self._loop.create_task(hook(now)))
+
+    def schedule(self, job_id: str, at: datetime, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``job`` on the loop at ``at`` (our clock; at once when that is past), replacing a job of the
+        same id. Call on the loop (from a refresh hook)."""
+        if self._stopping or not self._scheduler.running:
+            return
+        fire = max(self._alarm_time(at), datetime.now(UTC))
+        self._scheduler.add_job(job, DateTrigger(run_date=fire), id=job_id, replace_existing=True)
+
+    def database_problem(self, message: str) -> None:
+        """The database cannot be reached or written: logged, and told (an alert, once ``on_database_problem``
+        is wired). Callable from any thread."""
+        log.warning("%s", message)
+        self._tell_database_problem(message)
+
+    def _tell_database_problem(self, message: str) -> None:
+        try:
+            self.on_database_problem(message)
+        except Exception:  # telling must never stop a storm
+            log.exception("database problem listener failed")
 
     def _take_over_orphans(self, now: datetime) -> list[PostRow]:
         self.store.mark_dead_daemons(self.host, _is_running, now)
@@ -252,7 +278,7 @@ class Dispatcher:
             await self._loop.run_in_executor(self._heartbeat_thread, self.store.heartbeat, self.daemon_id,
                                              self.clock())
         except DBAPIError as error:
-            log.warning("database unavailable for the heartbeat: %s", error.orig)
+            self.database_problem(f"database unavailable for the heartbeat: {error.orig}")
 
     def _alarm_time(self, at: datetime) -> datetime:
         """When, on the wall clock APScheduler keeps, it is ``at`` on our clock (the same instant, unless a
@@ -278,7 +304,8 @@ class Dispatcher:
             try:
                 await self._claim_and_submit()
             except DBAPIError as error:  # locked or restarting database: try again shortly, lose nothing
-                log.warning("database unavailable while claiming posts: %s; trying again in 1 s", error.orig)
+                self.database_problem(f"database unavailable while claiming posts: {error.orig}; trying again "
+                                      "in 1 s")
                 self._arm(self.clock() + timedelta(seconds=1))
 
     async def _claim_and_submit(self) -> None:
@@ -505,6 +532,9 @@ class Dispatcher:
                 if time.monotonic() > give_up:
                     raise
                 log.warning("database unavailable (%s); retrying in %.1f s", error.orig, pause)
+                if pause == 0.2:  # told once per wait (alerts say it once in a while, not per write)
+                    self._tell_database_problem(f"database unavailable ({error.orig}); retrying for up to "
+                                                f"{format_duration(self.settings.database_patience)}")
                 time.sleep(pause)
                 pause = min(pause * 2, 5.0)
 

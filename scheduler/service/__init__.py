@@ -23,17 +23,18 @@ from .connecting import Connected, PendingAuthorization, connect_app_password
 from .connecting import begin as begin_connect
 from .connecting import finish as finish_connect
 from .checking import checked_plan, credential_problems, plan, validate, with_instance_limits
-from .daemon import dispatch_settings, is_dry_run, publisher_factory, start_daemon
+from .daemon import alerting, dispatch_settings, is_dry_run, publisher_factory, start_daemon
 from .images import PreparedMedia, image_loader, image_sizes, media_cache, prepare_media
-from .log import LogEntry, OutboxStatus, log_csv, log_json, needs_review, outbox_status, read_log
+from .log import LogEntry, OutboxStatus, events, events_json, log_csv, log_json, needs_review, outbox_status, read_log
 from .queueing import open_store, queue, resolve, unqueue, write_plan
 from .rehearsal import Rehearsal, compress, rehearse, sandbox_faults, start_sandbox
 
 __all__ = [
     "AccountReport", "Connected", "PendingAuthorization", "account_problems", "begin_connect", "check_accounts",
     "check_configured_accounts", "connect_app_password", "finish_connect", "new_token_key",
-    "Cost", "LogEntry", "OutboxStatus", "PreparedMedia", "Rehearsal", "checked_plan", "compress", "costs",
-    "credential_problems", "dispatch_settings", "display_name", "image_loader", "image_sizes", "is_dry_run",
+    "Cost", "LogEntry", "alerting", "OutboxStatus", "PreparedMedia", "Rehearsal", "checked_plan", "compress", "costs",
+    "credential_problems", "dispatch_settings", "display_name", "events", "events_json", "image_loader",
+    "image_sizes", "is_dry_run",
     "load_config", "log_csv", "log_json", "measure", "media_cache", "needs_review", "open_store", "outbox_status",
     "plan", "platform_names", "prepare_media", "publisher_factory", "queue", "read_log", "rehearse", "resolve",
     "sandbox_faults", "start_daemon", "start_sandbox", "unqueue", "validate", "with_instance_limits", "write_plan",

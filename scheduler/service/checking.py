@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 
 from pydantic import ValidationError
 
+from ..alerts import alert_problems
 from ..campaign import Campaign, CampaignSpec, CheckContext, Storm, campaign_id, load_campaign
 from ..checks import across_reach, check_across, check_plan, check_posts, one_text_platforms
 from ..config import Config
@@ -33,6 +34,7 @@ def validate(paths: list[Path], config: Config, database: str | None = None) -> 
     checked = [check_file(path, config) for path in paths]
     problems = [problem for file in checked for problem in file.problems]
     used = {account for file in checked for account in file.accounts}
+    problems.extend(alert_problems(config))
     plans = [file.plan for file in checked if file.plan is not None]
     try:
         store = existing_store(database) if database else None

@@ -3,22 +3,27 @@ the dispatcher's settings from config.toml, and starting it."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from ..alerts import Alerter, alert_problems, alert_targets, make_alerter
 from ..config import Account, Config
 from ..dispatch import DispatchEvent, Dispatcher, DispatchSettings
 from ..platforms.base import Clock, Publisher
 from ..platforms.dryrun import DryRunPublisher
 from ..platforms.pool import PublisherPool
+from ..preflight import Preflight, lending
 from ..problems import UserError
 from ..store import Store
-from ..timing import utcnow
+from ..timing import format_duration, utcnow
 from ..tokens import TokenVault
 from .credentials import credentials_for, vault_if_keyed
 from .images import image_loader
 
 if TYPE_CHECKING:
     from ..sandbox.link import SandboxLink
+
+log = logging.getLogger("stormcaller.daemon")
 
 
 def publisher_factory(config: Config, store: Store, *, dry_run: bool, sandbox: "SandboxLink | None" = None,
@@ -106,8 +111,13 @@ def is_dry_run(config: Config, dry_run: bool | None = None) -> bool:
 
 def start_daemon(config: Config, store: Store, *, dry_run: bool | None = None, sandbox: "SandboxLink | None" = None,
                  everyone_to_sandbox: bool = False, on_event: Callable[[DispatchEvent], None] | None = None,
-                 settings: DispatchSettings | None = None, clock: Clock = utcnow) -> Dispatcher:
-    """Start publishing what is queued. Returns the running dispatcher; call ``stop()`` to end."""
+                 settings: DispatchSettings | None = None, clock: Clock = utcnow,
+                 send_alerts: bool | None = None) -> Dispatcher:
+    """Start publishing what is queued. Returns the running dispatcher; call ``stop()`` to end.
+
+    Alerts go to ``[alerts]``'s URLs unless ``send_alerts`` is False (by default, a rehearsal, where every
+    account posts to the sandbox, sends none: nothing leaves the machine); they are recorded as events either
+    way."""
     dry_run = is_dry_run(config, dry_run)
     closers: list[Callable[[], None]] = []
     if sandbox is None and not dry_run and any(a.sandbox for a in config.settings.accounts):
@@ -116,12 +126,44 @@ def start_daemon(config: Config, store: Store, *, dry_run: bool | None = None, s
         link = RemoteSandbox(config.settings.sandbox.urls)
         closers.append(link.stop)
         sandbox = link
+
     pool = PublisherPool(publisher_factory(config, store, dry_run=dry_run, sandbox=sandbox,
                                            everyone_to_sandbox=everyone_to_sandbox,
                                            timeout=config.settings.dispatch.request_timeout.total_seconds(),
                                            clock=clock))
+    send_alerts = not everyone_to_sandbox if send_alerts is None else send_alerts
+    alerter = make_alerter(config, store.engine, clock=clock, send=send_alerts).start()
     dispatcher = Dispatcher(store, pool, image_loader(config), settings=settings or dispatch_settings(config),
-                            on_event=on_event, clock=clock)
-    dispatcher.closers.extend([pool.close, *closers])
-    dispatcher.start()
+                            on_event=_told(on_event, alerter), clock=clock)
+    dispatcher.on_database_problem = alerter.alert_database_problem
+    Preflight(config, dispatcher, lending(pool), alerter, dry_run=dry_run).attach()
+    dispatcher.closers.extend([pool.close, *closers, alerter.close])
+    for problem in alert_problems(config):
+        log.warning("%s", problem)
+    try:
+        dispatcher.start()
+    except BaseException:
+        alerter.close()
+        raise
     return dispatcher
+
+
+def alerting(config: Config) -> str:
+    """How the daemon tells people about problems, in one line (``run`` prints it)."""
+    labels = [target.label for target in alert_targets(config.settings.alerts)]
+    before = ", ".join(format_duration(ahead) for ahead in sorted(config.settings.preflight.before, reverse=True))
+    preflight = f"preflight {before + ' before each storm and ' if before else ''}at its start"
+    if not labels:
+        return (f"{preflight}; no alert endpoint ([alerts] urls in config.toml): problems are only in "
+                "`python run.py log --events`")
+    return f"{preflight}; alerts to {', '.join(labels)}"
+
+
+def _told(on_event: Callable[[DispatchEvent], None] | None, alerter: Alerter) -> Callable[[DispatchEvent], None]:
+    """The caller's listener, and the alerts (which only queue the event: they never slow the loop)."""
+    def both(event: DispatchEvent) -> None:
+        alerter.post_event(event)
+        if on_event is not None:
+            on_event(event)
+
+    return both

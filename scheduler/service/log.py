@@ -13,6 +13,7 @@ from typing import Any
 from ..campaign import campaign_id
 from ..problems import UserError, read_toml
 from ..store import NEEDS_REVIEW, AttemptRow, LogFilter, PostRow, Store
+from ..store.events import EventRow, read_events
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,18 @@ def read_log(store: Store, log_filter: LogFilter = LogFilter()) -> list[LogEntry
     rows = store.posts(log_filter)
     attempts = store.attempts_for(row.id for row in rows)
     return [LogEntry(row, attempts.get(row.id, [])) for row in rows]
+
+
+def events(store: Store, log_filter: LogFilter = LogFilter()) -> list[EventRow]:  # noqa: B008 - frozen
+    """What the daemon noticed besides posts (preflight checks, alerts, storm summaries), oldest first."""
+    return read_events(store.engine, since=log_filter.since, campaign_id=log_filter.campaign,
+                       account_id=log_filter.account)
+
+
+def events_json(rows: list[EventRow]) -> str:
+    return json.dumps([{"at": _iso(row.at), "kind": row.kind, "severity": row.severity, "account": row.account_id,
+                        "campaign": row.campaign_id, "message": row.message} for row in rows], indent=2,
+                      ensure_ascii=False)
 
 
 CSV_COLUMNS = ["id", "campaign", "account", "platform", "state", "due_at", "sent_at", "lateness_seconds",
