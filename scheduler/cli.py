@@ -164,6 +164,7 @@ def validate(obj: Context, files: tuple[Path, ...], online: bool) -> None:
     campaigns, found = service.validate(paths, obj.config, obj.database or obj.config.database_url)
     problems += found
     show_problems(problems)
+    show_destinations(obj.config)
     error_count = sum(p.is_error for p in problems)
     checked = {str(path) for path in paths}
     elsewhere = sorted({p.file or "(no file)" for p in problems if p.is_error and p.file not in checked})
@@ -182,6 +183,20 @@ def validate(obj: Context, files: tuple[Path, ...], online: bool) -> None:
             f"({error_count - in_files} in {', '.join(elsewhere)}, {in_files} in {len(paths)} campaign file(s))"
             if elsewhere else f"in {len(paths)} file(s)"))
         sys.exit(1)
+
+
+def show_destinations(config: Config) -> None:
+    """Per account, the host its credentials are sent to (so a wrong one is seen before the storm)."""
+    destinations = service.credential_destinations(config)
+    if not destinations:
+        return
+    live = config.settings.dispatch.mode == "live"
+    say("Credentials are sent to:" if live else 'Credentials would be sent to (in mode = "live"; a dry run sends '
+        'nothing):')
+    for each in destinations:
+        where = " (sandbox, this machine)" if each.sandbox and "://" in each.host else ""
+        console.print(f"  {_escape(each.account_id)} ({each.platform}): {_escape(each.host)}{where}",
+                      highlight=False)
 
 
 # --- plan ------------------------------------------------------------------------------------------

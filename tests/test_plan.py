@@ -181,4 +181,4 @@ def test_plan_of_a_missing_file(storm_project: StormProject) -> None:
 def test_plan_of_a_spread_that_does_not_fit(storm_project: StormProject) -> None:
     path = storm_project.campaign("crowded", SPREAD_CAMPAIGN.replace('window = "1h"', 'window = "7m"'))
     output = storm_project.fails("plan", str(path))
-    assert f"storm.spread.window: account 'org-x' has 3 posts" in output
+    assert "storm.spread.window: account 'org-x' has 3 posts" in output

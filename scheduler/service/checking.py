@@ -22,6 +22,7 @@ from ..platforms.base import PublishError
 from ..problems import Problem, Severity, UserError, name_posts, post_ids, read_toml, unique
 from ..store import Store
 from ..timing import utcnow
+from .accounts import destination
 
 
 def validate(paths: list[Path], config: Config, database: str | None = None) -> tuple[list[Campaign], list[Problem]]:
@@ -311,7 +312,7 @@ def credential_problems(config: Config, account_ids: set[str]) -> list[Problem]:
     problems = []
     for account_id in sorted(account_ids):
         account = config.accounts[account_id]
-        if account.sandbox:  # the sandbox hands out its own credentials
+        if account.sandbox and not account.local_server:  # the sandbox hands out its own credentials
             continue
         missing = account.missing_variables()
         required = account.wing.credential_sets
@@ -366,15 +367,33 @@ def _raw_post_ids(path: Path) -> Sequence[str | None]:
     return post_ids(data)
 
 
+@dataclass(frozen=True)
+class CredentialDestination:
+    """Where one account's credentials are sent: ``host`` as ``validate`` shows it (``sandbox``: a server on
+    this machine, not the platform)."""
+
+    account_id: str
+    platform: str
+    host: str
+    sandbox: bool
+
+
+def credential_destinations(config: Config) -> list[CredentialDestination]:
+    """Per account of config.toml, in its order, the host its credentials go to when the daemon runs live."""
+    return [CredentialDestination(account.id, account.platform, destination(account, config), account.sandbox)
+            for account in config.settings.accounts]
+
+
 def with_instance_limits(config: Config, timeout: float = 10.0) -> tuple[Config, list[Problem]]:
     """The config with each account's limits read from its server where its platform announces them
     (Mastodon: GET /api/v2/instance, no token needed); an account's own ``limits = {...}`` still wins. A
     server that cannot be read keeps the configured values, with a warning."""
     accounts, problems = [], []
     for account in config.settings.accounts:
-        if account.instance and not account.sandbox:
+        server = account.local_server if account.sandbox else account.instance
+        if server:
             try:
-                found = account.wing.server_limits(account.instance, timeout, config.limits_for(account.id))
+                found = account.wing.server_limits(server, timeout, config.limits_for(account.id))
             except PublishError as error:
                 problems.append(Problem(config.label, f"accounts.{account.id}.instance",
                                         f"{error}; checking with the configured limits instead", severity="warning"))

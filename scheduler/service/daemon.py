@@ -32,12 +32,16 @@ def publisher_factory(config: Config, store: Store, *, dry_run: bool, sandbox: "
                             "or unqueue the campaign")
         if dry_run:
             return DryRunPublisher(account.id, account.platform, account.handle, store.recorded_response)
+        if account.local_server and not everyone_to_sandbox:  # a local server of its kind, its own credentials
+            return account.wing.create_publisher(account.credential_values(), handle=account.handle,
+                                                 base_url=account.local_server, timeout=timeout, clock=clock)
         if (account.sandbox or everyone_to_sandbox) and sandbox is not None:
             return account.wing.create_publisher(sandbox.credentials(account.platform, account.id),
                                                  handle=account.handle, base_url=sandbox.base_url(account.platform),
                                                  timeout=timeout, clock=clock)
         return account.wing.create_publisher(account.credential_values(), handle=account.handle,
-                                             base_url=account.instance, timeout=timeout, clock=clock)
+                                             base_url=account.instance if account.wing.own_servers else None,
+                                             timeout=timeout, clock=clock)
 
     return make
 
