@@ -56,6 +56,8 @@ class Context:
         return self._config
 
     def store(self) -> Store:
+        """The database every command but ``validate`` opens (one place: its warnings are shown here)."""
+        show_problems(service.database_problems(self.config, self.database))
         return service.open_store(self.config, self.database)
 
 

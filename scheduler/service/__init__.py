@@ -15,8 +15,8 @@ from ..checks import Cost, costs, measure
 from ..config import load_config
 from ..platforms.registry import display_name
 from ..platforms.registry import names as platform_names
-from .checking import (CredentialDestination, checked_plan, credential_destinations, credential_problems, plan,
-                       validate, with_instance_limits)
+from .checking import (CredentialDestination, checked_plan, credential_destinations, credential_problems,
+                       database_problems, plan, validate, with_instance_limits)
 from .daemon import dispatch_settings, is_dry_run, publisher_factory, start_daemon
 from .images import PreparedMedia, image_loader, image_sizes, media_cache, prepare_media
 from .log import LogEntry, OutboxStatus, log_csv, log_json, needs_review, outbox_status, read_log
@@ -25,9 +25,10 @@ from .rehearsal import Rehearsal, compress, rehearse, sandbox_faults, start_sand
 
 __all__ = [
     "Cost", "CredentialDestination", "LogEntry", "OutboxStatus", "PreparedMedia", "Rehearsal", "checked_plan",
-    "compress", "costs", "credential_destinations", "credential_problems", "dispatch_settings", "display_name",
-    "image_loader", "image_sizes", "is_dry_run", "load_config", "log_csv", "log_json", "measure", "media_cache",
-    "needs_review", "open_store", "outbox_status", "plan", "platform_names", "prepare_media",
-    "publisher_factory", "queue", "read_log", "rehearse", "resolve", "sandbox_faults", "start_daemon",
-    "start_sandbox", "unqueue", "validate", "with_instance_limits", "write_plan",
+    "compress", "costs", "credential_destinations", "credential_problems", "database_problems",
+    "dispatch_settings", "display_name", "image_loader", "image_sizes", "is_dry_run", "load_config", "log_csv",
+    "log_json", "measure", "media_cache", "needs_review", "open_store", "outbox_status", "plan",
+    "platform_names", "prepare_media", "publisher_factory", "queue", "read_log", "rehearse", "resolve",
+    "sandbox_faults", "start_daemon", "start_sandbox", "unqueue", "validate", "with_instance_limits",
+    "write_plan",
 ]

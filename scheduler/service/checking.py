@@ -21,6 +21,7 @@ from ..planner import Plan, plan_campaign
 from ..platforms.base import PublishError
 from ..problems import Problem, Severity, UserError, name_posts, post_ids, read_toml, unique
 from ..store import Store
+from ..store.database import exposure_warning
 from ..timing import utcnow
 from .accounts import destination
 
@@ -34,6 +35,7 @@ def validate(paths: list[Path], config: Config, database: str | None = None) -> 
     problems = [problem for file in checked for problem in file.problems]
     used = {account for file in checked for account in file.accounts}
     problems.extend(credential_problems(config, used))
+    problems.extend(database_problems(config, database))
     plans = [file.plan for file in checked if file.plan is not None]
     try:
         store = existing_store(database) if database else None
@@ -235,6 +237,13 @@ def _post_without(post: dict[str, Any] | None, loc: Sequence[str | int], config:
     else:  # id, lang, reply_to, a setting it does not know
         post.pop(str(field), None)
     return post
+
+
+def database_problems(config: Config, url: str | None = None) -> list[Problem]:
+    """What is wrong with the database file itself before it is opened: other users of this machine may read
+    it (a warning, with the command that fixes it)."""
+    warning = exposure_warning(url or config.database_url)
+    return [Problem(config.label, "database.url", warning, severity="warning")] if warning else []
 
 
 def existing_store(url: str) -> Store | None:

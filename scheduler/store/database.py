@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import stat
 from pathlib import Path
 
 from alembic import command
@@ -16,6 +19,52 @@ from ..problems import UserError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # a second daemon or a `queue` holding the write lock: wait, don't fail
+PRIVATE_FILE = 0o600  # the storm plan: readable by its owner only
+SQLITE_COMPANIONS = ("-wal", "-shm")  # SQLite gives them the database file's mode (checked in the tests)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of an ``sqlite:///`` URL; None for PostgreSQL or an in-memory database."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[-1].split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def database_files(path: Path) -> list[Path]:
+    """The database file and its -wal and -shm, those that exist."""
+    return [file for file in (path, *(Path(f"{path}{suffix}") for suffix in SQLITE_COMPANIONS)) if file.exists()]
+
+
+def create_private(path: Path) -> None:
+    """Create an empty database file readable by its owner only, whatever the umask, before SQLite creates it
+    (an empty file is a valid SQLite database); an existing file is left as it is."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    except FileExistsError:
+        return
+    except OSError:
+        return  # a folder we may not write: SQLite's own error says so (see check_writable)
+    os.close(descriptor)
+
+
+def exposure_warning(url: str) -> str | None:
+    """A warning for an SQLite database (or its -wal / -shm) that other users of this machine may read or
+    write, with the command that makes it private; None when it is private (or not an SQLite file)."""
+    path = sqlite_file(url)
+    if path is None or not path.exists():
+        return None
+    files = database_files(path)
+    try:
+        exposed = [file for file in files if file.stat().st_mode & 0o077]
+    except OSError:
+        return None
+    if not exposed:
+        return None
+    modes = ", ".join(f"{file.name} {stat.filemode(file.stat().st_mode)}" for file in exposed)
+    return (f"the database {path} can be read by other users of this machine ({modes}); it holds the storm plan "
+            f"(every post, account and due time): make it private with `chmod 600 "
+            f"{' '.join(shlex.quote(str(file)) for file in files)}`")
 
 
 def make_engine(url: str) -> Engine:
@@ -38,6 +87,7 @@ def _sqlite_engine(url: str) -> Engine:
         folder = Path(path).parent
         if not folder.exists():
             raise UserError(f"database folder {str(folder)!r} does not exist; create it or change database.url")
+        create_private(Path(path))
     engine = create_engine(url, poolclass=NullPool if path == ":memory:" else None,
                            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
 
