@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import functools
 import signal
 import sys
@@ -55,10 +56,10 @@ class Context:
             self._config = service.load_config(self.config_path)
         return self._config
 
-    def store(self) -> Store:
+    def store(self, *, writable: bool = True) -> Store:
         """The database every command but ``validate`` opens (one place: its warnings are shown here)."""
         show_problems(service.database_problems(self.config, self.database))
-        return service.open_store(self.config, self.database)
+        return service.open_store(self.config, self.database, writable=writable)
 
 
 def reports_user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -431,6 +432,12 @@ def run(obj: Context, dry_run: bool | None) -> None:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    # A death the process cannot turn into a message (SIGBUS: the database's -shm file truncated under it, or
+    # its file system gone read-only by an error) at least says where it happened.
+    try:
+        faulthandler.enable(all_threads=True)
+    except (OSError, ValueError, AttributeError):  # no real stderr (run inside a test runner): nothing to write to
+        pass
     with obj.store() as store:
         daemon = service.start_daemon(obj.config, store, dry_run=dry_run, on_event=show_event)
         status = service.outbox_status(store)
@@ -439,11 +446,14 @@ def run(obj: Context, dry_run: bool | None) -> None:
                       + (f", next due {status.next_due:%Y-%m-%d %H:%M:%S} UTC" if status.next_due else "")
                       + "; Ctrl-C to stop")
         show_review_banner(status.needs_review)
-        stop.wait()
+        while not stop.wait(0.5) and not daemon.gave_up.is_set():
+            pass
         console.print("stopping: waiting for posts in flight ...")
         left = daemon.stop(obj.config.settings.dispatch.shutdown_grace)
         console.print("stopped"
                       + (f"; {left} post(s) were still in flight and will be settled on restart" if left else ""))
+        if daemon.fatal:
+            raise UserError(daemon.fatal)
 
 
 def show_event(event: DispatchEvent) -> None:
@@ -481,7 +491,7 @@ def log_command(obj: Context, campaign: str | None, account: str | None, states:
       python run.py log --state failed --state missed
       python run.py log --campaign free-palestinian-students --csv > storm.csv
     """
-    with obj.store() as store:
+    with obj.store(writable=False) as store:
         entries = service.read_log(store, LogFilter(campaign, account, states, _since(since)))
     if as_json:
         click.echo(service.log_json(entries))

@@ -69,9 +69,10 @@ class DispatchSettings(_Strict):
     stale_after: timedelta = Field(default=timedelta(seconds=30))     # a silent daemon's posts are settled
     retry_base: timedelta = Field(default=timedelta(seconds=2))       # first wait after a transient failure
     retry_cap: timedelta = Field(default=timedelta(minutes=5))        # longest wait between two tries
+    database_patience: timedelta = Field(default=timedelta(minutes=10))  # an unwritable database: then stop
 
     _check_durations = field_validator("refresh", "shutdown_grace", "request_timeout", "heartbeat", "stale_after",
-                                       "retry_base", "retry_cap", mode="before")(_duration)
+                                       "retry_base", "retry_cap", "database_patience", mode="before")(_duration)
 
 
 class AlertSettings(_Strict):

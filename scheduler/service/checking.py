@@ -254,7 +254,7 @@ def existing_store(url: str) -> Store | None:
     prefix = "sqlite:///"
     if url.startswith(prefix) and url != prefix + ":memory:" and not Path(url[len(prefix):]).exists():
         return None
-    return Store(url)
+    return Store(url, writable=False)
 
 
 def across_problems(plans: list[Plan], config: Config, store: Store | None, *, queueing: bool = False,

@@ -50,7 +50,7 @@ def dispatch_settings(config: Config) -> DispatchSettings:
     settings = config.settings.dispatch
     return DispatchSettings(workers=settings.workers, refresh=settings.refresh, heartbeat=settings.heartbeat,
                             stale_after=settings.stale_after, retry_base=settings.retry_base,
-                            retry_cap=settings.retry_cap)
+                            retry_cap=settings.retry_cap, database_patience=settings.database_patience)
 
 
 def is_dry_run(config: Config, dry_run: bool | None = None) -> bool:

@@ -12,7 +12,8 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from ..problems import UserError
@@ -46,6 +47,70 @@ def create_private(path: Path) -> None:
     except OSError:
         return  # a folder we may not write: SQLite's own error says so (see check_writable)
     os.close(descriptor)
+
+
+# What SQLite and PostgreSQL answer when the database cannot be written (lower case): file permissions, a
+# read-only file system or mount, a folder where the -wal/-shm cannot be made, a full disk, a read-only server.
+_WRITE_FAILURES = ("readonly database", "read-only", "read only", "disk i/o error", "unable to open database file",
+                   "database or disk is full")
+
+
+_READ_ONLY = _WRITE_FAILURES[:3]
+
+
+def is_write_failure(error: BaseException, *, read_only_only: bool = False) -> bool:
+    """Whether a database error means the database cannot be written now (not a lock or a lost connection);
+    ``read_only_only``: because it is read-only (not a full disk or an I/O error)."""
+    words = str(getattr(error, "orig", None) or error).lower()
+    return any(failure in words for failure in (_READ_ONLY if read_only_only else _WRITE_FAILURES))
+
+
+def shown_database(url: str) -> str:
+    """The database as a message may name it: the SQLite file, or the server URL without its password."""
+    path = sqlite_file(url)
+    if path is not None:
+        return str(path)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("@")[-1]
+
+
+def unwritable_advice(url: str, error: BaseException) -> str:
+    """What to say when the database at ``url`` cannot be written: which one, the database's own words, and
+    what to do."""
+    said = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    path = sqlite_file(url)
+    if path is None:
+        return (f"the database {shown_database(url)} does not take writes ({said}); point database.url at the "
+                "primary server, with a user allowed to write")
+    if "full" in said.lower():
+        return (f"the disk holding the database {path} is full: {said}. Free space on it (`df -h "
+                f"{shlex.quote(str(path.parent))}`), or set database.url to a disk with room")
+    files = " ".join(shlex.quote(str(file)) for file in database_files(path)) or shlex.quote(str(path))
+    return (f"the database {path} is read-only (file permissions / read-only file system): {said}. Make the file "
+            f"and its folder writable by the user who runs Stormcaller (`chmod 600 {files}` and `chmod 700 "
+            f"{shlex.quote(str(path.parent))}`: SQLite keeps {path.name}-wal and {path.name}-shm beside it), check "
+            "that the file system is not mounted read-only or full, or set database.url to a writable place")
+
+
+def check_writable(engine: Engine, url: str) -> None:
+    """Write to the database in a transaction that is rolled back, so a read-only one is found at start
+    instead of at the storm (SQLite opens a file it may not write read-only, and says so only at a write).
+
+    :raises UserError: the database cannot be written, naming it and what to do.
+    """
+    try:
+        with engine.connect() as connection:
+            transaction = connection.begin()
+            try:
+                connection.exec_driver_sql("UPDATE alembic_version SET version_num = version_num")
+            finally:
+                transaction.rollback()
+    except DBAPIError as error:
+        if is_write_failure(error):
+            raise UserError(unwritable_advice(url, error)) from None
+        raise
 
 
 def exposure_warning(url: str) -> str | None:
@@ -101,6 +166,14 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
+    @event.listens_for(engine, "handle_error")
+    def _reopen_after_write_failure(context) -> None:  # type: ignore[no-untyped-def]
+        # A connection SQLite opened while the file (or its -shm) was read-only stays read-only, and so does the
+        # -shm index every connection of this process shares while any of them holds it: every connection of the
+        # pool is dropped, so the next write opens the files again and finds them writable once they are.
+        if is_write_failure(context.original_exception, read_only_only=True):  # a full disk: they are fine
+            context.is_disconnect = True
+
     @event.listens_for(engine, "begin")
     def _begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
         # Take the write lock at BEGIN: two daemons then queue up instead of failing on lock upgrade.
@@ -120,8 +193,15 @@ def migrate(engine: Engine) -> None:
             if current == head:
                 return
     except OperationalError as error:
+        if is_write_failure(error):
+            raise UserError(unwritable_advice(str(engine.url), error)) from None
         raise UserError(f"cannot open the database: {error.orig}; check database.url and that the "
                         "server is running") from None
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except DBAPIError as error:  # a read-only file that needs a migration: nothing was changed
+        if is_write_failure(error):
+            raise UserError(unwritable_advice(str(engine.url), error)) from None
+        raise
