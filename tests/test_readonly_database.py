@@ -257,3 +257,26 @@ def test_a_daemon_says_once_that_its_database_became_read_only_then_stops(tmp_pa
     shown = subprocess.run([sys.executable, str(ROOT / "run.py"), "--config", str(project.config_path), "log"],
                            capture_output=True, text=True, env={**os.environ, "COLUMNS": "250"}, cwd=ROOT)
     assert shown.returncode == 0 and "storm" in shown.stdout, shown.stdout + shown.stderr
+
+
+def test_a_shm_truncated_under_the_daemon_is_a_death_that_says_where(tmp_path: Path) -> None:
+    """What no process can turn into a message: SQLite keeps the -shm index mapped, and a file truncated under
+    a mapping kills the process with SIGBUS. ``run`` at least says so, and where (faulthandler)."""
+    import signal
+
+    project = queued_project(tmp_path / "project")
+    config_with(project, "10m")
+    log = tmp_path / "daemon.log"
+    daemon = start_run(project, log)
+    try:
+        wait_for(lambda: "running" in log.read_text(), 30, "the daemon to start")
+        shm = project.root / "storm.db-shm"
+        wait_for(shm.exists, 10, "the -shm file")
+        os.truncate(shm, 0)
+        assert daemon.wait(30) == -signal.SIGBUS
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+    output = log.read_text()
+    assert "Fatal Python error: Bus error" in output and "scheduler/store/" in output
