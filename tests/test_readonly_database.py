@@ -173,6 +173,7 @@ def config_with(project: StormProject, patience: str) -> None:
                                                                           '[dispatch]\nmode = "dry-run"\n') + text)
 
 
+@pytest.mark.slow  # a daemon in its own process, in real time
 def test_a_disk_that_fills_under_the_daemon_is_said_and_it_carries_on_when_there_is_room(
         small_disk: Path, tmp_path: Path) -> None:
     project = queued_project(small_disk)
@@ -198,6 +199,7 @@ def test_a_disk_that_fills_under_the_daemon_is_said_and_it_carries_on_when_there
     assert "Traceback" not in output and daemon.returncode == 0
 
 
+@pytest.mark.slow  # a daemon in its own process, in real time
 def test_a_database_that_stays_unwritable_stops_the_daemon_with_a_message(small_disk: Path, tmp_path: Path) -> None:
     project = queued_project(small_disk)
     config_with(project, "3s")
@@ -259,6 +261,7 @@ def test_a_daemon_says_once_that_its_database_became_read_only_then_stops(tmp_pa
     assert shown.returncode == 0 and "storm" in shown.stdout, shown.stdout + shown.stderr
 
 
+@pytest.mark.slow  # a daemon in its own process, in real time
 def test_a_shm_truncated_under_the_daemon_is_a_death_that_says_where(tmp_path: Path) -> None:
     """What no process can turn into a message: SQLite keeps the -shm index mapped, and a file truncated under
     a mapping kills the process with SIGBUS. ``run`` at least says so, and where (faulthandler)."""
