@@ -94,3 +94,21 @@ def test_the_warning_names_a_readable_wal_too(tmp_path: Path) -> None:
     assert warning is not None and "(storm.db-wal -rw-r-----)" in warning
     assert exposure_warning("sqlite:///:memory:") is None
     assert exposure_warning(f"sqlite:///{tmp_path / 'absent.db'}") is None
+
+
+def test_a_folder_others_may_write_to_is_a_warning_too(tmp_path: Path) -> None:
+    from scheduler.store.database import exposure_warning
+
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    Store(f"sqlite:///{folder / 'storm.db'}").close()
+    assert exposure_warning(f"sqlite:///{folder / 'storm.db'}") is None
+    folder.chmod(0o775)  # group-writable: umask 002's folders, where each user has a group of their own
+    assert exposure_warning(f"sqlite:///{folder / 'storm.db'}") is None
+    folder.chmod(0o777)
+    warning = exposure_warning(f"sqlite:///{folder / 'storm.db'}")
+    assert warning == (f"the database {folder / 'storm.db'} is in a folder other users may write to (drwxrwxrwx), so "
+                       "they could replace it; it holds the storm plan (every post, account and due time): make it "
+                       f"private with `chmod o-w {folder}`")
+    folder.chmod(0o1777)  # sticky, as /tmp: nobody else may delete or replace it
+    assert exposure_warning(f"sqlite:///{folder / 'storm.db'}") is None

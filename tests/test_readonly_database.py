@@ -283,3 +283,22 @@ def test_a_shm_truncated_under_the_daemon_is_a_death_that_says_where(tmp_path: P
             daemon.wait()
     output = log.read_text()
     assert "Fatal Python error: Bus error" in output and "scheduler/store/" in output
+
+
+@pytest.mark.postgres
+def test_a_postgresql_database_that_takes_no_writes(tmp_path: Path) -> None:
+    """A server (or user) in read-only mode, as a hot standby is: a clear error at start, the password unsaid."""
+    from databases import fresh_database
+
+    from scheduler.problems import UserError
+    from scheduler.store import Store
+
+    for url in fresh_database("postgresql", tmp_path):
+        Store(url).close()  # migrated while it could write
+        read_only_url = url.replace("?options=", "?options=-cdefault_transaction_read_only%3Don%20")
+        with pytest.raises(UserError) as refused:
+            Store(read_only_url)
+        said = str(refused.value)
+        assert "does not take writes (cannot execute UPDATE in a read-only transaction); point database.url at " \
+               "the primary server, with a user allowed to write" in said
+        Store(read_only_url, writable=False).close()  # reading is fine

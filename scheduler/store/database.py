@@ -122,14 +122,26 @@ def exposure_warning(url: str) -> str | None:
     files = database_files(path)
     try:
         exposed = [file for file in files if file.stat().st_mode & 0o077]
+        folder_mode = path.parent.stat().st_mode
     except OSError:
         return None
-    if not exposed:
+    # Anyone who may write to the folder may delete or replace the database (unless it is sticky, as /tmp is).
+    # A group-writable folder is not warned about: umask 002 makes every folder so where each user has a group
+    # of their own (Debian, Ubuntu), and the warning would be noise there.
+    open_folder = bool(folder_mode & 0o002) and not folder_mode & stat.S_ISVTX
+    if not exposed and not open_folder:
         return None
-    modes = ", ".join(f"{file.name} {stat.filemode(file.stat().st_mode)}" for file in exposed)
-    return (f"the database {path} can be read by other users of this machine ({modes}); it holds the storm plan "
-            f"(every post, account and due time): make it private with `chmod 600 "
-            f"{' '.join(shlex.quote(str(file)) for file in files)}`")
+    said, fixes = [], []
+    if exposed:
+        modes = ", ".join(f"{file.name} {stat.filemode(file.stat().st_mode)}" for file in exposed)
+        said.append(f"can be read by other users of this machine ({modes})")
+        fixes.append(f"`chmod 600 {' '.join(shlex.quote(str(file)) for file in files)}`")
+    if open_folder:
+        said.append(f"is in a folder other users may write to ({stat.filemode(folder_mode)}), so they could replace "
+                    "it")
+        fixes.append(f"`chmod o-w {shlex.quote(str(path.parent))}`")
+    return (f"the database {path} {' and '.join(said)}; it holds the storm plan (every post, account and due "
+            f"time): make it private with {' and '.join(fixes)}")
 
 
 def make_engine(url: str) -> Engine:
