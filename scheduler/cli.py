@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import functools
 import json
 import signal
@@ -57,8 +58,10 @@ class Context:
             self._config = service.load_config(self.config_path)
         return self._config
 
-    def store(self) -> Store:
-        return service.open_store(self.config, self.database)
+    def store(self, *, writable: bool = True) -> Store:
+        """The database every command but ``validate`` opens (one place: its warnings are shown here)."""
+        show_problems(service.database_problems(self.config, self.database))
+        return service.open_store(self.config, self.database, writable=writable)
 
 
 def reports_user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -169,6 +172,7 @@ def validate(obj: Context, files: tuple[Path, ...], online: bool) -> None:
     if online:  # log in to every account the campaigns use, as `accounts check` does
         problems += _online_account_problems(obj, campaigns)
     show_problems(problems)
+    show_destinations(obj.config)
     error_count = sum(p.is_error for p in problems)
     checked = {str(path) for path in paths}
     elsewhere = sorted({p.file or "(no file)" for p in problems if p.is_error and p.file not in checked})
@@ -197,6 +201,20 @@ def _online_account_problems(obj: Context, campaigns: list[Any]) -> list[Problem
     with obj.store() as store:
         reports = service.check_configured_accounts(obj.config, store, used)
     return service.account_problems(reports, obj.config, skip_missing=True)
+
+
+def show_destinations(config: Config) -> None:
+    """Per account, the host its credentials are sent to (so a wrong one is seen before the storm)."""
+    destinations = service.credential_destinations(config)
+    if not destinations:
+        return
+    live = config.settings.dispatch.mode == "live"
+    say("Credentials are sent to:" if live else 'Credentials would be sent to (in mode = "live"; a dry run sends '
+        'nothing):')
+    for each in destinations:
+        where = " (sandbox, this machine)" if each.sandbox and "://" in each.host else ""
+        console.print(f"  {_escape(each.account_id)} ({each.platform}): {_escape(each.host)}{where}",
+                      highlight=False)
 
 
 # --- plan ------------------------------------------------------------------------------------------
@@ -429,6 +447,12 @@ def run(obj: Context, dry_run: bool | None) -> None:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    # A death the process cannot turn into a message (SIGBUS: the database's -shm file truncated under it, or
+    # its file system gone read-only by an error) at least says where it happened.
+    try:
+        faulthandler.enable(all_threads=True)
+    except (OSError, ValueError, AttributeError):  # no real stderr (run inside a test runner): nothing to write to
+        pass
     with obj.store() as store:
         daemon = service.start_daemon(obj.config, store, dry_run=dry_run, on_event=show_event)
         status = service.outbox_status(store)
@@ -438,11 +462,14 @@ def run(obj: Context, dry_run: bool | None) -> None:
                       + "; Ctrl-C to stop")
         say(_escape(service.alerting(obj.config)))
         show_review_banner(status.needs_review)
-        stop.wait()
+        while not stop.wait(0.5) and not daemon.gave_up.is_set():
+            pass
         console.print("stopping: waiting for posts in flight ...")
         left = daemon.stop(obj.config.settings.dispatch.shutdown_grace)
         console.print("stopped"
                       + (f"; {left} post(s) were still in flight and will be settled on restart" if left else ""))
+        if daemon.fatal:
+            raise UserError(daemon.fatal)
 
 
 def show_event(event: DispatchEvent) -> None:
@@ -487,10 +514,10 @@ def log_command(obj: Context, campaign: str | None, account: str | None, states:
         if as_csv or show_attempts or states:
             raise UserError("--events lists the daemon's events (filters --campaign, --account, --since; --json); "
                             "--csv, --attempts and --state are for posts: drop them or drop --events")
-        with obj.store() as store:
+        with obj.store(writable=False) as store:
             rows = service.events(store, LogFilter(campaign, account, (), _since(since)))
         return click.echo(service.events_json(rows)) if as_json else show_events_list(rows)
-    with obj.store() as store:
+    with obj.store(writable=False) as store:
         entries = service.read_log(store, LogFilter(campaign, account, states, _since(since)))
     if as_json:
         click.echo(service.log_json(entries))

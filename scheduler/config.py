@@ -13,10 +13,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator,
+                      model_validator)
 
 from .platforms.base import Limits, Platform
 from .platforms.registry import PLATFORMS, platform
+from .platforms.transport import credential_url_problem, is_loopback, shown_url
 from .problems import Problem, UserError, pydantic_problems, read_toml
 from .timing import parse_duration, parse_lateness
 
@@ -67,9 +69,10 @@ class DispatchSettings(_Strict):
     stale_after: timedelta = Field(default=timedelta(seconds=30))     # a silent daemon's posts are settled
     retry_base: timedelta = Field(default=timedelta(seconds=2))       # first wait after a transient failure
     retry_cap: timedelta = Field(default=timedelta(minutes=5))        # longest wait between two tries
+    database_patience: timedelta = Field(default=timedelta(minutes=10))  # an unwritable database: then stop
 
     _check_durations = field_validator("refresh", "shutdown_grace", "request_timeout", "heartbeat", "stale_after",
-                                       "retry_base", "retry_cap", mode="before")(_duration)
+                                       "retry_base", "retry_cap", "database_patience", mode="before")(_duration)
 
 
 class AlertSettings(_Strict):
@@ -151,6 +154,15 @@ class SandboxSettings(_Strict):
     def urls(self) -> dict[str, str]:
         return {name: url for name in PLATFORMS if (url := getattr(self, name))}
 
+    @field_validator("*")
+    @classmethod
+    def _local_only(cls, url: str | None) -> str | None:
+        """The sandbox hands out credentials and takes posts: it must be on this machine."""
+        problem = url is not None and credential_url_problem(url, sandbox=True)
+        if problem:
+            raise ValueError(f"the sandbox address {shown_url(url or '')} {problem}")
+        return url
+
 
 if not TYPE_CHECKING:  # as LimitsSettings: the class above is the static type
     SandboxSettings = create_model(
@@ -162,8 +174,9 @@ class Account(_Strict):
     platform: str
     handle: str
     credentials: dict[str, str] = Field(default_factory=dict)  # credential name -> environment variable
+    sandbox: bool = False        # publish to the local sandbox instead of the real platform (before instance:
+    #                              the instance's check reads it)
     instance: str | None = None  # Mastodon instance / Bluesky PDS base URL
-    sandbox: bool = False        # publish to the local sandbox instead of the real platform
     limits: dict[str, Any] = Field(default_factory=dict)  # this account's own caps, e.g. posts_per_24h = 17
 
     @field_validator("id")
@@ -191,9 +204,41 @@ class Account(_Strict):
                     f"like \"NETWORK_X_TOKEN\"), never the secret itself; put the secret in that variable")
         return value
 
+    @field_validator("instance")
+    @classmethod
+    def _instance_safe(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Credentials go only where they should: https:// to a real server; http:// only to this machine and
+        only for a sandbox account; an X account names no server at all (its instance would reroute every X
+        API call)."""
+        if value is None or info.data.get("platform") not in PLATFORMS:
+            return value
+        account, sandbox = repr(info.data.get("id", "?")), bool(info.data.get("sandbox"))
+        wing = platform(info.data["platform"])
+        if not wing.own_servers and not sandbox:
+            raise ValueError(f"account {account}: {wing.display_name} accounts name no server: remove instance "
+                             f"(their credentials go only to {wing.default_host}); for a rehearsal on this "
+                             "machine, set sandbox = true")
+        problem = credential_url_problem(value, sandbox=not wing.own_servers)
+        if problem:
+            raise ValueError(f"account {account}: instance {shown_url(value)} {problem}")
+        parts = urlsplit(value.strip())
+        if parts.scheme.lower() == "http" and not sandbox:
+            raise ValueError(f"account {account}: instance {shown_url(value)} is plain http://, which only a "
+                             f"sandbox account on this machine may use; write https://{parts.hostname}"
+                             f"{parts.path}, or set sandbox = true for a rehearsal against a local server")
+        return value.strip()
+
     @property
     def wing(self) -> Platform[Any]:
         return platform(self.platform)
+
+    @property
+    def local_server(self) -> str | None:
+        """A sandbox account's ``instance`` on this machine: a local server of the platform's kind (a Takahē,
+        a reference PDS) it rehearses against with its own credentials, instead of the project's sandbox."""
+        if self.sandbox and self.instance and is_loopback(urlsplit(self.instance).hostname or ""):
+            return self.instance
+        return None
 
     @model_validator(mode="after")
     def _known_limits(self) -> "Account":

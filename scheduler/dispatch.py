@@ -44,6 +44,7 @@ from .platforms.base import (Clock, Duplicate, Image, OutcomeUnknown, OutgoingPo
                              Rejected, ReplyTarget, RetryLater)
 from .platforms.pool import PublisherPool
 from .store import FAILED, MISSED, NEEDS_REVIEW, PENDING, SENDING, SENT, PostRow, Store
+from .store.database import is_write_failure, unwritable_advice
 from .timing import UTC, format_duration, utcnow
 
 log = logging.getLogger("stormcaller.dispatch")
@@ -109,7 +110,15 @@ class Dispatcher:
         self.closers: list[Callable[[], None]] = []  # run at stop: publishers' sessions, a sandbox...
         # After each refresh, as tasks of their own (the preflight plans its checks): never delay the refresh.
         self.refresh_hooks: list[Callable[[datetime], Coroutine[Any, Any, None]]] = []
-        self.on_database_problem: Callable[[str], None] = lambda message: None  # an alert, when one is wired
+        # A database that cannot be written (read-only file or file system, full disk): told once per episode
+        # (an alert, where the daemon's owner connects one), retried within ``database_patience``; past it the
+        # daemon gives up (``gave_up`` is set, ``fatal`` says why) and its runner stops it.
+        self.on_database_problem: Callable[[str], None] = lambda message: None
+        self.gave_up = threading.Event()
+        self.fatal: str | None = None
+        self._database_problem: str | None = None
+        self._database_failing_since = 0.0  # monotonic: when the current episode began
+        self._database_lock = threading.Lock()
         self._loop = new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="dispatch-loop", daemon=True)
         self._publish_pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="publish")
@@ -147,7 +156,10 @@ class Dispatcher:
         self._publish_pool.shutdown(wait=left == 0, cancel_futures=True)
         self._database_pool.shutdown(wait=left == 0, cancel_futures=True)
         self._heartbeat_thread.shutdown(wait=False, cancel_futures=True)
-        self._patiently(lambda: self.store.daemon_stopped(self.daemon_id, self.clock()))
+        try:
+            self._patiently(lambda: self.store.daemon_stopped(self.daemon_id, self.clock()))
+        except DBAPIError as error:  # only after giving up on the database: said already, nothing to add
+            log.warning("could not record that daemon %s stopped: %s", self.daemon_id, error.orig)
         for close in self.closers:
             close()
         return left
@@ -277,8 +289,16 @@ class Dispatcher:
         try:
             await self._loop.run_in_executor(self._heartbeat_thread, self.store.heartbeat, self.daemon_id,
                                              self.clock())
+            if self._database_problem is not None:  # a write went through
+                self._database_writable()
         except DBAPIError as error:
-            self.database_problem(f"database unavailable for the heartbeat: {error.orig}")
+            if is_write_failure(error):
+                self._database_failing(error)
+                if time.monotonic() - self._database_failing_since > self.settings.database_patience.total_seconds():
+                    self._give_up(error)  # nothing else may be writing: the heartbeat alone tells it never recovered
+                log.warning("database unavailable for the heartbeat: %s", error.orig)
+            else:
+                self.database_problem(f"database unavailable for the heartbeat: {error.orig}")
 
     def _alarm_time(self, at: datetime) -> datetime:
         """When, on the wall clock APScheduler keeps, it is ``at`` on our clock (the same instant, unless a
@@ -527,16 +547,57 @@ class Dispatcher:
         pause = 0.2
         while True:
             try:
-                return write()
+                result = write()
             except DBAPIError as error:
+                unwritable = is_write_failure(error)
+                if unwritable:
+                    self._database_failing(error)
+                if self.gave_up.is_set():
+                    raise
                 if time.monotonic() > give_up:
+                    if unwritable:
+                        self._give_up(error)
                     raise
                 log.warning("database unavailable (%s); retrying in %.1f s", error.orig, pause)
-                if pause == 0.2:  # told once per wait (alerts say it once in a while, not per write)
+                if pause == 0.2 and not unwritable:  # told once per wait (an unwritable one: per episode)
                     self._tell_database_problem(f"database unavailable ({error.orig}); retrying for up to "
                                                 f"{format_duration(self.settings.database_patience)}")
                 time.sleep(pause)
                 pause = min(pause * 2, 5.0)
+            else:  # a read succeeds on a database that takes no writes: recovery is the heartbeat's to say
+                return result
+
+    def _database_failing(self, error: DBAPIError) -> None:
+        """A write failed because the database cannot be written: say so once (log and hook) until it can."""
+        with self._database_lock:
+            if self._database_problem is not None:
+                return
+            self._database_failing_since = time.monotonic()
+            self._database_problem = message = (
+                f"daemon {self.daemon_id}: {unwritable_advice(self.store.url, error)}. Results are kept in memory "
+                f"and written again for up to {format_duration(self.settings.database_patience)}; then the "
+                "daemon stops")
+        log.error("%s", message)
+        self._tell_database_problem(message)
+
+    def _database_writable(self) -> None:
+        with self._database_lock:
+            if self._database_problem is None:
+                return
+            self._database_problem = None
+        log.warning("daemon %s: the database takes writes again", self.daemon_id)
+
+    def _give_up(self, error: DBAPIError) -> None:
+        """The database stayed unwritable past ``database_patience``: the daemon stops instead of dying."""
+        with self._database_lock:
+            if self.gave_up.is_set():
+                return
+            self.fatal = (f"{unwritable_advice(self.store.url, error)}. It could not be written for "
+                          f"{format_duration(self.settings.database_patience)}, so the daemon stopped; posts whose "
+                          "results were not written stay `sending` and are settled with their platform at the "
+                          "next start, never sent twice")
+            self.gave_up.set()
+        log.error("daemon %s: %s", self.daemon_id, self.fatal)
 
     def _emit(self, kind: str, post: PostRow, detail: str, at: datetime | None = None) -> None:
         try:

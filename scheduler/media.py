@@ -831,12 +831,21 @@ class MediaCache:
         return prepared
 
     def _store(self, source_sha256: str, profile: ImageProfile, prepared: PreparedImage) -> None:
-        self.cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _private_folder(self.cache_dir)
         data_path, meta_path = self._entry(source_sha256, profile)
         meta = {"mime_type": prepared.mime_type, "width": prepared.width, "height": prepared.height,
                 "sha256": prepared.sha256, "profile": profile.name}
         _write_atomically(data_path, prepared.data)
         _write_atomically(meta_path, json.dumps(meta).encode())
+
+
+def _private_folder(folder: Path) -> None:
+    """``folder`` and its parent (``.cache``) made for the owner only (0700), whatever the umask; a folder
+    of ours that others may read (made by an older version) is closed."""
+    folder.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, exist_ok=True)
+    if folder.stat().st_mode & 0o077:
+        folder.chmod(0o700)
 
 
 def _write_atomically(target: Path, data: bytes) -> None:

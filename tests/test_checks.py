@@ -153,7 +153,7 @@ def test_online_checks_use_the_mastodon_instances_own_limits(tmp_path: Path) -> 
     instance.set_limits(max_characters=100)
     with Sandbox([instance]) as sandbox:
         accounts = DEFAULT_ACCOUNTS.replace('instance = "https://example.social"',
-                                            f'instance = "{sandbox.base_url("mastodon")}"')
+                                            f'instance = "{sandbox.base_url("mastodon")}"\nsandbox = true')
         StormProject.create(tmp_path, accounts=accounts)
         write_campaign(tmp_path, "c", utcnow() + timedelta(days=2), posts=(
             '[[posts]]\ntext = "' + "word " * 30 + '#FreeThemAll"\naccounts = ["net-mastodon"]\n'))

@@ -657,7 +657,8 @@ def test_server_limits_of_an_unreachable_or_odd_server_are_retry_later() -> None
 def test_online_check_uses_the_pds_blob_limit(tmp_path: Path) -> None:
     with Sandbox([BlueskyApp(blob_upload_limit=400_000)]) as small:
         accounts = (f'[[accounts]]\nid = "pds-small"\nplatform = "bluesky"\nhandle = "net.example.com"\n'
-                    f'instance = "{small.base_url("bluesky")}"\ncredentials = {{ app_password = "NET_BSKY" }}\n')
+                    f'instance = "{small.base_url("bluesky")}"\nsandbox = true\n'
+                    'credentials = { app_password = "NET_BSKY" }\n')
         config = StormProject.create(tmp_path, accounts=accounts).load_config()
         assert config.image_profile("pds-small").max_bytes == IMAGE_DEFAULT_MAX_BYTES
         online, problems = service.with_instance_limits(config, timeout=5.0)

@@ -71,6 +71,7 @@ id = "{account.account_id}"
 platform = "{self.platform}"
 handle = "{account.handle}"
 instance = "{instance}"
+sandbox = true
 credentials = {{ {self.credential} = "{account.variable}" }}
 """ for account in self.accounts)
 

@@ -285,6 +285,7 @@ class Platform(ABC, Generic[LimitsT]):
     credential_sets: ClassVar[tuple[tuple[str, ...], ...]]  # alternatives: one full set is needed
     instance_required: ClassVar[bool] = False  # the account must name its server (Mastodon)
     default_host: ClassVar[str | None] = None  # where credentials go when the account names no server
+    own_servers: ClassVar[bool] = True  # an account may name its own server (a Mastodon instance, a Bluesky PDS)
     one_text_per_account: ClassVar[bool] = False  # forbids the same or nearly the same text from several accounts
     duplicate_window: ClassVar[timedelta | None] = None  # refuses the same text twice from one account within this
     tag_limit: ClassVar["TagLimit | None"] = None  # the longest hashtag it makes a tag, where it has a limit
@@ -341,10 +342,17 @@ class Platform(ABC, Generic[LimitsT]):
     def create_publisher(self, credentials: Mapping[str, str], *, handle: str | None = None,
                          base_url: str | None = None, timeout: float = 10.0,
                          options: Mapping[str, Any] | None = None, clock: Clock | None = None) -> Publisher:
-        """A publisher for one account (the wing's client library is imported now, not before).
+        """A publisher for one account (the wing's client library is imported now, not before). ``base_url``
+        passes the credential guard first: ``https://``, or ``http://`` only to this machine; on a platform
+        without servers of its own (X) only the local sandbox.
 
-        :raises ValueError: the credentials are incomplete (the message names what is missing).
+        :raises ValueError: the credentials are incomplete (the message names what is missing), or they must
+            not be sent to ``base_url``.
         """
+        if base_url is not None:
+            from .transport import check_credential_url  # transport imports this module
+
+            check_credential_url(base_url, sandbox=not self.own_servers)
         return self.publisher_factory()(credentials, handle=handle, base_url=base_url, timeout=timeout,
                                         options=options, clock=clock)
 

@@ -2,6 +2,7 @@
 
 - settings and platforms: :func:`load_config`, :func:`platform_names`, :func:`display_name`;
 - check and see (``checking``): :func:`validate`, :func:`plan`, :func:`checked_plan`, :func:`with_instance_limits`,
+  :func:`credential_destinations` (where each account's credentials go),
   and each post's :func:`measure` and the plan's :func:`costs` as the platforms count them;
 - images (``images``): :func:`prepare_media`, :func:`image_sizes`, :func:`image_loader`;
 - the outbox (``queueing``): :func:`open_store`, :func:`queue`, :func:`unqueue`, :func:`resolve`;
@@ -19,10 +20,11 @@ from ..platforms.registry import display_name
 from ..platforms.registry import names as platform_names
 from ..tokens import new_key as new_token_key
 from .accounts import AccountReport, account_problems, check_accounts, check_configured_accounts
+from .checking import (CredentialDestination, checked_plan, credential_destinations, credential_problems,
+                       database_problems, plan, validate, with_instance_limits)
 from .connecting import Connected, PendingAuthorization, connect_app_password
 from .connecting import begin as begin_connect
 from .connecting import finish as finish_connect
-from .checking import checked_plan, credential_problems, plan, validate, with_instance_limits
 from .daemon import alerting, dispatch_settings, is_dry_run, publisher_factory, start_daemon
 from .images import PreparedMedia, image_loader, image_sizes, media_cache, prepare_media
 from .log import LogEntry, OutboxStatus, events, events_json, log_csv, log_json, needs_review, outbox_status, read_log
@@ -32,9 +34,9 @@ from .rehearsal import Rehearsal, compress, rehearse, sandbox_faults, start_sand
 __all__ = [
     "AccountReport", "Connected", "PendingAuthorization", "account_problems", "begin_connect", "check_accounts",
     "check_configured_accounts", "connect_app_password", "finish_connect", "new_token_key",
-    "Cost", "LogEntry", "alerting", "OutboxStatus", "PreparedMedia", "Rehearsal", "checked_plan", "compress", "costs",
-    "credential_problems", "dispatch_settings", "display_name", "events", "events_json", "image_loader",
-    "image_sizes", "is_dry_run",
+    "Cost", "CredentialDestination", "LogEntry", "OutboxStatus", "PreparedMedia", "Rehearsal", "alerting",
+    "checked_plan", "compress", "costs", "credential_destinations", "credential_problems", "database_problems",
+    "dispatch_settings", "display_name", "events", "events_json", "image_loader", "image_sizes", "is_dry_run",
     "load_config", "log_csv", "log_json", "measure", "media_cache", "needs_review", "open_store", "outbox_status",
     "plan", "platform_names", "prepare_media", "publisher_factory", "queue", "read_log", "rehearse", "resolve",
     "sandbox_faults", "start_daemon", "start_sandbox", "unqueue", "validate", "with_instance_limits", "write_plan",

@@ -72,7 +72,8 @@ def destination(account: Account, config: Config) -> str:
     """Where ``account``'s credentials go: the sandbox's URL for a sandbox account, else its server (Mastodon,
     a Bluesky PDS) or its platform's API host."""
     if account.sandbox:
-        return config.settings.sandbox.urls.get(account.platform) or "the local sandbox (127.0.0.1)"
+        return (account.local_server or config.settings.sandbox.urls.get(account.platform)
+                or "the local sandbox (127.0.0.1)")
     return account.instance or account.wing.default_host or "(no server named)"
 
 

@@ -22,8 +22,10 @@ from ..planner import Plan, plan_campaign
 from ..platforms.base import PublishError
 from ..problems import Problem, Severity, UserError, name_posts, post_ids, read_toml, unique
 from ..store import Store
+from ..store.database import exposure_warning
 from ..timing import utcnow
 from ..tokens import connected_accounts
+from .accounts import destination
 
 
 def validate(paths: list[Path], config: Config, database: str | None = None) -> tuple[list[Campaign], list[Problem]]:
@@ -35,6 +37,7 @@ def validate(paths: list[Path], config: Config, database: str | None = None) -> 
     problems = [problem for file in checked for problem in file.problems]
     used = {account for file in checked for account in file.accounts}
     problems.extend(alert_problems(config))
+    problems.extend(database_problems(config, database))
     plans = [file.plan for file in checked if file.plan is not None]
     try:
         store = existing_store(database) if database else None
@@ -239,6 +242,13 @@ def _post_without(post: dict[str, Any] | None, loc: Sequence[str | int], config:
     return post
 
 
+def database_problems(config: Config, url: str | None = None) -> list[Problem]:
+    """What is wrong with the database file itself before it is opened: other users of this machine may read
+    it (a warning, with the command that fixes it)."""
+    warning = exposure_warning(url or config.database_url)
+    return [Problem(config.label, "database.url", warning, severity="warning")] if warning else []
+
+
 def existing_store(url: str) -> Store | None:
     """The database at ``url``, or None for an SQLite file that does not exist yet (checking creates none).
 
@@ -247,7 +257,7 @@ def existing_store(url: str) -> Store | None:
     prefix = "sqlite:///"
     if url.startswith(prefix) and url != prefix + ":memory:" and not Path(url[len(prefix):]).exists():
         return None
-    return Store(url)
+    return Store(url, writable=False)
 
 
 def across_problems(plans: list[Plan], config: Config, store: Store | None, *, queueing: bool = False,
@@ -318,7 +328,7 @@ def credential_problems(config: Config, account_ids: set[str],
     problems = []
     for account_id in sorted(account_ids):
         account = config.accounts[account_id]
-        if account.sandbox:  # the sandbox hands out its own credentials
+        if account.sandbox and not account.local_server:  # the sandbox hands out its own credentials
             continue
         if account_id in connected and connected[account_id] is None:  # `accounts check` logs in with it
             continue
@@ -375,15 +385,33 @@ def _raw_post_ids(path: Path) -> Sequence[str | None]:
     return post_ids(data)
 
 
+@dataclass(frozen=True)
+class CredentialDestination:
+    """Where one account's credentials are sent: ``host`` as ``validate`` shows it (``sandbox``: a server on
+    this machine, not the platform)."""
+
+    account_id: str
+    platform: str
+    host: str
+    sandbox: bool
+
+
+def credential_destinations(config: Config) -> list[CredentialDestination]:
+    """Per account of config.toml, in its order, the host its credentials go to when the daemon runs live."""
+    return [CredentialDestination(account.id, account.platform, destination(account, config), account.sandbox)
+            for account in config.settings.accounts]
+
+
 def with_instance_limits(config: Config, timeout: float = 10.0) -> tuple[Config, list[Problem]]:
     """The config with each account's limits read from its server where its platform announces them
     (Mastodon: GET /api/v2/instance, no token needed); an account's own ``limits = {...}`` still wins. A
     server that cannot be read keeps the configured values, with a warning."""
     accounts, problems = [], []
     for account in config.settings.accounts:
-        if account.instance and not account.sandbox:
+        server = account.local_server if account.sandbox else account.instance
+        if server:
             try:
-                found = account.wing.server_limits(account.instance, timeout, config.limits_for(account.id))
+                found = account.wing.server_limits(server, timeout, config.limits_for(account.id))
             except PublishError as error:
                 problems.append(Problem(config.label, f"accounts.{account.id}.instance",
                                         f"{error}; checking with the configured limits instead", severity="warning"))

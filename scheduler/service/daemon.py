@@ -48,8 +48,14 @@ def publisher_factory(config: Config, store: Store, *, dry_run: bool, sandbox: "
                             "or unqueue the campaign")
         if dry_run:
             return DryRunPublisher(account.id, account.platform, account.handle, store.recorded_response)
-        to_sandbox = (account.sandbox or everyone_to_sandbox) and sandbox is not None
-        base_url = sandbox.base_url(account.platform) if to_sandbox and sandbox is not None else account.instance
+        local = account.local_server if not everyone_to_sandbox else None  # a local server of its kind
+        to_sandbox = (account.sandbox or everyone_to_sandbox) and sandbox is not None and not local
+        if local:
+            base_url: str | None = local
+        elif to_sandbox and sandbox is not None:
+            base_url = sandbox.base_url(account.platform)
+        else:  # the account's own server, where its platform has servers (an X account names none)
+            base_url = account.instance if account.wing.own_servers else None
         if _has_stored_grant(account) and not everyone_to_sandbox:
             credentials = account.credential_values()
             options = _stored_grant_options(account, credentials, open_vault(), base_url=base_url, timeout=timeout,
@@ -102,7 +108,7 @@ def dispatch_settings(config: Config) -> DispatchSettings:
     settings = config.settings.dispatch
     return DispatchSettings(workers=settings.workers, refresh=settings.refresh, heartbeat=settings.heartbeat,
                             stale_after=settings.stale_after, retry_base=settings.retry_base,
-                            retry_cap=settings.retry_cap)
+                            retry_cap=settings.retry_cap, database_patience=settings.database_patience)
 
 
 def is_dry_run(config: Config, dry_run: bool | None = None) -> bool:

@@ -15,8 +15,9 @@ from .checking import across_problems, campaign_source, checked_plan
 from .images import ProgressCallback, prepare_media
 
 
-def open_store(config: Config, url: str | None = None) -> Store:
-    return Store(url or config.database_url)
+def open_store(config: Config, url: str | None = None, *, writable: bool = True) -> Store:
+    """The database (migrated); ``writable``: checked to take writes (a ``UserError`` saying what to do)."""
+    return Store(url or config.database_url, writable=writable)
 
 
 def queue(path: Path, config: Config, store: Store, now: datetime | None = None,

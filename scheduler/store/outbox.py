@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from ..tid import new_tid
 from ..timing import utcnow
-from .database import make_engine, migrate
+from .database import check_writable, make_engine, migrate
 from .schema import attempts, campaigns, daemons, posts
 
 PENDING, SENDING, SENT, FAILED, MISSED, CANCELLED, NEEDS_REVIEW = (
@@ -149,11 +149,15 @@ class LogFilter:
 class Store:
     """The database (SQLite file or PostgreSQL), migrated on open."""
 
-    def __init__(self, url: str, *, engine: Engine | None = None) -> None:
+    def __init__(self, url: str, *, engine: Engine | None = None, writable: bool = True) -> None:
+        """:param writable: check now that the database takes writes (``UserError`` naming it if not); False
+            for a command that only reads (``log``, the checks of ``validate``)."""
         self.url = url
         self.engine = engine or make_engine(url)
         self.is_postgres = self.engine.dialect.name == "postgresql"
         migrate(self.engine)
+        if writable:
+            check_writable(self.engine, url)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -21,6 +21,7 @@ class X(Platform[XLimits]):
     one_text_per_account = True  # X's automation rules (docs/platform-facts.md)
     duplicate_window = facts.DUPLICATE_WINDOW  # X's duplicate-content refusal
     default_host = "https://api.x.com"  # and its aliases (facts.HOSTS): an X account names no server
+    own_servers = False  # a base URL can only be the local sandbox (the credential guard holds it there)
 
     def measure(self, text: str, limits: XLimits) -> Measure:
         return Measure(x_weighted_length(text), limits.max_weighted_length, "weighted chars")
