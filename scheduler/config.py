@@ -240,6 +240,12 @@ class Account(_Strict):
             return self.instance
         return None
 
+    @property
+    def from_sandbox(self) -> bool:
+        """Whether the project's sandbox hands out this account's credentials (a sandbox account that names no
+        local server of its own)."""
+        return self.sandbox and self.local_server is None
+
     @model_validator(mode="after")
     def _known_limits(self) -> "Account":
         known = self.wing.limits_model.model_fields

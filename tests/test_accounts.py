@@ -267,6 +267,7 @@ def test_a_connected_token_is_used_when_the_variable_is_unset_and_its_expiry_che
         platform = "mastodon"
         handle = "@conn_mastodon"
         instance = "{url}"
+        sandbox = true                 # a server on this machine: plain http only for sandbox accounts
         credentials = {{ access_token = "CONN_MASTODON_TOKEN" }}
         """)
     token = sandbox.credentials("mastodon", "conn-mastodon")["access_token"]
@@ -373,6 +374,7 @@ def test_a_token_that_expires_before_the_storm_and_cannot_be_renewed_is_an_error
         platform = "mastodon"
         handle = "@conn_mastodon"
         instance = "{url}"
+        sandbox = true                 # a server on this machine: plain http only for sandbox accounts
         credentials = {{ access_token = "CONN_MASTODON_TOKEN" }}
         """)
     path = project.campaign("later", campaign_text(
@@ -408,6 +410,7 @@ def test_an_account_that_names_no_variable_uses_its_connection_and_a_dead_one_is
         platform = "mastodon"
         handle = "@only_connected"
         instance = "{sandbox.base_url('mastodon')}"
+        sandbox = true                 # a server on this machine: plain http only for sandbox accounts
         """)
     token = sandbox.credentials("mastodon", "only-connected")["access_token"]
     environ = {"STORMCALLER_TOKEN_KEY": KEY}
@@ -440,6 +443,7 @@ def test_check_account_as_the_preflight_calls_it_finds_the_connection_through_th
         platform = "mastodon"
         handle = "@conn_mastodon"
         instance = "{sandbox.base_url('mastodon')}"
+        sandbox = true                 # a server on this machine: plain http only for sandbox accounts
         credentials = {{ access_token = "CONN_MASTODON_TOKEN_UNSET" }}
         """)
     config = project.load_config()

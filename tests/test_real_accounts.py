@@ -38,12 +38,12 @@ def check(tmp_path: Path, account: str, environ: dict[str, str], *args: str) -> 
 
 
 def takahe_account(url: str, handle: str = "@storm") -> str:
-    return (f'[[accounts]]\nid = "tk"\nplatform = "mastodon"\nhandle = "{handle}"\ninstance = "{url}"\n'
+    return (f'[[accounts]]\nid = "tk"\nplatform = "mastodon"\nhandle = "{handle}"\ninstance = "{url}"\nsandbox = true\n'
             'credentials = { access_token = "TK_TOKEN" }\n')
 
 
 def pds_account(url: str, handle: str) -> str:
-    return (f'[[accounts]]\nid = "pds"\nplatform = "bluesky"\nhandle = "{handle}"\ninstance = "{url}"\n'
+    return (f'[[accounts]]\nid = "pds"\nplatform = "bluesky"\nhandle = "{handle}"\ninstance = "{url}"\nsandbox = true\n'
             'credentials = { app_password = "PDS_APP_PASSWORD" }\n')
 
 

@@ -122,8 +122,8 @@ def check_account(account: Account, config: Config, make_publisher: PublisherMak
     expected = expected_handle or account.handle
     base = AccountReport(account.id, account.platform, destination(account, config), expected_handle=expected)
     found = _Findings()
-    missing = () if account.sandbox else tuple(account.missing_variables(environ))
-    relies_on_grant = not account.sandbox and grant is not None and (
+    missing = () if account.from_sandbox else tuple(account.missing_variables(environ))
+    relies_on_grant = not account.from_sandbox and grant is not None and (
         bool(missing) or grant_credential(account.wing, grant.grant) not in account.credentials)
     base = replace(base, missing_variables=missing, source=_source(account, relies_on_grant and _usable(grant)))
     unusable = _missing_words(account, missing, grant, vault_open, config.settings.tokens.key_variable)
@@ -147,7 +147,7 @@ def _usable(grant: StoredGrant | None) -> bool:
 
 
 def _source(account: Account, connected: bool) -> str:
-    if account.sandbox:
+    if account.from_sandbox:
         return "the sandbox"
     if connected:
         return "connected (sealed in the database)"
@@ -319,7 +319,7 @@ def check_configured_accounts(config: Config, store: Store, account_ids: Iterabl
     accounts = [config.accounts[account_id] for account_id in ids]
     vault = vault_if_keyed(config, store)
     closers: list[Callable[[], None]] = []
-    if sandbox is None and any(account.sandbox for account in accounts):
+    if sandbox is None and any(account.from_sandbox for account in accounts):
         from ..sandbox.link import RemoteSandbox
 
         link = RemoteSandbox(config.settings.sandbox.urls)
@@ -330,7 +330,7 @@ def check_configured_accounts(config: Config, store: Store, account_ids: Iterabl
         make = publisher_factory(config, store, dry_run=False, sandbox=sandbox, timeout=seconds, clock=clock,
                                  vault=vault)
         expected = {account.id: sandbox.credentials(account.platform, account.id).get("handle") or account.handle
-                    for account in accounts if account.sandbox and sandbox is not None}
+                    for account in accounts if account.from_sandbox and sandbox is not None}
         grants = {account.id: grant for account in accounts if (grant := stored_grant(account, vault))}
         return check_accounts(config, make, ids, expected_handles=expected, grants=grants,
                               pending=store.pending_due_times(ids), vault_open=vault is not None, now=clock())

@@ -60,6 +60,8 @@ def server_of(account: Account, config: Config) -> str:
 
     :raises UserError: a sandbox account with no sandbox URL, or an account that names no server.
     """
+    if account.local_server:
+        return account.local_server
     if account.sandbox:
         url = config.settings.sandbox.urls.get(account.platform)
         if not url:
