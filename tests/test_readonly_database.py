@@ -45,7 +45,7 @@ def read_only(folder: Path, closing: Callable[[], None] = lambda: None) -> Itera
     if IS_ROOT:
         _mount("--bind", str(folder), str(folder))
         try:
-            for _ in range(50):
+            for _ in range(300):  # a busy daemon may hold a write open for a moment: up to 15 s
                 closing()
                 if subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], capture_output=True).returncode == 0:
                     break
