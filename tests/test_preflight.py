@@ -235,3 +235,44 @@ def test_a_storm_queued_again_at_another_time_keeps_no_check_of_its_old_time(tmp
         service.queue(project.root / "campaigns" / "storm.toml", config, store, now=clock())
         assert storm_accounts(store.engine, "storm", start) == ()
         assert [a.account_id for a in storm_accounts(store.engine, "storm", later)] == ["net-mastodon"]
+
+
+def test_a_revoked_token_is_alerted_with_the_platforms_words_before_the_storm(tmp_path: Path) -> None:
+    """The preflight logs in: a Mastodon token revoked since it was set is refused by the server, and that
+    refusal (the server's own words, what to do) reaches the endpoint an hour before the storm."""
+    from scheduler.sandbox.core import Sandbox
+    from scheduler.sandbox.mastodon import MastodonApp
+
+    clock = DrivenClock()
+    sandbox = Sandbox().start()
+    try:
+        app = sandbox.app("mastodon")
+        assert isinstance(app, MastodonApp)
+        token = sandbox.credentials("mastodon", "net-mastodon")["access_token"]
+        app.revoke_token("net-mastodon", keep_handing_out=True)  # what the environment still holds
+        with AlertEndpoint() as endpoint:
+            project = StormProject.create(tmp_path, extra=f'\n[alerts]\nurls = ["{endpoint.url}"]\n', accounts="""
+[[accounts]]
+id = "net-mastodon"
+platform = "mastodon"
+handle = "@net-mastodon"
+sandbox = true
+""")
+            start = queued(project, clock, 70)
+            config = project.load_config()
+            store = service.open_store(config)
+            daemon = service.start_daemon(config, store, settings=FAST, clock=clock, sandbox=sandbox)
+            try:
+                clock.advance(start - timedelta(hours=1, seconds=1) - clock())
+                daemon.refresh_now()
+                [alert] = endpoint.wait_for(1)
+            finally:
+                daemon.stop()
+                store.close()
+        assert clock() < start - timedelta(minutes=59)
+        assert "net-mastodon" in alert["title"]
+        assert "The access token was revoked" in alert["message"] and "What to do" in alert["message"]
+        assert "accounts connect net-mastodon" in alert["message"]
+        assert token not in alert["title"] + alert["message"]
+    finally:
+        sandbox.stop()
