@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -617,3 +618,19 @@ def test_a_nul_character_in_an_image_name_or_the_database_url_is_a_user_error(st
         'url = "sqlite:///storm.db"', 'url = "sqlite:///st\\u0000orm.db"'))
     output = storm_project.fails("validate", str(storm_project.campaign("good")))
     assert f"error: {config}:2: database.url: contains a NUL character" in output
+
+
+def test_an_x_user_token_is_warned_about_its_two_hours(tmp_path: Path) -> None:
+    """A static OAuth 2.0 user token dies 2 hours after it is issued: validate says so and points to
+    client_id + accounts connect, whose tokens are renewed."""
+    project = StormProject.create(tmp_path, accounts="""
+[[accounts]]
+id = "short-x"
+platform = "x"
+handle = "@short"
+credentials = { user_token = "SHORT_X_TOKEN" }
+""")
+    project.write("campaigns/short.toml", GOOD_CAMPAIGN.replace('"org-x"', '"short-x"'))
+    output = " ".join(project.cli("validate").output.split())
+    assert ("warning: " in output and "account 'short-x': an OAuth 2.0 user token expires 2 hours after it is issued"
+            in output and "`python run.py accounts connect short-x`" in output)

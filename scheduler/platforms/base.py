@@ -309,6 +309,11 @@ class Platform(ABC, Generic[LimitsT]):
         """An image description's length as the platform counts it."""
         return len(alt)
 
+    def credential_warning(self, keys: set[str], account_id: str) -> str | None:
+        """What may stop account ``account_id``'s credentials of these kinds (its ``credentials`` keys) from
+        working at the storm, where something does (a token that expires and cannot be renewed from a variable)."""
+        return None
+
     def reply_warning(self) -> str | None:
         """What may make the platform refuse a reply, when something does."""
         return None

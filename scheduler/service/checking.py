@@ -328,8 +328,12 @@ def credential_problems(config: Config, account_ids: set[str],
     problems = []
     for account_id in sorted(account_ids):
         account = config.accounts[account_id]
-        if account.sandbox and not account.local_server:  # the sandbox hands out its own credentials
+        if account.from_sandbox:  # the sandbox hands out its own credentials
             continue
+        warning = account.wing.credential_warning(set(account.credentials), account.id)
+        if warning:
+            problems.append(Problem(config.label, f"accounts.{account.id}.credentials",
+                                    f"account {account.id!r}: {warning}", severity="warning"))
         if account_id in connected and connected[account_id] is None:  # `accounts check` logs in with it
             continue
         missing = account.missing_variables()

@@ -32,6 +32,16 @@ class X(Platform[XLimits]):
         reason = x_invalid_reason(text, limits.max_weighted_length)
         return [f"X would refuse it: {reason}"] if reason else []
 
+    def credential_warning(self, keys: set[str], account_id: str) -> str | None:
+        if facts.USER_TOKEN_CREDENTIALS[0] not in keys or any(set(other) <= keys for other in (
+                facts.OAUTH1_CREDENTIALS, facts.STORED_GRANT_CREDENTIALS)):
+            return None
+        return (f"an OAuth 2.0 user token expires {facts.USER_TOKEN_LIFETIME_WORDS} after it is issued and a variable "
+                "cannot renew it: set in the morning, it fails at an evening storm. Give the account client_id = "
+                "\"X_CLIENT_ID\" (a variable holding your X app's client id) instead and run `python run.py accounts "
+                f"connect {account_id}` (its tokens are then "
+                "kept encrypted and renewed before they expire), or use OAuth 1.0a keys")
+
     def reply_warning(self) -> str | None:
         return f"{facts.REPLY_RULE}; a thread reply may be refused"
 

@@ -25,6 +25,7 @@ USER_TOKEN_CREDENTIALS = ("user_token",)
 STORED_GRANT_CREDENTIALS = ("client_id",)
 CREDENTIAL_SETS: tuple[tuple[str, ...], ...] = (OAUTH1_CREDENTIALS, USER_TOKEN_CREDENTIALS, STORED_GRANT_CREDENTIALS)
 CLIENT_SECRET_KEY = "client_secret"  # optional with client_id
+USER_TOKEN_LIFETIME_WORDS = "2 hours"  # X OAuth 2.0 access tokens (docs/platform-facts.md); the sandbox issues them so
 # The OAuth 2.0 scopes each call needs (X OpenAPI "security"), for messages that say which one is missing.
 POST_SCOPES = ("tweet.write", "users.read", "tweet.read")
 MEDIA_SCOPES = ("media.write",)
