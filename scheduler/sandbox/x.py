@@ -480,12 +480,9 @@ class XApp:
 
     async def _validated_tweet(self, request: web.Request, account: _Account) -> dict[str, Any] | web.Response:
         """The request body when X would accept it, else X's refusal."""
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return _invalid_request("$", "Request body is not valid JSON.")
-        if not isinstance(body, dict):
-            return _invalid_request("$", "$: object expected")
+        body = await _json_object(request)
+        if isinstance(body, web.Response):
+            return body
         text = body.get("text", "")
         media_ids = (body.get("media") or {}).get("media_ids") or []
         reply_to = (body.get("reply") or {}).get("in_reply_to_tweet_id")
@@ -587,12 +584,9 @@ class XApp:
         account = await self._user_caller(request, MEDIA_WRITE_SCOPES)
         if isinstance(account, web.Response):
             return account
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return _invalid_request("$", "Request body is not valid JSON.")
-        if not isinstance(body, dict):
-            return _invalid_request("$", "$: object expected")
+        body = await _json_object(request)
+        if isinstance(body, web.Response):
+            return body
         media_type, category, total = body.get("media_type"), body.get("media_category"), body.get("total_bytes")
         if media_type not in UPLOAD_MEDIA_TYPES:
             return _invalid_request("media_type", f"media_type: must be one of {', '.join(UPLOAD_MEDIA_TYPES)}",
@@ -699,11 +693,10 @@ class XApp:
         account = await self._user_caller(request, MEDIA_WRITE_SCOPES)
         if isinstance(account, web.Response):
             return account
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return _invalid_request("$", "Request body is not valid JSON.")
-        media = self._media.get(str(body.get("id", ""))) if isinstance(body, dict) else None
+        body = await _json_object(request)
+        if isinstance(body, web.Response):
+            return body
+        media = self._media.get(str(body.get("id", "")))
         if media is None or media.owner_id != account.user_id:
             return _invalid_request("id", INVALID_MEDIA_IDS_MESSAGE, value=str(body.get("id", "")))
         alt = ((body.get("metadata") or {}).get("alt_text") or {}).get("text")
@@ -783,6 +776,17 @@ class _SnowflakeIds:
 def _problem(status: int, title: str, detail: str, problem_type: str = "about:blank") -> web.Response:
     return web.json_response({"detail": detail, "type": problem_type, "title": title, "status": status},
                              status=status)
+
+
+async def _json_object(request: web.Request) -> dict[str, Any] | web.Response:
+    """The request's JSON object, or X's 400 for a body that is not one."""
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _invalid_request("$", "Request body is not valid JSON.")
+    if not isinstance(body, dict):
+        return _invalid_request("$", "$: object expected")
+    return body
 
 
 def _invalid_request(parameter: str, message: str, *, value: str | None = None) -> web.Response:
