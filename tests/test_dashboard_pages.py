@@ -357,3 +357,42 @@ def test_the_dashboard_command_prints_its_address_and_stops_on_ctrl_c(tmp_path: 
         process.kill()
     assert process.returncode == 0, err
     assert "dashboard stopped" in out and "Traceback" not in err
+
+
+# --- in a browser ----------------------------------------------------------------------------------------
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def test_in_chromium_the_countdown_ticks_and_the_policy_is_never_broken(
+        running: tuple[StormProject, datetime, RunningDashboard]) -> None:
+    """Debian's chromium, headless: the countdown counts down; no page logs an error (a script or style the
+    Content-Security-Policy blocks, a missing file); the filters are reached with the keyboard."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the test extra (playwright) is not installed")
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    _, start, dashboard = running
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            problems: list[str] = []
+            page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.goto(dashboard.url(f"/?token={TOKEN}"))
+            assert page.url == dashboard.url("/")  # the token left the address bar
+            countdown = page.locator(".countdown")
+            first = countdown.inner_text()
+            assert re.fullmatch(r"in \d\d:\d\d:\d\d", first), first
+            page.wait_for_function("first => document.querySelector('.countdown').textContent !== first", arg=first)
+            for path in ("/campaigns/storm", "/log", "/reports"):
+                page.goto(dashboard.url(path))
+                page.wait_for_load_state("networkidle")
+            page.goto(dashboard.url("/log"))
+            reached = []
+            for _ in range(20):  # skip link, 3 nav links + brand, 2 selects, 7 states, since, search
+                page.keyboard.press("Tab")
+                reached.append(page.evaluate("document.activeElement.getAttribute('name')"))
+            assert {"campaign", "account", "state", "since", "q"} <= set(reached), reached
+            assert problems == []
+        finally:
+            browser.close()
