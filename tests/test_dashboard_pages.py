@@ -209,7 +209,18 @@ def test_no_storm_says_how_to_queue_one(tmp_path: Path) -> None:
     project = StormProject.create(tmp_path)
     with RunningDashboard(project.load_config()) as dashboard:
         page = dashboard.session().get(dashboard.url("/"), timeout=30).text
-    assert "No storm is queued" in page and "python run.py queue" in page
+    assert "No storm ahead" in page and "python run.py queue" in page
+    assert "Every queued campaign" not in page
+
+
+def test_a_campaign_with_no_storm_ahead_is_still_listed(
+        running: tuple[StormProject, datetime, RunningDashboard]) -> None:
+    project, _, dashboard = running
+    project.succeeds("unqueue", "storm")
+    page = dashboard.session().get(dashboard.url("/"), timeout=60).text
+    assert "No storm ahead" in page and "Every queued campaign" in page
+    assert re.search(r"state-cancelled\">cancelled</span> 4<", page)
+    assert 'href="/storms/storm/live"' in page and 'href="/reports/storm"' in page
 
 
 # --- a campaign ----------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from .. import service
 from ..problems import UserError
-from ..service.overview import CampaignViews, storm_overviews
+from ..service.overview import CampaignViews, campaign_summaries, storm_overviews
 from ..store import STATES, LogFilter, Store
 from .keys import CLOCK, CONFIG, STORE, blocking
 
@@ -24,7 +24,8 @@ CAMPAIGN_VIEWS = web.AppKey("campaign_views", CampaignViews)
 async def storms_page(request: web.Request) -> dict[str, Any]:
     now = request.app[CLOCK]()
     storms = await blocking(storm_overviews, request.app[CONFIG], request.app[STORE], now)
-    return {"storms": storms, "now": now}
+    campaigns = await blocking(campaign_summaries, request.app[STORE])
+    return {"storms": storms, "now": now, "campaigns": campaigns}
 
 
 # --- a campaign ----------------------------------------------------------------------------------------
