@@ -129,7 +129,7 @@ def test_every_response_carries_the_security_headers(running: tuple[StormProject
                session.get(dashboard.url(f"/?token={TOKEN}"), allow_redirects=False, timeout=30),  # 303
                session.post(dashboard.url("/"), timeout=30)]  # 403
     for path in ("/", "/campaigns/storm", "/campaigns/storm/images/0", "/campaigns/nope", "/log", "/log.csv",
-                 "/log.json", "/log?since=yesterday", "/reports", "/static/dashboard.css", "/static/htmx.min.js",
+                 "/log.json", "/log?since=yesterday", "/static/dashboard.css", "/static/htmx.min.js",
                  "/no/such/page"):
         answers.append(session.get(dashboard.url(path), timeout=60))
     for answer in answers:
@@ -148,7 +148,7 @@ def test_nothing_is_loaded_from_another_host(running: tuple[StormProject, dateti
     every script and stylesheet the pages name is a file of the package."""
     _, _, dashboard = running
     session = dashboard.session()
-    for path in ("/", "/campaigns/storm", "/log", "/reports"):
+    for path in ("/", "/campaigns/storm", "/log"):
         page = session.get(dashboard.url(path), timeout=60).text
         tags = re.findall(r"<(?:script|link|img|iframe|form|source|video|audio|object|embed)\b[^>]*>", page, re.I)
         assert tags, path
@@ -395,7 +395,7 @@ def test_in_chromium_the_countdown_ticks_and_the_policy_is_never_broken(
             first = countdown.inner_text()
             assert re.fullmatch(r"in \d\d:\d\d:\d\d", first), first
             page.wait_for_function("first => document.querySelector('.countdown').textContent !== first", arg=first)
-            for path in ("/campaigns/storm", "/log", "/reports"):
+            for path in ("/campaigns/storm", "/log"):
                 page.goto(dashboard.url(path))
                 page.wait_for_load_state("networkidle")
             page.goto(dashboard.url("/log"))

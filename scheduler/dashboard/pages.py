@@ -139,12 +139,6 @@ async def log_json(request: web.Request) -> web.Response:
                         headers={"Content-Disposition": 'attachment; filename="stormcaller-log.json"'})
 
 
-# --- reports (the list; each report is report.py's) ----------------------------------------------------
-@aiohttp_jinja2.template("reports.html")
-async def reports_index(request: web.Request) -> dict[str, Any]:
-    return {"campaigns": await blocking(request.app[STORE].campaign_ids)}
-
-
 # --- errors and routes ---------------------------------------------------------------------------------
 def not_found(request: web.Request, error: UserError) -> web.Response:
     return aiohttp_jinja2.render_template("problem.html", request,
@@ -159,4 +153,3 @@ def register(app: web.Application) -> None:
     app.router.add_get("/log", log_page, name="log")
     app.router.add_get("/log.csv", log_csv, name="log_csv")
     app.router.add_get("/log.json", log_json, name="log_json")
-    app.router.add_get("/reports", reports_index, name="reports")
