@@ -84,7 +84,20 @@ def test_every_request_needs_the_access_token(running: tuple[StormProject, datet
     bearer = requests.get(dashboard.url("/"), headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
     assert bearer.status_code == 200
     assert requests.get(dashboard.url("/"), headers={"Authorization": "Bearer guess"}, timeout=30).status_code == 401
-    assert requests.get(dashboard.url("/"), cookies={"stormcaller_dashboard": "guess"}, timeout=30).status_code == 401
+    cookie = f"stormcaller_dashboard_{dashboard.port}"
+    assert requests.get(dashboard.url("/"), cookies={cookie: "guess"}, timeout=30).status_code == 401
+    assert requests.get(dashboard.url("/"), cookies={cookie: TOKEN}, timeout=30).status_code == 200
+
+
+def test_two_dashboards_side_by_side_keep_their_own_cookie(tmp_path: Path) -> None:
+    project = StormProject.create(tmp_path)
+    with RunningDashboard(project.load_config()) as one, \
+            RunningDashboard(project.load_config(), token="another-token") as two:
+        browser = requests.Session()  # one cookie jar for both, as a browser has for 127.0.0.1
+        for dashboard in (one, two):
+            browser.get(dashboard.url(f"/?token={dashboard.token}"), allow_redirects=False, timeout=30)
+        assert browser.get(one.url("/"), timeout=30).status_code == 200
+        assert browser.get(two.url("/"), timeout=30).status_code == 200
 
 
 def test_the_token_url_sets_a_strict_cookie_and_leaves_the_address(
