@@ -29,7 +29,7 @@ from .service.log import campaign_id_of
 from .service.rehearsal import Delivery, StormRehearsal
 from .store import STATES, LogFilter, PostRow, QueueReport, Store
 from .store.events import EventRow
-from .timing import format_duration, parse_duration, utcnow, zone
+from .timing import format_duration, utcnow, zone
 
 console = Console(highlight=False, soft_wrap=True)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -528,18 +528,7 @@ def log_command(obj: Context, campaign: str | None, account: str | None, states:
 
 
 def _since(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        pass
-    else:  # a date or time without an offset is taken as UTC, like every time the log shows
-        return moment if moment.tzinfo else moment.replace(tzinfo=zone("UTC"))
-    try:
-        return utcnow() - parse_duration(value)
-    except ValueError:
-        raise UserError(f"--since {value!r}: give a date like 2027-04-17 or a duration like 2h or 3d") from None
+    return service.parse_since(value, utcnow())
 
 
 def show_log(entries: list[service.LogEntry], show_attempts: bool) -> None:
@@ -743,6 +732,39 @@ def sandbox(obj: Context, host: str, ports: tuple[tuple[str, int], ...], latency
     stop.wait()
     running.stop()
     console.print(f"stopped; it had accepted {len(running.posts())} post(s)")
+
+
+# --- dashboard -------------------------------------------------------------------------------------
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Only this machine (loopback) unless you add --i-know-this-exposes-it.")
+@click.option("--port", default=8600, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free).")
+@click.option("--i-know-this-exposes-it", "i_know_this_exposes_it", is_flag=True,
+              help="Allow a host other than loopback: anyone who can reach it and has the token sees the storms.")
+@click.pass_obj
+@reports_user_errors
+def dashboard(obj: Context, host: str, port: int, i_know_this_exposes_it: bool) -> None:
+    """Serve a local web dashboard on the database: storms, plans, the live storm, the log, reports.
+
+    \b
+    Open the address it prints (a new access token each start). Ctrl-C stops it:
+      python run.py dashboard
+      python run.py dashboard --port 8700
+    """
+    from .dashboard import serve  # aiohttp and Jinja2 only for this command
+
+    if not service.is_loopback(host) and not i_know_this_exposes_it:
+        raise UserError(f"--host {host}: the dashboard would be reachable from other machines, beside your "
+                        "accounts' tokens. Keep the default 127.0.0.1 (reach it from elsewhere through an SSH "
+                        "tunnel), or add --i-know-this-exposes-it if you mean it")
+    show_problems(service.database_problems(obj.config, obj.database))
+
+    def announce(url: str) -> None:
+        console.print(f"Stormcaller dashboard: open [bold]{url}[/]\nCtrl-C to stop")
+        console.file.flush()  # a terminal or not (a script waiting for the address), say it now
+
+    serve(obj.config, host, port, database=obj.database, announce=announce)
+    console.print("dashboard stopped")
 
 
 # --- accounts --------------------------------------------------------------------------------------
