@@ -77,7 +77,8 @@ def storm_window(engine: Engine, campaign_id: str) -> tuple[datetime, datetime] 
         start = db.execute(select(func.min(posts.c.planned_at))
                            .where(posts.c.campaign_id == campaign_id, posts.c.planned_at > around - STORM_SPAN,
                                   posts.c.planned_at <= around)).scalar()
-    return start, start + STORM_SPAN
+    first: datetime = start if start is not None else around
+    return first, first + STORM_SPAN
 
 
 def changed_posts(engine: Engine, campaign_id: str, window: tuple[datetime, datetime], after: Cursor | None,
