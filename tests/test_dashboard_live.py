@@ -231,6 +231,8 @@ def test_a_needs_review_post_is_resolved_through_post_with_csrf(project: Path) -
             assert status == 400 and "Choose one" in body and "Traceback" not in body
             status, body, _ = await board.post(path, {"outcome": "not-published", "url": link})
             assert status == 400 and "published" in body
+            status, body, _ = await board.post(path, {"outcome": "published", "url": "javascript:alert(1)"})
+            assert status == 400 and "is not a web address" in body  # a page would render it as a link
             with Store(config.database_url) as store:
                 assert store.post("storm/first/net-mastodon").state == NEEDS_REVIEW  # type: ignore[union-attr]
 

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .. import service
 from ..platforms.registry import display_name
 from ..problems import UserError
+from ..service.queueing import is_web_link
 from ..store import NEEDS_REVIEW, PENDING, SENDING, SENT
 from ..store.changes import ChangeFeed, Cursor, PostChange
 from .keys import CONFIG, STORE, blocking
@@ -200,6 +201,10 @@ async def resolve_post(request: web.Request) -> web.StreamResponse:
         return _problem(request, 400, "A link goes with “published”",
                         "You gave a link but chose “not published”: choose “published” if the post is on the "
                         "account, or clear the link.", back)
+    if url and not is_web_link(url):
+        return _problem(request, 400, "Not a web address",
+                        f"The link {url!r} is not a web address: give the post's address as the platform shows it, "
+                        "starting with https://, or leave the link out.", back)
     try:
         await blocking(service.resolve, post_id, store, published=outcome == "published", url=url or None,
                        resend=outcome == "resend", lateness=config.settings.defaults.max_lateness)
