@@ -328,3 +328,22 @@ def test_lateness_reads_as_a_person_says_it() -> None:
     assert format_lateness(timedelta(milliseconds=-12)) == "−12 ms"
     assert format_lateness(None) == ""
     assert quote("a/b", safe="") == "a%2Fb" and time.time() > 0
+
+
+def test_an_open_live_page_does_not_hold_the_dashboard_up_at_shutdown(project: Path) -> None:
+    config = queue_storm(project, start_in=60)
+
+    async def scenario() -> float:
+        app = make_app(config, token=TOKEN)
+        runner = web.AppRunner(app)  # aiohttp's own 60 s wait for handlers to end
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port = runner.addresses[0][1]
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as session:
+            async with session.get(f"http://127.0.0.1:{port}/storms/storm/events") as response:
+                await SSE().read(response, lambda s: len(s.posts()) == 4, timeout=10)
+                began = time.monotonic()
+                await runner.cleanup()
+                return time.monotonic() - began
+
+    assert asyncio.run(scenario()) < 5
