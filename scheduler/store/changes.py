@@ -126,12 +126,18 @@ class ChangeFeed:
         window = storm_window(engine, campaign_id)
         return None if window is None else cls(engine, campaign_id, window, after)
 
-    def poll(self) -> list[PostChange]:
+    def poll(self, now: datetime | None = None) -> list[PostChange]:
         """Blocking (SQLAlchemy): call it from a thread, never on an event loop. Resumed after a cursor, the
         first poll repeats the changes of the ``OVERLAP`` before it: a reader applies a post's state, so a
-        repeat changes nothing, and a change committed late is not lost."""
+        repeat changes nothing, and a change committed late is not lost.
+
+        :param now: the reader's clock: a write stamped ahead of it (a writer whose clock runs ahead) never
+            moves the reads past what a writer with a right clock stamps next."""
+        since = self.cursor
+        if since is not None and now is not None and since.at > now:
+            since = Cursor(now, "")
         fresh = []
-        for change in changed_posts(self.engine, self.campaign_id, self.window, self.cursor):
+        for change in changed_posts(self.engine, self.campaign_id, self.window, since):
             if self._told.get(change.post.id) == change.version:
                 continue
             self._told[change.post.id] = change.version
