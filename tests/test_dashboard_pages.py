@@ -84,7 +84,20 @@ def test_every_request_needs_the_access_token(running: tuple[StormProject, datet
     bearer = requests.get(dashboard.url("/"), headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
     assert bearer.status_code == 200
     assert requests.get(dashboard.url("/"), headers={"Authorization": "Bearer guess"}, timeout=30).status_code == 401
-    assert requests.get(dashboard.url("/"), cookies={"stormcaller_dashboard": "guess"}, timeout=30).status_code == 401
+    cookie = f"stormcaller_dashboard_{dashboard.port}"
+    assert requests.get(dashboard.url("/"), cookies={cookie: "guess"}, timeout=30).status_code == 401
+    assert requests.get(dashboard.url("/"), cookies={cookie: TOKEN}, timeout=30).status_code == 200
+
+
+def test_two_dashboards_side_by_side_keep_their_own_cookie(tmp_path: Path) -> None:
+    project = StormProject.create(tmp_path)
+    with RunningDashboard(project.load_config()) as one, \
+            RunningDashboard(project.load_config(), token="another-token") as two:
+        browser = requests.Session()  # one cookie jar for both, as a browser has for 127.0.0.1
+        for dashboard in (one, two):
+            browser.get(dashboard.url(f"/?token={dashboard.token}"), allow_redirects=False, timeout=30)
+        assert browser.get(one.url("/"), timeout=30).status_code == 200
+        assert browser.get(two.url("/"), timeout=30).status_code == 200
 
 
 def test_the_token_url_sets_a_strict_cookie_and_leaves_the_address(
@@ -129,7 +142,7 @@ def test_every_response_carries_the_security_headers(running: tuple[StormProject
                session.get(dashboard.url(f"/?token={TOKEN}"), allow_redirects=False, timeout=30),  # 303
                session.post(dashboard.url("/"), timeout=30)]  # 403
     for path in ("/", "/campaigns/storm", "/campaigns/storm/images/0", "/campaigns/nope", "/log", "/log.csv",
-                 "/log.json", "/log?since=yesterday", "/reports", "/static/dashboard.css", "/static/htmx.min.js",
+                 "/log.json", "/log?since=yesterday", "/static/dashboard.css", "/static/htmx.min.js",
                  "/no/such/page"):
         answers.append(session.get(dashboard.url(path), timeout=60))
     for answer in answers:
@@ -148,7 +161,7 @@ def test_nothing_is_loaded_from_another_host(running: tuple[StormProject, dateti
     every script and stylesheet the pages name is a file of the package."""
     _, _, dashboard = running
     session = dashboard.session()
-    for path in ("/", "/campaigns/storm", "/log", "/reports"):
+    for path in ("/", "/campaigns/storm", "/log"):
         page = session.get(dashboard.url(path), timeout=60).text
         tags = re.findall(r"<(?:script|link|img|iframe|form|source|video|audio|object|embed)\b[^>]*>", page, re.I)
         assert tags, path
@@ -209,7 +222,18 @@ def test_no_storm_says_how_to_queue_one(tmp_path: Path) -> None:
     project = StormProject.create(tmp_path)
     with RunningDashboard(project.load_config()) as dashboard:
         page = dashboard.session().get(dashboard.url("/"), timeout=30).text
-    assert "No storm is queued" in page and "python run.py queue" in page
+    assert "No storm ahead" in page and "python run.py queue" in page
+    assert "Every queued campaign" not in page
+
+
+def test_a_campaign_with_no_storm_ahead_is_still_listed(
+        running: tuple[StormProject, datetime, RunningDashboard]) -> None:
+    project, _, dashboard = running
+    project.succeeds("unqueue", "storm")
+    page = dashboard.session().get(dashboard.url("/"), timeout=60).text
+    assert "No storm ahead" in page and "Every queued campaign" in page
+    assert re.search(r"state-cancelled\">cancelled</span> 4<", page)
+    assert 'href="/storms/storm/live"' in page and 'href="/reports/storm"' in page
 
 
 # --- a campaign ----------------------------------------------------------------------------------------
@@ -384,7 +408,7 @@ def test_in_chromium_the_countdown_ticks_and_the_policy_is_never_broken(
             first = countdown.inner_text()
             assert re.fullmatch(r"in \d\d:\d\d:\d\d", first), first
             page.wait_for_function("first => document.querySelector('.countdown').textContent !== first", arg=first)
-            for path in ("/campaigns/storm", "/log", "/reports"):
+            for path in ("/campaigns/storm", "/log"):
                 page.goto(dashboard.url(path))
                 page.wait_for_load_state("networkidle")
             page.goto(dashboard.url("/log"))

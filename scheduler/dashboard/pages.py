@@ -11,7 +11,7 @@ from aiohttp import web
 
 from .. import service
 from ..problems import UserError
-from ..service.overview import CampaignViews, storm_overviews
+from ..service.overview import CampaignViews, campaign_summaries, storm_overviews
 from ..store import STATES, LogFilter, Store
 from .keys import CLOCK, CONFIG, STORE, blocking
 
@@ -24,7 +24,8 @@ CAMPAIGN_VIEWS = web.AppKey("campaign_views", CampaignViews)
 async def storms_page(request: web.Request) -> dict[str, Any]:
     now = request.app[CLOCK]()
     storms = await blocking(storm_overviews, request.app[CONFIG], request.app[STORE], now)
-    return {"storms": storms, "now": now}
+    campaigns = await blocking(campaign_summaries, request.app[STORE])
+    return {"storms": storms, "now": now, "campaigns": campaigns}
 
 
 # --- a campaign ----------------------------------------------------------------------------------------
@@ -138,12 +139,6 @@ async def log_json(request: web.Request) -> web.Response:
                         headers={"Content-Disposition": 'attachment; filename="stormcaller-log.json"'})
 
 
-# --- reports (the list; each report is report.py's) ----------------------------------------------------
-@aiohttp_jinja2.template("reports.html")
-async def reports_index(request: web.Request) -> dict[str, Any]:
-    return {"campaigns": await blocking(request.app[STORE].campaign_ids)}
-
-
 # --- errors and routes ---------------------------------------------------------------------------------
 def not_found(request: web.Request, error: UserError) -> web.Response:
     return aiohttp_jinja2.render_template("problem.html", request,
@@ -158,4 +153,3 @@ def register(app: web.Application) -> None:
     app.router.add_get("/log", log_page, name="log")
     app.router.add_get("/log.csv", log_csv, name="log_csv")
     app.router.add_get("/log.json", log_json, name="log_json")
-    app.router.add_get("/reports", reports_index, name="reports")

@@ -18,7 +18,7 @@ from ..planner import Plan, PlannedPost
 from ..platforms.base import Measure
 from ..platforms.registry import PLATFORMS
 from ..problems import Problem, UserError
-from ..store import NEEDS_REVIEW, CampaignRecord, Store
+from ..store import NEEDS_REVIEW, PENDING, SENDING, CampaignRecord, Store
 from ..store.events import ERROR, read_events
 from ..store.storms import UpcomingStorm, storm_posts, upcoming_storms
 from ..text import extract_urls
@@ -158,6 +158,27 @@ def account_health(store: Store, storm: UpcomingStorm) -> tuple[AccountHealth, .
     return tuple(AccountHealth(account.account_id, account.platform, account.posts,
                                *found.get(account.account_id, (UNKNOWN, "", None)))
                  for account in storm.accounts)
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    """A queued campaign, whatever its storms' times: its posts by state."""
+
+    record: CampaignRecord
+    counts: dict[str, int]
+
+    @property
+    def open(self) -> int:
+        """Posts that may still change or need a person: pending, sending, needs review."""
+        return sum(self.counts.get(state, 0) for state in (PENDING, SENDING, NEEDS_REVIEW))
+
+
+def campaign_summaries(store: Store) -> list[CampaignSummary]:
+    """Every queued campaign (those with posts still open first), for the storms that are under way or over."""
+    summaries = [CampaignSummary(record, store.counts(record.id))
+                 for record in (store.campaign(campaign_id) for campaign_id in store.campaign_ids())
+                 if record is not None]
+    return sorted(summaries, key=lambda summary: (summary.open == 0, summary.record.id))
 
 
 # --- a campaign's plan ----------------------------------------------------------------------------------
