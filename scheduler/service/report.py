@@ -301,10 +301,10 @@ def collect(config: Config, store: Store, campaign_id: str, *, sandbox: "Sandbox
             close()
     written = found + [EngagementRow(platform="", note=note) for note in notes]
     record_snapshot(store.engine, campaign_id, now, written)
-    return Collected(campaign_id, now, sum(1 for row in found if row.post_id and row.likes is not None),
-                     sum(1 for row in found if row.hashtag), tuple(notes + [row.note for row in found
-                                                                           if row.hashtag and row.uses is None
-                                                                           and row.note]))
+    counted = [row for row in found if row.post_id and row.likes is not None]
+    read = [row for row in found if row.hashtag and row.uses is not None]
+    unread = [row.note for row in found if row.hashtag and row.uses is None and row.note]
+    return Collected(campaign_id, now, len(counted), len(read), tuple(notes + unread))
 
 
 def _post_counts(rows: Sequence[PostRow], publisher: Callable[[str], Publisher]) -> tuple[list[EngagementRow],

@@ -557,4 +557,4 @@ def _rate_limited(error: RequestErrorBase, where: str, said: str, clock: Clock) 
 
 def _iso_z(moment: datetime) -> str:
     """An instant as searchPosts takes it (RFC 3339, UTC, 'Z')."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
