@@ -232,3 +232,27 @@ def test_engagement_is_unavailable_where_a_wing_has_none() -> None:
     publisher = DryRunPublisher("a", "x", "@a", lambda key: None)
     with pytest.raises(EngagementUnavailable):
         publisher.engagement(["1"])
+
+
+def test_snapshots_read_the_same_on_sqlite_and_postgresql(database_url: str) -> None:
+    """Migration 0005 on both databases: a snapshot written whole, the newest read back."""
+    from datetime import timezone
+
+    from scheduler.store import Store
+    from scheduler.store.engagement import EngagementRow, latest_snapshot, record_snapshot, snapshot_count
+
+    early, late = (datetime(2030, 3, 11, 17, minute, tzinfo=timezone.utc) for minute in (5, 35))
+    with Store(database_url) as store:
+        assert latest_snapshot(store.engine, "c") == (None, [])
+        record_snapshot(store.engine, "c", early, [EngagementRow("mastodon", post_id="c/p/a", likes=1, reposts=0,
+                                                                 replies=0)])
+        record_snapshot(store.engine, "c", late, [
+            EngagementRow("mastodon", post_id="c/p/a", likes=4, reposts=2, replies=1),
+            EngagementRow("bluesky", hashtag="#FreeThemAll", uses=30, accounts=12, note="search"),
+            EngagementRow("", note="net-x (X): no counts")])
+        record_snapshot(store.engine, "other", late, [EngagementRow("x", post_id="other/p/b", likes=9)])
+        collected_at, rows = latest_snapshot(store.engine, "c")
+        assert collected_at == late and snapshot_count(store.engine, "c") == 2
+    assert [row.likes for row in rows if row.post_id] == [4]
+    assert [(row.hashtag, row.uses, row.accounts) for row in rows if row.hashtag] == [("#FreeThemAll", 30, 12)]
+    assert [row.note for row in rows if not row.post_id and not row.hashtag] == ["net-x (X): no counts"]
