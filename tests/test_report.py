@@ -26,7 +26,8 @@ from scheduler.sandbox.core import Sandbox
 from scheduler.sandbox.mastodon import MastodonApp
 from scheduler.sandbox.x import XApp
 from scheduler.service.report import build_report, collect, lateness_stats, percentile
-from scheduler.store import LogFilter, PostRow
+from scheduler.store import LogFilter, PostRow, Store
+from scheduler.timing import UTC
 
 FAST = DispatchSettings(workers=4, refresh=timedelta(seconds=1), heartbeat=timedelta(seconds=1),
                         stale_after=timedelta(seconds=3), retry_base=timedelta(milliseconds=100))
@@ -256,3 +257,20 @@ def test_snapshots_read_the_same_on_sqlite_and_postgresql(database_url: str) -> 
     assert [row.likes for row in rows if row.post_id] == [4]
     assert [(row.hashtag, row.uses, row.accounts) for row in rows if row.hashtag] == [("#FreeThemAll", 30, 12)]
     assert [row.note for row in rows if not row.post_id and not row.hashtag] == ["net-x (X): no counts"]
+
+
+@pytest.mark.slow  # a real-time rehearsal (3 s of storm, media prepared)
+def test_a_rehearsal_keeps_a_report_with_its_engagement(tmp_path: Path) -> None:
+    """The rehearsal's sandbox answers the reads too: a kept rehearsal database has a snapshot, its hashtag
+    counted on Mastodon and Bluesky from the rehearsal's own posts, and never a request to a platform."""
+    project = StormProject.create(tmp_path)
+    path = project.write("campaigns/rehearsed.toml", campaign_text(datetime(2030, 3, 11, 17, 0, tzinfo=UTC)))
+    kept = tmp_path / "rehearsal.db"
+    rehearsal = service.rehearse(path, project.load_config(), duration=timedelta(seconds=3), keep_database=kept)
+    assert rehearsal.storms[0].delivery is not None and rehearsal.storms[0].delivery.each_once
+    with Store(f"sqlite:///{kept}") as store:
+        report = build_report(store, "rehearsed")
+    assert report.totals == {"sent": 4} and report.collected_at is not None
+    assert report.engagement_totals["mastodon"].likes == 0  # nobody liked a rehearsal
+    tags = {tag.platform: tag for tag in report.tags}
+    assert tags["mastodon"].posts == 2 and tags["bluesky"].posts == 1
