@@ -274,3 +274,39 @@ def test_a_rehearsal_keeps_a_report_with_its_engagement(tmp_path: Path) -> None:
     assert report.engagement_totals["mastodon"].likes == 0  # nobody liked a rehearsal
     tags = {tag.platform: tag for tag in report.tags}
     assert tags["mastodon"].posts == 2 and tags["bluesky"].posts == 1
+
+
+def test_engagement_reads_on_takahe() -> None:
+    """Takahē (a real Mastodon-API server) answers a status's counts; it serves no tag history, and the
+    wing says so instead of counting zero."""
+    from peers import peer
+
+    from scheduler.platforms.registry import platform
+    from scheduler.platforms.base import OutgoingPost
+    from scheduler.tid import new_tid
+
+    found = peer("takahe", "Takahē (a Mastodon-API server)")
+    account = found["accounts"][0]
+    publisher = platform("mastodon").create_publisher({"access_token": account["token"]},
+                                                      handle=f"@{account['username']}", base_url=found["url"])
+    try:
+        posted = publisher.publish(OutgoingPost(key="report", idempotency_key=new_tid(),
+                                                text=f"Counting {new_tid()} #StormReportProbe"))
+        counts = publisher.engagement([posted.platform_id])
+        assert counts[posted.platform_id].likes == 0 and counts[posted.platform_id].replies == 0
+        now = datetime.now(UTC)
+        with pytest.raises(EngagementUnavailable, match="no tag history"):
+            publisher.tag_reach("StormReportProbe", now - timedelta(hours=1), now)
+    finally:
+        publisher.close()
+
+
+def test_an_unused_tag_on_mastodon_is_counted_zero() -> None:
+    from scheduler.platforms.registry import platform
+
+    with Sandbox() as sandbox:
+        publisher = platform("mastodon").create_publisher(sandbox.credentials("mastodon", "a"), handle="@a",
+                                                          base_url=sandbox.base_url("mastodon"))
+        now = datetime.now(UTC)
+        reach = publisher.tag_reach("NobodyUsedThis", now - timedelta(hours=1), now)
+    assert (reach.posts, reach.accounts) == (0, 0) and "never seen" in reach.how
