@@ -310,3 +310,23 @@ def test_an_unused_tag_on_mastodon_is_counted_zero() -> None:
         now = datetime.now(UTC)
         reach = publisher.tag_reach("NobodyUsedThis", now - timedelta(hours=1), now)
     assert (reach.posts, reach.accounts) == (0, 0) and "never seen" in reach.how
+
+
+def test_collect_says_what_it_cannot_count(tmp_path: Path) -> None:
+    """An unknown campaign is a clear error; a dry run's posts are said to be uncountable, not counted zero."""
+    project = StormProject.create(tmp_path)
+    assert "no campaign 'nothing' in the database" in project.fails("report", "collect", "nothing")
+    clock = DrivenClock()
+    start = (clock() + timedelta(seconds=30)).replace(microsecond=0)
+    path = project.write("campaigns/dry.toml", campaign_text(start))
+    config = project.load_config()
+    with service.open_store(config) as store:
+        service.queue(path, config, store, now=clock())
+        daemon = service.start_daemon(config, store, settings=FAST, clock=clock, dry_run=True)
+        try:
+            assert drive(daemon, clock, timeout=60)
+        finally:
+            daemon.stop()
+    output = project.succeeds("report", "collect", str(path))  # the campaign's file names it too
+    assert "counted 0 post(s) and 0 hashtag reading(s) of dry" in output
+    assert "4 post(s) went out as a dry run" in output

@@ -319,6 +319,10 @@ def _post_counts(rows: Sequence[PostRow], publisher: Callable[[str], Publisher])
             by_account.setdefault(row.account_id, []).append(row)
     found: list[EngagementRow] = []
     notes: list[str] = []
+    dry = sum(1 for row in rows if row.state == SENT and (row.platform_id or "").startswith("dry-"))
+    if dry:
+        notes.append(f"{dry} post(s) went out as a dry run ([dispatch] mode = \"dry-run\"): no platform has them "
+                     "to count")
     for account_id, sent in sorted(by_account.items()):
         try:
             counts = publisher(account_id).engagement([row.platform_id for row in sent if row.platform_id])
