@@ -420,3 +420,19 @@ def test_in_chromium_the_countdown_ticks_and_the_policy_is_never_broken(
             assert problems == []
         finally:
             browser.close()
+
+
+def test_a_database_that_stops_answering_is_a_page_not_a_traceback(
+        running: tuple[StormProject, datetime, RunningDashboard]) -> None:
+    project, _, dashboard = running
+    session = dashboard.session()
+    database = project.root / "storm.db"
+    for companion in project.root.glob("storm.db-*"):
+        companion.unlink()
+    database.write_bytes(b"this is no database any more" * 200)
+    answer = session.get(dashboard.url("/log"), timeout=60)
+    assert answer.status_code == 503
+    text = html.unescape(answer.text)
+    assert f"the database {database} did not answer" in text and "Reload this page once it is" in text
+    assert "Traceback" not in text
+    assert answer.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY

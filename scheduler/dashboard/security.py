@@ -33,7 +33,6 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -64,6 +63,8 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
     """On every response, errors and static files included (an ``on_response_prepare`` signal)."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    # pages hold the storm's data: never stored; the package's static files: revalidated (304 when unchanged)
+    response.headers.setdefault("Cache-Control", "no-cache" if request.path.startswith("/static/") else "no-store")
 
 
 def cookie_name(request: web.Request) -> str:

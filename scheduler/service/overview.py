@@ -243,11 +243,10 @@ class CampaignViews:
         if record is None:
             return campaign_view(config, store, campaign_id, now)
         key = (campaign_id, record.source, _modified(source_path(record.source, config)))
-        with self._lock:
+        with self._lock:  # one at a time: a page's thumbnails arrive together and would each plan the file
             view = self._views.get(key)
-        if view is None or view.record != record:
-            view = campaign_view(config, store, campaign_id, now)
-            with self._lock:
+            if view is None or view.record != record:
+                view = campaign_view(config, store, campaign_id, now)
                 if len(self._views) >= self._size:
                     self._views.pop(next(iter(self._views)))
                 self._views[key] = view
