@@ -906,7 +906,7 @@ def report_group() -> None:
     """The report after a storm: collect engagement counts, export one self-contained HTML file.
 
     \b
-      python run.py report collect free-palestinian-students   # after the storm, as often as you like
+      python run.py report collect free-palestinian-students  # after the storm, again
       python run.py report export free-palestinian-students -o report.html
     """
 
