@@ -906,8 +906,10 @@ def report_group() -> None:
     """The report after a storm: collect engagement counts, export one self-contained HTML file.
 
     \b
-      python run.py report collect free-palestinian-students  # after the storm, again
+      python run.py report collect free-palestinian-students   # after the storm
       python run.py report export free-palestinian-students -o report.html
+
+    Collect as often as you like after the storm: each run adds a snapshot.
     """
 
 
