@@ -745,6 +745,39 @@ def sandbox(obj: Context, host: str, ports: tuple[tuple[str, int], ...], latency
     console.print(f"stopped; it had accepted {len(running.posts())} post(s)")
 
 
+# --- dashboard -------------------------------------------------------------------------------------
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Only this machine (loopback) unless you add --i-know-this-exposes-it.")
+@click.option("--port", default=8600, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free).")
+@click.option("--i-know-this-exposes-it", "i_know_this_exposes_it", is_flag=True,
+              help="Allow a host other than loopback: anyone who can reach it and has the token sees the storms.")
+@click.pass_obj
+@reports_user_errors
+def dashboard(obj: Context, host: str, port: int, i_know_this_exposes_it: bool) -> None:
+    """Serve a local web dashboard on the database: storms, plans, the live storm, the log, reports.
+
+    \b
+    Open the address it prints (it holds a new access token each start); Ctrl-C to stop:
+      python run.py dashboard
+      python run.py dashboard --port 8700
+    """
+    from .dashboard import serve  # aiohttp and Jinja2 only for this command
+
+    if not service.is_loopback(host) and not i_know_this_exposes_it:
+        raise UserError(f"--host {host}: the dashboard would be reachable from other machines, beside your "
+                        "accounts' tokens. Keep the default 127.0.0.1 (reach it from elsewhere through an SSH "
+                        "tunnel), or add --i-know-this-exposes-it if you mean it")
+    show_problems(service.database_problems(obj.config, obj.database))
+
+    def announce(url: str) -> None:
+        console.print(f"Stormcaller dashboard: open [bold]{url}[/]\nCtrl-C to stop")
+        console.file.flush()  # a terminal or not (a script waiting for the address), say it now
+
+    serve(obj.config, host, port, database=obj.database, announce=announce)
+    console.print("dashboard stopped")
+
+
 # --- accounts --------------------------------------------------------------------------------------
 @main.group()
 def accounts() -> None:

@@ -18,6 +18,7 @@ from ..checks import Cost, costs, measure
 from ..config import load_config
 from ..platforms.registry import display_name
 from ..platforms.registry import names as platform_names
+from ..platforms.transport import is_loopback
 from ..tokens import new_key as new_token_key
 from .accounts import AccountReport, account_problems, check_accounts, check_configured_accounts
 from .checking import (CredentialDestination, checked_plan, credential_destinations, credential_problems,
@@ -33,7 +34,7 @@ from .rehearsal import Rehearsal, compress, rehearse, sandbox_faults, start_sand
 
 __all__ = [
     "AccountReport", "Connected", "PendingAuthorization", "account_problems", "begin_connect", "check_accounts",
-    "check_configured_accounts", "connect_app_password", "finish_connect", "new_token_key",
+    "check_configured_accounts", "connect_app_password", "finish_connect", "is_loopback", "new_token_key",
     "Cost", "CredentialDestination", "LogEntry", "OutboxStatus", "PreparedMedia", "Rehearsal", "alerting",
     "checked_plan", "compress", "costs", "credential_destinations", "credential_problems", "database_problems",
     "dispatch_settings", "display_name", "events", "events_json", "image_loader", "image_sizes", "is_dry_run",

@@ -1,0 +1,100 @@
+"""The dashboard's web application: aiohttp, Jinja2 templates, static files shipped in the package.
+
+``make_app`` builds it on the database of a config (the CLI's ``dashboard`` command calls ``serve``). Handlers
+reach what they need through the app keys below; they read and write through ``scheduler.service`` and
+``scheduler.store`` only, in a worker thread (``keys.blocking``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import Any, Callable
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from ..config import Config
+from ..platforms.base import Clock
+from ..service import open_store
+from ..problems import UserError
+from ..store import Store
+from ..timing import utcnow
+from . import pages
+from .keys import CLOCK, CONFIG, STORE
+from .security import CSRF_FIELD, CSRF_HEADER, MIDDLEWARES, SECURITY, Security, add_security_headers, new_token
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+
+async def _template_context(request: web.Request) -> dict[str, Any]:
+    """What every template may use: the CSRF token for forms and htmx, and which nav entry is current."""
+    return {"csrf_token": request.app[SECURITY].csrf_token, "csrf_field": CSRF_FIELD, "csrf_header": CSRF_HEADER,
+            "path": request.path}
+
+
+def make_app(config: Config, *, token: str, clock: Clock = utcnow, database: str | None = None,
+             store: Store | None = None) -> web.Application:
+    """The dashboard on the database of ``config`` (or ``database``, a URL that overrides it; or an open
+    ``store``, which the caller closes). ``token``: the access token every request needs.
+
+    :raises UserError: the database cannot be opened.
+    """
+    app = web.Application(middlewares=MIDDLEWARES)
+    app[SECURITY] = Security(token)
+    app[CONFIG] = config
+    app[CLOCK] = clock
+    app[STORE] = store or open_store(config, database)
+    if store is None:
+        app.on_cleanup.append(_close_store)
+    app.on_response_prepare.append(add_security_headers)
+    env = aiohttp_jinja2.setup(app, loader=jinja2.PackageLoader("scheduler.dashboard", "templates"),
+                               autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+                               context_processors=[_template_context, aiohttp_jinja2.request_processor])
+    env.undefined = jinja2.StrictUndefined
+    app.router.add_static("/static", STATIC, name="static")
+    pages.register(app)
+    return app
+
+
+async def _close_store(app: web.Application) -> None:
+    app[STORE].close()
+
+
+def dashboard_url(host: str, port: int, token: str) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/?token={token}"
+
+
+def serve(config: Config, host: str = "127.0.0.1", port: int = 8600, token: str | None = None, *,
+          database: str | None = None, announce: Callable[[str], None] = print) -> None:
+    """Serve the dashboard until Ctrl-C or SIGTERM; once it listens, ``announce`` is given the address with
+    the access token (``port`` 0: any free port, the one announced).
+
+    :raises UserError: the database cannot be opened, or the port is taken.
+    """
+    token = token or new_token()
+    app = make_app(config, token=token, database=database)
+    asyncio.run(_serve(app, host, port, token, announce))
+
+
+async def _serve(app: web.Application, host: str, port: int, token: str, announce: Callable[[str], None]) -> None:
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as error:
+            raise UserError(f"the dashboard cannot listen on {host}:{port} ({error.strerror or error}): "
+                            "another program uses that port? Give another one with --port") from None
+        bound = runner.addresses[0][1] if runner.addresses else port
+        announce(dashboard_url(host, bound, token))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
