@@ -106,9 +106,11 @@ class PageWatch:
         assert self.console_errors == [], f"console errors: {self.console_errors}"
 
 
-def new_page(browser: Any, viewport: dict[str, int] = DESKTOP) -> tuple[Any, Any, PageWatch]:
-    """A fresh context (no cookie yet) and page, watched. Close the context when done."""
-    context = browser.new_context(viewport=viewport)
+def new_page(browser: Any, viewport: dict[str, int] = DESKTOP, *, for_axe: bool = False) -> tuple[Any, Any, PageWatch]:
+    """A fresh context (no cookie yet) and page, watched. Close the context when done. ``for_axe``: the
+    page's Content-Security-Policy is bypassed so that :func:`run_axe` can inject axe-core (a page that must
+    prove it runs under its CSP is opened without it)."""
+    context = browser.new_context(viewport=viewport, bypass_csp=for_axe)
     page = context.new_page()
     watch = PageWatch()
     watch.attach(context, page)
@@ -116,7 +118,8 @@ def new_page(browser: Any, viewport: dict[str, int] = DESKTOP) -> tuple[Any, Any
 
 
 def run_axe(page: Any) -> list[dict[str, Any]]:
-    """axe-core's violations on the page as it is now (WCAG 2 A/AA rules and best practices)."""
+    """axe-core's violations on the page as it is now (WCAG 2 A/AA rules and best practices). The page must
+    come from ``new_page(..., for_axe=True)``: the dashboard's CSP refuses an injected script."""
     page.add_script_tag(path=str(AXE))
     result: dict[str, Any] = page.evaluate("""async () => await axe.run(document, {
         runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']},
@@ -235,3 +238,87 @@ def dashboard_unavailable() -> str | None:
     except ImportError as error:
         return f"the dashboard is not in this checkout ({error})"
     return None
+
+
+# --- a project with storms to show ----------------------------------------------------------------------
+SANDBOX_ACCOUNTS = "".join(f"""
+[[accounts]]
+id = "{name}"
+platform = "{platform}"
+handle = "{name}"
+sandbox = true
+""" for name, platform in (("s-x", "x"), ("s-mastodon", "mastodon"), ("s-bluesky", "bluesky")))
+
+
+def storm_posts(prefix: str, count: int, *, image_on_first: bool = True) -> str:
+    """``count`` posts, each to the three sandbox accounts, texts unlike each other (X refuses near-twins)."""
+    from project import distinct_text
+
+    posts = []
+    for index in range(count):
+        image = '\nimages = [{ file = "card.png", alt = "A green card" }]' if image_on_first and index == 0 else ""
+        posts.append(f'\n[[posts]]\nid = "{prefix}-{index}"\ntext = "{distinct_text(f"{prefix}{index}")}"\n'
+                     f'accounts = ["s-x", "s-mastodon", "s-bluesky"]{image}\n')
+    return "".join(posts)
+
+
+class StormSite:
+    """A project folder whose accounts all post to an in-process sandbox (``mode = "live"``), with
+    helpers to queue campaigns and run the daemon (``python run.py run``) in its own process."""
+
+    def __init__(self, root: Path, sandbox: Any) -> None:
+        from project import StormProject
+
+        self.sandbox = sandbox
+        urls = "".join(f'{name} = "{sandbox.base_url(name)}"\n' for name in sandbox.platforms)
+        self.project = StormProject.create(root, accounts=SANDBOX_ACCOUNTS, extra=f"\n[sandbox]\n{urls}").live()
+        self.root = root
+
+    @property
+    def config(self) -> Path:
+        return self.project.config_path
+
+    @property
+    def database(self) -> Path:
+        return self.root / "storm.db"
+
+    def queue(self, name: str, start: Any, posts: str, storm_extra: str = "") -> str:
+        """Write campaigns/<name>.toml and queue it; returns the campaign id (its file's stem)."""
+        from project import campaign_text
+
+        path = self.root / "campaigns" / f"{name}.toml"
+        path.write_text(campaign_text(start, posts=posts, storm_extra=storm_extra,
+                                      name=name.replace("-", " ").capitalize()), encoding="utf-8")
+        self.project.succeeds("queue", str(path))
+        return name
+
+    def start_daemon(self) -> subprocess.Popen[str]:
+        env = dict(os.environ, PYTHONPATH=str(REPO), COLUMNS="200")
+        return subprocess.Popen([sys.executable, str(REPO / "run.py"), "--config", str(self.config), "run"],
+                                cwd=self.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    @staticmethod
+    def stop_daemon(daemon: subprocess.Popen[str]) -> str:
+        if daemon.poll() is None:
+            daemon.send_signal(signal.SIGTERM)
+        output, _ = daemon.communicate(timeout=30)
+        return output
+
+    def publish(self, expected: int, timeout: float = 60) -> None:
+        """Run the daemon until the sandbox has ``expected`` posts (then a moment more, to record them)."""
+        daemon = self.start_daemon()
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and len(self.sandbox.posts()) < expected:
+                time.sleep(0.1)
+            time.sleep(1.0)
+        finally:
+            output = self.stop_daemon(daemon)
+        assert len(self.sandbox.posts()) >= expected, output[-3000:]
+
+    def sql(self, statement: str, *parameters: Any) -> list[tuple[Any, ...]]:
+        import sqlite3
+
+        with sqlite3.connect(self.database) as db:
+            rows = db.execute(statement, parameters).fetchall()
+        return rows

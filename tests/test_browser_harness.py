@@ -47,7 +47,7 @@ def leaky_site() -> Iterator[str]:
 
 def test_the_watch_records_and_aborts_requests_to_other_hosts_and_sees_errors(browser: Any,  # noqa: F811
                                                                                leaky_site: str) -> None:
-    context, page, watch = new_page(browser)
+    context, page, watch = new_page(browser, for_axe=True)
     try:
         page.goto(leaky_site, wait_until="load")
         assert sorted(watch.off_host) == ["http://192.0.2.1/pixel.png", "https://cdn.example.invalid/style.css"]
