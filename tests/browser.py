@@ -322,3 +322,30 @@ class StormSite:
         with sqlite3.connect(self.database) as db:
             rows = db.execute(statement, parameters).fetchall()
         return rows
+
+
+# --- the project every page is shown on ------------------------------------------------------------------
+SENT = "last-storm"  # went out through the sandbox before the dashboard opened
+NEXT = "next-storm"  # two days ahead; one of its posts needs review
+NEEDS_REVIEW = f"{NEXT}/next-1/s-mastodon"
+
+# Every page the dashboard has, as a person reaches it.
+PAGES = {
+    "storms": "/",
+}
+
+
+def demo_site(root: Path, sandbox: Any, posts: int = 2) -> StormSite:
+    """A project with a storm that went out (``posts`` posts x 3 accounts, through the daemon and the
+    sandbox), one two days ahead, and a post of it that needs review."""
+    from datetime import timedelta
+
+    from scheduler.timing import utcnow
+
+    site = StormSite(root, sandbox)
+    site.queue(SENT, utcnow() + timedelta(seconds=3), storm_posts("sent", posts))
+    site.publish(expected=3 * posts)
+    site.queue(NEXT, utcnow() + timedelta(days=2), storm_posts("next", 2))
+    site.sql("update posts set state='needs-review', error='could not tell whether it was published: the "
+             "connection closed after the request was sent' where id=?", NEEDS_REVIEW)
+    return site

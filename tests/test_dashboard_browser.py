@@ -8,40 +8,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from browser import (DESKTOP, PHONE, DashboardProcess, StormSite, browser, dashboard_unavailable,  # noqa: F401
-                     new_page, run_axe, serious, storm_posts)
+from browser import (DESKTOP, PAGES, PHONE, DashboardProcess, StormSite, browser,  # noqa: F401
+                     dashboard_unavailable, demo_site, new_page, run_axe, serious)
 from scheduler.sandbox.core import Sandbox
-from scheduler.timing import utcnow
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(dashboard_unavailable() is not None, reason=str(dashboard_unavailable()))]
 
-SENT = "last-storm"  # went out before the dashboard opened
-NEXT = "next-storm"  # two days ahead, one of its posts needs review
-
-# Every page the dashboard has, as a person reaches it.
-PAGES = {
-    "storms": "/",
-}
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StormSite]:
-    root = tmp_path_factory.mktemp("dashboard-site")
     with Sandbox() as sandbox:
-        site = StormSite(root, sandbox)
-        site.queue(SENT, utcnow() + timedelta(seconds=3), storm_posts("sent", 2))
-        site.publish(expected=6)
-        site.queue(NEXT, utcnow() + timedelta(days=2), storm_posts("next", 2))
-        site.sql("update posts set state='needs-review', error='could not tell whether it was published: the "
-                 "connection closed after the request was sent' where id=?", f"{NEXT}/next-1/s-mastodon")
-        yield site
+        yield demo_site(tmp_path_factory.mktemp("dashboard-site"), sandbox)
 
 
 @pytest.fixture(scope="module")
