@@ -250,6 +250,11 @@ def test_resolve_settles_a_post_that_needs_review(project: Path) -> None:
     again = cli(project, "resolve", "storm/first/net-x", "--not-published")
     assert again.exit_code == 1 and "not awaiting review (it is sent)" in again.output
     assert cli(project, "resolve", "storm/first/net-x").exit_code == 1  # must say what was found
+    with sqlite3.connect(project / "storm.db") as db:
+        db.execute("update posts set state='needs-review' where id = 'storm/first/net-mastodon'")
+    script = cli(project, "resolve", "storm/first/net-mastodon", "--published", "javascript:alert(1)")
+    assert script.exit_code == 1 and "is not a web address" in script.output  # a page would render it as a link
+    assert post_rows(project)["storm/first/net-mastodon"][0] == "needs-review"
     entries = json.loads(cli(project, "log", "--json", "--account", "net-x").output)
     assert entries[0]["url"] == "https://x.com/net/status/1"
     assert entries[0]["attempts"][-1]["outcome"] == "reviewed"

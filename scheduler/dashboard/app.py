@@ -23,6 +23,7 @@ from ..problems import UserError
 from ..store import Store
 from ..timing import utcnow
 from . import pages
+from . import live  # dash-live: the live storm page
 from .keys import CLOCK, CONFIG, STORE
 from .security import CSRF_FIELD, CSRF_HEADER, MIDDLEWARES, SECURITY, Security, add_security_headers, new_token
 
@@ -56,6 +57,7 @@ def make_app(config: Config, *, token: str, clock: Clock = utcnow, database: str
     env.undefined = jinja2.StrictUndefined
     app.router.add_static("/static", STATIC, name="static")
     pages.register(app)
+    live.add_routes(app)
     return app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ..config import Config
 from ..planner import Plan, PlannedPost
@@ -71,12 +72,21 @@ def unqueue(campaign_id: str, store: Store) -> tuple[int, list[str]]:
     return store.unqueue(campaign_id)
 
 
+def is_web_link(url: str) -> bool:
+    """An http(s) address with a host: what a published post's link may be (a page renders it as a link)."""
+    parts = urlsplit(url)
+    return parts.scheme in ("https", "http") and bool(parts.netloc) and not any(c.isspace() for c in url)
+
+
 def resolve(post_id: str, store: Store, *, published: bool, url: str | None = None, resend: bool = False,
             lateness: timedelta = timedelta(minutes=15)) -> None:
     """Settle a needs-review post by hand, after a person looked at the account.
 
-    :raises UserError: when the post is not awaiting review.
+    :raises UserError: when the post is not awaiting review, or the link is not a web address.
     """
+    if url is not None and not is_web_link(url):
+        raise UserError(f"the link {url!r} is not a web address: give the post's address as the platform shows "
+                        "it, starting with https://, or leave the link out")
     now = utcnow()
     if not store.resolve_review(post_id, published=published, url=url,
                                 resend_until=now + lateness if resend else None, now=now):
