@@ -332,6 +332,8 @@ NEEDS_REVIEW = f"{NEXT}/next-1/s-mastodon"
 # Every page the dashboard has, as a person reaches it.
 PAGES = {
     "storms": "/",
+    "live": f"/storms/{SENT}/live",
+    "live-review": f"/storms/{NEXT}/live",
 }
 
 

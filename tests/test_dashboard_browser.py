@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from browser import (DESKTOP, PAGES, PHONE, DashboardProcess, StormSite, browser,  # noqa: F401
-                     dashboard_unavailable, demo_site, new_page, run_axe, serious)
+                     NEEDS_REVIEW, NEXT, dashboard_unavailable, demo_site, new_page, run_axe, serious)
 from scheduler.sandbox.core import Sandbox
 
 pytestmark = [pytest.mark.slow,
@@ -103,10 +103,14 @@ def test_each_page_has_no_serious_accessibility_violation(browser: Any, dashboar
 FOCUSABLE = ("a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), select:not([disabled]), "
              "textarea:not([disabled]), summary, [tabindex]:not([tabindex='-1'])")
 
-# Number every visible control (so two alike links are still two), and say what each is.
+# Number every control a Tab should reach (so two alike links are still two), and say what each is. A radio
+# group is one stop (arrow keys move inside it); what a closed <details> holds is reached once it is opened.
 MARK = """selector => Array.from(document.querySelectorAll(selector))
     .filter(e => e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden')
-    .map((e, i) => { e.dataset.tabProbe = String(i); return e.outerHTML.slice(0, 120); })"""
+    .filter(e => e.tagName === 'SUMMARY' || !e.closest('details:not([open])'))
+    .filter(e => !(e.type === 'radio' && e.form && e.form.querySelector(`input[type=radio][name="${e.name}"]`) !== e))
+    .map((e, i) => { e.dataset.tabProbe = String(i);
+                     return e.outerHTML.replace(/ data-tab-probe="\\d+"/, '').slice(0, 120); })"""
 
 # What has focus now, and whether it is drawn: an outline or a box shadow.
 ACTIVE = """() => {
@@ -114,7 +118,8 @@ ACTIVE = """() => {
     if (!element || element === document.body) return null;
     const style = getComputedStyle(element);
     const outlined = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0;
-    return {probe: element.dataset.tabProbe ?? null, html: element.outerHTML.slice(0, 120),
+    return {probe: element.dataset.tabProbe ?? null,
+            html: element.outerHTML.replace(/ data-tab-probe="\\d+"/, '').slice(0, 120),
             visible: outlined || style.boxShadow !== 'none'};
 }"""
 
@@ -124,6 +129,7 @@ def test_tab_reaches_every_control_with_visible_focus(browser: Any, dashboard: D
                                                       name: str) -> None:
     context, page, _ = open_page(browser, dashboard, PAGES[name])
     try:
+        page.wait_for_timeout(1500)  # a live page redraws its rows once its event stream has answered
         controls = page.evaluate(MARK, FOCUSABLE)
         reached: list[str] = []
         unseen: list[str] = []
@@ -132,13 +138,17 @@ def test_tab_reaches_every_control_with_visible_focus(browser: Any, dashboard: D
             active = page.evaluate(ACTIVE)
             if active is None:
                 continue
-            key = active["probe"] or active["html"]
+            key = f'{active["probe"]}|{active["html"]}'
             if key in reached:
                 break  # went round
             reached.append(key)
             if not active["visible"]:
                 unseen.append(active["html"])
-        missing = [html for index, html in enumerate(controls) if str(index) not in reached]
+        # by its number, or by what it is (a live page may have redrawn it, number lost, since it was counted)
+        reached_probes = {key.split("|", 1)[0] for key in reached}
+        reached_html = {key.split("|", 1)[1] for key in reached}
+        missing = [html for index, html in enumerate(controls)
+                   if str(index) not in reached_probes and html not in reached_html]
         assert missing == [], f"Tab never reaches: {missing}"
         assert unseen == [], f"focus is not visible on: {unseen}"
     finally:
@@ -160,3 +170,102 @@ def test_screenshots_at_desktop_and_phone_width_and_no_sideways_scroll_on_a_phon
             watch.assert_clean()
         finally:
             context.close()
+
+
+# --- actions ---------------------------------------------------------------------------------------------
+def test_a_needs_review_post_is_resolved_by_keyboard_through_the_page(browser: Any,  # noqa: F811
+                                                                      dashboard: DashboardProcess,
+                                                                      site: StormSite) -> None:
+    post_id = f"{NEXT}/next-0/s-x"  # its own post: the other tests keep theirs
+    site.sql("update posts set state='needs-review', error='no answer from X' where id=?", post_id)
+    link = "https://x.com/s_x/status/1234567890"
+    context, page, watch = open_page(browser, dashboard, PAGES["live-review"])
+    try:
+        form = page.locator("form.resolve").filter(has_text=post_id)
+        expect_count(form, 1)
+        form.get_by_label("Published: it is on the account").focus()
+        page.keyboard.press("Space")
+        page.keyboard.press("Tab")  # to the link field
+        page.keyboard.type(link)
+        with page.expect_navigation():
+            page.keyboard.press("Enter")  # submits the form, as a keyboard user does
+        assert site.sql("select state, url from posts where id=?", post_id) == [("sent", link)]
+        assert dashboard.token not in page.content()
+        watch.assert_clean()
+    finally:
+        context.close()
+
+
+def test_an_action_without_the_csrf_token_is_refused_and_changes_nothing(browser: Any,  # noqa: F811
+                                                                         dashboard: DashboardProcess,
+                                                                         site: StormSite) -> None:
+    context, page, _ = open_page(browser, dashboard, PAGES["live-review"])
+    try:
+        before = site.sql("select state, url from posts where id=?", NEEDS_REVIEW)
+        answer = page.request.post(f"{dashboard.base}/posts/{NEEDS_REVIEW}/resolve",
+                                   form={"outcome": "not-published"})  # the cookie, not the CSRF token
+        assert answer.status == 403
+        assert site.sql("select state, url from posts where id=?", NEEDS_REVIEW) == before
+    finally:
+        context.close()
+
+
+def expect_count(locator: Any, count: int) -> None:
+    from playwright.sync_api import expect
+
+    expect(locator).to_have_count(count)
+
+
+# --- a storm followed live -------------------------------------------------------------------------------
+CHART = "() => { const c = document.querySelector('#live-chart canvas'); return c ? c.toDataURL() : null; }"
+SENT_ROWS = "#live-posts tbody .state-sent"
+
+
+def test_a_storm_is_followed_live_rows_and_chart_change_with_no_reload(browser: Any,  # noqa: F811
+                                                                      tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from browser import storm_posts
+    from scheduler.timing import utcnow
+
+    with Sandbox() as sandbox:
+        site = StormSite(tmp_path, sandbox)
+        # 4 posts x 3 accounts, each account's posts 2 s apart: they arrive over a few seconds
+        campaign = site.queue("live-storm", utcnow() + timedelta(seconds=8), storm_posts("live", 4),
+                              storm_extra='spread = { every = "2s" }')
+        with DashboardProcess(site.config) as served:
+            context, page, watch = open_page(browser, served, f"/storms/{campaign}/live")
+            try:
+                page.evaluate("() => { window.__notReloaded = true; }")
+                assert page.locator(SENT_ROWS).count() == 0
+                chart_before = page.evaluate(CHART)
+                daemon = site.start_daemon()
+                try:
+                    first = wait_for_rows(page, SENT_ROWS, 1)
+                    wait_for_rows(page, SENT_ROWS, 12)
+                except AssertionError as error:
+                    raise AssertionError(f"{error}; the daemon said: {site.stop_daemon(daemon)[-2000:]}") from None
+                output = site.stop_daemon(daemon)
+                assert first < 12, "every post appeared at once: the page did not follow the storm"
+                assert page.evaluate("() => window.__notReloaded === true"), "the page was reloaded"
+                page.wait_for_timeout(500)  # the chart redraws on the next frame
+                chart_after = page.evaluate(CHART)
+                assert chart_after is not None and chart_after != chart_before, "the chart did not change"
+                assert len(sandbox.posts()) == 12, output[-2000:]
+                watch.assert_clean()
+            finally:
+                context.close()
+
+
+def wait_for_rows(page: Any, selector: str, count: int, timeout: float = 60) -> int:
+    """Wait until the page shows at least ``count`` rows matching ``selector``; how many it shows then."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(f"() => document.querySelectorAll('{selector}').length >= {count}",
+                               timeout=timeout * 1000)
+    except PlaywrightTimeout:
+        raise AssertionError(f"the page shows {page.locator(selector).count()} of {count} {selector} rows "
+                             f"after {timeout} s") from None
+    shown: int = page.locator(selector).count()
+    return shown
