@@ -29,7 +29,7 @@ from .service.log import campaign_id_of
 from .service.rehearsal import Delivery, StormRehearsal
 from .store import STATES, LogFilter, PostRow, QueueReport, Store
 from .store.events import EventRow
-from .timing import format_duration, parse_duration, utcnow, zone
+from .timing import format_duration, utcnow, zone
 
 console = Console(highlight=False, soft_wrap=True)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -528,18 +528,7 @@ def log_command(obj: Context, campaign: str | None, account: str | None, states:
 
 
 def _since(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        pass
-    else:  # a date or time without an offset is taken as UTC, like every time the log shows
-        return moment if moment.tzinfo else moment.replace(tzinfo=zone("UTC"))
-    try:
-        return utcnow() - parse_duration(value)
-    except ValueError:
-        raise UserError(f"--since {value!r}: give a date like 2027-04-17 or a duration like 2h or 3d") from None
+    return service.parse_since(value, utcnow())
 
 
 def show_log(entries: list[service.LogEntry], show_attempts: bool) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,7 +22,8 @@ from ..platforms.base import Clock
 from ..service import open_store
 from ..problems import UserError
 from ..store import Store
-from ..timing import utcnow
+from ..platforms.registry import display_name
+from ..timing import format_duration, utcnow, zone
 from . import pages
 from . import live  # dash-live: the live storm page
 from .keys import CLOCK, CONFIG, STORE
@@ -34,6 +36,16 @@ async def _template_context(request: web.Request) -> dict[str, Any]:
     """What every template may use: the CSRF token for forms and htmx, and which nav entry is current."""
     return {"csrf_token": request.app[SECURITY].csrf_token, "csrf_field": CSRF_FIELD, "csrf_header": CSRF_HEADER,
             "path": request.path}
+
+
+def _in_zone(moment: datetime, zone_name: str) -> str:
+    return f"{moment.astimezone(zone(zone_name)):%a %d %b %Y %H:%M:%S}"
+
+
+#: Template filters: the same words and formats as the CLI.
+FILTERS: dict[str, Callable[..., str]] = {
+    "duration": format_duration, "in_zone": _in_zone, "platform_name": display_name,
+}
 
 
 def make_app(config: Config, *, token: str, clock: Clock = utcnow, database: str | None = None,
@@ -55,6 +67,7 @@ def make_app(config: Config, *, token: str, clock: Clock = utcnow, database: str
                                autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
                                context_processors=[_template_context, aiohttp_jinja2.request_processor])
     env.undefined = jinja2.StrictUndefined
+    env.filters.update(FILTERS)
     app.router.add_static("/static", STATIC, name="static")
     pages.register(app)
     live.add_routes(app)

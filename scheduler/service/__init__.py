@@ -28,7 +28,8 @@ from .connecting import begin as begin_connect
 from .connecting import finish as finish_connect
 from .daemon import alerting, dispatch_settings, is_dry_run, publisher_factory, start_daemon
 from .images import PreparedMedia, image_loader, image_sizes, media_cache, prepare_media
-from .log import LogEntry, OutboxStatus, events, events_json, log_csv, log_json, needs_review, outbox_status, read_log
+from .log import (LogEntry, OutboxStatus, events, events_json, log_csv, log_json, needs_review, outbox_status,
+                  parse_since, read_log, search)
 from .queueing import open_store, queue, resolve, unqueue, write_plan
 from .rehearsal import Rehearsal, compress, rehearse, sandbox_faults, start_sandbox
 
@@ -38,7 +39,8 @@ __all__ = [
     "Cost", "CredentialDestination", "LogEntry", "OutboxStatus", "PreparedMedia", "Rehearsal", "alerting",
     "checked_plan", "compress", "costs", "credential_destinations", "credential_problems", "database_problems",
     "dispatch_settings", "display_name", "events", "events_json", "image_loader", "image_sizes", "is_dry_run",
-    "load_config", "log_csv", "log_json", "measure", "media_cache", "needs_review", "open_store", "outbox_status",
+    "load_config", "log_csv", "parse_since",
+    "search", "log_json", "measure", "media_cache", "needs_review", "open_store", "outbox_status",
     "plan", "platform_names", "prepare_media", "publisher_factory", "queue", "read_log", "rehearse", "resolve",
     "sandbox_faults", "start_daemon", "start_sandbox", "unqueue", "validate", "with_instance_limits", "write_plan",
 ]

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..campaign import campaign_id
 from ..problems import UserError, read_toml
+from ..timing import UTC, parse_duration
 from ..store import NEEDS_REVIEW, AttemptRow, LogFilter, PostRow, Store
 from ..store.events import EventRow, read_events
 
@@ -42,6 +43,42 @@ def read_log(store: Store, log_filter: LogFilter = LogFilter()) -> list[LogEntry
     rows = store.posts(log_filter)
     attempts = store.attempts_for(row.id for row in rows)
     return [LogEntry(row, attempts.get(row.id, [])) for row in rows]
+
+
+def parse_since(value: str | None, now: datetime, *, name: str = "--since") -> datetime | None:
+    """``log``'s since filter: a date or time (without an offset: UTC, like every time the log shows) or a
+    duration ago (2h, 3d).
+
+    :raises UserError: neither (``name`` is the option or field the value came from).
+    """
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        pass
+    else:
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        return now - parse_duration(value)
+    except ValueError:
+        raise UserError(f"{name} {value!r}: give a date like 2027-04-17 or a duration like 2h or 3d") from None
+
+
+def search(entries: list[LogEntry], words: str) -> list[LogEntry]:
+    """The entries whose post or attempts hold every word of ``words`` (case ignored): id, campaign,
+    account, platform, state, text, link, reason, attempt details."""
+    wanted = words.casefold().split()
+    if not wanted:
+        return entries
+    return [entry for entry in entries if all(word in _searchable(entry) for word in wanted)]
+
+
+def _searchable(entry: LogEntry) -> str:
+    post = entry.post
+    parts = [post.id, post.campaign_id, post.account_id, post.platform, post.state, post.text, post.url,
+             post.error, *(part for attempt in entry.attempts for part in (attempt.detail, attempt.outcome))]
+    return "\n".join(part for part in parts if part).casefold()
 
 
 def events(store: Store, log_filter: LogFilter = LogFilter()) -> list[EventRow]:  # noqa: B008 - frozen
