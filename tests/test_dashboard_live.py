@@ -328,3 +328,65 @@ def test_lateness_reads_as_a_person_says_it() -> None:
     assert format_lateness(timedelta(milliseconds=-12)) == "−12 ms"
     assert format_lateness(None) == ""
     assert quote("a/b", safe="") == "a%2Fb" and time.time() > 0
+
+
+def test_an_open_live_page_does_not_hold_the_dashboard_up_at_shutdown(project: Path) -> None:
+    config = queue_storm(project, start_in=60)
+
+    async def scenario() -> float:
+        app = make_app(config, token=TOKEN)
+        runner = web.AppRunner(app)  # aiohttp's own 60 s wait for handlers to end
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port = runner.addresses[0][1]
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as session:
+            async with session.get(f"http://127.0.0.1:{port}/storms/storm/events") as response:
+                await SSE().read(response, lambda s: len(s.posts()) == 4, timeout=10)
+                began = time.monotonic()
+                await runner.cleanup()
+                return time.monotonic() - began
+
+    assert asyncio.run(scenario()) < 5
+
+
+@pytest.mark.slow  # a sandbox, a live daemon and the client libraries' logins: real seconds
+def test_posts_sent_to_the_sandbox_arrive_with_their_links(tmp_path: Path) -> None:
+    """A live daemon posting through the real client libraries to the local sandbox: each post's event has
+    the platform's link."""
+    from scheduler.sandbox.core import Sandbox
+
+    with Sandbox() as sandbox:
+        names = (("s-x", "x"), ("s-mastodon", "mastodon"), ("s-bluesky", "bluesky"))
+        accounts = "".join(f'\n[[accounts]]\nid = "{name}"\nplatform = "{platform}"\nhandle = "{name}"\n'
+                           'sandbox = true\n' for name, platform in names)
+        urls = "".join(f'{name} = "{sandbox.base_url(name)}"\n' for name in sandbox.platforms)
+        project = StormProject.create(tmp_path, accounts=accounts, extra=f"\n[sandbox]\n{urls}").live()
+        write_campaign(tmp_path, "storm", soon(3), posts="""
+[[posts]]
+id = "call"
+text = "Free them all #FreeThemAll"
+accounts = ["s-x", "s-mastodon", "s-bluesky"]
+""")
+        config = project.load_config()
+        with service.open_store(config) as store:
+            service.queue(tmp_path / "campaigns" / "storm.toml", config, store)
+
+        async def scenario() -> dict[str, dict]:
+            async with dashboard(config) as board:
+                async with board.session.get(board.base + "/storms/storm/events") as response:
+                    sse = SSE()
+                    store = service.open_store(config)
+                    daemon = service.start_daemon(config, store, settings=FAST)
+                    try:
+                        await sse.read(response, lambda s: len(s.posts()) == 3 and all(
+                            p["state"] == "sent" for p in s.posts().values()), timeout=30)
+                    finally:
+                        await asyncio.to_thread(daemon.stop)
+                        store.close()
+                    return sse.posts()
+
+        told = asyncio.run(scenario())
+        assert len(sandbox.posts()) == 3
+    for post in told.values():
+        assert post["link"] and post["link"].startswith(("https://", "http://")), post
+        assert post["lateness"] and post["words"] is None

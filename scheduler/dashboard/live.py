@@ -40,12 +40,15 @@ class LiveSettings:
 
 
 LIVE = web.AppKey("live", LiveSettings)
+STREAMS: web.AppKey[set[EventSourceResponse]] = web.AppKey("live_streams")  # open streams, ended at shutdown
 
 OUTCOMES = {"published": "marked sent", "not-published": "marked failed", "resend": "sending again now"}
 
 
 def add_routes(app: web.Application) -> None:
     app[LIVE] = LiveSettings()
+    app[STREAMS] = set()
+    app.on_shutdown.append(_end_streams)
     app.router.add_get("/storms/{campaign_id}/live", live_page, name="live")
     app.router.add_get("/storms/{campaign_id}/events", live_events, name="live-events")
     app.router.add_post("/posts/{post_id:.+}/resolve", resolve_post, name="resolve")
@@ -146,16 +149,27 @@ async def live_events(request: web.Request) -> web.StreamResponse:
     if feed is None:
         raise web.HTTPNotFound(text=f"no campaign {campaign_id!r} is queued in this database")
     async with sse_response(request, ping_interval=settings.heartbeat) as stream:
+        request.app[STREAMS].add(stream)
         try:
-            await _follow(feed, stream, settings)
+            await _follow(request, feed, stream, settings)
         except ConnectionResetError:
             pass  # the browser left (a closed tab, a reload): nothing to tell anyone
+        finally:
+            request.app[STREAMS].discard(stream)
     return stream
 
 
-async def _follow(feed: ChangeFeed, stream: EventSourceResponse, settings: LiveSettings) -> None:
+async def _end_streams(app: web.Application) -> None:
+    """At shutdown: an open live page must not hold the dashboard up (its browser reconnects to nothing)."""
+    streams: set[EventSourceResponse] = app[STREAMS]
+    for stream in tuple(streams):
+        stream.stop_streaming()
+
+
+async def _follow(request: web.Request, feed: ChangeFeed, stream: EventSourceResponse,
+                  settings: LiveSettings) -> None:
     trouble = False
-    while stream.is_connected():
+    while stream.is_connected() and request.transport is not None and not request.transport.is_closing():
         try:
             changes = await blocking(feed.poll)
         except SQLAlchemyError as error:  # a busy or briefly unreachable database: say so, keep trying

@@ -62,6 +62,11 @@
     [account, platform, planned, state, lateness, outcome].forEach(function (td) { tr.appendChild(td); });
   }
 
+  /* What a person sees change in a row (the page's and the stream's JSON order their keys differently). */
+  function signature(view) {
+    return [view.state, view.attempts, view.url, view.words, view.lateness].join("|");
+  }
+
   function placeRow(view) {
     var tr = document.getElementById(view.anchor);
     if (!tr) {
@@ -76,9 +81,9 @@
       tr.classList.add("changed");
       return;
     }
-    var before = tr.dataset.view;
+    var before = signature(JSON.parse(tr.dataset.view));
     fillRow(tr, view);
-    if (before !== tr.dataset.view) {
+    if (before !== signature(view)) {
       tr.classList.remove("changed"); void tr.offsetWidth; tr.classList.add("changed");
     }
   }
@@ -180,7 +185,8 @@
       axes: [{ label: "seconds after the start" }, { label: "posts sent" }],
       series: [{ label: "seconds" }].concat(built.platforms.map(function (name) {
         var look = PLATFORMS[name] || { stroke: "#555e68", dash: [] };
-        return { label: name, stroke: look.stroke, dash: look.dash, width: 2 };
+        return { label: name, stroke: look.stroke, dash: look.dash, width: 2,
+                 paths: uPlot.paths && uPlot.paths.stepped ? uPlot.paths.stepped({ align: 1 }) : undefined };
       }))
     }, built.data, target);
   }
