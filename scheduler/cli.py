@@ -898,3 +898,69 @@ def show_connected(connected: service.Connected) -> None:
     if connected.shadowed_by:
         say(f"  [yellow]note[/]: {', '.join(connected.shadowed_by)} is set and wins over the saved token; unset it "
             "to use this connection", indent="    ")
+
+
+# --- report ------------------------------------------------------------------------------------------
+@main.group("report")
+def report_group() -> None:
+    """The report after a storm: collect engagement counts, export one self-contained HTML file.
+
+    \b
+      python run.py report collect free-palestinian-students   # after the storm, as often as you like
+      python run.py report export free-palestinian-students -o report.html
+    """
+
+
+def _campaign_argument(argument: str) -> str:
+    """A campaign id, or a campaign file's id (as `log` shows it)."""
+    path = Path(argument)
+    if argument.endswith(".toml") and path.is_file():
+        found = campaign_id_of(path)
+        if found:
+            return found
+    return argument
+
+
+@report_group.command("collect")
+@click.argument("campaign")
+@click.pass_obj
+@reports_user_errors
+def report_collect(obj: Context, campaign: str) -> None:
+    """Count what people did with the storm's posts (likes, reposts, replies) and the use of its hashtags,
+    as each platform's API tells it, and keep the counts as a snapshot in the database. Safe to run again,
+    e.g. hourly from cron: each run adds a newer snapshot, and the report shows the newest.
+
+    \b
+      python run.py report collect free-palestinian-students
+    """
+    from .service.report import collect
+
+    with obj.store() as store:
+        collected = collect(obj.config, store, _campaign_argument(campaign))
+    console.print(f"counted {collected.posts} post(s) and {collected.tags} hashtag reading(s) of "
+                  f"{collected.campaign_id} at {collected.collected_at:%Y-%m-%d %H:%M:%S} UTC")
+    for note in collected.notes:
+        console.print(f"[yellow]not counted: {_escape(note)}[/]")
+
+
+@report_group.command("export")
+@click.argument("campaign")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The HTML file to write (default: report-CAMPAIGN.html here).")
+@click.pass_obj
+@reports_user_errors
+def report_export(obj: Context, campaign: str, output: Path | None) -> None:
+    """Write the storm's report (counts by platform and account, lateness, timeline, every link, the latest
+    engagement counts) as one HTML file that loads nothing from anywhere, to share.
+
+    \b
+      python run.py report export free-palestinian-students -o report.html
+    """
+    from .dashboard.report import export_report  # Jinja2 only for this command
+
+    with obj.store(writable=False) as store:
+        campaign_id = _campaign_argument(campaign)
+        path = output or Path(f"report-{campaign_id}.html")
+        report = export_report(store, campaign_id, path)
+    sent = report.totals.get("sent", 0)
+    console.print(f"wrote {path}: {sent} sent of {len(report.posts)} post(s) of {campaign_id}")

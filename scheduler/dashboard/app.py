@@ -24,7 +24,7 @@ from ..problems import UserError
 from ..store import Store
 from ..platforms.registry import display_name
 from ..timing import format_duration, utcnow, zone
-from . import pages
+from . import pages, report
 from . import live  # dash-live: the live storm page
 from .keys import CLOCK, CONFIG, STORE
 from .security import CSRF_FIELD, CSRF_HEADER, MIDDLEWARES, SECURITY, Security, add_security_headers, new_token
@@ -71,6 +71,7 @@ def make_app(config: Config, *, token: str, clock: Clock = utcnow, database: str
     app.router.add_static("/static", STATIC, name="static")
     pages.register(app)
     live.add_routes(app)
+    report.register(app)
     return app
 
 

@@ -159,4 +159,3 @@ def register(app: web.Application) -> None:
     app.router.add_get("/log", log_page, name="log")
     app.router.add_get("/log.csv", log_csv, name="log_csv")
     app.router.add_get("/log.json", log_json, name="log_json")
-    app.router.add_get("/reports", reports_index, name="reports")

@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generic, Mapping, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generic, Mapping, Protocol, Sequence, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -153,6 +153,30 @@ class Identity:
     renews_itself: bool = False              # the publisher renews an expiring token itself (a Bluesky session)
 
 
+@dataclass(frozen=True)
+class Engagement:
+    """What people did with one post, as its platform counts it now (``report collect``)."""
+
+    likes: int                 # favourites (Mastodon), likes (Bluesky, X)
+    reposts: int               # boosts (Mastodon), reposts (Bluesky), retweets (X)
+    replies: int
+    quotes: int | None = None  # where the platform counts them (Bluesky, X)
+
+
+@dataclass(frozen=True)
+class TagReach:
+    """How much a hashtag was used around the storm, as a public API tells it."""
+
+    posts: int                 # posts that used it
+    accounts: int | None       # distinct accounts that used it, where told
+    how: str                   # what was counted, in words ("Mastodon tag history, 1 day: 2026-12-01")
+
+
+class EngagementUnavailable(Exception):
+    """This platform (or this account's access) gives no such count; ``str(error)`` says why, in words for
+    the report."""
+
+
 class Publisher(ABC):
     """One account on one platform. Made once per account and reused for every post (sessions and
     connections kept); the sync methods may be called from several threads at once.
@@ -191,6 +215,24 @@ class Publisher(ABC):
 
     async def whoami_async(self) -> Identity:
         return await asyncio.to_thread(self.whoami)
+
+    def engagement(self, platform_ids: Sequence[str]) -> dict[str, Engagement]:
+        """The counts of the account's posts with these platform ids, read now (a post the platform no longer
+        shows is left out).
+
+        :raises EngagementUnavailable: the platform (or this account's access level) gives no counts.
+        :raises Rejected, RetryLater, RateLimited: the platform refused or could not answer now.
+        """
+        raise EngagementUnavailable(f"{type(self).__name__} reads no engagement")
+
+    def tag_reach(self, tag: str, since: datetime, until: datetime) -> TagReach:
+        """How many posts (and accounts, where told) used hashtag ``tag`` (without '#') between ``since``
+        and ``until``, as the platform's public API tells it.
+
+        :raises EngagementUnavailable: the platform gives no such count.
+        :raises Rejected, RetryLater, RateLimited: the platform refused or could not answer now.
+        """
+        raise EngagementUnavailable(f"{type(self).__name__} reads no hashtag use")
 
     def warm(self) -> None:  # noqa: B027 - optional hook, a no-op unless a publisher needs it
         """Get ready before the storm (log in, open sessions), so the first post does not wait."""

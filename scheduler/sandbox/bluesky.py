@@ -53,7 +53,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Sequence
 
 import libipld
@@ -66,6 +66,7 @@ from scheduler.sandbox.core import ADMIN_PREFIX, RECEIVED_AT, AcceptedMedia, Acc
 PLATFORM = "bluesky"
 XRPC_PREFIX = "/xrpc/"
 POST_COLLECTION = "app.bsky.feed.post"
+GET_POSTS_MAX_URIS = 25  # app.bsky.feed.getPosts lexicon: uris maxLength 25
 IMAGES_EMBED = "app.bsky.embed.images"
 
 # app.bsky.feed.post lexicon (bluesky-social/atproto lexicons/app/bsky/feed/post.json).
@@ -292,6 +293,8 @@ class BlueskyApp:
         self._by_account_id: dict[str, Account] = {}
         self._handed_out: dict[str, str] = {}  # account id -> the app password credentials() gives instead
         self._sandbox: Sandbox | None = None
+        self._engagement: dict[str, dict[str, int]] = {}  # at-uri -> likeCount, repostCount, ...
+        self._others_posts: list[dict[str, Any]] = []      # post views by people outside the sandbox (search)
 
     # --- PlatformApp -----------------------------------------------------------------------------
     def build(self, sandbox: Sandbox) -> web.Application:
@@ -307,6 +310,8 @@ class BlueskyApp:
             "com.atproto.repo.putRecord": self._put_record,
             "com.atproto.repo.getRecord": self._get_record,
             "com.atproto.repo.deleteRecord": self._delete_record,
+            "app.bsky.feed.getPosts": self._get_posts,
+            "app.bsky.feed.searchPosts": self._search_posts,
         }
 
         async def dispatch(request: web.Request) -> web.StreamResponse:
@@ -388,6 +393,23 @@ class BlueskyApp:
                          _rate_headers(window, 0, reset_at)).response()
 
     # --- what tests and rehearsals may look at ----------------------------------------------------
+    # --- engagement: counters tests set ---------------------------------------------------------------
+    def set_engagement(self, uri: str, *, likes: int = 0, reposts: int = 0, replies: int = 0,
+                       quotes: int = 0) -> None:
+        """What ``app.bsky.feed.getPosts`` answers as the post's counts from now on."""
+        self._engagement[uri] = {"likeCount": likes, "repostCount": reposts, "replyCount": replies,
+                                 "quoteCount": quotes}
+
+    def add_tag_posts(self, tag: str, created_at: datetime, authors: Sequence[str]) -> None:
+        """Posts by other people (one per author handle given) using ``#tag`` at ``created_at``, for
+        ``app.bsky.feed.searchPosts`` to find."""
+        for author in authors:
+            did = _did_for(author)
+            text = f"#{tag}"
+            record = {"$type": POST_COLLECTION, "text": text, "createdAt": created_at.isoformat()}
+            self._others_posts.append(self._post_view(f"at://{did}/{POST_COLLECTION}/{new_tid()}",
+                                                      record_cid(record), did, author, record))
+
     def account(self, handle: str) -> Account:
         with self._lock:
             return self._accounts[handle]
@@ -596,6 +618,51 @@ class BlueskyApp:
                                        WRITE_POINTS["com.atproto.repo.deleteRecord"])
             account.records.pop((str(body.get("collection")), str(body.get("rkey"))), None)
         return web.json_response({"commit": _commit()}, headers=rate_headers)
+
+    # --- AppView reads (a PDS passes app.bsky.* to its AppView; the sandbox answers them itself) --------
+    def _post_view(self, uri: str, cid: str, did: str, handle: str, record: dict[str, Any]) -> dict[str, Any]:
+        counts = self._engagement.get(uri, {})
+        return {"uri": uri, "cid": cid, "author": {"did": did, "handle": handle}, "record": record,
+                "indexedAt": record.get("createdAt"), "likeCount": counts.get("likeCount", 0),
+                "repostCount": counts.get("repostCount", 0), "replyCount": counts.get("replyCount", 0),
+                "quoteCount": counts.get("quoteCount", 0), "labels": []}
+
+    def _own_posts(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [self._post_view(stored.uri, stored.cid, account.did, account.handle, stored.value)
+                    for account in self._accounts.values()
+                    for (collection, _), stored in account.records.items() if collection == POST_COLLECTION]
+
+    async def _get_posts(self, request: web.Request) -> web.Response:
+        uris = request.query.getall("uris", [])
+        if len(uris) > GET_POSTS_MAX_URIS:
+            raise _invalid(f"uris must not have more than {GET_POSTS_MAX_URIS} elements")
+        views = {view["uri"]: view for view in self._own_posts() + self._others_posts}
+        return web.json_response({"posts": [views[uri] for uri in uris if uri in views]})
+
+    async def _search_posts(self, request: web.Request) -> web.Response:
+        query = request.query
+        words = query.get("q", "").split()
+        if not words:
+            raise _invalid('Params must have the property "q"')
+        since, until = _instant(query.get("since")), _instant(query.get("until"))
+        limit = min(max(int(query.get("limit", "25")), 1), 100)
+        offset = int(query.get("cursor") or 0)
+
+        def matches(view: dict[str, Any]) -> bool:
+            text = view["record"].get("text", "").lower()
+            created = _instant(view["record"].get("createdAt"))
+            return (all(word.lower() in text for word in words)
+                    and (since is None or (created is not None and created >= since))
+                    and (until is None or (created is not None and created < until)))
+
+        found = sorted((view for view in self._own_posts() + self._others_posts if matches(view)),
+                       key=lambda view: view["record"].get("createdAt", ""), reverse=True)
+        page = found[offset:offset + limit]
+        answer: dict[str, Any] = {"posts": page, "hitsTotal": len(found)}
+        if offset + limit < len(found):
+            answer["cursor"] = str(offset + limit)
+        return web.json_response(answer)
 
     @staticmethod
     def _repo_account(account: Account, body: dict[str, Any]) -> None:
@@ -833,3 +900,14 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise _invalid("Input must be an object")
     return body
+
+
+def _instant(value: str | None) -> datetime | None:
+    """An RFC 3339 instant (or a date) as searchPosts takes ``since``/``until``; None when absent or not one."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -47,7 +47,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Mapping
 
 from aiohttp import web
@@ -185,11 +185,12 @@ FLAVORS: dict[str, dict[str, bool]] = {
 ASYNC_MEDIA_THRESHOLD = 64 * 1024
 #: How long the asynchronous processing takes.
 PROCESSING_DELAY = 0.3
+TAG_HISTORY_DAYS = 7  # GET /api/v1/tags/:name: a week of daily history, as Mastodon answers
 #: Largest request body the sandbox reads (a real instance's proxy has a similar cap).
 MAX_REQUEST_BODY = 64 * 1024 * 1024
 
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
-_PUBLIC_READ = re.compile(r"^/api/v1/(accounts/[^/]+(/statuses)?|statuses/[^/]+)/?$")
+_PUBLIC_READ = re.compile(r"^/api/v1/(accounts/[^/]+(/statuses)?|statuses/[^/]+|tags/[^/]+)/?$")
 
 
 @dataclass(frozen=True)
@@ -340,6 +341,7 @@ class MastodonApp:
         self._accounts_by_name: dict[str, _Account] = {}
         self._media: dict[str, _Media] = {}
         self._statuses: dict[str, _Status] = {}
+        self._tag_uses_elsewhere: dict[tuple[str, str], tuple[int, int]] = {}  # (tag, day) -> (uses, accounts)
         self._idempotency: dict[tuple[str, str], tuple[str, float]] = {}
         self._revoked_tokens: set[str] = set()
         self._token_scopes: dict[str, tuple[str, ...]] = {}  # token -> scopes, where narrowed
@@ -399,6 +401,16 @@ class MastodonApp:
     def _now(self) -> float:
         return self._sandbox.now() if self._sandbox is not None else time.time()
 
+    # --- engagement: counters tests set (other people's favourites, boosts, replies, tag uses) ---------
+    def set_engagement(self, status_id: str, *, favourites: int = 0, reblogs: int = 0, replies: int = 0) -> None:
+        """What ``GET /api/v1/statuses/:id`` answers as the status's counts from now on."""
+        self._statuses[status_id].json.update(favourites_count=favourites, reblogs_count=reblogs,
+                                              replies_count=replies)
+
+    def add_tag_uses(self, tag: str, day: date, *, uses: int, accounts: int) -> None:
+        """Statuses by other people that used ``tag`` on ``day`` (UTC), added to the tag's history."""
+        self._tag_uses_elsewhere[(tag.lower(), day.isoformat())] = (uses, accounts)
+
     def set_limits(self, **changes: Any) -> None:
         """Change limits at run time (tests); rate windows start afresh."""
         self.limits = replace(self.limits, **changes)
@@ -424,6 +436,7 @@ class MastodonApp:
         app.router.add_get("/api/v1/media/{id}", self._get_media)
         app.router.add_post("/api/v1/statuses", self._create_status)
         app.router.add_get("/api/v1/statuses/{id}", self._get_status)
+        app.router.add_get("/api/v1/tags/{name}", self._get_tag)
         return app
 
     @staticmethod
@@ -967,6 +980,27 @@ class MastodonApp:
         if status is None or not (status.is_public or request[VIEWER] == status.account.id):
             return self._not_found()
         return web.json_response(self._status_view(status, self._base(request)))
+
+
+    async def _get_tag(self, request: web.Request) -> web.Response:
+        """A tag with its history as Mastodon gives it: the last 7 UTC days, newest first, the day as a Unix
+        time and the counts as text; from the public statuses that carry it, plus ``add_tag_uses``."""
+        name = request.match_info["name"].lstrip("#")
+        key, today = name.lower(), datetime.fromtimestamp(self._now(), timezone.utc).date()
+        days = [today - timedelta(days=back) for back in range(TAG_HISTORY_DAYS)]
+        uses: dict[date, list[str]] = {day: [] for day in days}
+        for status in list(self._statuses.values()):
+            day = datetime.fromisoformat(status.json["created_at"].replace("Z", "+00:00")).date()
+            if day in uses and status.is_public and key in {tag["name"].lower() for tag in status.json["tags"]}:
+                uses[day].append(status.account.id)
+        history = []
+        for day in days:
+            extra_uses, extra_accounts = self._tag_uses_elsewhere.get((key, day.isoformat()), (0, 0))
+            midnight = datetime.combine(day, datetime.min.time(), timezone.utc)
+            history.append({"day": str(int(midnight.timestamp())), "uses": str(len(uses[day]) + extra_uses),
+                            "accounts": str(len(set(uses[day])) + extra_accounts)})
+        return web.json_response({"name": name, "url": mastodon_content.tag_url(self._base(request), key),
+                                  "history": history, "following": False})
 
 
 # --- request parsing -------------------------------------------------------------------------------

@@ -99,6 +99,7 @@ INVALID_REQUEST_TYPE = "https://api.x.com/2/problems/invalid-request"
 APP_ONLY_FORBIDDEN_DETAIL = ("Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  "
                              "Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User "
                              "Context].")
+GET_TWEETS_MAX_IDS = 100  # GET /2/tweets: ids holds 1 to 100 ids
 READ_ACCESS_DETAIL = ("You currently have access to a subset of X API V2 endpoints and limited v1.1 endpoints "
                       "(e.g. media post, oauth) only. If you need access to this endpoint, you may need a "
                       "different access level. You can learn more here: https://developer.x.com/en/portal/product")
@@ -211,6 +212,7 @@ class XApp:
         self.oauth = XOAuth(self._now, lambda account_id: self._account(account_id).user_id)
         self._usernames: set[str] = set()
         self._tweets: dict[str, _Tweet] = {}
+        self._metrics: dict[str, dict[str, int]] = {}  # tweet id -> public_metrics that tests set
         self._texts_by_author: dict[str, set[str]] = {}  # NFC texts each user posted: the duplicate check
         self._media: dict[str, _Media] = {}
         self._seen_nonces: dict[tuple[str, str], float] = {}
@@ -278,6 +280,7 @@ class XApp:
         app.router.add_post("/2/media/upload/{media_id}/finalize", self._upload_finalize)
         app.router.add_post("/2/media/metadata", self._media_metadata)
         app.router.add_get("/2/users/me", self._users_me)
+        app.router.add_get("/2/tweets", self._get_tweets)
         app.router.add_get("/2/users/{user_id}/tweets", self._users_tweets)
         self.oauth.add_routes(app)
         return app
@@ -751,6 +754,43 @@ class XApp:
             "data": [_tweet_json(t) for t in tweets],
             "meta": {"result_count": len(tweets), "newest_id": tweets[0].tweet_id, "oldest_id": tweets[-1].tweet_id},
         })
+
+    def set_public_metrics(self, tweet_id: str, *, likes: int = 0, retweets: int = 0, replies: int = 0,
+                           quotes: int = 0) -> None:
+        """What ``GET /2/tweets`` answers as the post's ``public_metrics`` from now on."""
+        self._metrics[tweet_id] = {"retweet_count": retweets, "reply_count": replies, "like_count": likes,
+                                   "quote_count": quotes, "bookmark_count": 0, "impression_count": 0}
+
+    async def _get_tweets(self, request: web.Request) -> web.Response:
+        """``GET /2/tweets?ids=..``: the posts X still shows, with ``public_metrics`` when asked for; the
+        ids it cannot find in ``errors``; X's 403 for an app without read access."""
+        caller = await self._authenticate(request)
+        if caller is None:
+            return web.json_response(UNAUTHORIZED_BODY, status=401)
+        if caller.scopes is not None and not USERS_READ_SCOPES <= caller.scopes:
+            return web.json_response(FORBIDDEN_BODY, status=403)
+        if not self.read_access:
+            return _problem(403, "Client Forbidden", READ_ACCESS_DETAIL,
+                            "https://api.x.com/2/problems/client-forbidden")
+        ids = [tweet_id for tweet_id in request.query.get("ids", "").split(",") if tweet_id]
+        if not 1 <= len(ids) <= GET_TWEETS_MAX_IDS:
+            return _invalid_request("ids", f"The `ids` query parameter must hold 1 to {GET_TWEETS_MAX_IDS} ids")
+        with_metrics = "public_metrics" in request.query.get("tweet.fields", "").split(",")
+        with self._lock:
+            found = [self._tweets[tweet_id] for tweet_id in ids if tweet_id in self._tweets]
+        body: dict[str, Any] = {}
+        if found:
+            body["data"] = [{**_tweet_json(tweet), **({"public_metrics": self._metrics.get(
+                tweet.tweet_id, {"retweet_count": 0, "reply_count": 0, "like_count": 0, "quote_count": 0,
+                                 "bookmark_count": 0, "impression_count": 0})} if with_metrics else {})}
+                            for tweet in found]
+        missing = [tweet_id for tweet_id in ids if tweet_id not in {tweet.tweet_id for tweet in found}]
+        if missing:
+            body["errors"] = [{"value": tweet_id, "detail": f"Could not find tweet with ids: [{tweet_id}].",
+                               "title": "Not Found Error", "resource_type": "tweet", "parameter": "ids",
+                               "resource_id": tweet_id, "type": "https://api.x.com/2/problems/resource-not-found"}
+                              for tweet_id in missing]
+        return web.json_response(body)
 
     def _timeline(self, user_id: str) -> list[_Tweet]:
         with self._lock:

@@ -115,3 +115,21 @@ events = Table(
     Column("message", Text, nullable=False),         # never a secret
 )
 Index("events_at", events.c.at)
+
+engagement = Table(
+    "engagement", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("campaign_id", String(200), nullable=False),
+    Column("collected_at", UTCDateTime, nullable=False),  # one `report collect`: every row it wrote has it
+    Column("platform", String(20), nullable=False),
+    Column("post_id", String(400)),                  # a post's counts; or
+    Column("hashtag", String(200)),                  # a hashtag's use in the storm window (per platform)
+    Column("likes", Integer),
+    Column("reposts", Integer),
+    Column("replies", Integer),
+    Column("quotes", Integer),
+    Column("uses", Integer),                         # hashtag: posts that used it
+    Column("accounts", Integer),                     # hashtag: accounts that used it, where told
+    Column("note", Text),                            # what was counted, or why nothing could be (never a secret)
+)
+Index("engagement_campaign", engagement.c.campaign_id, engagement.c.collected_at)

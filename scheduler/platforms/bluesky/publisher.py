@@ -35,7 +35,7 @@ import ssl
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, ClassVar, Mapping, TypeVar
+from typing import Any, Callable, ClassVar, Mapping, Sequence, TypeVar
 
 import httpx
 from atproto_client import Client, models
@@ -54,8 +54,8 @@ from atproto_client.request import Request
 
 from ...tid import is_tid
 from ..answers import server_words
-from ..base import (Clock, Identity, Image, OutcomeUnknown, OutgoingPost, Published, Publisher, PublishError,
-                    RateLimited, Rejected, RetryLater)
+from ..base import (Clock, Engagement, Identity, Image, OutcomeUnknown, OutgoingPost, Published, Publisher,
+                    PublishError, RateLimited, Rejected, RetryLater, TagReach)
 from ..transport import epoch_seconds, network_failure, rate_limit_until, utc_clock
 from .facts import (APP_URL, CONNECT_TIMEOUT, DEFAULT_BASE_URL, DESCRIBE_SERVER_TIMEOUT, IMAGE_DEFAULT_MAX_BYTES,
                     IMAGE_HARD_MAX_BYTES, IMAGES_EMBED, NAME, POST_COLLECTION, RATE_LIMIT_WINDOW,
@@ -66,6 +66,10 @@ from .text import bluesky_facets
 __all__ = ["BlueskyPublisher", "BlueskyRejected", "create_publisher", "parse_reply_ref", "build_post_record"]
 
 T = TypeVar("T")
+
+GET_POSTS_MAX_URIS = 25   # app.bsky.feed.getPosts takes at most 25 at-uris a call (its lexicon)
+SEARCH_PAGE_SIZE = 100    # app.bsky.feed.searchPosts: limit is at most 100
+SEARCH_MAX_PAGES = 10     # a storm's tag read stops there (1,000 posts), and says "at least"
 
 
 def create_publisher(credentials: Mapping[str, str], *, handle: str | None = None, base_url: str | None = None,
@@ -199,6 +203,49 @@ class BlueskyPublisher(Publisher):
         assert session is not None, "logged in above"
         return Identity(handle=session.handle, user_id=session.did, expires_at=jwt_expiry(session.access_jwt),
                         renews_itself=True)  # a new session from the app password, whenever one is needed
+
+    # --- engagement (report collect) ----------------------------------------------------------------
+    def engagement(self, platform_ids: Sequence[str]) -> dict[str, Engagement]:
+        """``app.bsky.feed.getPosts`` (through the account's PDS, which passes it to its AppView), 25 at-uris
+        a call: likes, reposts, replies and quotes. A post the AppView no longer shows is left out.
+
+        :raises Rejected, RetryLater, RateLimited:
+        """
+        self._ensure_session()
+        counts: dict[str, Engagement] = {}
+        uris = list(platform_ids)
+        for start in range(0, len(uris), GET_POSTS_MAX_URIS):
+            params = models.AppBskyFeedGetPosts.Params(uris=uris[start:start + GET_POSTS_MAX_URIS])
+            answer = self._call(functools.partial(self._client.app.bsky.feed.get_posts, params),
+                                step="engagement read (getPosts)", may_have_written=False)
+            for view in answer.posts:
+                counts[view.uri] = Engagement(likes=view.like_count or 0, reposts=view.repost_count or 0,
+                                              replies=view.reply_count or 0, quotes=view.quote_count or 0)
+        return counts
+
+    def tag_reach(self, tag: str, since: datetime, until: datetime) -> TagReach:
+        """``app.bsky.feed.searchPosts?q=#tag&since=&until=``: the posts the AppView's search finds in the
+        window and their authors, read page by page up to ``SEARCH_MAX_PAGES`` pages (then "at least").
+
+        :raises Rejected, RetryLater, RateLimited:
+        """
+        self._ensure_session()
+        authors: set[str] = set()
+        found, cursor, pages = 0, None, 0
+        while pages < SEARCH_MAX_PAGES:
+            params = models.AppBskyFeedSearchPosts.Params(q=f"#{tag}", since=_iso_z(since), until=_iso_z(until),
+                                                          limit=SEARCH_PAGE_SIZE, cursor=cursor)
+            answer = self._call(functools.partial(self._client.app.bsky.feed.search_posts, params),
+                                step="hashtag search (searchPosts)", may_have_written=False)
+            pages += 1
+            found += len(answer.posts)
+            authors.update(view.author.did for view in answer.posts)
+            cursor = answer.cursor
+            if not cursor or not answer.posts:
+                break
+        capped = "at least " if cursor and pages >= SEARCH_MAX_PAGES else ""
+        return TagReach(posts=found, accounts=len(authors),
+                        how=f"{capped}the posts Bluesky's search (searchPosts) finds for #{tag} in the window")
 
     def close(self) -> None:
         self._client.request.close()
@@ -506,3 +553,8 @@ def _rate_limited(error: RequestErrorBase, where: str, said: str, clock: Clock) 
     return RateLimited(f"{where}: rate limited ({said}; policy {policy}, "
                        f"{headers.get('ratelimit-remaining', '?')} left); resets at {until.isoformat()}",
                        until=until, status=429, named=reset is not None)
+
+
+def _iso_z(moment: datetime) -> str:
+    """An instant as searchPosts takes it (RFC 3339, UTC, 'Z')."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

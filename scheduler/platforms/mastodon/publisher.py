@@ -22,9 +22,9 @@ import logging
 import re
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import requests
@@ -41,8 +41,8 @@ from mastodon import (
 
 from ...tid import tid_time
 from ..answers import server_words
-from ..base import (Clock, Identity, Image, OutcomeUnknown, OutgoingPost, Published, Publisher, PublishError,
-                    RateLimited, Rejected, RetryLater)
+from ..base import (Clock, Engagement, EngagementUnavailable, Identity, Image, OutcomeUnknown, OutgoingPost,
+                    Published, Publisher, PublishError, RateLimited, Rejected, RetryLater, TagReach)
 from ..matching import preview
 from ..transport import epoch_seconds, network_failure, rate_limit_until, utc_clock
 from .facts import (ASSUMED_VERSION, CLOCK_SKEW_TOLERANCE, MEDIA_POLL_INTERVAL, MEDIA_POLL_MAX_INTERVAL,
@@ -212,6 +212,48 @@ class MastodonPublisher(Publisher):
         raise OutcomeUnknown(self._look_yourself(
             post, f"more than {READBACK_PAGE_SIZE * READBACK_MAX_PAGES} statuses were posted since the first "
                   f"attempt at {sent_at.isoformat(timespec='seconds')}, too many to look through"))
+
+    # --- engagement (report collect) ------------------------------------------------------------------
+    def engagement(self, platform_ids: Sequence[str]) -> dict[str, Engagement]:
+        """``GET /api/v1/statuses/:id`` for each post: its favourites, boosts and replies. A status the
+        server no longer shows (deleted) is left out.
+
+        :raises Rejected, RetryLater, RateLimited:
+        """
+        counts: dict[str, Engagement] = {}
+        for status_id in platform_ids:
+            try:
+                status = self._call(self._client.status, status_id)
+            except MastodonNotFoundError:
+                continue
+            except MastodonError as error:
+                raise self._map_error(error, f"the counts of status {status_id}", status_may_exist=False) from None
+            counts[status_id] = Engagement(likes=int(status.get("favourites_count") or 0),
+                                           reposts=int(status.get("reblogs_count") or 0),
+                                           replies=int(status.get("replies_count") or 0))
+        return counts
+
+    def tag_reach(self, tag: str, since: datetime, until: datetime) -> TagReach:
+        """``GET /api/v1/tags/:name``: the instance's daily history of the tag (statuses and accounts per
+        UTC day, as this instance saw them), summed over the days the window touches.
+
+        :raises EngagementUnavailable: the server keeps no history of the tag.
+        :raises Rejected, RetryLater, RateLimited:
+        """
+        try:
+            found = self._call(self._client.tag, tag)
+        except MastodonNotFoundError:
+            return TagReach(0, 0, f"{self.base_url} has never seen #{tag}")
+        except MastodonError as error:
+            raise self._map_error(error, f"the history of #{tag}", status_may_exist=False) from None
+        days = [day for day in (found.get("history") or []) if _day_in(day.get("day"), since, until)]
+        if not found.get("history"):
+            raise EngagementUnavailable(f"{self.base_url} gives no history for #{tag}")
+        names = ", ".join(sorted(_day_of(day["day"]).isoformat() for day in days)) or "none in the window"
+        return TagReach(posts=sum(int(day.get("uses") or 0) for day in days),
+                        accounts=sum(int(day.get("accounts") or 0) for day in days),
+                        how=f"{self.base_url} tag history, statuses and accounts per UTC day ({names}); "
+                            "accounts are summed per day")
 
     def _own_account_id(self) -> str:
         if self._account_id is None:
@@ -426,3 +468,16 @@ def _parse_http_date(value: str | None) -> datetime | None:
         return None
 
 
+def _day_of(value: Any) -> date:
+    """A tag history's ``day``: Mastodon.py parses it to a datetime; the API sends a Unix time as text."""
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).date()
+    return datetime.fromtimestamp(int(value), timezone.utc).date()
+
+
+def _day_in(value: Any, since: datetime, until: datetime) -> bool:
+    """Whether the UTC day ``value`` overlaps [since, until]."""
+    if value is None:
+        return False
+    start = datetime.combine(_day_of(value), datetime.min.time(), timezone.utc)
+    return start <= until and start + timedelta(days=1) > since

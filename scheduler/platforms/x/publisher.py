@@ -19,12 +19,13 @@ it also gives every request explicit timeouts, which Tweepy never sets.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import logging
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Any, Callable, ClassVar, Mapping, Protocol, TypeVar
+from typing import Any, Callable, ClassVar, Mapping, Protocol, Sequence, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -34,8 +35,8 @@ from requests.adapters import HTTPAdapter
 from tweepy.asynchronous import AsyncClient
 from yarl import URL
 
-from ..base import (Clock, Duplicate, Identity, Image, OutcomeUnknown, OutgoingPost, Published, Publisher,
-                    PublishError, RateLimited, Rejected, RetryLater)
+from ..base import (Clock, Duplicate, Engagement, EngagementUnavailable, Identity, Image, OutcomeUnknown,
+                    OutgoingPost, PublishError, Published, Publisher, RateLimited, Rejected, RetryLater, TagReach)
 from ..matching import LINK_PLACEHOLDER, comparable, preview
 from ..transport import epoch_seconds, network_failure, rate_limit_until, utc_clock
 from .facts import (ACCESS_TOKEN_USER_ID, API_HOSTNAMES, DUPLICATE_CONTENT_MARKER, GIF_MEDIA_CATEGORY, HOSTS,
@@ -46,6 +47,7 @@ from .facts import (ACCESS_TOKEN_USER_ID, API_HOSTNAMES, DUPLICATE_CONTENT_MARKE
                     POST_URL_WITHOUT_USERNAME, PROFILE_URL, RATE_LIMIT_WINDOW, REPLY_NOT_ALLOWED_MARKER,
                     REPLY_RULE, SETTLE_LOOKBACK_POSTS, SETTLE_RECHECK_SECONDS, TWEEPY_HOST)
 
+GET_TWEETS_MAX_IDS = 100  # GET /2/tweets takes at most 100 ids a call
 DEFAULT_POOL_SIZE = 10  # concurrent connections per publisher (publish may run on several threads)
 
 # Tweepy logs request headers at DEBUG, which would include an OAuth 2.0 token: keep that logger above DEBUG
@@ -281,6 +283,38 @@ class XPublisher(Publisher):
                               f"posts, and sending again got no answer either ({again}). A person should open "
                               f"{self._profile_url()} and look for a post starting {preview(post.text)!r}.",
                               status=again.status)
+
+    # --- engagement (report collect) ----------------------------------------------------------------
+    def engagement(self, platform_ids: Sequence[str]) -> dict[str, Engagement]:
+        """``GET /2/tweets?ids=..&tweet.fields=public_metrics``, 100 ids a call: likes, retweets, replies and
+        quotes. A post X no longer shows is left out.
+
+        :raises EngagementUnavailable: X refuses reads to this account's API access (its Free tier).
+        :raises Rejected, RetryLater, RateLimited:
+        """
+        ids = list(platform_ids)
+        counts: dict[str, Engagement] = {}
+        for start in range(0, len(ids), GET_TWEETS_MAX_IDS):
+            chunk = ids[start:start + GET_TWEETS_MAX_IDS]
+            try:
+                response = self._call("reading the posts' public metrics", functools.partial(
+                    self._client.get_tweets, chunk, tweet_fields=["public_metrics"], user_auth=self._oauth1))
+            except Rejected as refused:
+                if refused.status == 403:
+                    raise EngagementUnavailable(f"X gives {self._who} no reads of posts ({refused}); engagement "
+                                                "needs an API access level with reads (Basic or above)") from None
+                raise
+            for tweet in response.data or []:
+                metrics = tweet.public_metrics or {}
+                counts[str(tweet.id)] = Engagement(likes=int(metrics.get("like_count", 0)),
+                                                   reposts=int(metrics.get("retweet_count", 0)),
+                                                   replies=int(metrics.get("reply_count", 0)),
+                                                   quotes=int(metrics.get("quote_count", 0)))
+        return counts
+
+    def tag_reach(self, tag: str, since: datetime, until: datetime) -> TagReach:
+        raise EngagementUnavailable("X counts a hashtag's posts only through its search endpoints "
+                                    "(GET /2/tweets/counts/recent), which need a paid API access level; not read")
 
     def close(self) -> None:
         self._client.session.close()
