@@ -94,7 +94,7 @@ class PageWatch:
     def _route(self, route: Any) -> None:
         url = route.request.url
         self.requests.append(url)
-        if urlsplit(url).scheme in ("data", "blob") or urlsplit(url).hostname in LOCAL_HOSTS:
+        if urlsplit(url).scheme in ("data", "blob", "file") or urlsplit(url).hostname in LOCAL_HOSTS:
             route.continue_()
         else:
             self.off_host.append(url)
@@ -332,9 +332,14 @@ NEEDS_REVIEW = f"{NEXT}/next-1/s-mastodon"
 # Every page the dashboard has, as a person reaches it.
 PAGES = {
     "storms": "/",
+    "campaign": f"/campaigns/{NEXT}",
     "live": f"/storms/{SENT}/live",
     "live-review": f"/storms/{NEXT}/live",
+    "log": "/log",
+    "reports": "/reports",
+    "report": f"/reports/{SENT}",
 }
+EXPORT = f"/reports/{SENT}/export.html"  # a download: tests/test_dashboard_browser.py opens the saved file
 
 
 def demo_site(root: Path, sandbox: Any, posts: int = 2) -> StormSite:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from browser import (DESKTOP, PAGES, PHONE, DashboardProcess, StormSite, browser,  # noqa: F401
-                     NEEDS_REVIEW, NEXT, dashboard_unavailable, demo_site, new_page, run_axe, serious)
+                     EXPORT, NEEDS_REVIEW, NEXT, dashboard_unavailable, demo_site, new_page, run_axe, serious)
 from scheduler.sandbox.core import Sandbox
 
 pytestmark = [pytest.mark.slow,
@@ -269,3 +269,31 @@ def wait_for_rows(page: Any, selector: str, count: int, timeout: float = 60) -> 
                              f"after {timeout} s") from None
     shown: int = page.locator(selector).count()
     return shown
+
+
+# --- the report exported -------------------------------------------------------------------------------
+def test_the_exported_report_downloads_and_opens_alone_with_no_request_at_all(
+        browser: Any, dashboard: DashboardProcess, tmp_path: Path) -> None:  # noqa: F811
+    context, page, watch = open_page(browser, dashboard, PAGES["report"])
+    try:
+        with page.expect_download() as download_info:
+            page.locator(f'a[href="{EXPORT}"]').first.click()
+        saved = tmp_path / download_info.value.suggested_filename
+        download_info.value.save_as(saved)
+        watch.assert_clean()
+    finally:
+        context.close()
+    assert saved.suffix == ".html" and dashboard.token not in saved.read_text(encoding="utf-8")
+    # Opened by someone with no access to the machine: from a file, and nothing else is asked for
+    offline, page, watch = new_page(browser, for_axe=True)
+    try:
+        page.goto(saved.as_uri(), wait_until="load")
+        page.wait_for_timeout(300)
+        assert set(watch.requests) <= {saved.as_uri()}, f"the export asked for more than itself: {watch.requests}"
+        assert watch.off_host == []
+        assert watch.page_errors == [] and watch.console_errors == []
+        assert page.locator("h1").count() == 1
+        page.screenshot(path=str(screenshot_dir(tmp_path) / "export-desktop.png"), full_page=True)
+        assert serious(run_axe(page)) == []
+    finally:
+        offline.close()
