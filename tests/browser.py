@@ -57,9 +57,11 @@ def browser_unavailable() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless chromium for the whole session (each test gets its own context and page)."""
+    """One headless chromium per test module (each test gets its own context and page). Not per session: each
+    module that imports this fixture has its own copy, and two Playwright sync instances cannot live at once
+    in one thread; a module's is stopped before the next module's tests run."""
     reason = browser_unavailable()
     if reason:
         pytest.skip(reason)

@@ -297,3 +297,30 @@ def test_the_exported_report_downloads_and_opens_alone_with_no_request_at_all(
         assert serious(run_axe(page)) == []
     finally:
         offline.close()
+
+
+def test_a_campaign_is_cancelled_by_keyboard_after_ticking_the_confirmation(browser: Any,  # noqa: F811
+                                                                           dashboard: DashboardProcess,
+                                                                           site: StormSite) -> None:
+    from datetime import timedelta
+
+    from browser import storm_posts
+    from scheduler.timing import utcnow
+
+    campaign = site.queue("cancel-storm", utcnow() + timedelta(days=3), storm_posts("cancel", 1))
+    context, page, watch = open_page(browser, dashboard, f"/storms/{campaign}/live")
+    try:
+        page.locator("summary", has_text="Cancel").focus()
+        page.keyboard.press("Enter")  # opens the <details>
+        page.keyboard.press("Tab")
+        assert page.evaluate("() => document.activeElement.name") == "confirm"
+        page.keyboard.press("Space")
+        page.keyboard.press("Tab")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert "Cancelled 3 pending post(s)" in page.locator("main").inner_text()
+        states = site.sql("select distinct state from posts where campaign_id=?", campaign)
+        assert states == [("cancelled",)]
+        watch.assert_clean()
+    finally:
+        context.close()
