@@ -16,10 +16,12 @@ to it), and the median is printed:
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
 import tempfile
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,8 @@ for folder in (REPO, REPO / "tests"):  # tests/browser.py holds the harness the 
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-from browser import DESKTOP, PAGES, DashboardProcess, browser_unavailable, chromium_path, demo_site  # noqa: E402
+from browser import (DESKTOP, EXPORT, PAGES, DashboardProcess, browser_unavailable, chromium_path,  # noqa: E402
+                     demo_site)
 
 MEASURE = """async () => {
     const paint = () => performance.getEntriesByName('first-contentful-paint')[0];
@@ -64,6 +67,13 @@ def measure(browser: Any, dashboard: DashboardProcess, cookies: list[dict[str, A
         context.close()
 
 
+def exported_size(dashboard: DashboardProcess) -> int:
+    """Bytes of the self-contained report file (body only: it is a download, opened from disk)."""
+    request = urllib.request.Request(dashboard.base + EXPORT, headers={"Authorization": f"Bearer {dashboard.token}"})
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return len(answer.read())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="loads per page (the median is shown)")
@@ -94,12 +104,15 @@ def main() -> int:
                              statistics.median(fcps) if fcps else None))
             version = browser.version
             browser.close()
+            export_bytes = exported_size(dashboard)
     print(f"CPU: {cpu_model()}; chromium {version} headless; {options.runs} cold loads per page, median; "
           f"storm of {options.posts} posts x 3 accounts")
-    print(f"{'page':<10} {'path':<32} {'bytes':>9} {'requests':>9} {'FCP ms':>8}")
+    print(f"load average while measuring (1 min): {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(f"{'page':<12} {'path':<32} {'bytes':>9} {'requests':>9} {'FCP ms':>8}")
     for name, path, size, requests, fcp in rows:
         shown_fcp = f"{fcp:8.0f}" if fcp is not None else f"{'n/a':>8}"
-        print(f"{name:<10} {path:<32} {size:>9.0f} {requests:>9.0f} {shown_fcp}")
+        print(f"{name:<12} {path:<32} {size:>9.0f} {requests:>9.0f} {shown_fcp}")
+    print(f"{'export':<12} {EXPORT:<32} {export_bytes:>9} {1:>9} {'(file)':>8}")
     return 0
 
 
