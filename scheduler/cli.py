@@ -747,7 +747,7 @@ def dashboard(obj: Context, host: str, port: int, i_know_this_exposes_it: bool) 
     """Serve a local web dashboard on the database: storms, plans, the live storm, the log, reports.
 
     \b
-    Open the address it prints (it holds a new access token each start); Ctrl-C to stop:
+    Open the address it prints (a new access token each start). Ctrl-C stops it:
       python run.py dashboard
       python run.py dashboard --port 8700
     """

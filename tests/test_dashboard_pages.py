@@ -84,7 +84,20 @@ def test_every_request_needs_the_access_token(running: tuple[StormProject, datet
     bearer = requests.get(dashboard.url("/"), headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
     assert bearer.status_code == 200
     assert requests.get(dashboard.url("/"), headers={"Authorization": "Bearer guess"}, timeout=30).status_code == 401
-    assert requests.get(dashboard.url("/"), cookies={"stormcaller_dashboard": "guess"}, timeout=30).status_code == 401
+    cookie = f"stormcaller_dashboard_{dashboard.port}"
+    assert requests.get(dashboard.url("/"), cookies={cookie: "guess"}, timeout=30).status_code == 401
+    assert requests.get(dashboard.url("/"), cookies={cookie: TOKEN}, timeout=30).status_code == 200
+
+
+def test_two_dashboards_side_by_side_keep_their_own_cookie(tmp_path: Path) -> None:
+    project = StormProject.create(tmp_path)
+    with RunningDashboard(project.load_config()) as one, \
+            RunningDashboard(project.load_config(), token="another-token") as two:
+        browser = requests.Session()  # one cookie jar for both, as a browser has for 127.0.0.1
+        for dashboard in (one, two):
+            browser.get(dashboard.url(f"/?token={dashboard.token}"), allow_redirects=False, timeout=30)
+        assert browser.get(one.url("/"), timeout=30).status_code == 200
+        assert browser.get(two.url("/"), timeout=30).status_code == 200
 
 
 def test_the_token_url_sets_a_strict_cookie_and_leaves_the_address(
@@ -129,7 +142,7 @@ def test_every_response_carries_the_security_headers(running: tuple[StormProject
                session.get(dashboard.url(f"/?token={TOKEN}"), allow_redirects=False, timeout=30),  # 303
                session.post(dashboard.url("/"), timeout=30)]  # 403
     for path in ("/", "/campaigns/storm", "/campaigns/storm/images/0", "/campaigns/nope", "/log", "/log.csv",
-                 "/log.json", "/log?since=yesterday", "/reports", "/static/dashboard.css", "/static/htmx.min.js",
+                 "/log.json", "/log?since=yesterday", "/static/dashboard.css", "/static/htmx.min.js",
                  "/no/such/page"):
         answers.append(session.get(dashboard.url(path), timeout=60))
     for answer in answers:
@@ -148,7 +161,7 @@ def test_nothing_is_loaded_from_another_host(running: tuple[StormProject, dateti
     every script and stylesheet the pages name is a file of the package."""
     _, _, dashboard = running
     session = dashboard.session()
-    for path in ("/", "/campaigns/storm", "/log", "/reports"):
+    for path in ("/", "/campaigns/storm", "/log"):
         page = session.get(dashboard.url(path), timeout=60).text
         tags = re.findall(r"<(?:script|link|img|iframe|form|source|video|audio|object|embed)\b[^>]*>", page, re.I)
         assert tags, path
@@ -395,7 +408,7 @@ def test_in_chromium_the_countdown_ticks_and_the_policy_is_never_broken(
             first = countdown.inner_text()
             assert re.fullmatch(r"in \d\d:\d\d:\d\d", first), first
             page.wait_for_function("first => document.querySelector('.countdown').textContent !== first", arg=first)
-            for path in ("/campaigns/storm", "/log", "/reports"):
+            for path in ("/campaigns/storm", "/log"):
                 page.goto(dashboard.url(path))
                 page.wait_for_load_state("networkidle")
             page.goto(dashboard.url("/log"))
@@ -407,3 +420,19 @@ def test_in_chromium_the_countdown_ticks_and_the_policy_is_never_broken(
             assert problems == []
         finally:
             browser.close()
+
+
+def test_a_database_that_stops_answering_is_a_page_not_a_traceback(
+        running: tuple[StormProject, datetime, RunningDashboard]) -> None:
+    project, _, dashboard = running
+    session = dashboard.session()
+    database = project.root / "storm.db"
+    for companion in project.root.glob("storm.db-*"):
+        companion.unlink()
+    database.write_bytes(b"this is no database any more" * 200)
+    answer = session.get(dashboard.url("/log"), timeout=60)
+    assert answer.status_code == 503
+    text = html.unescape(answer.text)
+    assert f"the database {database} did not answer" in text and "Reload this page once it is" in text
+    assert "Traceback" not in text
+    assert answer.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY

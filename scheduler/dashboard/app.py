@@ -55,7 +55,7 @@ def make_app(config: Config, *, token: str, clock: Clock = utcnow, database: str
 
     :raises UserError: the database cannot be opened.
     """
-    app = web.Application(middlewares=MIDDLEWARES)
+    app = web.Application(middlewares=[*MIDDLEWARES, pages.show_problems])
     app[SECURITY] = Security(token)
     app[CONFIG] = config
     app[CLOCK] = clock

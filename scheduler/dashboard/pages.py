@@ -8,11 +8,14 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from .. import service
 from ..problems import UserError
 from ..service.overview import CampaignViews, campaign_summaries, storm_overviews
 from ..store import STATES, LogFilter, Store
+from ..store.database import shown_database
+from .security import Handler
 from .keys import CLOCK, CONFIG, STORE, blocking
 
 PAGE_SIZE = 100
@@ -139,16 +142,29 @@ async def log_json(request: web.Request) -> web.Response:
                         headers={"Content-Disposition": 'attachment; filename="stormcaller-log.json"'})
 
 
-# --- reports (the list; each report is report.py's) ----------------------------------------------------
-@aiohttp_jinja2.template("reports.html")
-async def reports_index(request: web.Request) -> dict[str, Any]:
-    return {"campaigns": await blocking(request.app[STORE].campaign_ids)}
-
-
 # --- errors and routes ---------------------------------------------------------------------------------
+@web.middleware
+async def show_problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A user mistake (a ``UserError``) or a database that does not answer becomes a page that says what to
+    do, never a traceback."""
+    try:
+        return await handler(request)
+    except UserError as error:
+        return _problem_page(request, "That did not work", [str(p) for p in error.problems], 400)
+    except SQLAlchemyError as error:
+        where = shown_database(request.app[STORE].url)
+        return _problem_page(request, "The database did not answer", [
+            f"the database {where} did not answer ({type(error).__name__}): is it running and reachable? "
+            "Reload this page once it is"], 503)
+
+
+def _problem_page(request: web.Request, title: str, problems: list[str], status: int) -> web.Response:
+    return aiohttp_jinja2.render_template("problem.html", request, {"title": title, "problems": problems},
+                                          status=status)
+
+
 def not_found(request: web.Request, error: UserError) -> web.Response:
-    return aiohttp_jinja2.render_template("problem.html", request,
-                                          {"problems": [str(problem) for problem in error.problems]}, status=404)
+    return _problem_page(request, "Not found", [str(problem) for problem in error.problems], 404)
 
 
 def register(app: web.Application) -> None:

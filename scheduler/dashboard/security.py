@@ -21,7 +21,7 @@ from typing import Awaitable, Callable
 from aiohttp import web
 from yarl import URL
 
-COOKIE = "stormcaller_dashboard"
+COOKIE = "stormcaller_dashboard"  # + "_PORT": cookies ignore ports, and two dashboards may run side by side
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -33,7 +33,6 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -64,13 +63,20 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
     """On every response, errors and static files included (an ``on_response_prepare`` signal)."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    # pages hold the storm's data: never stored; the package's static files: revalidated (304 when unchanged)
+    response.headers.setdefault("Cache-Control", "no-cache" if request.path.startswith("/static/") else "no-store")
+
+
+def cookie_name(request: web.Request) -> str:
+    """The access cookie of the dashboard on this port (a browser sends a host's cookies to all its ports)."""
+    return f"{COOKIE}_{request.url.port or 80}"
 
 
 def _presented_token(request: web.Request) -> str | None:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         return header.removeprefix("Bearer ").strip()
-    return request.cookies.get(COOKIE)
+    return request.cookies.get(cookie_name(request))
 
 
 def _without_token(url: URL) -> str:
@@ -101,7 +107,7 @@ async def require_access(request: web.Request, handler: Handler) -> web.StreamRe
         if not security.is_access_token(offered):
             return _refusal(403, WRONG_TOKEN)
         response = web.Response(status=303, headers={"Location": _without_token(request.rel_url)})
-        response.set_cookie(COOKIE, security.access_token, httponly=True, samesite="Strict", path="/")
+        response.set_cookie(cookie_name(request), security.access_token, httponly=True, samesite="Strict", path="/")
         return response
     if not security.is_access_token(_presented_token(request)):
         return _refusal(401, NO_ACCESS)

@@ -95,13 +95,13 @@ class CampaignView:
 def storm_overviews(config: Config, store: Store, now: datetime,
                     horizon: timedelta = timedelta(days=400)) -> list[StormOverview]:
     """Every storm that starts after ``now`` and within ``horizon``, soonest first."""
-    return [storm_overview(config, store, storm) for storm in upcoming_storms(store.engine, now, horizon)]
+    return [storm_overview(config, store, storm, now) for storm in upcoming_storms(store.engine, now, horizon)]
 
 
-def storm_overview(config: Config, store: Store, storm: UpcomingStorm) -> StormOverview:
+def storm_overview(config: Config, store: Store, storm: UpcomingStorm, now: datetime | None = None) -> StormOverview:
     record = store.campaign(storm.campaign_id) or CampaignRecord(storm.campaign_id, storm.campaign_id, "")
     warnings: list[Problem] = []
-    zone, announce = _announce(config, record, storm.start, warnings)
+    zone, announce = _announce(config, record, storm.start, warnings, now)
     posts = storm_posts(store.engine, storm.campaign_id, storm.start)
     counts = dict(Counter(post.state for post in posts))
     accounts = account_health(store, storm)
@@ -118,11 +118,12 @@ def storm_overview(config: Config, store: Store, storm: UpcomingStorm) -> StormO
                          accounts, tuple(warnings))
 
 
-def _announce(config: Config, record: CampaignRecord, start: datetime, warnings: list[Problem]) -> tuple[str, str]:
+def _announce(config: Config, record: CampaignRecord, start: datetime, warnings: list[Problem],
+              now: datetime | None) -> tuple[str, str]:
     """The campaign's zone and the storm's moment in its announced zones, from its file; UTC alone (and a
     warning) where the file is gone or no longer validates."""
     try:
-        plan, problems = checked_plan(source_path(record.source, config), config)
+        plan, problems = checked_plan(source_path(record.source, config), config, now)
     except UserError as error:
         errors = [problem for problem in error.problems if problem.is_error]
         warnings.append(Problem(record.source, "", f"the campaign file no longer validates ({len(errors)} "
@@ -243,11 +244,10 @@ class CampaignViews:
         if record is None:
             return campaign_view(config, store, campaign_id, now)
         key = (campaign_id, record.source, _modified(source_path(record.source, config)))
-        with self._lock:
+        with self._lock:  # one at a time: a page's thumbnails arrive together and would each plan the file
             view = self._views.get(key)
-        if view is None or view.record != record:
-            view = campaign_view(config, store, campaign_id, now)
-            with self._lock:
+            if view is None or view.record != record:
+                view = campaign_view(config, store, campaign_id, now)
                 if len(self._views) >= self._size:
                     self._views.pop(next(iter(self._views)))
                 self._views[key] = view
