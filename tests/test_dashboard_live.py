@@ -99,6 +99,7 @@ class SSE:
 
     events: list[tuple[str | None, str, dict]] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
+    raw: list[str] = field(default_factory=list)
 
     async def read(self, response: aiohttp.ClientResponse, until: "callable[[SSE], bool]", timeout: float) -> None:
         event: dict[str, str] = {}
@@ -108,6 +109,7 @@ class SSE:
                 if not raw:
                     return
                 line = raw.decode("utf-8").rstrip("\r\n")
+                self.raw.append(line)
                 if line.startswith(":"):
                     self.comments.append(line)
                 elif not line:
@@ -170,6 +172,9 @@ def test_posts_appear_on_the_stream_as_the_daemon_sends_them(project: Path) -> N
                     store.close()
         sent = sse.posts()
         assert len(sent) == 4 and {p["state"] for p in sent.values()} == {"sent"}
+        stream_text = "\n".join(sse.raw)
+        assert TOKEN not in stream_text and csrf_of(page) not in stream_text  # no secret goes down the stream
+        assert "response" not in sent["storm/first/net-x"]  # nor the platform's whole answer
         for post in sent.values():
             assert post["url"].startswith("dry-run://") and post["link"] is None  # not a web link: shown as text
             assert 0 <= post["lateness_ms"] < 5000 and post["lateness"].endswith(("ms", "s"))

@@ -120,3 +120,16 @@ def test_a_post_waiting_for_a_person_is_told(database_url: str) -> None:
                            detail="no answer; check the account", now=START + timedelta(seconds=30))
         [change] = feed.poll()
         assert change.post.state == NEEDS_REVIEW
+
+
+def test_a_write_stamped_by_a_clock_running_ahead_does_not_hide_later_ones(database_url: str) -> None:
+    with Store(database_url) as store:
+        queue(store, "storm", ["a", "b"])
+        store.claim_due(START, "d1")
+        feed = ChangeFeed.open(store.engine, "storm")
+        assert feed is not None
+        feed.poll(now=START)
+        send(store, "storm/p1/a", START + timedelta(hours=1))  # a daemon whose clock is an hour ahead
+        assert [c.post.id for c in feed.poll(now=START + timedelta(seconds=1))] == ["storm/p1/a"]
+        send(store, "storm/p1/b", START + timedelta(seconds=2))  # one with the right time
+        assert [c.post.id for c in feed.poll(now=START + timedelta(seconds=3))] == ["storm/p1/b"]

@@ -28,7 +28,7 @@ from ..problems import UserError
 from ..service.queueing import is_web_link
 from ..store import NEEDS_REVIEW, PENDING, SENDING, SENT
 from ..store.changes import ChangeFeed, Cursor, PostChange
-from .keys import CONFIG, STORE, blocking
+from .keys import CLOCK, CONFIG, STORE, blocking
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ async def live_page(request: web.Request) -> web.StreamResponse:
         return _problem(request, 404, "No such storm",
                         f"No campaign {campaign_id!r} is queued in this database. The Storms page lists those "
                         "that are; `python run.py queue CAMPAIGN` queues one.")
-    views = [post_view(change) for change in await blocking(feed.poll)]
+    views = [post_view(change) for change in await blocking(feed.poll, request.app[CLOCK]())]
     views.sort(key=lambda view: (view["planned_at"], view["account"], view["id"]))
     resolved = request.query.get("resolved")
     outcome = OUTCOMES.get(request.query.get("as", ""))
@@ -168,10 +168,11 @@ async def _end_streams(app: web.Application) -> None:
 
 async def _follow(request: web.Request, feed: ChangeFeed, stream: EventSourceResponse,
                   settings: LiveSettings) -> None:
+    clock = request.app[CLOCK]
     trouble = False
     while stream.is_connected() and request.transport is not None and not request.transport.is_closing():
         try:
-            changes = await blocking(feed.poll)
+            changes = await blocking(feed.poll, clock())
         except SQLAlchemyError as error:  # a busy or briefly unreachable database: say so, keep trying
             if not trouble:
                 log.warning("live page: the database could not be read: %s", type(error).__name__)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Mapping
 
 from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.engine import Connection
@@ -58,9 +59,13 @@ class PostChange:
 
     @property
     def version(self) -> tuple[object, ...]:
+        """What a reader shows of the post, as ``VERSION`` reads it (an attempt never changes without its
+        post's ``updated_at``)."""
         post = self.post
-        return (post.updated_at, post.state, post.attempts, post.uncertain, post.url, post.error,
-                self.last_attempt.outcome if self.last_attempt else None)
+        return (post.updated_at, post.state, post.attempts, post.uncertain, post.url, post.error)
+
+
+VERSION = (posts.c.updated_at, posts.c.state, posts.c.attempts, posts.c.uncertain, posts.c.url, posts.c.error)
 
 
 def storm_window(engine: Engine, campaign_id: str) -> tuple[datetime, datetime] | None:
@@ -82,18 +87,25 @@ def storm_window(engine: Engine, campaign_id: str) -> tuple[datetime, datetime] 
 
 
 def changed_posts(engine: Engine, campaign_id: str, window: tuple[datetime, datetime], after: Cursor | None,
-                  *, overlap: timedelta = OVERLAP) -> list[PostChange]:
+                  *, known: Mapping[str, tuple[object, ...]] | None = None,
+                  overlap: timedelta = OVERLAP) -> list[PostChange]:
     """The storm's posts changed since ``after`` (all of them without it), going back ``overlap`` before it,
-    oldest change first, each with its last attempt."""
-    query = (select(posts).where(posts.c.campaign_id == campaign_id, posts.c.planned_at >= window[0],
-                                 posts.c.planned_at < window[1])
+    oldest change first, each with its last attempt; less those whose version ``known`` holds (the overlap
+    is read as a few narrow columns first, so reading it again and again costs little)."""
+    known = known or {}
+    query = (select(posts.c.id, *VERSION).where(posts.c.campaign_id == campaign_id, posts.c.planned_at >= window[0],
+                                                posts.c.planned_at < window[1])
              .order_by(posts.c.updated_at, posts.c.id))
     if after is not None:
         query = query.where(posts.c.updated_at >= after.at - overlap)
     with engine.connect() as db:
-        rows = [PostRow.from_row(row) for row in db.execute(query).mappings()]
-        last = _last_attempts(db, [row.id for row in rows])
-    return [PostChange(row, last.get(row.id)) for row in rows]
+        wanted = [row[0] for row in db.execute(query) if known.get(row[0]) != tuple(row[1:])]
+        found: dict[str, PostRow] = {}
+        for start in range(0, len(wanted), 500):
+            for row in db.execute(select(posts).where(posts.c.id.in_(wanted[start:start + 500]))).mappings():
+                found[row["id"]] = PostRow.from_row(row)
+        last = _last_attempts(db, wanted)
+    return [PostChange(found[post_id], last.get(post_id)) for post_id in wanted if post_id in found]
 
 
 def _last_attempts(db: Connection, post_ids: list[str]) -> dict[str, AttemptRow]:
@@ -126,12 +138,18 @@ class ChangeFeed:
         window = storm_window(engine, campaign_id)
         return None if window is None else cls(engine, campaign_id, window, after)
 
-    def poll(self) -> list[PostChange]:
+    def poll(self, now: datetime | None = None) -> list[PostChange]:
         """Blocking (SQLAlchemy): call it from a thread, never on an event loop. Resumed after a cursor, the
         first poll repeats the changes of the ``OVERLAP`` before it: a reader applies a post's state, so a
-        repeat changes nothing, and a change committed late is not lost."""
+        repeat changes nothing, and a change committed late is not lost.
+
+        :param now: the reader's clock: a write stamped ahead of it (a writer whose clock runs ahead) never
+            moves the reads past what a writer with a right clock stamps next."""
+        since = self.cursor
+        if since is not None and now is not None and since.at > now:
+            since = Cursor(now, "")
         fresh = []
-        for change in changed_posts(self.engine, self.campaign_id, self.window, self.cursor):
+        for change in changed_posts(self.engine, self.campaign_id, self.window, since, known=self._told):
             if self._told.get(change.post.id) == change.version:
                 continue
             self._told[change.post.id] = change.version
