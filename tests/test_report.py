@@ -26,7 +26,8 @@ from scheduler.sandbox.core import Sandbox
 from scheduler.sandbox.mastodon import MastodonApp
 from scheduler.sandbox.x import XApp
 from scheduler.service.report import build_report, collect, lateness_stats, percentile
-from scheduler.store import LogFilter, PostRow
+from scheduler.store import LogFilter, PostRow, Store
+from scheduler.timing import UTC
 
 FAST = DispatchSettings(workers=4, refresh=timedelta(seconds=1), heartbeat=timedelta(seconds=1),
                         stale_after=timedelta(seconds=3), retry_base=timedelta(milliseconds=100))
@@ -256,3 +257,76 @@ def test_snapshots_read_the_same_on_sqlite_and_postgresql(database_url: str) -> 
     assert [row.likes for row in rows if row.post_id] == [4]
     assert [(row.hashtag, row.uses, row.accounts) for row in rows if row.hashtag] == [("#FreeThemAll", 30, 12)]
     assert [row.note for row in rows if not row.post_id and not row.hashtag] == ["net-x (X): no counts"]
+
+
+@pytest.mark.slow  # a real-time rehearsal (3 s of storm, media prepared)
+def test_a_rehearsal_keeps_a_report_with_its_engagement(tmp_path: Path) -> None:
+    """The rehearsal's sandbox answers the reads too: a kept rehearsal database has a snapshot, its hashtag
+    counted on Mastodon and Bluesky from the rehearsal's own posts, and never a request to a platform."""
+    project = StormProject.create(tmp_path)
+    path = project.write("campaigns/rehearsed.toml", campaign_text(datetime(2030, 3, 11, 17, 0, tzinfo=UTC)))
+    kept = tmp_path / "rehearsal.db"
+    rehearsal = service.rehearse(path, project.load_config(), duration=timedelta(seconds=3), keep_database=kept)
+    assert rehearsal.storms[0].delivery is not None and rehearsal.storms[0].delivery.each_once
+    with Store(f"sqlite:///{kept}") as store:
+        report = build_report(store, "rehearsed")
+    assert report.totals == {"sent": 4} and report.collected_at is not None
+    assert report.engagement_totals["mastodon"].likes == 0  # nobody liked a rehearsal
+    tags = {tag.platform: tag for tag in report.tags}
+    assert tags["mastodon"].posts == 2 and tags["bluesky"].posts == 1
+
+
+def test_engagement_reads_on_takahe() -> None:
+    """Takahē (a real Mastodon-API server) answers a status's counts; it serves no tag history, and the
+    wing says so instead of counting zero."""
+    from peers import peer
+
+    from scheduler.platforms.registry import platform
+    from scheduler.platforms.base import OutgoingPost
+    from scheduler.tid import new_tid
+
+    found = peer("takahe", "Takahē (a Mastodon-API server)")
+    account = found["accounts"][0]
+    publisher = platform("mastodon").create_publisher({"access_token": account["token"]},
+                                                      handle=f"@{account['username']}", base_url=found["url"])
+    try:
+        posted = publisher.publish(OutgoingPost(key="report", idempotency_key=new_tid(),
+                                                text=f"Counting {new_tid()} #StormReportProbe"))
+        counts = publisher.engagement([posted.platform_id])
+        assert counts[posted.platform_id].likes == 0 and counts[posted.platform_id].replies == 0
+        now = datetime.now(UTC)
+        with pytest.raises(EngagementUnavailable, match="no tag history"):
+            publisher.tag_reach("StormReportProbe", now - timedelta(hours=1), now)
+    finally:
+        publisher.close()
+
+
+def test_an_unused_tag_on_mastodon_is_counted_zero() -> None:
+    from scheduler.platforms.registry import platform
+
+    with Sandbox() as sandbox:
+        publisher = platform("mastodon").create_publisher(sandbox.credentials("mastodon", "a"), handle="@a",
+                                                          base_url=sandbox.base_url("mastodon"))
+        now = datetime.now(UTC)
+        reach = publisher.tag_reach("NobodyUsedThis", now - timedelta(hours=1), now)
+    assert (reach.posts, reach.accounts) == (0, 0) and "never seen" in reach.how
+
+
+def test_collect_says_what_it_cannot_count(tmp_path: Path) -> None:
+    """An unknown campaign is a clear error; a dry run's posts are said to be uncountable, not counted zero."""
+    project = StormProject.create(tmp_path)
+    assert "no campaign 'nothing' in the database" in project.fails("report", "collect", "nothing")
+    clock = DrivenClock()
+    start = (clock() + timedelta(seconds=30)).replace(microsecond=0)
+    path = project.write("campaigns/dry.toml", campaign_text(start))
+    config = project.load_config()
+    with service.open_store(config) as store:
+        service.queue(path, config, store, now=clock())
+        daemon = service.start_daemon(config, store, settings=FAST, clock=clock, dry_run=True)
+        try:
+            assert drive(daemon, clock, timeout=60)
+        finally:
+            daemon.stop()
+    output = project.succeeds("report", "collect", str(path))  # the campaign's file names it too
+    assert "counted 0 post(s) and 0 hashtag reading(s) of dry" in output
+    assert "4 post(s) went out as a dry run" in output

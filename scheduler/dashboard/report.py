@@ -53,8 +53,8 @@ def seconds(value: float | None) -> str:
     if value is None:
         return "—"
     if value >= 120:
-        return f"{value / 60:.1f} min"
-    return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
+        return f"{value / 60:.0f} min" if value % 60 == 0 else f"{value / 60:.1f} min"
+    return f"{value:.1f} s" if value < 10 and not float(value).is_integer() else f"{value:.0f} s"
 
 
 def _environment() -> jinja2.Environment:

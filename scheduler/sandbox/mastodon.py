@@ -993,6 +993,10 @@ class MastodonApp:
             day = datetime.fromisoformat(status.json["created_at"].replace("Z", "+00:00")).date()
             if day in uses and status.is_public and key in {tag["name"].lower() for tag in status.json["tags"]}:
                 uses[day].append(status.account.id)
+        carried = any(key in {tag["name"].lower() for tag in status.json["tags"]}
+                      for status in list(self._statuses.values()))
+        if not carried and not any(key == tag_key for tag_key, _ in self._tag_uses_elsewhere):
+            return self._not_found()  # Mastodon: Tag.find_normalized! finds no tag
         history = []
         for day in days:
             extra_uses, extra_accounts = self._tag_uses_elsewhere.get((key, day.isoformat()), (0, 0))

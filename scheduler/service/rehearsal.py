@@ -23,6 +23,7 @@ from .daemon import dispatch_settings, start_daemon
 from .images import ProgressCallback, prepare_media
 from .log import LogEntry, read_log
 from .queueing import write_plan
+from .report import collect
 
 if TYPE_CHECKING:
     from ..sandbox.core import AcceptedPost, Faults, Sandbox
@@ -205,6 +206,8 @@ def _rehearse(path: Path, config: Config, original: Plan, duration: timedelta,
             wait = (compressed.posts[-1].deadline - utcnow()).total_seconds() + 5
             finished = daemon.wait_until_idle(timeout=wait)
             daemon.stop()
+            if sandbox is not None:  # the report's engagement, read from the sandbox as after a real storm
+                collect(config, store, compressed.campaign.id, sandbox=sandbox, everyone_to_sandbox=True)
             entries = read_log(store)
         finally:
             store.close()

@@ -262,10 +262,11 @@ def storm_hashtags(rows: Sequence[PostRow]) -> list[str]:
 
 
 def collect(config: Config, store: Store, campaign_id: str, *, sandbox: "SandboxLink | None" = None,
-            clock: Clock = utcnow) -> Collected:
+            everyone_to_sandbox: bool = False, clock: Clock = utcnow) -> Collected:
     """Read each sent post's counts and the storm's hashtag use from the platforms, through each account's
     publisher (made as the daemon makes it: sandbox accounts at the sandbox), and write them as one snapshot.
     Running it again adds a newer snapshot (the report shows the newest); a failure writes nothing.
+    ``everyone_to_sandbox``: a rehearsal's, every account reads from ``sandbox`` (never from a platform).
 
     :raises UserError: no such campaign, nothing to report, or an account that is no longer configured.
     """
@@ -274,6 +275,8 @@ def collect(config: Config, store: Store, campaign_id: str, *, sandbox: "Sandbox
     now = clock()
     rows = storm_rows(store, campaign_id, now=now)
     closers: list[Callable[[], None]] = []
+    if sandbox is None and everyone_to_sandbox:
+        raise ValueError("a rehearsal's collect needs its sandbox")
     if sandbox is None and any(config.accounts[row.account_id].from_sandbox for row in rows
                                if row.account_id in config.accounts):
         from ..sandbox.link import RemoteSandbox
@@ -284,6 +287,7 @@ def collect(config: Config, store: Store, campaign_id: str, *, sandbox: "Sandbox
     publishers: dict[str, Publisher] = {}
     try:
         make = publisher_factory(config, store, dry_run=False, sandbox=sandbox, clock=clock,
+                                 everyone_to_sandbox=everyone_to_sandbox,
                                  timeout=config.settings.dispatch.request_timeout.total_seconds())
 
         def publisher(account_id: str) -> Publisher:
@@ -315,6 +319,10 @@ def _post_counts(rows: Sequence[PostRow], publisher: Callable[[str], Publisher])
             by_account.setdefault(row.account_id, []).append(row)
     found: list[EngagementRow] = []
     notes: list[str] = []
+    dry = sum(1 for row in rows if row.state == SENT and (row.platform_id or "").startswith("dry-"))
+    if dry:
+        notes.append(f"{dry} post(s) went out as a dry run ([dispatch] mode = \"dry-run\"): no platform has them "
+                     "to count")
     for account_id, sent in sorted(by_account.items()):
         try:
             counts = publisher(account_id).engagement([row.platform_id for row in sent if row.platform_id])

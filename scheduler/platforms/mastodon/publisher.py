@@ -242,8 +242,12 @@ class MastodonPublisher(Publisher):
         """
         try:
             found = self._call(self._client.tag, tag)
-        except MastodonNotFoundError:
-            return TagReach(0, 0, f"{self.base_url} has never seen #{tag}")
+        except MastodonNotFoundError as error:
+            words = self._words(error)
+            if "record not found" in words.lower():  # Mastodon's answer for a tag nobody there used
+                return TagReach(0, 0, f"{self.base_url} has never seen #{tag}")
+            raise EngagementUnavailable(f"{self.base_url} has no tag history (GET /api/v1/tags/{tag} answered 404: "
+                                        f"{words}); Takahē, for one, does not serve it") from None
         except MastodonError as error:
             raise self._map_error(error, f"the history of #{tag}", status_may_exist=False) from None
         days = [day for day in (found.get("history") or []) if _day_in(day.get("day"), since, until)]
