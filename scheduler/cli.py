@@ -7,6 +7,7 @@ import functools
 import json
 import signal
 import sys
+import tempfile
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -630,9 +631,11 @@ def show_review_banner(posts: list[PostRow]) -> None:
 @click.option("--seconds", default=10.0, show_default=True,
               help="Play the whole storm (each year's, for a yearly campaign) in this many seconds.")
 @click.option("--dry-run", is_flag=True, help="Record what would be sent instead of using the local sandbox.")
+@click.option("--watch", is_flag=True, help="Follow it live in the dashboard, in a browser on this machine; "
+              "the storm starts when you press Enter.")
 @click.pass_obj
 @reports_user_errors
-def rehearse(obj: Context, campaign: Path, seconds: float, dry_run: bool) -> None:
+def rehearse(obj: Context, campaign: Path, seconds: float, dry_run: bool, watch: bool) -> None:
     """Play the whole campaign now, time compressed, in a throwaway database; nothing is really posted.
 
     \b
@@ -659,8 +662,12 @@ def rehearse(obj: Context, campaign: Path, seconds: float, dry_run: bool) -> Non
         if storm.delivery is not None:
             show_delivery(storm.delivery)
 
-    result = service.rehearse(campaign, obj.config, duration=timedelta(seconds=seconds), on_event=show_event,
-                              dry_run=dry_run, on_storm=storm_begins, on_storm_done=storm_done)
+    with tempfile.TemporaryDirectory(prefix="stormcaller-rehearsal-") as folder, _Watcher(obj.config) as watcher:
+        result = service.rehearse(campaign, obj.config, duration=timedelta(seconds=seconds), on_event=show_event,
+                                  dry_run=dry_run, on_storm=storm_begins, on_storm_done=storm_done,
+                                  keep_database=Path(folder) / "rehearsal.db" if watch else None,
+                                  before_start=watcher.open if watch else None)
+        watcher.linger()
     failed = [number for number, storm in enumerate(result.storms, start=1)
               if not storm.finished or (not dry_run and not storm.received_once)]
     if len(result.storms) > 1:
@@ -670,6 +677,44 @@ def rehearse(obj: Context, campaign: Path, seconds: float, dry_run: bool) -> Non
     if failed:
         say("[red]the rehearsal did not finish as planned[/]: see the log above", to=errors)
         sys.exit(1)
+
+
+class _Watcher:
+    """A rehearsal followed in the dashboard: one on each storm's database, open until the person is done."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.board: Any = None
+        self.campaign_id = ""
+
+    def __enter__(self) -> "_Watcher":
+        return self
+
+    def open(self, database: str, campaign_id: str) -> None:
+        from .dashboard.app import DashboardThread  # the web stack, only when watching
+
+        self.close()
+        self.board, self.campaign_id = DashboardThread(self.config, database=database), campaign_id
+        self.board.start()
+        say(f"watch it live: {self.board.url(f'/storms/{campaign_id}/live')}")
+        click.prompt("open that address in a browser on this machine, then press Enter to start the storm",
+                     default="", show_default=False)
+
+    def linger(self) -> None:
+        """Keep the last storm's dashboard open to review it (resolve, the report and its export)."""
+        if self.board is None:
+            return
+        say(f"its report: {self.board.url(f'/reports/{self.campaign_id}')}")
+        click.prompt("press Enter to close the dashboard (the rehearsal's database is deleted then)", default="",
+                     show_default=False)
+
+    def close(self) -> None:
+        if self.board is not None:
+            self.board.stop()
+            self.board = None
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def show_delivery(delivery: Delivery) -> None:

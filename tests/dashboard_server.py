@@ -3,54 +3,37 @@ own event loop, reached over real HTTP (requests here, a browser in the Playwrig
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from datetime import datetime
 from typing import Callable
 
 import requests
-from aiohttp import web
 
 from scheduler.config import Config
-from scheduler.dashboard import make_app
+from scheduler.dashboard.app import DashboardThread
 from scheduler.timing import utcnow
 
 TOKEN = "test-access-token-not-a-secret"
 
 
-class RunningDashboard:
+class RunningDashboard(DashboardThread):
     """``with RunningDashboard(config) as dashboard:`` ... ``dashboard.session()`` is logged in."""
 
     def __init__(self, config: Config, *, database: str | None = None, clock: Callable[[], datetime] = utcnow,
                  token: str = TOKEN) -> None:
-        self.token = token
-        self.app = make_app(config, token=token, clock=clock, database=database)
-        self._loop = asyncio.new_event_loop()
-        self._runner = web.AppRunner(self.app)
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="dashboard")
-        self.port = 0
+        super().__init__(config, database=database, token=token, clock=clock)
 
     def __enter__(self) -> "RunningDashboard":
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=30)
+        self.start()
         return self
 
-    async def _start(self) -> None:
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = self._runner.addresses[0][1]
-
     def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
+        self.stop()
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def url(self, path: str = "/") -> str:
+    def url(self, path: str = "/") -> str:  # without the token: a session() holds the cookie
         return self.base + path
 
     def session(self) -> requests.Session:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -78,9 +79,51 @@ async def _close_store(app: web.Application) -> None:
     app[STORE].close()
 
 
-def dashboard_url(host: str, port: int, token: str) -> str:
+def dashboard_url(host: str, port: int, token: str, path: str = "/") -> str:
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}/?token={token}"
+    return f"http://{shown}:{port}{path}?token={token}"
+
+
+class DashboardThread:
+    """The dashboard served from a thread of its own, beside other work in this process (a rehearsal watched
+    live, tests). ``start()`` returns the address with the access token; ``stop()`` ends it."""
+
+    def __init__(self, config: Config, *, database: str | None = None, token: str | None = None,
+                 clock: Clock = utcnow, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.token = token or new_token()
+        self.app = make_app(config, token=self.token, clock=clock, database=database)
+        self.host, self.port = host, port
+        self._loop = asyncio.new_event_loop()
+        self._runner = web.AppRunner(self.app, access_log=None)
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="dashboard")
+
+    def start(self) -> str:
+        """:raises UserError: the port is taken."""
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result(timeout=30)
+        return self.url()
+
+    def url(self, path: str = "/") -> str:
+        return dashboard_url(self.host, self.port, self.token, path)
+
+    async def _listen(self) -> None:
+        await self._runner.setup()
+        await _listen(self._runner, self.host, self.port)
+        self.port = self._runner.addresses[0][1]
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+
+async def _listen(runner: web.AppRunner, host: str, port: int) -> None:
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as error:
+        raise UserError(f"the dashboard cannot listen on {host}:{port} ({error.strerror or error}): "
+                        "another program uses that port? Give another one with --port") from None
 
 
 def serve(config: Config, host: str = "127.0.0.1", port: int = 8600, token: str | None = None, *,
@@ -99,11 +142,7 @@ async def _serve(app: web.Application, host: str, port: int, token: str, announc
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
-        try:
-            await web.TCPSite(runner, host, port).start()
-        except OSError as error:
-            raise UserError(f"the dashboard cannot listen on {host}:{port} ({error.strerror or error}): "
-                            "another program uses that port? Give another one with --port") from None
+        await _listen(runner, host, port)
         bound = runner.addresses[0][1] if runner.addresses else port
         announce(dashboard_url(host, bound, token))
         stop = asyncio.Event()

@@ -162,13 +162,16 @@ def rehearse(path: Path, config: Config, *, duration: timedelta = timedelta(seco
              on_event: Callable[[DispatchEvent], None] | None = None, dry_run: bool = False,
              keep_database: Path | None = None, progress: ProgressCallback | None = None,
              on_storm: Callable[[int, int, Occurrence], None] | None = None,
-             on_storm_done: Callable[[StormRehearsal], None] | None = None) -> Rehearsal:
+             on_storm_done: Callable[[StormRehearsal], None] | None = None,
+             before_start: Callable[[str, str], None] | None = None) -> Rehearsal:
     """The whole campaign now, time compressed, in a throwaway database: every account posts to a sandbox
     started for the rehearsal, through the real client libraries (or, with ``dry_run``, nowhere at all).
 
     Each occurrence of a yearly campaign is its own storm, played after the one before, each in
     ``duration``, with a fresh sandbox and database. ``on_storm(number, total, occurrence)`` is called as
-    each begins (``number`` from 1), ``on_storm_done`` with its result as it ends."""
+    each begins (``number`` from 1), ``on_storm_done`` with its result as it ends. ``before_start(database_url,
+    campaign_id)`` is called once each storm is queued and before it is played, for as long as it likes (to
+    open a dashboard on the rehearsal's database): the storm then starts when it returns."""
     original = plan(path, config)
     prepare_media(original, config, progress)
     parts = storms(original)
@@ -181,7 +184,7 @@ def rehearse(path: Path, config: Config, *, duration: timedelta = timedelta(seco
             keep = keep.with_name(f"{keep.stem}-{number}{keep.suffix}")
         sandbox = None if dry_run else start_sandbox()
         try:
-            storm = _rehearse(path, config, part, duration, on_event, sandbox, keep)
+            storm = _rehearse(path, config, part, duration, on_event, sandbox, keep, before_start)
         finally:
             if sandbox is not None:
                 sandbox.stop()
@@ -193,12 +196,17 @@ def rehearse(path: Path, config: Config, *, duration: timedelta = timedelta(seco
 
 def _rehearse(path: Path, config: Config, original: Plan, duration: timedelta,
               on_event: Callable[[DispatchEvent], None] | None, sandbox: "Sandbox | None",
-              keep_database: Path | None) -> StormRehearsal:
+              keep_database: Path | None,
+              before_start: Callable[[str, str], None] | None = None) -> StormRehearsal:
     with _ThrowawayDatabase(keep_database) as url:
         store = Store(url)
         try:
             compressed = compress(original, utcnow() + timedelta(seconds=1), duration)
             write_plan(store, compressed, source=str(path))
+            if before_start is not None:  # queued, so it can be watched; played from when the watcher is ready
+                before_start(url, compressed.campaign.id)
+                compressed = compress(original, utcnow() + timedelta(seconds=2), duration)
+                write_plan(store, compressed, source=str(path))
             settings = replace(dispatch_settings(config), retry_base=timedelta(milliseconds=200),
                                retry_cap=timedelta(seconds=2))
             daemon = start_daemon(config, store, dry_run=sandbox is None, sandbox=sandbox, everyone_to_sandbox=True,
