@@ -177,6 +177,8 @@ accounts = ["net-x", "net-mastodon", "net-bluesky"]
     assert result.exit_code == 0, result.output
     daemons = [_start_cli_daemon(project, project / f"daemon{i}.log") for i in range(2)]
     try:
+        # both running before the storm is over (a SIGTERM while Python still imports ends a process at once)
+        assert _wait_for(lambda: all("running" in (project / f"daemon{i}.log").read_text() for i in range(2)), 40)
         assert _wait_for(lambda: db_rows(project, "select count(*) from posts where state='sent'") == [(180,)], 40)
     finally:
         for daemon in daemons:
