@@ -18,7 +18,7 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
 
 from .platforms.base import Limits, Platform
 from .platforms.registry import PLATFORMS, platform
-from .platforms.transport import credential_url_problem, is_loopback, shown_url
+from .platforms.destinations import credential_url_problem, is_loopback, shown_url
 from .problems import Problem, UserError, pydantic_problems, read_toml
 from .timing import parse_duration, parse_lateness
 
@@ -87,7 +87,7 @@ class AlertSettings(_Strict):
     @classmethod
     def _usable(cls, urls: list[str]) -> list[str]:
         if urls:  # Apprise takes a second to import: only a config with alerts pays for it
-            from .alerts import carries_secret, unusable_url
+            from .alert_urls import carries_secret, unusable_url
 
             for index, url in enumerate(urls):
                 why = unusable_url(url)

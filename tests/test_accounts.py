@@ -432,7 +432,7 @@ def test_check_account_as_the_preflight_calls_it_finds_the_connection_through_th
     """The daemon's preflight passes only its publisher maker: a connected account is ok through it, and the
     same account without a connection names its unset variable."""
     from scheduler.service.accounts import check_account
-    from scheduler.service.daemon import publisher_factory
+    from scheduler.service.publishers import publisher_factory
 
     project = StormProject.create(tmp_path, config=f"""
         [database]

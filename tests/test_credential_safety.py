@@ -16,9 +16,9 @@ import pytest
 from scheduler.config import load_config
 from scheduler.platforms.base import OutgoingPost
 from scheduler.platforms.registry import platform
-from scheduler.platforms.transport import check_credential_url, credential_url_problem, is_loopback
+from scheduler.platforms.destinations import check_credential_url, credential_url_problem, is_loopback
 from scheduler.sandbox.core import Sandbox
-from scheduler.service.daemon import publisher_factory
+from scheduler.service.publishers import publisher_factory
 from scheduler.store import Store
 from project import StormProject, soon, write_campaign
 

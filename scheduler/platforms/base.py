@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generic, Mapping, Pro
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .destinations import check_credential_url
+
 if TYPE_CHECKING:
     from ..media import ImageProfile
 
@@ -397,8 +399,6 @@ class Platform(ABC, Generic[LimitsT]):
             not be sent to ``base_url``.
         """
         if base_url is not None:
-            from .transport import check_credential_url  # transport imports this module
-
             check_credential_url(base_url, sandbox=not self.own_servers)
         return self.publisher_factory()(credentials, handle=handle, base_url=base_url, timeout=timeout,
                                         options=options, clock=clock)

@@ -726,7 +726,8 @@ class XApp:
         return web.json_response({"data": {"id": account.user_id, "name": account.username,
                                            "username": account.username}}, headers=headers)
 
-    async def _users_tweets(self, request: web.Request) -> web.Response:
+    async def _read_refusal(self, request: web.Request) -> web.Response | None:
+        """X's answer to a read it refuses (no user, no read scopes, an app without read access), or None."""
         caller = await self._authenticate(request)
         if caller is None:
             return web.json_response(UNAUTHORIZED_BODY, status=401)
@@ -735,6 +736,12 @@ class XApp:
         if not self.read_access:
             return _problem(403, "Client Forbidden", READ_ACCESS_DETAIL,
                             "https://api.x.com/2/problems/client-forbidden")
+        return None
+
+    async def _users_tweets(self, request: web.Request) -> web.Response:
+        refused = await self._read_refusal(request)
+        if refused is not None:
+            return refused
         user_id = request.match_info["user_id"]
         if user_id not in self._by_user_id:
             return _problem(404, "Not Found Error", f"Could not find user with id: [{user_id}].",
@@ -764,14 +771,9 @@ class XApp:
     async def _get_tweets(self, request: web.Request) -> web.Response:
         """``GET /2/tweets?ids=..``: the posts X still shows, with ``public_metrics`` when asked for; the
         ids it cannot find in ``errors``; X's 403 for an app without read access."""
-        caller = await self._authenticate(request)
-        if caller is None:
-            return web.json_response(UNAUTHORIZED_BODY, status=401)
-        if caller.scopes is not None and not USERS_READ_SCOPES <= caller.scopes:
-            return web.json_response(FORBIDDEN_BODY, status=403)
-        if not self.read_access:
-            return _problem(403, "Client Forbidden", READ_ACCESS_DETAIL,
-                            "https://api.x.com/2/problems/client-forbidden")
+        refused = await self._read_refusal(request)
+        if refused is not None:
+            return refused
         ids = [tweet_id for tweet_id in request.query.get("ids", "").split(",") if tweet_id]
         if not 1 <= len(ids) <= GET_TWEETS_MAX_IDS:
             return _invalid_request("ids", f"The `ids` query parameter must hold 1 to {GET_TWEETS_MAX_IDS} ids")

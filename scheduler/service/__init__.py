@@ -18,7 +18,7 @@ from ..checks import Cost, costs, measure
 from ..config import load_config
 from ..platforms.registry import display_name
 from ..platforms.registry import names as platform_names
-from ..platforms.transport import is_loopback
+from ..platforms.destinations import is_loopback
 from ..tokens import new_key as new_token_key
 from .accounts import AccountReport, account_problems, check_accounts, check_configured_accounts
 from .checking import (CredentialDestination, checked_plan, credential_destinations, credential_problems,
@@ -26,7 +26,8 @@ from .checking import (CredentialDestination, checked_plan, credential_destinati
 from .connecting import Connected, PendingAuthorization, connect_app_password
 from .connecting import begin as begin_connect
 from .connecting import finish as finish_connect
-from .daemon import alerting, dispatch_settings, is_dry_run, publisher_factory, start_daemon
+from .daemon import alerting, dispatch_settings, is_dry_run, start_daemon
+from .publishers import publisher_factory
 from .images import PreparedMedia, image_loader, image_sizes, media_cache, prepare_media
 from .log import (LogEntry, OutboxStatus, events, events_json, log_csv, log_json, needs_review, outbox_status,
                   parse_since, read_log, search)

@@ -22,6 +22,7 @@ from ..store import Store
 from ..timing import utcnow
 from ..tokens import StoredGrant
 from .credentials import grant_credential, stored_grant, vault_if_keyed
+from .publishers import publisher_factory  # as the daemon makes them: a login as a post's
 
 if TYPE_CHECKING:
     from ..sandbox.link import SandboxLink
@@ -313,8 +314,6 @@ def check_configured_accounts(config: Config, store: Store, account_ids: Iterabl
 
     :raises UserError: an unknown account id; a token key that is set but invalid.
     """
-    from .daemon import publisher_factory  # the daemon's wiring, so a check logs in exactly as a post would
-
     ids = known_ids(config, account_ids)
     accounts = [config.accounts[account_id] for account_id in ids]
     vault = vault_if_keyed(config, store)

@@ -20,6 +20,7 @@ from ..store.engagement import EngagementRow, latest_snapshot, record_snapshot, 
 from ..store.storms import STORM_SPAN
 from ..text import extract_hashtags, hashtag_key
 from ..timing import utcnow
+from .publishers import publisher_factory  # as the daemon makes them: a login as a post's
 
 if TYPE_CHECKING:
     from ..sandbox.link import SandboxLink
@@ -270,7 +271,6 @@ def collect(config: Config, store: Store, campaign_id: str, *, sandbox: "Sandbox
 
     :raises UserError: no such campaign, nothing to report, or an account that is no longer configured.
     """
-    from .daemon import publisher_factory  # the daemon's wiring: the same credentials and servers as the posts
 
     now = clock()
     rows = storm_rows(store, campaign_id, now=now)
