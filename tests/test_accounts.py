@@ -128,6 +128,32 @@ def test_a_revoked_mastodon_token_is_named_with_mastodons_words(project: StormPr
     assert "1 broken" in result.output
 
 
+def test_each_check_is_recorded_as_the_accounts_health(project: StormProject, sandbox: Sandbox) -> None:
+    """The dashboard's Storms page shows each account's health from its latest check: ``accounts check`` records
+    one event per account (no secret in it), and it outranks an older preflight."""
+    from scheduler.service.overview import OK, PROBLEM, account_health
+    from scheduler.store.events import record_event
+    from scheduler.store.storms import StormAccount, UpcomingStorm
+
+    app = sandbox.app("mastodon")
+    assert isinstance(app, MastodonApp)
+    storm = UpcomingStorm("storm", utcnow() + timedelta(hours=1), (StormAccount("org-mastodon", "mastodon", 1),
+                                                                    StormAccount("org-bluesky", "bluesky", 1)))
+    with Store(f"sqlite:///{project.root / 'storm.db'}") as store:
+        record_event(store.engine, at=utcnow() - timedelta(minutes=5), kind="preflight", severity="info",
+                     message="2 account(s) ok: org-mastodon, org-bluesky", campaign_id="storm")
+    sandbox.credentials("mastodon", "org-mastodon")
+    app.revoke_token("org-mastodon", keep_handing_out=True)
+    assert run(project, "accounts", "check", "org-mastodon", "org-bluesky").exit_code == 1
+    with Store(f"sqlite:///{project.root / 'storm.db'}") as store:
+        health = {account.account_id: account for account in account_health(store, storm)}
+    assert health["org-mastodon"].status == PROBLEM and health["org-mastodon"].checked_by == "accounts check"
+    assert "The access token was revoked" in health["org-mastodon"].detail
+    assert health["org-bluesky"].status == OK and "logged in as org-bluesky" in health["org-bluesky"].detail
+    for secret in secrets_of(sandbox):
+        assert all(secret not in account.detail for account in health.values())
+
+
 def test_a_revoked_bluesky_app_password_is_named_with_blueskys_words(project: StormProject,
                                                                     sandbox: Sandbox) -> None:
     app = sandbox.app("bluesky")

@@ -19,6 +19,7 @@ from ..config import Account, Config
 from ..platforms.base import Clock, Identity, PublishError, Publisher, RateLimited, Rejected
 from ..problems import Problem, UserError
 from ..store import Store
+from ..store.events import ACCOUNT_CHECK, ERROR, INFO, WARNING, record_event
 from ..timing import utcnow
 from ..tokens import StoredGrant
 from .credentials import grant_credential, stored_grant, vault_if_keyed
@@ -331,11 +332,31 @@ def check_configured_accounts(config: Config, store: Store, account_ids: Iterabl
         expected = {account.id: sandbox.credentials(account.platform, account.id).get("handle") or account.handle
                     for account in accounts if account.from_sandbox and sandbox is not None}
         grants = {account.id: grant for account in accounts if (grant := stored_grant(account, vault))}
-        return check_accounts(config, make, ids, expected_handles=expected, grants=grants,
-                              pending=store.pending_due_times(ids), vault_open=vault is not None, now=clock())
+        reports = check_accounts(config, make, ids, expected_handles=expected, grants=grants,
+                                 pending=store.pending_due_times(ids), vault_open=vault is not None, now=clock())
+        record_account_checks(store, reports, clock())
+        return reports
     finally:
         for close in closers:
             close()
+
+
+def record_account_checks(store: Store, reports: Iterable[AccountReport], now: datetime) -> None:
+    """One event per account checked, so the dashboard shows each account's health where it was checked:
+    an error with the platform's words and what to do, a warning, or ok with who it logged in as."""
+    for report in reports:
+        record_event(store.engine, at=now, kind=ACCOUNT_CHECK, account_id=report.account_id,
+                     **_check_outcome(report))
+
+
+def _check_outcome(report: AccountReport) -> dict[str, str]:
+    if report.problem is not None:
+        advice = f"; {report.advice}" if report.advice else ""
+        return {"severity": ERROR, "message": f"accounts check: {report.problem}{advice}"}
+    if report.warnings:
+        return {"severity": WARNING, "message": "accounts check: " + "; ".join(report.warnings)}
+    who = f" as {report.identity.handle}" if report.identity is not None and report.identity.handle else ""
+    return {"severity": INFO, "message": f"accounts check: logged in{who}"}
 
 
 def account_problems(reports: Iterable[AccountReport], config: Config, *, skip_missing: bool = False) -> list[Problem]:

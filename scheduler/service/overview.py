@@ -19,7 +19,7 @@ from ..platforms.base import Measure
 from ..platforms.registry import PLATFORMS
 from ..problems import Problem, UserError
 from ..store import NEEDS_REVIEW, PENDING, SENDING, CampaignRecord, Store
-from ..store.events import ERROR, read_events
+from ..store.events import ACCOUNT_CHECK, ERROR, read_events
 from ..store.storms import UpcomingStorm, storm_posts, upcoming_storms
 from ..text import extract_urls
 from ..timing import announce_line
@@ -39,6 +39,7 @@ class AccountHealth:
     status: str              # ok | problem | unchecked | unknown
     detail: str = ""
     checked_at: datetime | None = None
+    checked_by: str = ""     # "preflight" (the daemon's, before this storm) or "accounts check"
 
 
 @dataclass(frozen=True)
@@ -146,18 +147,25 @@ _NAMES = re.compile(r"[^\s,:()]+")
 
 
 def account_health(store: Store, storm: UpcomingStorm) -> tuple[AccountHealth, ...]:
-    """Each account of the storm with what the latest preflight said of it: a problem event names the account;
-    an all-clear event lists the accounts found fine (or not checkable) after its colon."""
-    found: dict[str, tuple[str, str, datetime]] = {}
-    for event in read_events(store.engine, kind="preflight", campaign_id=storm.campaign_id):  # oldest first
-        if event.account_id is not None and event.severity == ERROR:
-            found[event.account_id] = (PROBLEM, event.message, event.at)
+    """Each account of the storm with the latest word on it: from the daemon's preflight of this campaign (a
+    problem event names the account; an all-clear event lists the accounts found fine, or not checkable, after
+    its colon) or from ``accounts check`` (one event per account), whichever came last."""
+    found: dict[str, tuple[str, str, datetime, str]] = {}
+    events = [*read_events(store.engine, kind="preflight", campaign_id=storm.campaign_id),
+              *(event for account in storm.accounts
+                for event in read_events(store.engine, kind=ACCOUNT_CHECK, account_id=account.account_id, limit=1))]
+    for event in sorted(events, key=lambda event: (event.at, event.id)):  # the latest word wins
+        if event.account_id is not None and event.kind == ACCOUNT_CHECK:
+            found[event.account_id] = (PROBLEM if event.severity == ERROR else OK, event.message, event.at,
+                                       "accounts check")
+        elif event.account_id is not None and event.severity == ERROR:
+            found[event.account_id] = (PROBLEM, event.message, event.at, "preflight")
         elif event.account_id is None and ":" in event.message:
             status = UNCHECKED if event.message.startswith("not checked") else OK
             for name in _NAMES.findall(event.message.rsplit(":", 1)[1]):
-                found[name] = (status, event.message, event.at)
+                found[name] = (status, event.message, event.at, "preflight")
     return tuple(AccountHealth(account.account_id, account.platform, account.posts,
-                               *found.get(account.account_id, (UNKNOWN, "", None)))
+                               *found.get(account.account_id, (UNKNOWN, "", None, "")))
                  for account in storm.accounts)
 
 

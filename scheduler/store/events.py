@@ -13,13 +13,14 @@ from .schema import events
 
 INFO, WARNING, ERROR = "info", "warning", "error"
 SEVERITIES = (INFO, WARNING, ERROR)
+ACCOUNT_CHECK = "account-check"  # what ``accounts check`` found of one account (the dashboard's account health)
 
 
 @dataclass(frozen=True)
 class EventRow:
     id: int
     at: datetime
-    kind: str                # preflight | failed | missed | needs-review | summary | database | alert-endpoint
+    kind: str  # preflight | account-check | failed | missed | needs-review | summary | database | alert-endpoint
     severity: str            # info | warning | error
     account_id: str | None
     campaign_id: str | None
