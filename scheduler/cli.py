@@ -633,9 +633,12 @@ def show_review_banner(posts: list[PostRow]) -> None:
 @click.option("--dry-run", is_flag=True, help="Record what would be sent instead of using the local sandbox.")
 @click.option("--watch", is_flag=True, help="Follow it live in the dashboard, in a browser on this machine; "
               "the storm starts when you press Enter.")
+@click.option("--trouble", is_flag=True, help="Give the sandbox a bad day: server errors, answers lost after "
+              "the post went out, rate limits, and X without read access, so some posts need review. Practise "
+              "settling them (with --watch, on the live page).")
 @click.pass_obj
 @reports_user_errors
-def rehearse(obj: Context, campaign: Path, seconds: float, dry_run: bool, watch: bool) -> None:
+def rehearse(obj: Context, campaign: Path, seconds: float, dry_run: bool, watch: bool, trouble: bool) -> None:
     """Play the whole campaign now, time compressed, in a throwaway database; nothing is really posted.
 
     \b
@@ -645,7 +648,10 @@ def rehearse(obj: Context, campaign: Path, seconds: float, dry_run: bool, watch:
     rehearsed as its own storm. Run this first:
       python run.py rehearse campaigns/free-palestinian-students.toml
     """
-    where = "nowhere (dry run)" if dry_run else "a local sandbox of X, Mastodon and Bluesky"
+    if trouble and dry_run:
+        raise UserError("--trouble gives the sandbox a bad day, and --dry-run uses no sandbox: choose one")
+    where = "nowhere (dry run)" if dry_run else "a local sandbox of X, Mastodon and Bluesky" + (
+        " having a bad day (--trouble)" if trouble else "")
     say(f"rehearsing {campaign} in {seconds:g} s: throwaway database, posting to {where}")
 
     def storm_begins(number: int, total: int, occurrence: Occurrence) -> None:
@@ -666,7 +672,7 @@ def rehearse(obj: Context, campaign: Path, seconds: float, dry_run: bool, watch:
         result = service.rehearse(campaign, obj.config, duration=timedelta(seconds=seconds), on_event=show_event,
                                   dry_run=dry_run, on_storm=storm_begins, on_storm_done=storm_done,
                                   keep_database=Path(folder) / "rehearsal.db" if watch else None,
-                                  before_start=watcher.open if watch else None)
+                                  before_start=watcher.open if watch else None, trouble=trouble)
         watcher.linger()
     failed = [number for number, storm in enumerate(result.storms, start=1)
               if not storm.finished or (not dry_run and not storm.received_once)]

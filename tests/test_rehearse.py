@@ -146,3 +146,56 @@ def test_a_rehearsal_through_the_api_reports_each_storm(tmp_path: Path) -> None:
     for storm in result.storms:
         assert storm.delivery is not None and storm.delivery.each_once
         assert len({post.idempotency_key for post in storm.received if post.platform != "x"}) == 4
+
+
+TROUBLE_POSTS = """
+name = "Trouble"
+hashtags = ["#FreeThemAll"]
+
+[storm]
+start = 2031-04-17T12:00:00
+timezone = "UTC"
+spread = { every = "2m" }
+
+[[posts]]
+id = "first"
+text = "Freedom for all political prisoners #FreeThemAll"
+accounts = ["net-x", "net-mastodon", "net-bluesky"]
+
+[[posts]]
+id = "second"
+text = "They are students, not criminals: free them all #FreeThemAll"
+accounts = ["net-x", "net-mastodon", "net-bluesky"]
+"""
+
+
+@pytest.mark.slow
+def test_a_rehearsal_with_trouble_leaves_a_post_for_a_person_to_resolve(tmp_path: Path) -> None:
+    """`rehearse --trouble`: the first post to each platform is taken and its answer lost. Bluesky's record key
+    and X's duplicate answer settle theirs; the Mastodon token may not read its statuses, so only a person can
+    tell: the post needs review, with what to look for, and is resolved with the same rules as `resolve`."""
+    project = StormProject.create(tmp_path)
+    path = project.campaign("trouble", TROUBLE_POSTS)
+    kept = tmp_path / "rehearsal.db"
+    result = service.rehearse(path, project.load_config(), duration=timedelta(seconds=3), trouble=True,
+                              keep_database=kept)
+    (storm,) = result.storms
+    assert storm.finished and storm.delivery is not None and storm.delivery.each_once  # nothing sent twice
+    states = {entry.post.id: entry.post.state for entry in result.entries}
+    first = {post_id.split("/")[2]: state for post_id, state in states.items() if "/first/" in post_id}
+    assert first["net-mastodon"] == "needs-review", states
+    review = next(entry.post for entry in result.entries if entry.post.state == "needs-review")
+    assert "could not tell whether it was published" in (review.error or "")
+    assert "mark it published if it is there, or send it again if not" in " ".join((review.error or "").split())
+    with service.open_store(project.load_config(), f"sqlite:///{kept}") as store:
+        service.resolve(review.id, store, published=True, url="https://example.social/@net/1")
+        after = store.post(review.id)
+    assert after is not None and after.state == "sent" and after.url == "https://example.social/@net/1"
+
+
+def test_trouble_needs_the_sandbox(tmp_path: Path) -> None:
+    project = StormProject.create(tmp_path)
+    path = project.campaign("trouble", TROUBLE_POSTS)
+    output = project.fails("rehearse", str(path), "--trouble", "--dry-run")
+    said = " ".join(output.split())
+    assert "--trouble gives the sandbox a bad day, and --dry-run uses no sandbox: choose one" in said

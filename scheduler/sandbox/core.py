@@ -45,6 +45,7 @@ class Faults:
     rate_limit_reset: float = 2.0
     hold_seconds: float = 30.0
     only_paths: tuple[str, ...] = ()  # when set, faults hit only writes to these paths (e.g. the status, not media)
+    drop_first_answers: float = 0  # each platform takes its first N writes, then drops the connection unanswered
 
     def update(self, **values: Any) -> None:
         for name, value in values.items():
@@ -131,6 +132,7 @@ class Sandbox:
         self._ports: dict[str, int] = {}
         self._posts: list[AcceptedPost] = []
         self._requests: list[tuple[str, str, str, float]] = []  # (platform, method, path, received_at)
+        self._writes: dict[str, int] = {}  # platform -> faultable writes received (Faults.drop_first_answers)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -263,6 +265,12 @@ class Sandbox:
         app.router.add_get(ADMIN_PREFIX + "posts", accepted)
 
     # --- faults ----------------------------------------------------------------------------------
+    def _count_write(self, platform: str) -> int:
+        """How many faultable writes ``platform`` has received, this one included."""
+        with self._lock:
+            self._writes[platform] = self._writes.get(platform, 0) + 1
+            return self._writes[platform]
+
     def _fault_middleware(self, platform: PlatformApp) -> Any:
         sandbox = self
 
@@ -279,6 +287,12 @@ class Sandbox:
                 await asyncio.sleep(faults.latency)
             if not platform.is_write(request) or (faults.only_paths and request.path not in faults.only_paths):
                 return await handler(request)
+            if sandbox._count_write(platform.name) <= faults.drop_first_answers:
+                response = await handler(request)
+                if response.status < 300:  # taken, and the answer lost: an outcome only settling can tell
+                    _drop(request)
+                    raise asyncio.CancelledError
+                return response
             roll = sandbox.random.random
             if roll() < faults.error_rate:
                 return web.json_response({"error": "sandbox: injected server error"}, status=503)

@@ -322,7 +322,8 @@ class MastodonApp:
                  rate_limit_headers: bool | None = None,
                  synchronous_media: bool | None = None,
                  move_attached_media: bool | None = None,
-                 broad_scopes: bool | None = None) -> None:
+                 broad_scopes: bool | None = None,
+                 token_scopes: tuple[str, ...] = DEFAULT_TOKEN_SCOPES) -> None:
         if flavor not in FLAVORS:
             raise ValueError(f"unknown Mastodon sandbox flavor {flavor!r}; known: {', '.join(FLAVORS)}")
         preset = FLAVORS[flavor]
@@ -336,6 +337,7 @@ class MastodonApp:
         self.synchronous_media = _choose(synchronous_media, preset["synchronous_media"])
         self.move_attached_media = _choose(move_attached_media, preset["move_attached_media"])
         self.broad_scopes = _choose(broad_scopes, preset["broad_scopes"])
+        self.default_token_scopes = tuple(token_scopes)  # what an account's token may do unless narrowed
         self._lock = threading.Lock()  # credentials() runs in the caller's thread, handlers on the loop
         self._accounts_by_token: dict[str, _Account] = {}
         self._accounts_by_name: dict[str, _Account] = {}
@@ -390,7 +392,7 @@ class MastodonApp:
 
     def token_scopes(self, token: str) -> tuple[str, ...]:
         with self._lock:
-            return self._token_scopes.get(token, DEFAULT_TOKEN_SCOPES)
+            return self._token_scopes.get(token, self.default_token_scopes)
 
     def _make_windows(self) -> dict[str, RateWindow]:
         limits = self.limits

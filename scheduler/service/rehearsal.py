@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from ..config import Config
 from ..dispatch import DispatchEvent
@@ -163,7 +163,7 @@ def rehearse(path: Path, config: Config, *, duration: timedelta = timedelta(seco
              keep_database: Path | None = None, progress: ProgressCallback | None = None,
              on_storm: Callable[[int, int, Occurrence], None] | None = None,
              on_storm_done: Callable[[StormRehearsal], None] | None = None,
-             before_start: Callable[[str, str], None] | None = None) -> Rehearsal:
+             before_start: Callable[[str, str], None] | None = None, trouble: bool = False) -> Rehearsal:
     """The whole campaign now, time compressed, in a throwaway database: every account posts to a sandbox
     started for the rehearsal, through the real client libraries (or, with ``dry_run``, nowhere at all).
 
@@ -171,7 +171,10 @@ def rehearse(path: Path, config: Config, *, duration: timedelta = timedelta(seco
     ``duration``, with a fresh sandbox and database. ``on_storm(number, total, occurrence)`` is called as
     each begins (``number`` from 1), ``on_storm_done`` with its result as it ends. ``before_start(database_url,
     campaign_id)`` is called once each storm is queued and before it is played, for as long as it likes (to
-    open a dashboard on the rehearsal's database): the storm then starts when it returns."""
+    open a dashboard on the rehearsal's database): the storm then starts when it returns.
+
+    ``trouble``: the sandbox has a bad day (faults, and X without read access), so the rehearsal shows retries, settling
+    and posts only a person can settle (needs review), to practise resolving them."""
     original = plan(path, config)
     prepare_media(original, config, progress)
     parts = storms(original)
@@ -182,7 +185,8 @@ def rehearse(path: Path, config: Config, *, duration: timedelta = timedelta(seco
         keep = keep_database
         if keep is not None and len(parts) > 1:
             keep = keep.with_name(f"{keep.stem}-{number}{keep.suffix}")
-        sandbox = None if dry_run else start_sandbox()
+        sandbox = None if dry_run else (start_sandbox(_bad_day(), options=WITHOUT_READS) if trouble
+                                        else start_sandbox())
         try:
             storm = _rehearse(path, config, part, duration, on_event, sandbox, keep, before_start)
         finally:
@@ -248,22 +252,44 @@ class _ThrowawayDatabase:
 
 
 def start_sandbox(faults: "Faults | None" = None, *, host: str = "127.0.0.1",
-                  ports: dict[str, int] | None = None, flavors: dict[str, str] | None = None) -> "Sandbox":
+                  ports: dict[str, int] | None = None, flavors: dict[str, str] | None = None,
+                  options: Mapping[str, Mapping[str, Any]] | None = None) -> "Sandbox":
     """Local servers that speak each platform's API, running until ``stop()``. ``flavors``: which server a
-    platform's sandbox behaves like, e.g. a Mastodon-API server that ignores Idempotency-Key ("takahe").
+    platform's sandbox behaves like, e.g. a Mastodon-API server that ignores Idempotency-Key ("takahe");
+    ``options``: other settings of a platform's sandbox, by platform (e.g. X without read access).
 
     :raises UserError: a port cannot be taken, or a flavor is unknown.
     """
     from ..sandbox.core import Sandbox, default_platforms
 
+    settings: dict[str, dict[str, Any]] = {name: dict(values) for name, values in (options or {}).items()}
+    for name, flavor in (flavors or {}).items():
+        settings.setdefault(name, {})["flavor"] = flavor
     try:
-        platforms = default_platforms({name: {"flavor": flavor} for name, flavor in (flavors or {}).items()})
+        platforms = default_platforms(settings)
     except (TypeError, ValueError) as error:
         raise UserError(f"--flavor: {error}") from None
     try:
         return Sandbox(platforms, faults=faults, host=host, ports=ports).start()
     except OSError as error:
         raise UserError(f"cannot start the sandbox: {error}; choose other ports with --port") from None
+
+
+# Accounts that may post but not read their own posts (an X app on the free tier; a Mastodon token made
+# with write scopes only): a post whose answer was lost cannot always be read back, so a person settles it.
+WITHOUT_READS: Mapping[str, Mapping[str, Any]] = {"x": {"read_access": False},
+                                                  "mastodon": {"token_scopes": ("read:accounts", "write")}}
+
+
+def _bad_day() -> "Faults":
+    """A platform's bad day, on writes of posts (images still upload): the first post to each platform is
+    taken but its answer lost, then server errors, lost answers, dropped connections and rate limits at
+    random."""
+    faults = sandbox_faults(drop_first_answers=1, error_rate=0.05, accept_then_drop_rate=0.1, drop_rate=0.03,
+                            rate_limit_rate=0.03, rate_limit_reset=1.0)
+    faults.only_paths = ("/2/tweets", "/api/v1/statuses", "/xrpc/com.atproto.repo.createRecord",
+                         "/xrpc/com.atproto.repo.applyWrites")
+    return faults
 
 
 def sandbox_faults(**rates: float) -> "Faults":
