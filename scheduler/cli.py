@@ -113,6 +113,11 @@ def say(markup: str, *, to: Console | None = None, indent: str = "  ", laid_out_
         target.print(line)
 
 
+def show_address(url: str) -> None:
+    """An address on a line of its own, never wrapped or folded (a terminal copies it whole)."""
+    console.print(url, soft_wrap=True, markup=False, highlight=False)
+
+
 def _print_lines(lines: list[Text]) -> None:
     for line in lines:
         console.print(line)
@@ -702,7 +707,8 @@ class _Watcher:
         self.close()
         self.board, self.campaign_id = DashboardThread(self.config, database=database), campaign_id
         self.board.start()
-        say(f"watch it live: {self.board.url(f'/storms/{campaign_id}/live')}")
+        say("watch it live:")
+        show_address(self.board.url(f'/storms/{campaign_id}/live'))
         click.prompt("open that address in a browser on this machine, then press Enter to start the storm",
                      default="", show_default=False)
 
@@ -710,7 +716,8 @@ class _Watcher:
         """Keep the last storm's dashboard open to review it (resolve, the report and its export)."""
         if self.board is None:
             return
-        say(f"its report: {self.board.url(f'/reports/{self.campaign_id}')}")
+        say("its report:")
+        show_address(self.board.url(f'/reports/{self.campaign_id}'))
         click.prompt("press Enter to close the dashboard (the rehearsal's database is deleted then)", default="",
                      show_default=False)
 
@@ -811,7 +818,9 @@ def dashboard(obj: Context, host: str, port: int, i_know_this_exposes_it: bool) 
     show_problems(service.database_problems(obj.config, obj.database))
 
     def announce(url: str) -> None:
-        console.print(f"Stormcaller dashboard: open [bold]{url}[/]\nCtrl-C to stop")
+        say("Stormcaller dashboard: open this address in a browser on this machine:")
+        show_address(url)
+        say("Ctrl-C to stop")
         console.file.flush()  # a terminal or not (a script waiting for the address), say it now
 
     serve(obj.config, host, port, database=obj.database, announce=announce)

@@ -367,14 +367,16 @@ def test_the_dashboard_command_prints_its_address_and_stops_on_ctrl_c(tmp_path: 
     project, _ = queued_project(tmp_path)
     process = subprocess.Popen([sys.executable, str(REPO / "run.py"), "--config", str(project.config_path),
                                 "dashboard", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env={**os.environ, "COLUMNS": "200"})
+                               text=True, env={**os.environ, "COLUMNS": "40"})
     try:
         assert process.stdout is not None
-        line = process.stdout.readline()
-        address = re.search(r"http://127\.0\.0\.1:(\d+)/\?token=([\w-]+)", line)
-        assert address, line
+        lines = [process.stdout.readline()]
+        while not lines[-1].startswith("http") and len(lines) < 5:  # what to do, then the address
+            lines.append(process.stdout.readline())
+        address = re.fullmatch(r"http://127\.0\.0\.1:(\d+)/\?token=([\w-]+)\n", lines[-1])  # whole, on its own line
+        assert address, lines
         session = requests.Session()
-        assert "Students storm" in session.get(address.group(0), timeout=30).text
+        assert "Students storm" in session.get(address.group(0).strip(), timeout=30).text
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)
     finally:

@@ -42,12 +42,12 @@ def test_a_rehearsal_watched_live_then_its_report_exported(tmp_path: Path) -> No
     command = [sys.executable, str(REPO / "run.py"), "--config", str(tmp_path / "config.toml"), "rehearse",
                f"campaigns/{CAMPAIGN}.toml", "--watch", "--seconds", "4"]
     process = subprocess.Popen(command, cwd=tmp_path, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, bufsize=1, env={**os.environ, "COLUMNS": "200"})
+                               stderr=subprocess.STDOUT, text=True, bufsize=1, env={**os.environ, "COLUMNS": "60"})
     assert process.stdin is not None and process.stdout is not None
     seen: list[str] = []
     try:
-        live = line_with(process.stdout, r"watch it live: (http://127\.0\.0\.1:\d+/storms/\S+/live\?token=\S+)",
-                         seen).group(1)
+        line_with(process.stdout, r"watch it live:", seen)  # the address on a line of its own, never folded
+        live = line_with(process.stdout, r"^(http://127\.0\.0\.1:\d+/storms/\S+/live\?token=\S+)$", seen).group(1)
         session = requests.Session()
         page = session.get(live, timeout=30)  # the token becomes a cookie; the storm waits for Enter
         assert page.status_code == 200 and "free-palestinian-students" in page.text
@@ -66,7 +66,8 @@ def test_a_rehearsal_watched_live_then_its_report_exported(tmp_path: Path) -> No
                 break
         stream.close()
         assert len(sent) == 10  # every post of the sample storm, told as it went out
-        report = line_with(process.stdout, r"its report: (\S+)", seen).group(1)
+        line_with(process.stdout, r"its report:", seen)
+        report = line_with(process.stdout, r"^(http://127\.0\.0\.1:\d+/reports/\S+)$", seen).group(1)
         assert report.startswith(f"{base}/reports/{CAMPAIGN}?token=")
         assert session.get(f"{base}/reports/{CAMPAIGN}", timeout=30).status_code == 200
         export = session.get(f"{base}/reports/{CAMPAIGN}/export.html", timeout=30)
