@@ -85,6 +85,12 @@ class DispatchSettings:
     database_patience: timedelta = timedelta(minutes=10)  # keep retrying a result write this long
     claim_ahead: timedelta = timedelta(milliseconds=50)  # claim this early; the post then waits for its instant
 
+    @property
+    def hung_after(self) -> timedelta:
+        """How long a daemon whose process runs on this machine may stay silent before its posts are taken
+        over: a late heartbeat there means a busy machine, not a dead daemon."""
+        return self.stale_after * 10
+
 
 class WaitForParent(Exception):
     """The post answers another that is not sent yet."""
@@ -199,6 +205,10 @@ class Dispatcher:
 
     # --- lifecycle (on the loop) -----------------------------------------------------------------
     async def _start(self) -> None:
+        accounts = await self._in_db(self.store.accounts_with_open_posts)
+        # Each account's publisher made before any post is taken (over): making the first imports its client
+        # library (atproto's takes seconds of CPU on a busy machine), which must not stall posts this daemon holds.
+        await asyncio.gather(*(self._in_thread(self._make_publisher, account_id) for account_id in accounts))
         await self._in_db(lambda: self.store.register_daemon(self.daemon_id, self.host, os.getpid(), self.clock()))
         self._scheduler.start()
         self._scheduler.add_job(self._heartbeat, "interval", seconds=self.settings.heartbeat.total_seconds(),
@@ -206,7 +216,6 @@ class Dispatcher:
         self._scheduler.add_job(self._refresh, "interval", seconds=self.settings.refresh.total_seconds(),
                                 id="refresh")
         await self._refresh()
-        accounts = await self._in_db(self.store.accounts_with_pending)
         warming = asyncio.Semaphore(WARM_AT_ONCE)
         for account_id in accounts:
             self._track(self._loop.create_task(self._warm(account_id, warming)))
@@ -227,6 +236,12 @@ class Dispatcher:
             except Exception as error:  # closing is best effort
                 log.warning("closing %r: %s", publisher, error)
         return left
+
+    def _make_publisher(self, account_id: str) -> None:
+        try:
+            self.publishers.get(account_id)
+        except Exception as error:  # reported on the account's first post, with the reason
+            log.warning("account %s: publisher not ready: %s", account_id, error)
 
     async def _warm(self, account_id: str, warming: asyncio.Semaphore) -> None:
         """Make an account's publisher and let it log in before its first post is due, so a storm's first
@@ -281,8 +296,9 @@ class Dispatcher:
             log.exception("database problem listener failed")
 
     def _take_over_orphans(self, now: datetime) -> list[PostRow]:
-        self.store.mark_dead_daemons(self.host, _is_running, now)
-        orphans = self.store.orphaned_sending(now, self.settings.stale_after, asking=self.daemon_id)
+        running = self.store.mark_dead_daemons(self.host, _is_running, now)
+        orphans = self.store.orphaned_sending(now, self.settings.stale_after, asking=self.daemon_id,
+                                              running=running, hung_after=self.settings.hung_after)
         return self.store.take_over(orphans, self.daemon_id, now)
 
     async def _heartbeat(self) -> None:

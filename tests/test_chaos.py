@@ -97,13 +97,20 @@ def start_daemon(config: Path, log: Path) -> subprocess.Popen:
                             stdout=log.open("a"), stderr=subprocess.STDOUT)
 
 
-def wait_for_posts_in_flight(config: Path, timeout: float = 5.0) -> None:
-    """Until some post is being sent (or ``timeout``: the storm may be over)."""
+def pids_sending(config: Path, timeout: float = 5.0) -> set[int]:
+    """The processes of the daemons holding posts being sent, once there are some (none after ``timeout``: the
+    storm may be over)."""
     loaded = load_config(config)
     deadline = time.monotonic() + timeout
-    with service.open_store(loaded) as store:
-        while time.monotonic() < deadline and not store.counts().get("sending"):
+    with service.open_store(loaded) as store, store.engine.connect() as db:
+        while time.monotonic() < deadline:
+            pids = set(db.execute(text("select distinct d.pid from posts p join daemons d on d.id = p.claimed_by "
+                                       "where p.state = 'sending' and d.stopped_at is null")).scalars())
+            db.rollback()
+            if pids:
+                return pids
             time.sleep(0.05)
+    return set()
 
 
 def unsettled(config: Path) -> int:
@@ -129,8 +136,10 @@ def run_chaos(tmp_path: Path, database_url: str, daemons: int, seed: int,
         try:
             while kills < KILLS:  # kill one daemon at a random moment, restart it a moment later
                 time.sleep(chooser.uniform(0.5, 3.0))
-                wait_for_posts_in_flight(config)  # a kill that lands while nothing is sent proves little
-                victim = chooser.randrange(daemons)
+                # a kill that lands while nothing is sent proves little: kill a daemon that is sending
+                sending = pids_sending(config)
+                victims = [i for i, process in enumerate(running) if process.pid in sending] or list(range(daemons))
+                victim = chooser.choice(victims)
                 running[victim].send_signal(signal.SIGKILL)
                 running[victim].wait()
                 kills += 1

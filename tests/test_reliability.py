@@ -291,6 +291,26 @@ def test_a_daemon_never_takes_over_its_own_posts(project: Path) -> None:
         assert [post.claimed_by for post in store.orphaned_sending(now, stale, asking="another")] == ["me"]
 
 
+def test_a_running_daemon_on_this_machine_keeps_its_posts_while_its_heartbeat_is_late(project: Path) -> None:
+    """On a machine short of CPU a heartbeat comes late; a daemon whose process runs keeps its posts until it
+    has been silent for ten times ``stale_after`` (otherwise busy daemons keep taking each other's posts
+    and settling them again). Its process gone, they are taken over at once."""
+    queue(project, storm(project, posts_per_account=1, accounts=("x-0",)))
+    config = load_config(project / "config.toml")
+    now, stale = utcnow(), timedelta(seconds=30)
+    with service.open_store(config) as store:
+        with store.engine.begin() as db:
+            db.execute(text("insert into daemons (id, host, pid, started_at, heartbeat_at) values "
+                            "('busy', 'this-host', 1, :late, :late)"), {"late": now - timedelta(minutes=2)})
+            db.execute(text("update posts set state = 'sending', claimed_by = 'busy'"))
+        late = store.orphaned_sending(now, stale, asking="another", running=["busy"], hung_after=10 * stale)
+        assert late == []
+        hung = store.orphaned_sending(now, stale, asking="another", running=["busy"], hung_after=timedelta(minutes=1))
+        assert [post.claimed_by for post in hung] == ["busy"]
+        elsewhere = store.orphaned_sending(now, stale, asking="another")  # another machine's daemon: its heartbeat
+        assert [post.claimed_by for post in elsewhere] == ["busy"]
+
+
 def _outgoing(post_id: str, body: str, key: str):  # type: ignore[no-untyped-def]
     from scheduler.platforms.base import OutgoingPost
 

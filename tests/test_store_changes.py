@@ -4,6 +4,7 @@ committed late not lost, resumed from a client's cursor (SQLite and PostgreSQL).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from scheduler.store import NEEDS_REVIEW, SENT, CampaignRecord, NewPost, Store
@@ -133,3 +134,20 @@ def test_a_write_stamped_by_a_clock_running_ahead_does_not_hide_later_ones(datab
         assert [c.post.id for c in feed.poll(now=START + timedelta(seconds=1))] == ["storm/p1/a"]
         send(store, "storm/p1/b", START + timedelta(seconds=2))  # one with the right time
         assert [c.post.id for c in feed.poll(now=START + timedelta(seconds=3))] == ["storm/p1/b"]
+
+
+def test_a_feed_follows_its_storm_queued_again_at_another_time(database_url: str) -> None:
+    """A rehearsal is queued hours ahead while its daemon starts, then played from a second after its watcher
+    is ready: a feed opened before that follows the storm to its new time."""
+    with Store(database_url) as store:
+        queue(store, "storm", ["a", "b"])
+        feed = ChangeFeed.open(store.engine, "storm")
+        assert feed is not None and feed.window[0] == START
+        assert len(feed.poll()) == 2
+        moved = START - timedelta(hours=6)
+        again = [replace(new_post("storm", a, moved), content_hash=f"{a}@{moved}") for a in ("a", "b")]  # as planned
+        store.queue(CampaignRecord("storm", "storm", "storm.toml"), again, now=QUEUED + timedelta(hours=1))
+        changes = feed.poll(QUEUED + timedelta(hours=1))
+        assert feed.window[0] == moved
+        assert {c.post.id: c.post.planned_at for c in changes} == {"storm/p1/a": moved,
+                                                                   "storm/p1/b": moved}

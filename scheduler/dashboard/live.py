@@ -170,6 +170,7 @@ async def _follow(request: web.Request, feed: ChangeFeed, stream: EventSourceRes
                   settings: LiveSettings) -> None:
     clock = request.app[CLOCK]
     trouble = False
+    shown_start: datetime | None = None  # told at once: the page may have been drawn before the storm moved
     while stream.is_connected() and request.transport is not None and not request.transport.is_closing():
         try:
             changes = await blocking(feed.poll, clock())
@@ -184,6 +185,9 @@ async def _follow(request: web.Request, feed: ChangeFeed, stream: EventSourceRes
             if trouble:
                 await stream.send(json.dumps({"message": ""}), event="trouble")
             trouble = False
+        if feed.window[0] != shown_start:  # the storm was queued again at another time: the chart's origin
+            shown_start = feed.window[0]
+            await stream.send(json.dumps({"start": feed.window[0].isoformat()}), event="window")
         for change in changes:
             event_id, data = post_event(change)
             await stream.send(data, id=event_id, event="post")

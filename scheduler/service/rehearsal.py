@@ -198,6 +198,9 @@ def rehearse(path: Path, config: Config, *, duration: timedelta = timedelta(seco
     return Rehearsal(original, tuple(played), dry_run)
 
 
+STARTING_AHEAD = timedelta(hours=6)  # where a rehearsal's storm waits while its daemon starts
+
+
 def _rehearse(path: Path, config: Config, original: Plan, duration: timedelta,
               on_event: Callable[[DispatchEvent], None] | None, sandbox: "Sandbox | None",
               keep_database: Path | None,
@@ -205,16 +208,20 @@ def _rehearse(path: Path, config: Config, original: Plan, duration: timedelta,
     with _ThrowawayDatabase(keep_database) as url:
         store = Store(url)
         try:
-            compressed = compress(original, utcnow() + timedelta(seconds=1), duration)
+            # Queued hours ahead while the daemon starts (it imports each platform's client library and makes
+            # each account's publisher first: seconds on a busy machine), then played from a second after it is
+            # ready, and after the watcher is, so the first posts are not late for the daemon's own start.
+            compressed = compress(original, utcnow() + STARTING_AHEAD, duration)
             write_plan(store, compressed, source=str(path))
-            if before_start is not None:  # queued, so it can be watched; played from when the watcher is ready
-                before_start(url, compressed.campaign.id)
-                compressed = compress(original, utcnow() + timedelta(seconds=2), duration)
-                write_plan(store, compressed, source=str(path))
             settings = replace(dispatch_settings(config), retry_base=timedelta(milliseconds=200),
                                retry_cap=timedelta(seconds=2))
             daemon = start_daemon(config, store, dry_run=sandbox is None, sandbox=sandbox, everyone_to_sandbox=True,
                                   on_event=on_event, settings=settings)
+            if before_start is not None:  # queued, so it can be watched; played from when the watcher is ready
+                before_start(url, compressed.campaign.id)
+            compressed = compress(original, utcnow() + timedelta(seconds=1), duration)
+            write_plan(store, compressed, source=str(path))
+            daemon.refresh_now()
             wait = (compressed.posts[-1].deadline - utcnow()).total_seconds() + 5
             finished = daemon.wait_until_idle(timeout=wait)
             daemon.stop()

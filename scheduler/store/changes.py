@@ -123,7 +123,9 @@ def _last_attempts(db: Connection, post_ids: list[str]) -> dict[str, AttemptRow]
 
 @dataclass
 class ChangeFeed:
-    """One reader's view of a storm: each poll returns the posts whose version it has not handed out yet."""
+    """One reader's view of a storm: each poll returns the posts whose version it has not handed out yet. Its
+    ``window`` (the storm's planned times) is read again at each poll: a storm queued again at another time (a
+    rehearsal played from when its watcher is ready) is followed there."""
 
     engine: Engine
     campaign_id: str
@@ -148,6 +150,7 @@ class ChangeFeed:
         since = self.cursor
         if since is not None and now is not None and since.at > now:
             since = Cursor(now, "")
+        self.window = storm_window(self.engine, self.campaign_id) or self.window  # follows a storm queued anew
         fresh = []
         for change in changed_posts(self.engine, self.campaign_id, self.window, since, known=self._told):
             if self._told.get(change.post.id) == change.version:

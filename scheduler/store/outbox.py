@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Collection, Iterable, Sequence
 
 from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
@@ -349,9 +349,11 @@ class Store:
                 found[account_id].append(due_at)
         return found
 
-    def accounts_with_pending(self) -> list[str]:
+    def accounts_with_open_posts(self) -> list[str]:
+        """Accounts with posts still to send or to settle (pending or sending)."""
         with self.engine.connect() as db:
-            return list(db.execute(select(posts.c.account_id).where(posts.c.state == PENDING).distinct()).scalars())
+            return list(db.execute(select(posts.c.account_id).where(posts.c.state.in_((PENDING, SENDING)))
+                                   .distinct()).scalars())
 
     def expire_overdue(self, now: datetime) -> list[PostRow]:
         """Pending posts past their deadline become missed, with the reason."""
@@ -450,12 +452,20 @@ class Store:
         with self.engine.begin() as db:
             db.execute(update(daemons).where(daemons.c.id == daemon_id).values(stopped_at=now or utcnow()))
 
-    def orphaned_sending(self, now: datetime, stale_after: timedelta, *, asking: str | None = None) -> list[PostRow]:
+    def orphaned_sending(self, now: datetime, stale_after: timedelta, *, asking: str | None = None,
+                         running: Collection[str] = (), hung_after: timedelta | None = None) -> list[PostRow]:
         """Posts left in ``sending`` by a daemon that stopped or whose heartbeat is older than
         ``stale_after``: their outcome is uncertain and must be settled. The ``asking`` daemon's own posts
-        are never among them: they are in flight in that daemon, however late its own heartbeat."""
-        alive = select(daemons.c.id).where(daemons.c.stopped_at.is_(None),
-                                           daemons.c.heartbeat_at >= now - stale_after)
+        are never among them: they are in flight in that daemon, however late its own heartbeat.
+
+        ``running``: daemons whose process the asker saw running (on its machine). A late heartbeat from one
+        of them means a loaded machine, not a dead daemon: its posts are left to it unless it has been silent
+        for ``hung_after`` (taking them over would only make both daemons settle them again, and on a machine
+        short of CPU the daemons would keep taking each other's posts)."""
+        fresh = daemons.c.heartbeat_at >= now - stale_after
+        if running and hung_after is not None:
+            fresh = or_(fresh, and_(daemons.c.id.in_(list(running)), daemons.c.heartbeat_at >= now - hung_after))
+        alive = select(daemons.c.id).where(daemons.c.stopped_at.is_(None), fresh)
         orphaned = or_(posts.c.claimed_by.is_(None), posts.c.claimed_by.not_in(alive))
         if asking is not None:
             orphaned = and_(orphaned, or_(posts.c.claimed_by.is_(None), posts.c.claimed_by != asking))
@@ -493,9 +503,10 @@ class Store:
             db.execute(update(posts).where(posts.c.id == post_id, posts.c.claimed_by == daemon_id)
                        .values(uncertain=True, attempts=posts.c.attempts + 1, updated_at=now))
 
-    def mark_dead_daemons(self, host: str, is_running: Callable[[int], bool], now: datetime) -> None:
+    def mark_dead_daemons(self, host: str, is_running: Callable[[int], bool], now: datetime) -> list[str]:
         """Daemons on this machine whose process is gone are stopped: their posts can be settled now,
-        without waiting for their heartbeat to go stale."""
+        without waiting for their heartbeat to go stale. Returns the daemons on this machine whose process
+        runs."""
         with self.engine.connect() as db:
             rows = db.execute(select(daemons.c.id, daemons.c.pid).where(daemons.c.host == host,
                                                                         daemons.c.stopped_at.is_(None))).all()
@@ -503,6 +514,7 @@ class Store:
         if dead:
             with self.engine.begin() as db:
                 db.execute(update(daemons).where(daemons.c.id.in_(dead)).values(stopped_at=now))
+        return [daemon_id for daemon_id, _pid in rows if daemon_id not in dead]
 
     def uncertain_since(self, post_id: str) -> datetime | None:
         """When the earliest attempt whose outcome is uncertain began (what settling needs to know)."""

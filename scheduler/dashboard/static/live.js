@@ -223,6 +223,14 @@
     var message = JSON.parse(event.data).message;
     say(message || "Live: posts appear here as they go out.");
   });
+  source.addEventListener("window", function (event) {
+    /* the storm was queued again at another time (a rehearsal starts when its watcher is ready) */
+    var moved = JSON.parse(event.data).start;
+    start = Date.parse(moved);
+    var shown = document.querySelector("#live > p.muted time");
+    if (shown) { shown.setAttribute("datetime", moved); shown.textContent = moved.slice(0, 19).replace("T", " ") + " UTC"; }
+    refresh();
+  });
   source.addEventListener("post", function (event) {
     var view = JSON.parse(event.data);
     views.set(view.id, view);
