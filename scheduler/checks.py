@@ -9,8 +9,6 @@ registry: nothing here names a platform.
 
 from __future__ import annotations
 
-import difflib
-import re
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
@@ -24,12 +22,11 @@ from .planner import Plan, PlannedPost
 from .platforms.base import Cap, Measure
 from .platforms.registry import PLATFORMS
 from .problems import Problem, field_path
-from .text import extract_urls, missing_campaign_hashtag
+from .text import NEAR_DUPLICATE_RATIO, extract_urls, likeness_of_normal, missing_campaign_hashtag, normalised
 
 if TYPE_CHECKING:
     from .store import QueuedPost
 
-NEAR_DUPLICATE_RATIO = 0.9  # texts this similar (after removing tags, links, case) count as the same on X
 
 
 def measure(post: PlannedPost, config: Config) -> Measure:
@@ -192,14 +189,6 @@ def _check_images(plan: Plan, config: Config, reporter: PlanReporter) -> None:
                              refusal.sentence(f" (account {post.account_id})"))
 
 
-def normalised(text: str) -> str:
-    """A text as the duplicate checks compare it: lower case, words only, without links, hashtags and
-    mentions (a copy that differs only in those is the same text to a reader, and to X). A text that is
-    nothing but those is compared whole, in lower case with its spaces collapsed."""
-    without = re.sub(r"https?://\S+|[#@][\w.@]+", " ", text.lower())
-    return " ".join(re.findall(r"\w+", without)) or " ".join(text.lower().split())
-
-
 @dataclass(frozen=True)
 class _Copy:
     """One post of one account as the duplicate checks see it: from a campaign file being checked, or
@@ -350,7 +339,7 @@ def _duplicates(copies: list[_Copy], *, across: bool) -> Iterator[tuple[_Copy, _
             if earlier.account_id == later.account_id or not compared(earlier, later) \
                     or not _may_be_alike(first.shingles, second.shingles):
                 continue
-            ratio = difflib.SequenceMatcher(None, earlier.normal, later.normal).ratio()
+            ratio = likeness_of_normal(earlier.normal, later.normal)
             if ratio >= NEAR_DUPLICATE_RATIO:
                 yield earlier, later, "accounts", ratio
 
