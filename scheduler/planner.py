@@ -19,7 +19,7 @@ from .platforms.registry import PLATFORMS
 from .problems import Problem, UserError
 from .text import nearly_same
 from .timing import (LATEST_YEAR, LocalTime, LocalTimeError, format_duration, resolve_local, spread_offsets,
-                     utcnow, yearly_times, zone)
+                     to_utc, utcnow, yearly_times, zone)
 
 
 @dataclass(frozen=True)
@@ -158,11 +158,21 @@ def zone_labels(spec: CampaignSpec) -> list[ZoneLabel]:
 
 
 def campaign_calls(campaign: Campaign, config: Config, now: datetime | None = None) -> dict[str, str]:
-    """The campaign's call in each language it gives, rendered for its next storm (the first to plan)."""
+    """The campaign's call in each language it gives, rendered for its next storm (``next_start``).
+
+    :raises UserError: as ``plan_campaign`` does for a storm time that cannot be resolved.
+    """
+    return dict(Writer(campaign.spec, config).calls(next_start(campaign, now)))
+
+
+def next_start(campaign: Campaign, now: datetime | None = None) -> datetime:
+    """The start of the storm's first occurrence to plan (UTC); for a yearly storm, the next one.
+
+    :raises UserError: as ``plan_campaign`` does for a storm time that cannot be resolved.
+    """
     times = _occurrence_times(campaign, now or utcnow())
-    if not times:
-        return {}
-    return dict(Writer(campaign.spec, config).calls(times[0].instant))
+    return times[0].instant if times else to_utc(campaign.spec.storm.start, campaign.spec.storm.timezone,
+                                                 campaign.spec.storm.ambiguous, campaign.spec.storm.nonexistent)
 
 
 def _without_passed_reminders(campaign: Campaign, posts: list[PlannedPost], occurrences: tuple[Occurrence, ...],

@@ -18,7 +18,7 @@ from ..alerts import alert_problems
 from ..campaign import Campaign, CampaignSpec, CheckContext, Storm, campaign_id, load_campaign
 from ..checks import across_reach, check_across, check_plan, check_posts, one_text_platforms
 from ..config import Config
-from ..planner import Plan, plan_campaign
+from ..planner import Plan, Writer, campaign_calls, next_start, plan_campaign
 from ..platforms.base import PublishError
 from ..problems import Problem, Severity, UserError, name_posts, post_ids, read_toml, unique
 from ..store import Store
@@ -379,6 +379,34 @@ def checked_plan(path: Path, config: Config, now: datetime | None = None) -> tup
     shown = {warning.place for warning in warnings}  # the plan shows its warnings itself
     problems = [problem for problem in unique(named) if problem.place not in shown]
     return replace(plan_, warnings=tuple(warnings)), problems
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """A campaign as the people who join it read it (the supporter toolkit's material)."""
+
+    name: str
+    hashtags: tuple[str, ...]
+    description: str | None
+    link: str | None
+    endorsers: tuple[str, ...]
+    when: str                                  # the next storm's announce line, in the campaign's language
+    calls: dict[str, str]                      # language -> the call, rendered for the next storm
+
+
+def invitation(path: Path, config: Config, now: datetime | None = None) -> Invitation:
+    """The campaign file's description, link, endorsers and its call in each language, rendered for its next
+    storm (``{when}`` in that language).
+
+    :raises UserError: the file does not load (every problem in it).
+    """
+    campaign = load_campaign(path, config)
+    calls = campaign_calls(campaign, config, now)
+    spec = campaign.spec
+    writer = Writer(spec, config)
+    start = next_start(campaign, now)
+    return Invitation(spec.name, tuple(spec.hashtags), spec.description, spec.link, tuple(spec.endorsers),
+                      writer.when(start, writer.language), calls)
 
 
 def _raw_post_ids(path: Path) -> Sequence[str | None]:
