@@ -286,7 +286,11 @@ def _post_cell(post: PlannedPost) -> str:
     """The post's key, and which of its wordings this account got where it has variants."""
     if post.wording is None:
         return post.post_key
-    return f"{post.post_key} ({'text' if post.wording == 0 else f'variant {post.wording}'})"
+    return f"{post.post_key} ({_wording(post.wording)})"
+
+
+def _wording(number: int) -> str:
+    return "text" if number == 0 else f"variant {number}"
 
 
 def _plan_table(plan_: Plan, config: Config, media: service.PreparedMedia) -> Table | None:
@@ -294,7 +298,7 @@ def _plan_table(plan_: Plan, config: Config, media: service.PreparedMedia) -> Ta
     spec = plan_.campaign.spec
     home = zone(spec.storm.timezone)
     lengths = [service.measure(post, config) for post in plan_.posts]
-    fixed = {"post": [_post_cell(p) for p in plan_.posts], "due (UTC)": ["2021-03-11 18:00:00"],
+    fixed = {"post": [p.post_key for p in plan_.posts], "due (UTC)": ["2021-03-11 18:00:00"],
              f"due ({spec.storm.timezone})": ["Thu 11 Mar 10:00:00"], "account": [p.account_id for p in plan_.posts],
              "platform": [p.platform for p in plan_.posts], "length": [str(length) for length in lengths]}
     if not table_fits(console, [max(map(width, [name, *cells])) for name, cells in fixed.items()], (40, 30)):
@@ -308,7 +312,9 @@ def _plan_table(plan_: Plan, config: Config, media: service.PreparedMedia) -> Ta
                           for i in post.images) or "-"
         reply = _reply_key(post)
         text = _escape(post.text) + (f"\n[dim]↳ reply to {reply}[/]" if reply else "")
-        table.add_row(_escape(_post_cell(post)), f"{post.due_at:%Y-%m-%d %H:%M:%S}",
+        if post.wording is not None:
+            text += f"\n[dim]wording: {_wording(post.wording)}[/]"
+        table.add_row(_escape(post.post_key), f"{post.due_at:%Y-%m-%d %H:%M:%S}",
                       f"{post.due_at.astimezone(home):%a %d %b %H:%M:%S}", post.account_id, post.platform,
                       text, str(length) if length.fits else f"[red]{length}[/]", shown)
     return table
