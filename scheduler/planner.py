@@ -43,6 +43,7 @@ class PlannedPost:
     reply_to_id: str | None = None   # PlannedPost.id of the post this one answers
     sequence: int = 0
     wording: int | None = None       # of a post with variants: 0 its text, n its variants[n - 1]
+    storm_start: datetime | None = None  # the start of the storm (occurrence) it belongs to: a reminder's is later
 
     @property
     def content_hash(self) -> str:
@@ -268,7 +269,7 @@ def _posts_for(campaign: Campaign, config: Config, writer: Writer, start: dateti
                 text=wordings[dealt[account_id]], lang=post.lang or spec.lang or config.settings.defaults.language,
                 images=tuple(PlannedImage(i.file, i.alt or "") for i in post.images),
                 reply_to_id=_post_id(campaign.id, post.reply_to, account_id, suffix) if post.reply_to else None,
-                sequence=index, wording=dealt[account_id] if post.variants else None))
+                sequence=index, wording=dealt[account_id] if post.variants else None, storm_start=start))
     planned.sort(key=lambda p: (p.due_at, p.sequence, p.account_id))
     return planned
 
