@@ -182,26 +182,21 @@ def _without_passed_reminders(campaign: Campaign, posts: list[PlannedPost], occu
     minutes, the reminder was for an hour before): they are not queued, and a warning says so. A storm that
     has begun keeps its posts (queue skips those past the lateness bound, and a warning says that)."""
     ahead = {occurrence.start for occurrence in occurrences if occurrence.start > now}
-    specs = {post.id or f"p{n + 1}": (n, post) for n, post in enumerate(campaign.spec.posts)}
+    numbers = {post.id or f"p{n + 1}": n for n, post in enumerate(campaign.spec.posts)}
     kept: list[PlannedPost] = []
     passed: dict[int, PlannedPost] = {}
     for post in posts:
-        number, spec = specs[post.post_key]
-        reminder = spec.at is not None and spec.at < timedelta(0)
-        if reminder and post.due_at < now and post.due_at - (spec.at or timedelta(0)) in ahead:
-            passed.setdefault(number, post)
+        at = campaign.spec.posts[numbers[post.post_key]].at
+        if at is not None and at < timedelta(0) and post.due_at < now and post.storm_start in ahead:
+            passed.setdefault(numbers[post.post_key], post)
         else:
             kept.append(post)
-    warnings = []
-    for number, post in sorted(passed.items()):
-        spec = campaign.spec.posts[number]
-        storm_start = post.due_at - (spec.at or timedelta(0))
-        warnings.append(Problem(
-            str(campaign.path), f"posts[{number + 1}].at",
-            f"this reminder was due at {post.due_at:%Y-%m-%d %H:%M} UTC, already past, while the storm is still "
-            f"ahead ({storm_start:%Y-%m-%d %H:%M} UTC): it is not queued", campaign.locator.line_of(("posts", number,
-                                                                                                      "at")),
-            severity="warning", post=spec.id))
+    warnings = [Problem(str(campaign.path), f"posts[{number + 1}].at",
+                        f"this reminder was due at {post.due_at:%Y-%m-%d %H:%M} UTC, already past, while the storm "
+                        f"is still ahead ({post.storm_start:%Y-%m-%d %H:%M} UTC): it is not queued",
+                        campaign.locator.line_of(("posts", number, "at")), severity="warning",
+                        post=campaign.spec.posts[number].id)
+                for number, post in sorted(passed.items())]
     return kept, warnings
 
 
