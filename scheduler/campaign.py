@@ -350,7 +350,9 @@ def _wording_problem(value: str, info: ValidationInfo, empty: str) -> str:
     problem = template_problem(value)
     if problem:
         raise ValueError(problem)
-    at = info.data.get("at")
+    if "at" not in info.data:  # an `at` that failed is reported on its own
+        return value
+    at = info.data["at"]
     if "countdown" in names_in(value) and (at is None or at >= timedelta(0)):
         said = "has no `at`" if at is None else f"is at {'+' if at else ''}{format_duration(at)}, not before it"
         raise ValueError(f"{{countdown}} says how long until the storm, but this post {said}; give the post a "

@@ -250,6 +250,15 @@ def test_a_bad_at_is_a_user_error(project: StormProject) -> None:
         assert 'write "-1h" for an hour before the storm' in output
 
 
+def test_a_bad_at_hides_neither_the_rest_nor_says_countdown_twice(project: StormProject) -> None:
+    source = campaign('[[posts]]\nat = "1h"\ntext = "{countdown} #FreeThemAll"\naccounts = ["net-mastodon"]\n'
+                      '[[posts]]\ntext = "' + "x" * 600 + ' #FreeThemAll"\naccounts = ["net-mastodon"]\n')
+    output = project.fails("validate", str(project.campaign("c", source)))
+    assert "posts[1].at: '1h' is not a time from the storm's start" in output
+    assert "{countdown} says" not in output                      # the `at` is what is wrong
+    assert "posts[2].text: too long for Mastodon" in output      # the other post is still checked
+
+
 def test_a_reminder_cannot_answer_a_storm_post(project: StormProject) -> None:
     source = campaign(REMINDERS.replace('at = "-1h"\n', 'at = "-1h"\nreply_to = "storm"\n'))
     output = project.fails("validate", str(project.campaign("c", source)))

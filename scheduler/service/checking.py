@@ -150,11 +150,11 @@ _PLACEHOLDER_ACCOUNT = "-"
 
 
 def _salvage(data: dict[str, Any], source: str, path: Path, config: Config) -> _Salvaged | None:
-    """The campaign without the parts that have errors, to check the rest: a post with a broken text or no
-    known account is left out (an unknown account is dropped from its post), a broken image stays (counted
-    among the post's images; its own checks are already reported), a broken optional field (lang, reply_to,
-    id, alt) is dropped, a broken storm is replaced by a stand-in time. None when nothing can be checked (no
-    posts) or what is left still does not validate."""
+    """The campaign without the parts that have errors, to check the rest: a post with a broken text or
+    ``at``, or no known account, is left out (an unknown account is dropped from its post), a broken image
+    stays (counted among the post's images; its own checks are already reported), a broken optional field
+    (lang, reply_to, id, alt, variants) is dropped, a broken storm is replaced by a stand-in time. None when
+    nothing can be checked (no posts) or what is left still does not validate."""
     if not isinstance(data.get("posts"), list) or not data["posts"]:
         return None
     context = CheckContext(config=config, assets_dir=config.assets_dir)
@@ -212,7 +212,7 @@ def _salvage(data: dict[str, Any], source: str, path: Path, config: Config) -> _
 
 def _post_without(post: dict[str, Any] | None, loc: Sequence[str | int], config: Config) -> dict[str, Any] | None:
     """The raw ``post`` without the part at ``loc`` that has an error, or None to leave the post out."""
-    if post is None or not loc or loc[0] == "text":
+    if post is None or not loc or loc[0] in ("text", "at"):  # without its time, a reminder is no storm post
         return None
     field = loc[0]
     if field == "accounts":
