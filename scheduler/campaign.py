@@ -18,11 +18,13 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
                       model_validator)
 
 from .config import Config
+from .locales import language_problem
+from .placeholders import IN_LANGUAGE, names_in, render, template_problem
 from .platforms.registry import strictest_tag_limit
 from .problems import Problem, TomlLocator, UserError, pydantic_problems, read_toml
 from .text import is_valid_hashtag, missing_campaign_hashtag
-from .timing import (UTC, EARLIEST_YEAR, LATEST_YEAR, LocalTime, LocalTimeError, parse_duration, parse_lateness,
-                     resolve_local, to_utc, utcnow, year_problem, yearly_times, zone)
+from .timing import (UTC, EARLIEST_YEAR, LATEST_YEAR, LocalTime, LocalTimeError, format_duration, parse_duration,
+                     parse_lateness, resolve_local, to_utc, utcnow, year_problem, yearly_times, zone)
 
 _LANG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _POST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
@@ -34,6 +36,9 @@ TEXT_LIMIT_FACTOR = 100
 # How many years past the last one queued a yearly storm's time is looked at: a gap or overlap coming in a
 # later year is a warning now, while a rule can still be added, not an error in the year it arrives.
 LOOKAHEAD_YEARS = 10
+# What the people who join a campaign read: generous, but a file is not a book.
+MAX_DESCRIPTION = 5000
+MAX_ENDORSERS = 5000
 
 
 class _Strict(BaseModel):
@@ -59,23 +64,29 @@ class ImageSpec(_Strict):
 
 class PostSpec(_Strict):
     id: str | None = None
+    at: timedelta | None = None       # a reminder ("-1h") or follow-up ("+2h"): from each storm's start, not spread
     text: str
+    variants: list[str] = Field(default_factory=list)  # other wordings, dealt out where one text per account
     lang: str | None = None
     accounts: list[str] = Field(min_length=1)
     images: list[ImageSpec] = Field(default_factory=list)
     reply_to: str | None = None
 
+    _offset = field_validator("at", mode="before")(lambda value: parse_offset(value))
+
     @field_validator("text")
     @classmethod
     def _text_usable(cls, value: str, info: ValidationInfo) -> str:
-        check = _ctx(info)
-        longest = check.longest_text if check is not None else _documented_longest_text()
-        if len(value) > TEXT_LIMIT_FACTOR * longest.limit:
-            raise ValueError(f"{len(value)} characters: more than {TEXT_LIMIT_FACTOR} times the longest post any "
-                             f"platform takes ({longest.limit} {longest.unit} on {longest.platform}), so it was not "
-                             "counted further; shorten it to the length of one post")
-        if not value.strip():
-            raise ValueError("the post text is empty; write the text people will post")
+        return _wording_problem(value, info, "the post text is empty; write the text people will post")
+
+    @field_validator("variants")
+    @classmethod
+    def _variants_usable(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        for number, variant in enumerate(value, start=1):
+            try:
+                _wording_problem(variant, info, "is empty; write another wording of the text, or remove it")
+            except ValueError as error:
+                raise ValueError(f"variant {number}: {error}") from None
         return value
 
     @field_validator("id", "reply_to")
@@ -87,10 +98,14 @@ class PostSpec(_Strict):
 
     @field_validator("lang")
     @classmethod
-    def _lang_shape(cls, value: str | None) -> str | None:
+    def _lang_shape(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and not _LANG.match(value):
             raise ValueError(f"{value!r} is not a language code; use an ISO 639-1 code such as \"en\", "
                              "\"es\", \"ar\" or \"fr\"")
+        wordings = [info.data.get("text") or "", *(info.data.get("variants") or [])]
+        used = sorted({name for wording in wordings for name in names_in(wording)} & IN_LANGUAGE)
+        if value is not None and used and (problem := language_problem(value)):
+            raise ValueError(f"{problem}: {{{used[0]}}} is written in the post's language")
         return value
 
     @field_validator("accounts")
@@ -111,6 +126,18 @@ class PostSpec(_Strict):
 class AnnounceZone(_Strict):
     zone: str
     label: str
+    labels: dict[str, str] = Field(default_factory=dict)  # the label in other languages: { es = "Pacífico" }
+
+    @field_validator("labels")
+    @classmethod
+    def _labels_usable(cls, value: dict[str, str]) -> dict[str, str]:
+        for code, label in value.items():
+            problem = _language_key_problem(code)
+            if problem:
+                raise ValueError(problem)
+            if not label.strip():
+                raise ValueError(f"the {code!r} label is empty; write how the zone is called in that language")
+        return value
 
     @field_validator("zone")
     @classmethod
@@ -180,6 +207,68 @@ class CampaignSpec(_Strict):
     storm: Storm
     posts: list[PostSpec] = Field(min_length=1)
     require_alt_text: bool | None = None
+    lang: str | None = None           # the posts' language where a post names none (else config's, else "en")
+    description: str | None = None    # for the people who join: what the campaign is about
+    call: dict[str, str] = Field(default_factory=dict)   # the announcement, per language; {when} and {hashtags}
+    endorsers: list[str] = Field(default_factory=list)   # the organizations that endorse it
+    link: str | None = None           # more information (https://)
+
+    @field_validator("lang")
+    @classmethod
+    def _lang_known(cls, value: str | None) -> str | None:
+        if value is not None:
+            problem = _language_key_problem(value)
+            if problem:
+                raise ValueError(problem)
+        return value
+
+    @field_validator("description")
+    @classmethod
+    def _description_usable(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("is empty; say in a few sentences what the campaign is about, or remove the line")
+        if value is not None and len(value) > MAX_DESCRIPTION:
+            raise ValueError(f"{len(value)} characters; keep it under {MAX_DESCRIPTION} (put the rest behind link)")
+        return value
+
+    @field_validator("call")
+    @classmethod
+    def _call_usable(cls, value: dict[str, str]) -> dict[str, str]:
+        for code, text in value.items():
+            problem = _language_key_problem(code)
+            if problem is None and not text.strip():
+                problem = f"the {code!r} call is empty; write the announcement in that language, or remove it"
+            if problem is None and len(text) > MAX_DESCRIPTION:
+                problem = f"the {code!r} call is {len(text)} characters; keep it under {MAX_DESCRIPTION}"
+            if problem is None and (syntax := template_problem(text, CALL_PLACEHOLDERS)):
+                problem = f"the {code!r} call: {syntax}"
+            if problem:
+                raise ValueError(problem)
+        return value
+
+    @field_validator("endorsers")
+    @classmethod
+    def _endorsers_usable(cls, value: list[str]) -> list[str]:
+        if len(value) > MAX_ENDORSERS:
+            raise ValueError(f"{len(value)} names; a campaign lists at most {MAX_ENDORSERS}")
+        seen: dict[str, int] = {}
+        for number, name in enumerate(value, start=1):
+            if not name.strip():
+                raise ValueError(f"name {number} is empty; write the organization's name, or remove it")
+            if name.strip().casefold() in seen:
+                raise ValueError(f"{name.strip()!r} is listed twice (names {seen[name.strip().casefold()]} and "
+                                 f"{number}); list each organization once")
+            seen[name.strip().casefold()] = number
+        return value
+
+    @field_validator("link")
+    @classmethod
+    def _link_usable(cls, value: str | None) -> str | None:
+        if value is not None:
+            problem = link_problem(value)
+            if problem:
+                raise ValueError(problem)
+        return value
 
     @field_validator("posts", mode="before")
     @classmethod
@@ -204,6 +293,71 @@ class CampaignSpec(_Strict):
             raise ValueError("is empty; give the id of the queued campaign this file continues (as `python run.py "
                              "log` shows it), or remove the line")
         return value
+
+
+CALL_PLACEHOLDERS = ("when", "hashtags")
+
+
+def parse_offset(value: object) -> timedelta:
+    """A post's time from the storm's start: "-1d", "-1h", "+2h", "+1h30m" (a sign, then a duration).
+
+    :raises ValueError: saying how to write it.
+    """
+    example = 'write "-1h" for an hour before the storm, "+2h" for two hours after, "-1d" for the day before'
+    if not isinstance(value, str) or value.strip()[:1] not in ("-", "+"):
+        shown = repr(value) if isinstance(value, str) and len(value) <= 40 else "this"
+        raise ValueError(f"{shown} is not a time from the storm's start; {example}")
+    text = value.strip()
+    try:
+        duration = parse_duration(text[1:])
+    except ValueError as error:
+        raise ValueError(f"{error}; {example}") from None
+    return -duration if text[0] == "-" else duration
+
+
+def link_problem(value: str) -> str | None:
+    """Why ``value`` is not a usable link to more information, or None."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in value):
+        shown = repr(value) if len(value) <= 80 else f"{value[:60]!r}..."
+        return f"{shown} is not an https:// address; write the full link, e.g. \"https://samidoun.net/...\""
+    return None
+
+
+def _language_key_problem(code: str) -> str | None:
+    if not _LANG.match(code):
+        shown = repr(code) if len(code) <= 40 else f"{code[:30]!r}..."
+        return f"{shown} is not a language code; use an ISO 639-1 code such as \"en\", \"es\", \"ar\" or \"fr\""
+    return language_problem(code)
+
+
+def _wording_problem(value: str, info: ValidationInfo, empty: str) -> str:
+    """``value`` (a post text or a variant) if usable, else ValueError: too long to count, empty, a
+    placeholder that is broken or unknown, ``{countdown}`` in a post that is no reminder."""
+    check = _ctx(info)
+    longest = check.longest_text if check is not None else _documented_longest_text()
+    if len(value) > TEXT_LIMIT_FACTOR * longest.limit:
+        raise ValueError(f"{len(value)} characters: more than {TEXT_LIMIT_FACTOR} times the longest post any "
+                         f"platform takes ({longest.limit} {longest.unit} on {longest.platform}), so it was not "
+                         "counted further; shorten it to the length of one post")
+    if not value.strip():
+        raise ValueError(empty)
+    problem = template_problem(value)
+    if problem:
+        raise ValueError(problem)
+    if "at" not in info.data:  # an `at` that failed is reported on its own
+        return value
+    at = info.data["at"]
+    if "countdown" in names_in(value) and (at is None or at >= timedelta(0)):
+        said = "has no `at`" if at is None else f"is at {'+' if at else ''}{format_duration(at)}, not before it"
+        raise ValueError(f"{{countdown}} says how long until the storm, but this post {said}; give the post a "
+                         "time before the storm (at = \"-1h\") or remove {countdown}")
+    return value
 
 
 def too_many_posts(count: int) -> str:
@@ -317,10 +471,50 @@ def load_campaign(path: Path, config: Config) -> Campaign:
                                 f"names this campaign itself ({own_id!r}); `continues` is for a file that takes over "
                                 "another queued campaign (give that campaign's id), otherwise remove the line",
                                 locator.line_of(("continues",))))
+    problems += _reply_time_problems(spec, str(path), locator) + _default_language_problems(spec, config)
     if problems:
         raise UserError(problems)
     warnings = _warnings(spec, str(path), locator) + storm_time_warnings(spec, str(path), locator, utcnow())
     return Campaign(spec=spec, path=path, id=own_id, warnings=tuple(warnings), source=source)
+
+
+def posts_language(spec: CampaignSpec, config: Config, post: PostSpec | None = None) -> str:
+    """The language a post (or, without one, the campaign's call and plan) is written in: its own, the
+    campaign's, the config's default, else English."""
+    from .locales import DEFAULT_LANGUAGE
+
+    return (post.lang if post else None) or spec.lang or config.settings.defaults.language or DEFAULT_LANGUAGE
+
+
+def _default_language_problems(spec: CampaignSpec, config: Config) -> list[Problem]:
+    """The config's default language, where a post of this campaign writes the time in it and Babel does
+    not know it."""
+    default = config.settings.defaults.language
+    if spec.lang or not default or not (problem := language_problem(default)):
+        return []
+    if not any(names_in(wording) & IN_LANGUAGE for post in spec.posts if post.lang is None
+               for wording in (post.text, *post.variants)):
+        return []
+    return [Problem(config.label, "defaults.language", f"{problem}; posts without their own lang write the storm "
+                    "time in it (or set lang at the top of the campaign file)")]
+
+
+def _reply_time_problems(spec: CampaignSpec, file: str, locator: TomlLocator) -> list[Problem]:
+    """A reply planned before the post it answers: a reminder answering a storm post, a storm post
+    answering a follow-up."""
+    at = {post.id: post.at for post in spec.posts if post.id}
+    problems = []
+    for index, post in enumerate(spec.posts):
+        if post.reply_to is None or post.reply_to not in at:
+            continue
+        parent = at[post.reply_to] or timedelta(0)  # a storm post: from the start on
+        own = post.at if post.at is not None else timedelta(0)
+        if own < parent or (post.at is not None and at[post.reply_to] is None and own <= timedelta(0)):
+            problems.append(Problem(file, f"posts[{index + 1}].reply_to",
+                                    f"this post goes out before {post.reply_to!r}, which it answers; a reply needs "
+                                    "its post out first: change `at` on one of them, or remove reply_to",
+                                    locator.line_of(("posts", index, "reply_to"))))
+    return problems
 
 
 def _raw_posts(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -374,7 +568,7 @@ def _alt_text_problems(data: dict[str, Any], config: Config, file: str, locator:
 def _warnings(spec: CampaignSpec, file: str, locator: TomlLocator) -> list[Problem]:
     warnings = []
     for index, post in enumerate(spec.posts):
-        message = missing_campaign_hashtag(post.text, spec.hashtags)
+        message = missing_campaign_hashtag(render(post.text, {"hashtags": " ".join(spec.hashtags)}), spec.hashtags)
         if message:
             warnings.append(Problem(file, f"posts[{index + 1}].text", message,
                                     locator.line_of(("posts", index, "text")), severity="warning"))

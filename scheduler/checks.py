@@ -9,8 +9,6 @@ registry: nothing here names a platform.
 
 from __future__ import annotations
 
-import difflib
-import re
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
@@ -24,12 +22,12 @@ from .planner import Plan, PlannedPost
 from .platforms.base import Cap, Measure
 from .platforms.registry import PLATFORMS
 from .problems import Problem, field_path
-from .text import extract_urls, missing_campaign_hashtag
+from .text import (NEAR_DUPLICATE_RATIO, extract_urls, likeness_of_normal, missing_campaign_hashtag, nearly_same,
+                   normalised)
 
 if TYPE_CHECKING:
     from .store import QueuedPost
 
-NEAR_DUPLICATE_RATIO = 0.9  # texts this similar (after removing tags, links, case) count as the same on X
 
 
 def measure(post: PlannedPost, config: Config) -> Measure:
@@ -71,6 +69,7 @@ def check_plan(plan: Plan, config: Config, *, campaign_hashtags: bool = True) ->
     ``campaign_hashtags`` (the campaign's hashtags are broken), posts are not held against them."""
     reporter = PlanReporter(plan)
     _check_each_post(plan, config, reporter, campaign_hashtags=campaign_hashtags)
+    _check_wordings(plan, reporter)
     _check_duplicates_within(plan, reporter)
     _check_caps(plan, config, reporter)
     return reporter.problems
@@ -192,14 +191,6 @@ def _check_images(plan: Plan, config: Config, reporter: PlanReporter) -> None:
                              refusal.sentence(f" (account {post.account_id})"))
 
 
-def normalised(text: str) -> str:
-    """A text as the duplicate checks compare it: lower case, words only, without links, hashtags and
-    mentions (a copy that differs only in those is the same text to a reader, and to X). A text that is
-    nothing but those is compared whole, in lower case with its spaces collapsed."""
-    without = re.sub(r"https?://\S+|[#@][\w.@]+", " ", text.lower())
-    return " ".join(re.findall(r"\w+", without)) or " ".join(text.lower().split())
-
-
 @dataclass(frozen=True)
 class _Copy:
     """One post of one account as the duplicate checks see it: from a campaign file being checked, or
@@ -237,6 +228,30 @@ def _copies(plan: Plan, origin: int, rank: int = 1) -> list[_Copy]:
     return [_Copy(origin, post.campaign_id, str(plan.campaign.path), post.post_key, post.account_id, post.platform,
                   post.due_at, post.text, slack, continues=plan.campaign.spec.continues, rank=rank)
             for post in plan.posts]
+
+
+def _check_wordings(plan: Plan, reporter: PlanReporter) -> None:
+    """A post going to more accounts of a one-text platform than it has distinct wordings: X's rule in one
+    sentence, and the accounts that need a variant of their own (those whose text is the same or nearly the
+    same as another account's in this post, ``text.nearly_same``)."""
+    by_post: dict[tuple[str, str], list[PlannedPost]] = defaultdict(list)
+    for post in _one_per_post_and_account(plan.posts):
+        if PLATFORMS[post.platform].one_text_per_account:
+            by_post[(post.post_key, post.platform)].append(post)
+    for (post_key, platform), posts in by_post.items():
+        posts.sort(key=lambda post: plan.campaign.spec.posts[reporter.index[post_key]].accounts.index(post.account_id))
+        alike = [later.account_id for number, later in enumerate(posts)
+                 if any(nearly_same(earlier.text, later.text) for earlier in posts[:number])]
+        if not alike:
+            continue
+        name = PLATFORMS[platform].display_name
+        spec = plan.campaign.spec.posts[reporter.index[post_key]]
+        wordings = len(posts) - len(alike)
+        reporter.add(post_key, "variants" if spec.variants else "accounts",
+                     f"{name} allows one text per account: its automation rules forbid the same or nearly the same "
+                     f"post from several accounts. This post goes to {len(posts)} {name} accounts with {wordings} "
+                     f"distinct wording{'s' if wordings != 1 else ''}; add {len(alike)} more to `variants` (each "
+                     f"worded differently) for {', '.join(alike)}")
 
 
 def _check_duplicates_within(plan: Plan, reporter: PlanReporter) -> None:
@@ -292,6 +307,8 @@ def _report_duplicates(copies: list[_Copy], reporters: list[PlanReporter], *, ac
                          f"{later.account_id} would post it at {_instant(earlier.due_at)} ({_where(earlier, later)}) "
                          f"and at {_instant(later.due_at)}; give this post its own text, or move it {window} or more "
                          "away from the other")
+        elif not across and earlier.post_key == later.post_key:
+            continue  # one post's own accounts: _check_wordings names the accounts that need a variant
         else:
             name = PLATFORMS[later.platform].display_name
             if earlier.origin == later.origin and earlier.post_key == later.post_key:
@@ -350,7 +367,7 @@ def _duplicates(copies: list[_Copy], *, across: bool) -> Iterator[tuple[_Copy, _
             if earlier.account_id == later.account_id or not compared(earlier, later) \
                     or not _may_be_alike(first.shingles, second.shingles):
                 continue
-            ratio = difflib.SequenceMatcher(None, earlier.normal, later.normal).ratio()
+            ratio = likeness_of_normal(earlier.normal, later.normal)
             if ratio >= NEAR_DUPLICATE_RATIO:
                 yield earlier, later, "accounts", ratio
 

@@ -255,6 +255,7 @@ def show_plan(plan_: Plan, config: Config, media: service.PreparedMedia) -> None
     for occurrence in plan_.occurrences:  # one line whatever the width: organizers copy it into their call
         console.print(f"Storm: [bold]{occurrence.announce}[/]")
     say(f"Lateness bound: {format_duration(plan_.max_lateness)} (a post not out by then is missed)")
+    show_invitation(plan_)
     table = _plan_table(plan_, config, media)
     if table is None:
         for post in plan_.posts:
@@ -267,6 +268,34 @@ def show_plan(plan_: Plan, config: Config, media: service.PreparedMedia) -> None
             f"({cost.with_url} with a URL; ${cost.per_post:g} per post, ${cost.per_post_with_url:g} with a "
             f"URL: \\[limits.{cost.platform}] in config)")
     show_problems(list(plan_.warnings))
+
+
+def show_invitation(plan_: Plan) -> None:
+    """What the people who join read: the description, the link, the call in each language (for the first
+    storm), and who endorses the campaign; nothing where the campaign gives none of it."""
+    spec = plan_.campaign.spec
+    if spec.description:
+        about = " ".join(spec.description.split())
+        say(f"About: {_escape(about if len(about) <= 200 else about[:199].rstrip() + '…')}")
+    if spec.link:
+        say(f"More: {_escape(spec.link)}")
+    for code, call in plan_.occurrences[0].calls if plan_.occurrences else ():
+        say(f"Call ({code}): {_escape(call)}")
+    if spec.endorsers:
+        few = ", ".join(spec.endorsers[:3]) + (", ..." if len(spec.endorsers) > 3 else "")
+        say(f"Endorsed by {len(spec.endorsers)} organization{'s' if len(spec.endorsers) != 1 else ''}: "
+            f"{_escape(few)}")
+
+
+def _post_cell(post: PlannedPost) -> str:
+    """The post's key, and which of its wordings this account got where it has variants."""
+    if post.wording is None:
+        return post.post_key
+    return f"{post.post_key} ({_wording(post.wording)})"
+
+
+def _wording(number: int) -> str:
+    return "text" if number == 0 else f"variant {number}"
 
 
 def _plan_table(plan_: Plan, config: Config, media: service.PreparedMedia) -> Table | None:
@@ -288,6 +317,8 @@ def _plan_table(plan_: Plan, config: Config, media: service.PreparedMedia) -> Ta
                           for i in post.images) or "-"
         reply = _reply_key(post)
         text = _escape(post.text) + (f"\n[dim]↳ reply to {reply}[/]" if reply else "")
+        if post.wording is not None:
+            text += f"\n[dim]wording: {_wording(post.wording)}[/]"
         table.add_row(_escape(post.post_key), f"{post.due_at:%Y-%m-%d %H:%M:%S}",
                       f"{post.due_at.astimezone(home):%a %d %b %H:%M:%S}", post.account_id, post.platform,
                       text, str(length) if length.fits else f"[red]{length}[/]", shown)
@@ -299,7 +330,7 @@ def _plan_block(post: PlannedPost, home_zone: str, config: Config, media: servic
     its length as the platform counts, the text, what it replies to, its images as sent; then a blank line."""
     columns = block_width(console)
     length = service.measure(post, config)
-    lines = join_parts([Text(f"{post.due_at:%Y-%m-%d %H:%M:%S} UTC", style="bold"), f"post {post.post_key}",
+    lines = join_parts([Text(f"{post.due_at:%Y-%m-%d %H:%M:%S} UTC", style="bold"), f"post {_post_cell(post)}",
                         f"{post.account_id} ({post.platform})"], columns)
     lines += join_parts([f"{post.due_at.astimezone(zone(home_zone)):%a %d %b %H:%M:%S} {home_zone}",
                          Text(str(length), style="" if length.fits else "red")], columns, separator="  ·  ",

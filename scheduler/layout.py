@@ -34,6 +34,7 @@ _ATOMS = re.compile("|".join((
     rf"\b{_CLOCK}{_ZONE}",                                         # 18:00 UTC
 )))
 _GLUE = "\x00"  # stands for a space inside an atom while words are split
+_NO_BREAK = {ord("\u00a0"): _GLUE, ord("\u202f"): _GLUE, ord("\u2007"): _GLUE}
 
 
 def is_narrow(console: Console) -> bool:
@@ -62,6 +63,7 @@ def width(text: str) -> int:
 def _word_spans(paragraph: str) -> list[tuple[int, int]]:
     """Where each word is; the spaces inside a date or time do not separate words."""
     glued = _ATOMS.sub(lambda match: match.group(0).replace(" ", _GLUE), paragraph)  # same length
+    glued = glued.translate(_NO_BREAK)  # a no-break space (Babel's "10\u202fAM") is no place to break either
     return [match.span() for match in re.finditer(r"\S+", glued)]
 
 

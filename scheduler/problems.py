@@ -192,7 +192,7 @@ class TomlLocator:
     """
 
     _header = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\"]+)\s*\]\]?")
-    _key = re.compile(r"^\s*([A-Za-z0-9_\-\"]+)\s*=")
+    _key = re.compile(r"^\s*([A-Za-z0-9_\-\"]+(?:\s*\.\s*[A-Za-z0-9_\-\"]+)*)\s*=")  # also dotted: call.en =
 
     def __init__(self, source: str) -> None:
         self.lines = source.splitlines()
@@ -218,7 +218,9 @@ class TomlLocator:
                 continue
             key = self._key.match(text)
             if key:
-                self.positions.setdefault(table + (key.group(1).strip('"'),), number)
+                names = tuple(part.strip().strip('"') for part in key.group(1).split("."))
+                for depth in range(1, len(names) + 1):  # a dotted key locates its tables too
+                    self.positions.setdefault(table + names[:depth], number)
 
     @staticmethod
     def _resolve_parent(parts: list[str], counts: dict[tuple[str | int, ...], int]) -> tuple[str | int, ...]:

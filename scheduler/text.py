@@ -5,6 +5,8 @@ every platform at once). How each platform counts a post is in its wing: ``platf
 
 from __future__ import annotations
 
+import difflib
+import re
 import unicodedata
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple, Sequence
@@ -341,3 +343,25 @@ def missing_campaign_hashtag(text: str, tags: Sequence[str]) -> str | None:
     why = (f"{longer[0]} is another hashtag (a hashtag runs on to the first character that is not a letter, a "
            f"digit or '_'), so the post" if longer else "it")
     return f"does not contain the campaign hashtag ({', '.join(tags)}): {why} will not count toward the storm"
+
+
+NEAR_DUPLICATE_RATIO = 0.9  # texts this similar (after removing tags, links, case) count as the same on X
+
+
+def normalised(text: str) -> str:
+    """A text as the duplicate checks compare it: lower case, words only, without links, hashtags and
+    mentions (a copy that differs only in those is the same text to a reader, and to X). A text that is
+    nothing but those is compared whole, in lower case with its spaces collapsed."""
+    without = re.sub(r"https?://\S+|[#@][\w.@]+", " ", text.lower())
+    return " ".join(re.findall(r"\w+", without)) or " ".join(text.lower().split())
+
+
+def likeness_of_normal(first: str, second: str) -> float:
+    """How alike two ``normalised`` texts are, 0 to 1 (difflib's ratio)."""
+    return difflib.SequenceMatcher(None, first, second).ratio()
+
+
+def nearly_same(first: str, second: str) -> bool:
+    """Whether two texts count as the same, or nearly, where a platform forbids one text on several accounts:
+    the measure of the duplicate checks (``checks.py``), one place for both them and the planner's variants."""
+    return likeness_of_normal(normalised(first), normalised(second)) >= NEAR_DUPLICATE_RATIO

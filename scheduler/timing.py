@@ -1,5 +1,6 @@
 """Time: durations in words, local wall-clock storm times to UTC instants (zoneinfo, strict about DST gaps and
-overlaps unless the campaign states a rule), yearly recurrences, spreads, and the multi-zone announcement line.
+overlaps unless the campaign states a rule), yearly recurrences and spreads. (The multi-zone announce line, in
+each language, is ``locales.py``'s.)
 
 Zones come from the standard library's zoneinfo (PEP 615), not pytz: pytz's tables end in 2037 and a yearly storm
 past it would silently lose summer time, where zoneinfo follows each zone's rule beyond its last transition.
@@ -292,35 +293,8 @@ def spread_offsets(count: int, every: timedelta, jitter: timedelta, seed: str) -
     return offsets
 
 
-def clock_label(moment: datetime) -> str:
-    """'10 am', '1:30 pm', '12 pm' (noon), '12 am' (midnight)."""
-    hour = moment.hour % 12 or 12
-    suffix = "am" if moment.hour < 12 else "pm"
-    return f"{hour} {suffix}" if moment.minute == 0 else f"{hour}:{moment.minute:02d} {suffix}"
-
-
 def _clock(moment: datetime) -> str:
     return f"{moment:%H:%M}"
-
-
-def announce_line(instant: datetime, zones: list[tuple[str, str]], home_zone: str) -> str:
-    """'Thursday 11 March 2021: 10 am Pacific / 1 pm Eastern / 6 pm UTC / 7 pm central Europe / 8 pm
-    Palestine'. The date is the one in ``home_zone``; a zone whose date differs names its own day."""
-    home_date = instant.astimezone(zone(home_zone)).date()
-    parts = []
-    for zone_name, label in zones:
-        local = instant.astimezone(zone(zone_name))
-        text = f"{clock_label(local)} {label}"
-        if local.date() != home_date:
-            text += f" ({_day(local.date(), short=True)})"
-        parts.append(text)
-    return f"{_day(home_date)}: " + " / ".join(parts)
-
-
-def _day(day: date, short: bool = False) -> str:
-    if short:
-        return f"{day:%a} {day.day} {day:%b}"
-    return f"{day:%A} {day.day} {day:%B %Y}"
 
 
 def utcnow() -> datetime:

@@ -51,7 +51,10 @@ def test_too_long_for_x_names_post_platform_length_and_limit(tmp_path: Path) -> 
 
 def test_same_text_to_two_x_accounts_is_an_error(tmp_path: Path) -> None:
     problems = check(tmp_path, '[[posts]]\ntext = "Free them all #FreeThemAll"\naccounts = ["net-x", "other-x"]\n')
-    assert any("same text from two X accounts (net-x and other-x)" in p.message and p.is_error for p in problems)
+    found = [p for p in problems if "X allows one text per account" in p.message]
+    assert len(found) == 1 and found[0].is_error and found[0].field == "posts[1].accounts", messages(problems)
+    assert "goes to 2 X accounts with 1 distinct wording" in found[0].message
+    assert found[0].message.endswith("add 1 more to `variants` (each worded differently) for other-x")
 
 
 def test_nearly_the_same_text_to_two_x_accounts_is_an_error(tmp_path: Path) -> None:
@@ -141,7 +144,7 @@ def test_queue_refuses_a_plan_a_platform_would_refuse(tmp_path: Path) -> None:
     path = write_campaign(tmp_path, "c", utcnow() + timedelta(days=2),
                           posts='[[posts]]\ntext = "Same #FreeThemAll"\naccounts = ["net-x", "other-x"]\n')
     result = CliRunner().invoke(main, ["--config", str(tmp_path / "config.toml"), "queue", str(path)])
-    assert result.exit_code == 1 and "two X accounts" in result.output
+    assert result.exit_code == 1 and "X allows one text per account" in result.output
     assert "Traceback" not in result.output
 
 

@@ -266,6 +266,21 @@ def test_the_campaign_page_shows_the_plan_as_plan_does(
     assert SECRET not in page
 
 
+def test_the_campaign_page_shows_each_post_s_rendered_text(tmp_path: Path) -> None:
+    """Placeholders are filled in the post's language, on the page as in `plan` and the queue."""
+    project = StormProject.create(tmp_path)
+    posts = ('[[posts]]\nid = "eve"\nat = "-1h"\nlang = "es"\ntext = "Empieza {countdown}: {when} {hashtags}"\n'
+             'accounts = ["net-mastodon"]\n')
+    path = project.write("campaigns/storm.toml", campaign_text(soon(3 * 3600), posts=posts, storm_extra=ANNOUNCE))
+    project.succeeds("queue", str(path))
+    (post,) = service.plan(path, project.load_config()).posts
+    assert post.text.startswith("Empieza dentro de 1 hora: ") and "{" not in post.text
+    with RunningDashboard(project.load_config()) as dashboard:
+        page = html.unescape(dashboard.session().get(dashboard.url("/campaigns/storm"), timeout=60).text)
+    assert post.text in page and "{when}" not in page
+    assert '<p class="text" lang="es" dir="auto">' in page
+
+
 def test_campaign_problems_name_file_line_and_what_to_do(tmp_path: Path) -> None:
     project, _ = queued_project(tmp_path)
     too_long = "word " * 120 + "#FreeThemAll"  # 600 chars: over Mastodon's 500

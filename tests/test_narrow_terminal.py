@@ -57,7 +57,7 @@ def test_plan_of_each_sample_fits_80_columns_one_block_per_post(campaign: Path) 
     headers = [line for line in lines if re.match(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC  post ", line)]
     assert len(headers) == len(plan.posts)  # one block per post, its due time whole in its first line
     for post, header in zip(plan.posts, headers, strict=True):
-        assert header.startswith(f"{post.due_at:%Y-%m-%d %H:%M:%S} UTC  post {post.post_key}  ")
+        assert header.startswith(f"{post.due_at:%Y-%m-%d %H:%M:%S} UTC  post {post.post_key}")
         assert f"{post.account_id} ({post.platform})" in header
     # about ten lines a post (times, the text wrapped, images, a blank line), not hundreds
     assert len(lines) <= 12 * len(plan.posts) + 15, len(lines)
@@ -65,15 +65,15 @@ def test_plan_of_each_sample_fits_80_columns_one_block_per_post(campaign: Path) 
 
 def test_the_seed_plan_at_80_columns_is_short_and_keeps_every_word() -> None:
     output = StormProject(REPO).succeeds("plan", str(SEED), columns=COLUMNS)
-    assert len(output.splitlines()) < 100  # was 393, with a 7-character text column
+    assert len(output.splitlines()) < 160  # 18 posts with the reminders; was 393 for 10, with a 7-character column
     words = " ".join(output.split())
     assert ("Over 350 global organizations, including political parties, mass social movements, student "
             "organizations, churches, and labour unions") in words
     assert "image: free-students-card.png → PNG 1600×900" in output
     assert "↳ reply to undersigned" in output
     assert "Thu 11 Mar 10:00:00 America/Los_Angeles" in output
-    assert "(first due 2021-03-11 18:00 UTC)" in words  # the warning (its path's length varies), wrapped,
-    assert "2021-03-11 18:00 UTC)" in output            # and its date whole on one line
+    assert "(first due 2021-03-10 18:00 UTC)" in words  # the warning (its path's length varies), wrapped,
+    assert "2021-03-10 18:00 UTC)" in output            # and its date whole on one line
 
 
 def test_plan_on_a_wide_terminal_is_still_a_table_naming_each_post() -> None:
@@ -171,11 +171,11 @@ def test_rehearse_at_80_columns(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = assert_fits(result.output)
     events = [line for line in lines if re.match(r"\d{2}:\d{2}:\d{2}\.\d{3} sent ", line)]
-    assert len(events) == 10
+    assert len(events) == 18  # with the reminders
     assert all(re.match(r"\d{2}:\d{2}:\d{2}\.\d{3} sent +\S+ +\S+ +\S+ +\(\+", line) for line in events), events
     assert any(line.strip() == "free-palestinian-students/organizations/network-x" for line in lines)
-    assert "10 sent" in result.output
-    assert len(lines) < 70
+    assert "18 sent" in result.output
+    assert len(lines) < 110  # 18 posts with the reminders
 
 
 # --- --help ------------------------------------------------------------------------------------------

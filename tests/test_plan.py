@@ -15,7 +15,8 @@ from scheduler.timing import UTC, to_utc, utcnow
 
 SEED = REPO / "campaigns" / "free-palestinian-students.toml"
 APRIL_17 = REPO / "campaigns" / "april-17-prisoners-day.toml"
-SEED_LINE = "Thursday 11 March 2021: 10 am Pacific / 1 pm Eastern / 6 pm UTC / 7 pm central Europe / 8 pm Palestine"
+# Babel's English (tests/test_locales.py holds every language against Babel itself).
+SEED_LINE = "Thursday, March 11, 2021: 10 AM Pacific / 1 PM Eastern / 6 PM UTC / 7 PM central Europe / 8 PM Palestine"
 
 
 def table_rows(output: str) -> list[list[str]]:
@@ -45,8 +46,13 @@ def test_the_seed_storm_line_reads_exactly_as_the_call(columns: int) -> None:
 def test_the_seed_plan_lists_every_post_and_warns_that_2021_is_past() -> None:
     output = StormProject(REPO).succeeds("plan", str(SEED))
     rows = table_rows(output)
-    # organizations x3, undersigned x3, targeted x2, targeted-x x1, llamada x1
-    assert len(rows) == 10 and "10 posts from 5 accounts" in output
+    # the reminders tomorrow x4, one-hour x3, una-hora x1; then organizations x3, undersigned x3, targeted x2,
+    # targeted-x x1, llamada x1
+    assert len(rows) == 18 and "18 posts from 5 accounts" in output
+    assert [row[1] for row in rows] == sorted(row[1] for row in rows)  # in time order, reminders first
+    assert {row[0]: row[1] for row in rows[:8]} == {
+        "tomorrow": "2021-03-10 18:00:00", "one-hour": "2021-03-11 17:00:00", "una-hora": "2021-03-11 17:00:00"}
+    assert output.count("wording: text") == 3 and output.count("wording: variant 1") == 1
     assert sorted({row[3] for row in rows}) == ["espana-x", "network-bluesky", "network-mastodon", "network-x",
                                                 "students-x"]
     first_wave = [row for row in rows if row[1] == "2021-03-11 18:00:00"]
@@ -56,8 +62,9 @@ def test_the_seed_plan_lists_every_post_and_warns_that_2021_is_past() -> None:
         ("Thu 11 Mar 10:00:00", "espana-x", "x")}
     assert "↳ reply to undersigned" in output
     assert re.search(r"free-students-card\.png .*alt:? 177 chars", output)
-    assert f"warning: {SEED}:8: storm.start: 10 of 10 posts are due in the past (first due 2021-03-11 18:00 UTC)" \
-        in output
+    line = StormProject.line_of(SEED.read_text(), "start = 2021-03-11T10:00:00")
+    assert f"warning: {SEED}:{line}: storm.start: 18 of 18 posts are due in the past (first due 2021-03-10 18:00 " \
+        "UTC)" in output
     assert "use `rehearse` to play it now" in output
 
 
@@ -84,7 +91,7 @@ def test_the_table_has_due_times_in_utc_and_the_campaign_zone_account_and_platfo
         storm_project: StormProject) -> None:
     path = storm_project.campaign("spread", SPREAD_CAMPAIGN)
     output = storm_project.succeeds("plan", str(path))
-    assert "Storm: Monday 11 March 2030: 5 pm UTC / 7 pm Palestine\n" in output
+    assert "Storm: Monday, March 11, 2030: 5 PM UTC / 7 PM Palestine\n" in output
     assert "due (UTC)" in output and "due (America/Los_Angeles)" in output
     # each account's posts one every 5 minutes from 10 am Pacific (17:00 UTC), in file order
     assert due_columns(table_rows(output)) == [
@@ -102,7 +109,7 @@ def test_the_table_has_due_times_in_utc_and_the_campaign_zone_account_and_platfo
 
 def test_without_announce_zones_the_line_uses_the_campaign_zone(storm_project: StormProject) -> None:
     output = storm_project.succeeds("plan", str(storm_project.campaign("good")))
-    assert "Storm: Monday 11 March 2030: 10 am America/Los_Angeles\n" in output
+    assert "Storm: Monday, March 11, 2030: 10 AM America/Los_Angeles\n" in output
 
 
 def test_spread_with_jitter_is_the_same_every_time(storm_project: StormProject) -> None:
@@ -132,10 +139,12 @@ def test_the_yearly_campaign_plans_the_next_17_april() -> None:
     this_year = to_utc(datetime(now.year, 4, 17, 12, 0), "Asia/Gaza")
     year = max(2027, now.year if this_year >= now - timedelta(minutes=30) else now.year + 1)
     output = StormProject(REPO).succeeds("plan", str(APRIL_17))
-    assert f" 17 April {year}: " in output and "12 pm Palestine\n" in output
+    assert f"April 17, {year}: " in output and "12 PM Palestine\n" in output
     rows = table_rows(output)
-    assert len(rows) == 6 and all(row[1].startswith(f"{year}-04-17 ") for row in rows)
-    assert all(row[2].startswith("Sat 17 Apr 12:00:00") or row[2].endswith(" 17 Apr 12:00:00") for row in rows)
+    storm = [row for row in rows if row[0] != "arabic-tomorrow"]  # the reminder goes out the day before
+    assert len(rows) == 8 and all(row[1].startswith(f"{year}-04-17 ") for row in storm)
+    assert all(row[2].startswith("Sat 17 Apr 12:00:00") or row[2].endswith(" 17 Apr 12:00:00") for row in storm)
+    assert {row[1] for row in rows if row[0] == "arabic-tomorrow"} == {f"{year}-04-16 09:00:00"}
 
 
 @pytest.mark.parametrize(("now", "first_year"), [
@@ -147,19 +156,20 @@ def test_yearly_occurrences_follow_now(now: datetime, first_year: int) -> None:
     config = load_config(REPO / "config.toml")
     plan = service.plan(APRIL_17, config, now=now)
     assert [o.start for o in plan.occurrences] == [datetime(first_year, 4, 17, 9, 0, tzinfo=UTC)]
-    assert {p.due_at for p in plan.posts} == {datetime(first_year, 4, 17, 9, 0, tzinfo=UTC)}
+    start = datetime(first_year, 4, 17, 9, 0, tzinfo=UTC)
+    assert {p.due_at for p in plan.posts} == {start - timedelta(days=1), start}  # with the day-before reminder
     assert all(p.id.endswith(f"@{first_year}") for p in plan.posts)
     if first_year == 2027:
-        assert plan.occurrences[0].announce == ("Saturday 17 April 2027: 2 am Pacific / 5 am Eastern / 9 am UTC / "
-                                                "11 am central Europe / 12 pm Palestine")
+        assert plan.occurrences[0].announce == ("Saturday, April 17, 2027: 2 AM Pacific / 5 AM Eastern / 9 AM UTC / "
+                                                "11 AM central Europe / 12 PM Palestine")
 
 
 def test_several_yearly_occurrences(storm_project: StormProject) -> None:
     text = (GOOD_CAMPAIGN.replace("2030-03-11T10:00:00", "2030-04-17T12:00:00")
             .replace('"America/Los_Angeles"', '"Asia/Gaza"\nrepeat = "yearly"\noccurrences = 2'))
     output = storm_project.succeeds("plan", str(storm_project.campaign("yearly", text)))
-    assert "Storm: Wednesday 17 April 2030: 12 pm Asia/Gaza\n" in output
-    assert "Storm: Thursday 17 April 2031: 12 pm Asia/Gaza\n" in output
+    assert "Storm: Wednesday, April 17, 2030: 12 PM Asia/Gaza\n" in output
+    assert "Storm: Thursday, April 17, 2031: 12 PM Asia/Gaza\n" in output
     assert [row[1] for row in table_rows(output)] == ["2030-04-17 09:00:00"] * 2 + ["2031-04-17 09:00:00"] * 2
 
 

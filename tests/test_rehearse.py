@@ -116,6 +116,18 @@ def test_a_yearly_plan_is_one_storm_per_year(tmp_path: Path) -> None:
     assert storms(single) == [single]
 
 
+def test_a_reminder_the_day_before_belongs_to_the_storm_it_announces(tmp_path: Path) -> None:
+    """Year two's reminder (`at = "-1d"`) goes out before year two's start, after year one's: it is year two's."""
+    project = StormProject.create(tmp_path)
+    text = YEARLY + ('\n[[posts]]\nid = "eve"\nat = "-1d"\ntext = "Tomorrow {when} #FreeThemAll"\n'
+                     'accounts = ["net-mastodon"]\n')
+    plan = service.plan(project.campaign("yearly", text), project.load_config())
+    for part in storms(plan):
+        year = part.occurrences[0].start.year
+        assert {post.id.rsplit("@", 1)[1] for post in part.posts} == {str(year)}
+        assert [post.id for post in part.posts if post.post_key == "eve"] == [f"yearly/eve/net-mastodon@{year}"]
+
+
 @pytest.mark.slow
 def test_a_yearly_campaign_with_reminders_rehearses_green(tmp_path: Path) -> None:
     """Two years of a storm whose Mastodon and Bluesky accounts post the same text twice: before, the verdict

@@ -62,10 +62,10 @@ def test_a_rehearsal_watched_live_then_its_report_exported(tmp_path: Path) -> No
                 event = json.loads(raw[5:])
                 if event.get("state") == "sent":
                     sent.add(event["id"])
-            if len(sent) == 10 or time.monotonic() > deadline:
+            if len(sent) == 18 or time.monotonic() > deadline:
                 break
         stream.close()
-        assert len(sent) == 10  # every post of the sample storm, told as it went out
+        assert len(sent) == 18  # every post of the sample storm (reminders too), told as it went out
         line_with(process.stdout, r"its report:", seen)
         report = line_with(process.stdout, r"^(http://127\.0\.0\.1:\d+/reports/\S+)$", seen).group(1)
         assert report.startswith(f"{base}/reports/{CAMPAIGN}?token=")

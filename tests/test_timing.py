@@ -1,5 +1,5 @@
-"""Local storm times to UTC (strict about DST gaps and overlaps), yearly storms, spreads, and the
-multi-zone announcement line."""
+"""Local storm times to UTC (strict about DST gaps and overlaps), yearly storms, spreads. The multi-zone
+announcement line, in each language, is tests/test_locales.py's."""
 
 from __future__ import annotations
 
@@ -7,59 +7,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from scheduler.timing import (UTC, LocalTime, LocalTimeError, announce_line, clock_label, next_yearly,
-                              parse_duration, resolve_local, spread_offsets, to_utc, yearly_times, zone)
-
-SEED_ZONES = [("America/Los_Angeles", "Pacific"), ("America/New_York", "Eastern"), ("UTC", "UTC"),
-              ("Europe/Paris", "central Europe"), ("Asia/Gaza", "Palestine")]
-SEED_LINE = "Thursday 11 March 2021: 10 am Pacific / 1 pm Eastern / 6 pm UTC / 7 pm central Europe / 8 pm Palestine"
+from scheduler.timing import (UTC, LocalTime, LocalTimeError, next_yearly, parse_duration, resolve_local,
+                              spread_offsets, to_utc, yearly_times, zone)
 
 
 def utc(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=UTC)
-
-
-# --- the announcement line ---------------------------------------------------------------------------
-def test_seed_storm_time_reads_as_the_call_to_action() -> None:
-    start = to_utc(datetime(2021, 3, 11, 10, 0), "America/Los_Angeles")
-    assert start == utc(2021, 3, 11, 18, 0)
-    assert announce_line(start, SEED_ZONES, "America/Los_Angeles") == SEED_LINE
-
-
-def test_a_zone_already_in_the_next_day_names_its_own_day() -> None:
-    late = to_utc(datetime(2021, 3, 11, 23, 0), "America/Los_Angeles")  # 07:00 UTC on Friday
-    assert announce_line(late, SEED_ZONES, "America/Los_Angeles") == (
-        "Thursday 11 March 2021: 11 pm Pacific / 2 am Eastern (Fri 12 Mar) / 7 am UTC (Fri 12 Mar) / "
-        "8 am central Europe (Fri 12 Mar) / 9 am Palestine (Fri 12 Mar)")
-
-
-def test_the_date_is_the_home_zone_s_even_when_listed_zones_are_a_day_behind() -> None:
-    early = to_utc(datetime(2021, 3, 12, 1, 0), "Asia/Gaza")  # Thursday 23:00 UTC
-    line = announce_line(early, [("America/Los_Angeles", "Pacific"), ("Asia/Gaza", "Palestine")], "Asia/Gaza")
-    assert line == "Friday 12 March 2021: 3 pm Pacific (Thu 11 Mar) / 1 am Palestine"
-
-
-def test_minutes_are_shown_only_when_not_on_the_hour() -> None:
-    start = to_utc(datetime(2021, 3, 11, 10, 30), "America/Los_Angeles")
-    assert announce_line(start, SEED_ZONES[:3], "America/Los_Angeles") == (
-        "Thursday 11 March 2021: 10:30 am Pacific / 1:30 pm Eastern / 6:30 pm UTC")
-
-
-@pytest.mark.parametrize(("hour", "minute", "label"), [
-    (0, 0, "12 am"), (0, 5, "12:05 am"), (9, 0, "9 am"), (11, 59, "11:59 am"),
-    (12, 0, "12 pm"), (12, 30, "12:30 pm"), (13, 0, "1 pm"), (23, 45, "11:45 pm"),
-])
-def test_clock_label_noon_midnight_and_minutes(hour: int, minute: int, label: str) -> None:
-    assert clock_label(datetime(2027, 4, 17, hour, minute)) == label
-
-
-def test_noon_and_midnight_in_the_line() -> None:
-    noon = to_utc(datetime(2027, 4, 17, 12, 0), "Asia/Gaza")
-    assert announce_line(noon, [("Asia/Gaza", "Palestine"), ("UTC", "UTC")], "Asia/Gaza") == \
-        "Saturday 17 April 2027: 12 pm Palestine / 9 am UTC"
-    midnight = utc(2027, 4, 17, 0, 0)
-    assert announce_line(midnight, [("UTC", "UTC"), ("America/New_York", "Eastern")], "UTC") == \
-        "Saturday 17 April 2027: 12 am UTC / 8 pm Eastern (Fri 16 Apr)"
 
 
 # --- DST: spring-forward gaps ------------------------------------------------------------------------

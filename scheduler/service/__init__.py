@@ -2,6 +2,8 @@
 
 - settings and platforms: :func:`load_config`, :func:`platform_names`, :func:`display_name`;
 - check and see (``checking``): :func:`validate`, :func:`plan`, :func:`checked_plan`, :func:`with_instance_limits`,
+  :func:`invitation` (a campaign for the people who join it: description, link, endorsers, its call rendered in
+  each language),
   :func:`credential_destinations` (where each account's credentials go),
   and each post's :func:`measure` and the plan's :func:`costs` as the platforms count them;
 - images (``images``): :func:`prepare_media`, :func:`image_sizes`, :func:`image_loader`;
@@ -21,8 +23,8 @@ from ..platforms.registry import names as platform_names
 from ..platforms.destinations import is_loopback
 from ..tokens import new_key as new_token_key
 from .accounts import AccountReport, account_problems, check_accounts, check_configured_accounts
-from .checking import (CredentialDestination, checked_plan, credential_destinations, credential_problems,
-                       database_problems, plan, validate, with_instance_limits)
+from .checking import (CredentialDestination, Invitation, checked_plan, credential_destinations, credential_problems,
+                       database_problems, invitation, plan, validate, with_instance_limits)
 from .connecting import Connected, PendingAuthorization, connect_app_password
 from .connecting import begin as begin_connect
 from .connecting import finish as finish_connect
@@ -38,6 +40,7 @@ __all__ = [
     "AccountReport", "Connected", "PendingAuthorization", "account_problems", "begin_connect", "check_accounts",
     "check_configured_accounts", "connect_app_password", "finish_connect", "is_loopback", "new_token_key",
     "Cost", "CredentialDestination", "LogEntry", "OutboxStatus", "PreparedMedia", "Rehearsal", "alerting",
+    "Invitation", "invitation",
     "checked_plan", "compress", "costs", "credential_destinations", "credential_problems", "database_problems",
     "dispatch_settings", "display_name", "events", "events_json", "image_loader", "image_sizes", "is_dry_run",
     "load_config", "log_csv", "parse_since",

@@ -18,7 +18,7 @@ from ..alerts import alert_problems
 from ..campaign import Campaign, CampaignSpec, CheckContext, Storm, campaign_id, load_campaign
 from ..checks import across_reach, check_across, check_plan, check_posts, one_text_platforms
 from ..config import Config
-from ..planner import Plan, plan_campaign
+from ..planner import Plan, Writer, campaign_calls, next_start, plan_campaign
 from ..platforms.base import PublishError
 from ..problems import Problem, Severity, UserError, name_posts, post_ids, read_toml, unique
 from ..store import Store
@@ -150,11 +150,11 @@ _PLACEHOLDER_ACCOUNT = "-"
 
 
 def _salvage(data: dict[str, Any], source: str, path: Path, config: Config) -> _Salvaged | None:
-    """The campaign without the parts that have errors, to check the rest: a post with a broken text or no
-    known account is left out (an unknown account is dropped from its post), a broken image stays (counted
-    among the post's images; its own checks are already reported), a broken optional field (lang, reply_to,
-    id, alt) is dropped, a broken storm is replaced by a stand-in time. None when nothing can be checked (no
-    posts) or what is left still does not validate."""
+    """The campaign without the parts that have errors, to check the rest: a post with a broken text or
+    ``at``, or no known account, is left out (an unknown account is dropped from its post), a broken image
+    stays (counted among the post's images; its own checks are already reported), a broken optional field
+    (lang, reply_to, id, alt, variants) is dropped, a broken storm is replaced by a stand-in time. None when
+    nothing can be checked (no posts) or what is left still does not validate."""
     if not isinstance(data.get("posts"), list) or not data["posts"]:
         return None
     context = CheckContext(config=config, assets_dir=config.assets_dir)
@@ -212,7 +212,7 @@ def _salvage(data: dict[str, Any], source: str, path: Path, config: Config) -> _
 
 def _post_without(post: dict[str, Any] | None, loc: Sequence[str | int], config: Config) -> dict[str, Any] | None:
     """The raw ``post`` without the part at ``loc`` that has an error, or None to leave the post out."""
-    if post is None or not loc or loc[0] == "text":
+    if post is None or not loc or loc[0] in ("text", "at"):  # without its time, a reminder is no storm post
         return None
     field = loc[0]
     if field == "accounts":
@@ -379,6 +379,34 @@ def checked_plan(path: Path, config: Config, now: datetime | None = None) -> tup
     shown = {warning.place for warning in warnings}  # the plan shows its warnings itself
     problems = [problem for problem in unique(named) if problem.place not in shown]
     return replace(plan_, warnings=tuple(warnings)), problems
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """A campaign as the people who join it read it (the supporter toolkit's material)."""
+
+    name: str
+    hashtags: tuple[str, ...]
+    description: str | None
+    link: str | None
+    endorsers: tuple[str, ...]
+    when: str                                  # the next storm's announce line, in the campaign's language
+    calls: dict[str, str]                      # language -> the call, rendered for the next storm
+
+
+def invitation(path: Path, config: Config, now: datetime | None = None) -> Invitation:
+    """The campaign file's description, link, endorsers and its call in each language, rendered for its next
+    storm (``{when}`` in that language).
+
+    :raises UserError: the file does not load (every problem in it).
+    """
+    campaign = load_campaign(path, config)
+    calls = campaign_calls(campaign, config, now)
+    spec = campaign.spec
+    writer = Writer(spec, config)
+    start = next_start(campaign, now)
+    return Invitation(spec.name, tuple(spec.hashtags), spec.description, spec.link, tuple(spec.endorsers),
+                      writer.when(start, writer.language), calls)
 
 
 def _raw_post_ids(path: Path) -> Sequence[str | None]:

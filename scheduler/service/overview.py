@@ -14,7 +14,7 @@ from pathlib import Path
 from ..checks import Cost, costs, measure
 from ..config import Config
 from ..media import PreparedImage
-from ..planner import Plan, PlannedPost
+from ..planner import Plan, PlannedPost, Writer
 from ..platforms.base import Measure
 from ..platforms.registry import PLATFORMS
 from ..problems import Problem, UserError
@@ -22,7 +22,7 @@ from ..store import NEEDS_REVIEW, PENDING, SENDING, CampaignRecord, Store
 from ..store.events import ACCOUNT_CHECK, ERROR, read_events
 from ..store.storms import UpcomingStorm, storm_posts, upcoming_storms
 from ..text import extract_urls
-from ..timing import announce_line
+from ..locales import ZoneLabel, announce_line
 from .checking import checked_plan, source_path
 from .images import PreparedMedia, image_sizes
 
@@ -130,11 +130,11 @@ def _announce(config: Config, record: CampaignRecord, start: datetime, warnings:
         warnings.append(Problem(record.source, "", f"the campaign file no longer validates ({len(errors)} "
                                 "error(s), shown on the campaign page): the queued posts still go out as queued; "
                                 "fix the file and queue it again to change them", severity="warning"))
-        return "UTC", announce_line(start, [("UTC", "UTC")], "UTC")
+        return "UTC", announce_line(start, [ZoneLabel("UTC", "UTC")], "UTC")
     warnings.extend(problem for problem in [*problems, *plan.warnings] if problem.is_error)
     spec = plan.campaign.spec
-    zones = [(a.zone, a.label) for a in spec.storm.announce] or [(spec.storm.timezone, spec.storm.timezone)]
-    return spec.storm.timezone, announce_line(_storm_moment(plan, start), zones, spec.storm.timezone)
+    writer = Writer(spec, config)
+    return spec.storm.timezone, writer.when(_storm_moment(plan, start), writer.language)
 
 
 def _storm_moment(plan: Plan, first_post: datetime) -> datetime:

@@ -152,7 +152,8 @@ def storms(plan_: Plan) -> list[Plan]:
         return [plan_]
     posts: dict[int, list[PlannedPost]] = {number: [] for number in range(len(starts))}
     for post in plan_.posts:
-        number = max((n for n, occurrence in enumerate(starts) if occurrence.start <= post.due_at), default=0)
+        moment = post.storm_start or post.due_at  # a reminder belongs to the storm it announces
+        number = max((n for n, occurrence in enumerate(starts) if occurrence.start <= moment), default=0)
         posts[number].append(post)
     return [replace(plan_, occurrences=(occurrence,), posts=tuple(posts[number]))
             for number, occurrence in enumerate(starts) if posts[number]]
