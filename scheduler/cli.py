@@ -1048,10 +1048,10 @@ def import_command(obj: Context, sheet: Path, campaign: Path, yes: bool, sheet_n
             raise UserError(f"{campaign} was not changed: there is no terminal to ask whether to write it; run "
                             "again with --yes to write it")
         if not click.confirm(f"Write these changes to {campaign}?", default=False):
-            console.print(f"{campaign} was not changed.")
+            say(f"{campaign} was not changed.")
             return
     service.write_import(preview)
-    console.print(f"[green]wrote[/] {campaign}")
+    say(f"[green]wrote[/] {campaign}")
 
 
 def show_import(preview: service.ImportPreview) -> None:
@@ -1101,4 +1101,4 @@ def export_command(campaign: Path, output: Path | None) -> None:
     for note in exported.notes:
         errors.print(f"[yellow]note[/]: {_escape(note)}")
     if output is not None:
-        errors.print(f"wrote {output}: {exported.posts} post(s) of {campaign}")
+        say(f"wrote {output}: {exported.posts} post(s) of {campaign}", to=errors)

@@ -130,8 +130,8 @@ def _to_sheet(label: str, grid: Iterable[list[str]], problems: list[Problem]) ->
             break
         if not any(cell.strip() for cell in cells):
             continue
-        if len(cells) > len(columns):
-            extra = next(index for index in range(len(columns), len(cells)) if cells[index].strip())
+        extra = next((index for index in range(len(columns), len(cells)) if cells[index].strip()), None)
+        if extra is not None:
             problems.append(Problem(label, f"row {number}, column {column_letter(extra)}",
                                     "holds a value but its column has no name in row 1; name the column or "
                                     "clear the cell"))

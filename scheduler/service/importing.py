@@ -75,10 +75,10 @@ def prepare_import(sheet_path: Path, campaign_path: Path, config: Config, *, she
     sheet = read_sheet(sheet_path, sheet_name)
     if len(sheet.rows) > MAX_POSTS:
         raise UserError([Problem(sheet.file, "", too_many_posts(len(sheet.rows)))])
-    if not sheet.rows:
-        raise UserError([Problem(sheet.file, "row 2", "no posts under the header row; write one post per row")])
     in_file = {post["id"]: index for index, post in enumerate(file_posts)}
     rows = sheet_posts(sheet, file_posts)
+    if not sheet.rows and not rows.problems:
+        raise UserError([Problem(sheet.file, "row 2", "no posts under the header row; write one post per row")])
     if keep_missing:
         listed = {post.id for post in rows.posts}
         kept = [post["id"] for post in file_posts if post["id"] not in listed]
@@ -92,7 +92,7 @@ def prepare_import(sheet_path: Path, campaign_path: Path, config: Config, *, she
         raise UserError([Problem(str(campaign_path), "posts", "the posts are written as an inline array "
                                  "(posts = [...]); write each as a [[posts]] table to import into the file")]) from None
     problems = list(rows.problems) + _check_candidate(candidate, campaign_path, config, rows, order)
-    errors = _besides_sheet(problems, rows)
+    errors = sorted(_besides_sheet(problems, rows), key=_by_row)
     if any(problem.is_error for problem in errors):
         raise UserError([problem for problem in errors if problem.is_error])
     kept_order = [edit.index for edit in edits if edit.index is not None]
@@ -174,18 +174,25 @@ def _to_sheet(problem: Problem, campaign_path: Path, rows: SheetPosts, order: Se
 
 def _besides_sheet(problems: list[Problem], rows: SheetPosts) -> list[Problem]:
     """One problem per cell: what the validation says about a cell the sheet's own checks already named is
-    left out (they say it in the sheet's words)."""
+    left out (they say it in the sheet's words), and so is all it says about a row whose id is another row's
+    too (two posts with one id: what follows from it is noise)."""
     named = {(problem.file, problem.field) for problem in rows.problems}
-    seen: set[tuple[str, str]] = set()
-    kept = []
-    for problem in problems:
-        place = (problem.file, problem.field)
-        if problem in rows.problems:
-            seen.add(place)
-            kept.append(problem)
-        elif place not in named or not problem.is_error:
-            kept.append(problem)
-    return kept
+    doubled = {_row_number(problem.field) for problem in rows.problems if problem.field.endswith("(id)")}
+    own = set(rows.problems)
+    return [problem for problem in problems if problem in own or not problem.is_error
+            or ((problem.file, problem.field) not in named and _row_number(problem.field) not in doubled)]
+
+
+def _row_number(field: str) -> int | None:
+    match = re.match(r"row (\d+)", field)
+    return int(match.group(1)) if match else None
+
+
+def _by_row(problem: Problem) -> tuple[int, int]:
+    """The sheet's problems first, by row (the header's first), then the campaign file's."""
+    if not problem.field.startswith(("row ", "column ")):
+        return (1, 0)
+    return (0, _row_number(problem.field) or 0)
 
 
 def write_import(preview: ImportPreview) -> None:
