@@ -292,13 +292,24 @@ def write_csv(out: IO[str], header: Sequence[str], rows: Iterable[Sequence[str]]
     writer.writerows([guard(cell) for cell in row] for row in rows)
 
 
+class UnwritableCell(ValueError):
+    """A value a workbook cannot hold (a control character): ``args`` are the cell and the character."""
+
+
 def write_xlsx(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]], title: str = "posts") -> None:
     """Rows as a one-sheet workbook. Every cell is a text cell, which a spreadsheet program shows and never
     runs as a formula, so only what :func:`unguard` would change gets the apostrophe (``'=x`` becomes
     ``''=x``): ``-1d`` stays ``-1d``, and the sheet reads back as it was written."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+    rows = [list(header)] + [list(row) for row in rows]
+    for number, row in enumerate(rows, start=1):
+        for index, value in enumerate(row):
+            control = ILLEGAL_CHARACTERS_RE.search(value)
+            if control:
+                raise UnwritableCell(f"row {number}, column {column_letter(index)}", f"U+{ord(control.group()):04X}")
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title)
 
@@ -310,7 +321,6 @@ def write_xlsx(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]],
             cells.append(cell)
         return cells
 
-    sheet.append(text_cells(header))
     for row in rows:
         sheet.append(text_cells(row))
     book.save(path)

@@ -19,6 +19,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
 from project import REPO, StormProject
@@ -487,6 +489,14 @@ def test_a_damaged_workbook_is_a_clear_error(project: StormProject, data: bytes)
     assert "cannot read the file as an Excel workbook" in output
 
 
+def test_a_control_character_cannot_go_to_xlsx_but_goes_to_csv(project: StormProject) -> None:
+    path = project.campaign("control", CAMPAIGN.replace("Freedom for all", "Freedom\\u001ffor all"))
+    output = project.fails("export", str(path), "-o", str(project.root / "out.xlsx"))
+    assert "out.xlsx: row 2, column B: the post's text holds the control character U+001F" in output
+    assert not (project.root / "out.xlsx").exists()
+    assert "Freedom\x1ffor all" in project.succeeds("export", str(path))
+
+
 def test_export_to_xlsx_is_text_cells(project: StormProject) -> None:
     path = project.root / "out.xlsx"
     project.succeeds("export", str(campaign_path(project)), "-o", str(path))
@@ -535,3 +545,68 @@ def test_at_passes_through_and_round_trips(project: StormProject) -> None:
     again = project.root / "again.csv"
     again.write_text(exported, encoding="utf-8")
     assert "Nothing to change" in project.succeeds("import", str(again), str(campaign_path(project)))
+
+
+# --- however strange the file ------------------------------------------------------------------------
+_CELLS = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40) | st.sampled_from(
+    ["id", "text", "accounts", "images", "alt", "reply_to", "at", "org-x", "org-x, nobody", "card.png",
+     "card.png\nflag.png", "=1+1", "'-1d", "-1d", '"', "\r\n", "\x00", ";", "\t", "#REF!"])
+_SHEETS = st.lists(st.lists(_CELLS, max_size=9), max_size=6)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(data=st.binary(max_size=300) | _SHEETS.map(lambda rows: _csv_bytes(rows)),
+       suffix=st.sampled_from([".csv", ".xlsx"]))
+def test_any_file_is_a_preview_or_a_user_error(tmp_path_factory: pytest.TempPathFactory, data: bytes,
+                                               suffix: str) -> None:
+    """Random bytes and random cells (as CSV, or as bytes named .xlsx): a preview or problems, never another
+    exception, and never a write."""
+    from project import ACCOUNTS_TOML
+
+    project = StormProject.create(tmp_path_factory.mktemp("fuzz"), config=ACCOUNTS_TOML)
+    path = project.campaign("storm", CAMPAIGN)
+    before = path.read_bytes()
+    sheet = project.root / f"posts{suffix}"
+    sheet.write_bytes(data)
+    try:
+        service.prepare_import(sheet, path, project.load_config())
+    except UserError as error:
+        assert error.problems
+    assert path.read_bytes() == before
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(rows=_SHEETS)
+def test_any_workbook_is_a_preview_or_a_user_error(tmp_path_factory: pytest.TempPathFactory,
+                                                   rows: list[list[str]]) -> None:
+    from project import ACCOUNTS_TOML
+
+    project = StormProject.create(tmp_path_factory.mktemp("fuzz"), config=ACCOUNTS_TOML)
+    path = project.campaign("storm", CAMPAIGN)
+    sheet = project.root / "posts.xlsx"
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    write_xlsx(sheet, [[ILLEGAL_CHARACTERS_RE.sub("", cell) for cell in row] for row in rows])
+    try:
+        service.prepare_import(sheet, path, project.load_config())
+    except UserError as error:
+        assert error.problems
+
+
+def _csv_bytes(rows: list[list[str]]) -> bytes:
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue().encode("utf-8", "surrogatepass")
+
+
+def test_at_is_carried_as_an_opaque_key_before_the_campaign_knows_it(tmp_path: Path) -> None:
+    """Without the authoring branch the loader refuses `at`; the sheet and the file writer carry it already."""
+    from scheduler.post_rows import sheet_posts
+    from scheduler.posts_file import PostEdit, rewrite_posts
+    from scheduler.sheet import read_sheet
+
+    sheet = write_csv(tmp_path / "posts.csv", [["id", "text", "accounts", "at"], ["soon", "Soon", "org-x", "'-1d"]])
+    rows = sheet_posts(read_sheet(sheet), [])
+    assert not rows.problems and rows.posts[0].values["at"] == "-1d"
+    written = rewrite_posts('name = "x"\n', [PostEdit(None, {**rows.posts[0].values, "id": "soon"})])
+    assert written == 'name = "x"\n\n[[posts]]\nid = "soon"\ntext = "Soon"\naccounts = ["org-x"]\nat = "-1d"\n'

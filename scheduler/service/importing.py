@@ -23,7 +23,7 @@ from ..config import Config
 from ..post_rows import COLUMNS, SheetPosts, changed_fields, file_post, post_row, sheet_posts, where
 from ..posts_file import NotTables, PostEdit, rewrite_posts
 from ..problems import Problem, UserError, read_toml
-from ..sheet import read_sheet, write_csv, write_xlsx
+from ..sheet import UnwritableCell, read_sheet, write_csv, write_xlsx
 from .checking import check_file
 
 ChangeKind = Literal["added", "changed", "removed", "kept", "unchanged"]
@@ -255,6 +255,11 @@ def export_posts(campaign_path: Path, output: Path | None = None) -> tuple[str, 
             text = buffer.getvalue()
             if output is not None:
                 output.write_text(text, encoding="utf-8", newline="")
+    except UnwritableCell as error:
+        cell, character = error.args
+        raise UserError([Problem(str(output), cell, f"the post's text holds the control character {character}, "
+                                 "which an .xlsx cell cannot hold; export to .csv instead (or remove the character "
+                                 "from the campaign file)")]) from None
     except OSError as error:
         raise UserError([Problem(str(output), "", f"cannot write the file ({error.strerror or error})")]) from None
     return text, Export(len(posts), notes)
