@@ -1078,6 +1078,8 @@ def show_import(preview: service.ImportPreview) -> None:
             "text keep its post's id.")
     if not preview.has_changes:
         say("Nothing to change: the file already has these posts.")
+    elif not any(preview.of(kind) for kind in ("added", "changed", "removed")) and not preview.reordered:
+        say("  posts without an id get theirs written out (p1, p2, ...: their place changes)")
 
 
 @main.command("export")

@@ -6,6 +6,8 @@ inline tables (one per line when there are several), a text with line breaks as 
 
 from __future__ import annotations
 
+import re
+import secrets
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -42,21 +44,34 @@ def rewrite_posts(source: str, edits: Sequence[PostEdit]) -> str:
         raise NotTables("posts")
     old: list[Table] = list(found) if found is not None else []
     tables = []
+    # New posts are written as text (through tomlkit, a thousand posts took two seconds): each is an empty
+    # table holding a marker comment, replaced by its lines once the document is a string.
+    marker = f"stormcaller-new-post-{secrets.token_hex(8)}-"
+    new_posts: list[str] = []
     for edit in edits:
-        table = old[edit.index] if edit.index is not None else tomlkit.table()
-        keys = edit.values if edit.index is not None else sorted(edit.values, key=_key_rank)
-        for key in keys:
-            value = edit.values[key]
-            if value is None:
-                if key in table:
-                    del table[key]
-            else:
-                table[key] = toml_value(key, value)
+        if edit.index is None:
+            table = tomlkit.table()
+            table.add(tomlkit.comment(f"{marker}{len(new_posts)}"))
+            new_posts.append(post_text(edit.values))
+        else:
+            table = old[edit.index]
+            for key, value in edit.values.items():
+                if value is None:
+                    if key in table:
+                        del table[key]
+                else:
+                    table[key] = toml_value(key, value)
         tables.append(table)
-    if found is not None and [edit.index for edit in edits] == list(range(len(old))):
-        return document.as_string()  # the same posts in the same order: edited in place
-    _reorder(document, old, tables)
-    return document.as_string()
+    if found is None or [edit.index for edit in edits] != list(range(len(old))):
+        _reorder(document, old, tables)  # else the same posts in the same order, edited in place
+    return re.sub(f"# {marker}(\\d+)\n(\\[\\[)?", lambda match: new_posts[int(match.group(1))] + (
+        "\n[[" if match.group(2) else ""), document.as_string())  # a blank line before the next post
+
+
+def post_text(values: dict[str, Any]) -> str:
+    """A new post's lines (its keys in ``KEY_ORDER``)."""
+    return "".join(f"{key} = {value_text(key, values[key])}\n"
+                   for key in sorted(values, key=_key_rank) if values[key] is not None)
 
 
 def _key_rank(key: str) -> int:
@@ -93,26 +108,50 @@ def _trailing_space(table: Table) -> list[Item]:
 
 
 def toml_value(key: str, value: Any) -> Item:
-    """A value as the shipped campaigns write it."""
-    if key == "images":
-        return _parsed(_images_text(value))
-    if isinstance(value, str) and "\n" in value:
-        written = tomlkit.string(value, multiline=True).as_string()
-        return _parsed('"""\n' + written[3:])  # the text starts on its own line (TOML drops that line break)
-    item: Item = tomlkit.item(list(value) if isinstance(value, (list, tuple)) else value)
+    """A value as the shipped campaigns write it, as a tomlkit item (to set in an existing table)."""
+    item = tomlkit.parse(f"value = {value_text(key, value)}\n").item("value")
+    assert isinstance(item, Item)
     return item
 
 
+def value_text(key: str, value: Any) -> str:
+    """A value as the shipped campaigns write it: a text with line breaks as a multi-line string starting on
+    its own line, images as inline tables (one per line when there are several), lists on one line."""
+    if key == "images":
+        return _images_text(value)
+    if isinstance(value, str):
+        return _multi_line(value) if "\n" in value else basic_string(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(value_text(key, item) for item in value) + "]"
+    written: str = tomlkit.item(value).as_string()
+    return written
+
+
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+_TO_ESCAPE = re.compile('[\\\\"\x00-\x1f\x7f]')
+_TO_ESCAPE_MULTI = re.compile('[\\\\\x00-\x08\x0b-\x1f\x7f]|"(?="|$)')
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _ESCAPES.get(char) or f"\\u{ord(char):04x}"
+
+
+def basic_string(text: str) -> str:
+    """A TOML basic string: backslash, quote and control characters escaped."""
+    return '"' + _TO_ESCAPE.sub(_escape, text) + '"'
+
+
+def _multi_line(text: str) -> str:
+    """A TOML multi-line basic string opening on its own line (TOML drops that first line break). A quote
+    followed by another, or last, is escaped, so no run of quotes can close the string early."""
+    return '"""\n' + _TO_ESCAPE_MULTI.sub(_escape, text) + '"""'
+
+
 def _images_text(images: Sequence[Image]) -> str:
-    tables = ["{ " + ", ".join(f"{name} = {tomlkit.string(text).as_string()}"
+    tables = ["{ " + ", ".join(f"{name} = {basic_string(text)}"
                                for name, text in (("file", file), ("alt", alt)) if text is not None) + " }"
               for file, alt in images]
     if len(tables) <= 1:
         return "[" + "".join(tables) + "]"
     return "[\n" + "".join(f"  {table},\n" for table in tables) + "]"
-
-
-def _parsed(value_text: str) -> Item:
-    item = tomlkit.parse(f"value = {value_text}\n").item("value")
-    assert isinstance(item, Item)
-    return item

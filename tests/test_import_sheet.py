@@ -497,6 +497,13 @@ def test_a_control_character_cannot_go_to_xlsx_but_goes_to_csv(project: StormPro
     assert "Freedom\x1ffor all" in project.succeeds("export", str(path))
 
 
+def test_export_names_the_formats_it_writes(project: StormProject) -> None:
+    output = project.fails("export", str(campaign_path(project)), "-o", str(project.root / "posts.ods"))
+    assert "posts.ods: export writes .csv or .xlsx files" in output
+    output = project.fails("export", str(project.root / "missing.toml"))
+    assert "missing.toml: file not found" in output
+
+
 def test_export_to_xlsx_is_text_cells(project: StormProject) -> None:
     path = project.root / "out.xlsx"
     project.succeeds("export", str(campaign_path(project)), "-o", str(path))
@@ -610,3 +617,38 @@ def test_at_is_carried_as_an_opaque_key_before_the_campaign_knows_it(tmp_path: P
     assert not rows.problems and rows.posts[0].values["at"] == "-1d"
     written = rewrite_posts('name = "x"\n', [PostEdit(None, {**rows.posts[0].values, "id": "soon"})])
     assert written == 'name = "x"\n\n[[posts]]\nid = "soon"\ntext = "Soon"\naccounts = ["org-x"]\nat = "-1d"\n'
+
+
+def test_posts_without_ids_keep_theirs(project: StormProject) -> None:
+    """The planner calls a post without an id by its place (p1, p2): exported so, imported back unchanged, and
+    written out where a removal moves it."""
+    path = project.campaign("anonymous", CAMPAIGN.replace('id = "call"\n', "").replace('reply_to = "call"\n', "")
+                            .replace('id = "thread"\n', ""))
+    before = path.read_bytes()
+    sheet = project.root / "posts.csv"
+    project.succeeds("export", str(path), "-o", str(sheet))
+    assert "Nothing to change" in project.succeeds("import", str(sheet), str(path))
+    assert path.read_bytes() == before
+    rows = list(csv.reader(io.StringIO(sheet.read_text(encoding="utf-8"))))
+    assert [row[0] for row in rows] == ["id", "p1", "p2", "old"]
+    write_csv(sheet, [rows[0], rows[2], rows[3]])
+    output = project.succeeds("import", str(sheet), str(path), "--yes")
+    assert "- removed  p1" in output
+    campaign = load_campaign(path, project.load_config())
+    assert [post.id for post in campaign.spec.posts] == ["p2", "old"]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(text=st.text(alphabet=st.characters(exclude_categories=("Cs",)) | st.sampled_from(['"', "\\", "\n", "'"]),
+                    max_size=30))
+def test_any_text_is_written_as_toml_that_reads_back_the_same(text: str) -> None:
+    import tomllib
+
+    from scheduler.posts_file import PostEdit, rewrite_posts
+
+    written = rewrite_posts('name = "x"\n', [PostEdit(None, {"id": "a", "text": text, "accounts": ("org-x",),
+                                                             "images": (("card.png", text),)})])
+    post = tomllib.loads(written)["posts"][0]
+    assert post["text"] == text and post["images"][0]["alt"] == text
+    edited = rewrite_posts(written, [PostEdit(0, {"text": text + '"'})])
+    assert tomllib.loads(edited)["posts"][0]["text"] == text + '"'

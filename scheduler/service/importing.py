@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
+from tomlkit.exceptions import TOMLKitError
+
 from ..campaign import MAX_POSTS, too_many_posts
 from ..config import Config
 from ..post_rows import COLUMNS, SheetPosts, changed_fields, file_post, post_row, sheet_posts, where
@@ -88,6 +90,9 @@ def prepare_import(sheet_path: Path, campaign_path: Path, config: Config, *, she
     edits, changes, order = _plan_edits(rows, file_posts, in_file, keep_missing)
     try:
         candidate = rewrite_posts(source, edits)
+    except TOMLKitError as error:  # a file tomllib reads but tomlkit does not: nothing to do but say so
+        raise UserError([Problem(str(campaign_path), "", f"the file cannot be edited in place ({error}); "
+                                 "write its posts from the sheet by hand, or simplify the TOML")]) from None
     except NotTables:
         raise UserError([Problem(str(campaign_path), "posts", "the posts are written as an inline array "
                                  "(posts = [...]); write each as a [[posts]] table to import into the file")]) from None
@@ -124,8 +129,7 @@ def _plan_edits(rows: SheetPosts, file_posts: list[dict[str, Any]], in_file: dic
             changes.append(PostChange("added", row.id, row.row))
         else:
             fields = changed_fields(row, file_posts[found])
-            own_id = {} if file_posts[found]["own_id"] else {"id": row.id}  # a pN id is written from now on
-            edits.append(PostEdit(found, {key: values[key] for key in fields} | own_id))
+            edits.append(PostEdit(found, {key: values[key] for key in fields}))
             changes.append(PostChange("changed" if fields else "unchanged", row.id, row.row, tuple(fields)))
         rows_of.append(row.row)
     if keep_missing:
@@ -133,7 +137,15 @@ def _plan_edits(rows: SheetPosts, file_posts: list[dict[str, Any]], in_file: dic
         edits, changes, rows_of = [edits[i] for i in order], [changes[i] for i in order], [rows_of[i] for i in order]
     else:
         changes.extend(PostChange("removed", post["id"]) for post in file_posts if post["id"] not in listed)
-    return edits, changes, rows_of
+    return _ids_where_moved(edits, file_posts), changes, rows_of
+
+
+def _ids_where_moved(edits: list[PostEdit], file_posts: list[dict[str, Any]]) -> list[PostEdit]:
+    """A post of the file without an id is known by its place (``p3``): where that place changes, its id is
+    written out, so that it stays the same post."""
+    return [replace(edit, values={**edit.values, "id": file_posts[edit.index]["id"]})
+            if edit.index is not None and edit.index != position and not file_posts[edit.index]["own_id"] else edit
+            for position, edit in enumerate(edits)]
 
 
 def _raw_posts(data: dict[str, Any]) -> list[Any]:
@@ -240,6 +252,8 @@ def export_posts(campaign_path: Path, output: Path | None = None) -> tuple[str, 
 
     :raises UserError: the campaign file cannot be read, or ``output`` cannot be written.
     """
+    if output is not None and output.suffix.lower() not in (".csv", ".xlsx"):
+        raise UserError([Problem(str(output), "", "export writes .csv or .xlsx files; end the name with one of them")])
     data, _ = read_toml(campaign_path)
     raw_posts = _raw_posts(data)
     posts = [file_post(raw, index) for index, raw in enumerate(raw_posts)]
