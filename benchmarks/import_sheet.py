@@ -17,9 +17,10 @@ Timed, each the median of ``--runs`` runs, the campaign file reset before each:
 - ours: ``service.prepare_import`` (read the sheet, check each row, build the new file with tomlkit,
   validate it as ``validate`` does: load + plan + the platform checks) then ``service.write_import``
   (atomic write), for the CSV and for the .xlsx;
-- baselines measured in the same run: reading the same file alone (``csv.reader``; openpyxl's read-only
-  mode, values only), and loading and checking the resulting campaign file (``service.checking.check_file``,
-  the per-file part of ``validate``), which every import includes.
+- baselines measured in the same run, the runs interleaved (ours, then each baseline, ``--runs`` times:
+  a machine shared with others slows all alike): reading the same file alone (``csv.reader``; openpyxl's
+  read-only mode, values only), and loading and checking the resulting campaign file
+  (``service.checking.check_file``, the per-file part of ``validate``), which every import includes.
 
 Results are printed and written to benchmarks/results/import_sheet.json.
 """
@@ -117,14 +118,11 @@ def write_sheets(root: Path, rows: list[list[str]], name: str = "posts") -> tupl
     return csv_path, xlsx_path
 
 
-def median_seconds(runs: int, prepare: Callable[[], None], work: Callable[[], object]) -> tuple[float, list[float]]:
-    times = []
-    for _ in range(runs):
-        prepare()
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), times
+def timed(prepare: Callable[[], None], work: Callable[[], object]) -> float:
+    prepare()
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
 
 
 def run_scenario(rows: int, runs: int, with_x: bool) -> tuple[dict[str, float], dict[str, list[float]]]:
@@ -165,16 +163,15 @@ def run_scenario(rows: int, runs: int, with_x: bool) -> tuple[dict[str, float], 
 
         reset()
         do_import(csv_path)()  # warm: imports, regex and the platforms' facts loaded once, as in a CLI run
-        figures: dict[str, float] = {}
-        all_runs: dict[str, list[float]] = {}
-        for name, prepare, work in (
-                ("import csv", reset, do_import(csv_path)), ("import xlsx", reset, do_import(xlsx_path)),
-                ("read csv alone", lambda: None, read_csv), ("read xlsx alone (openpyxl)", lambda: None, read_xlsx),
-                ("check the result (check_file)", lambda: None, check_result)):
-            if name.startswith("check"):
-                reset()
-                do_import(csv_path)()
-            figures[name], all_runs[name] = median_seconds(runs, prepare, work)
+        steps: list[tuple[str, Callable[[], None], Callable[[], object]]] = [
+            ("import csv", reset, do_import(csv_path)), ("import xlsx", reset, do_import(xlsx_path)),
+            ("read csv alone", lambda: None, read_csv), ("read xlsx alone (openpyxl)", lambda: None, read_xlsx),
+            ("check the result (check_file)", lambda: None, check_result)]
+        all_runs: dict[str, list[float]] = {name: [] for name, _, _ in steps}
+        for _ in range(runs):  # interleaved: a machine shared with others slows ours and the baselines alike
+            for name, prepare, work in steps:
+                all_runs[name].append(timed(prepare, work))
+        figures = {name: statistics.median(times) for name, times in all_runs.items()}
         return figures, all_runs
 
 
