@@ -148,7 +148,10 @@ def _to_sheet(label: str, grid: Iterable[list[str]], problems: list[Problem]) ->
 
 # --- CSV ---------------------------------------------------------------------------------------------
 def _read_csv(path: Path) -> list[list[str]]:
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise UserError([Problem(str(path), "", f"cannot read the file ({error.strerror or error})")]) from None
     text = _decode(data, str(path))
     delimiter = _delimiter(text)
     csv.field_size_limit(max(csv.field_size_limit(), MAX_SHEET_BYTES))

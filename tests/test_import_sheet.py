@@ -418,6 +418,9 @@ def test_other_formats_are_refused_saying_what_to_save(project: StormProject) ->
     assert "cannot read .ods files; save the sheet as .csv (UTF-8) or .xlsx" in output
     output = project.fails("import", str(project.root / "nothing.csv"), str(campaign_path(project)))
     assert "nothing.csv: file not found; check the path" in output
+    (project.root / "folder.csv").mkdir()
+    output = project.fails("import", str(project.root / "folder.csv"), str(campaign_path(project)))
+    assert "folder.csv: cannot read the file (Is a directory)" in output
 
 
 # --- xlsx -------------------------------------------------------------------------------------------
