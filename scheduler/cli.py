@@ -91,7 +91,7 @@ def _escape(text: str) -> str:
 
 #: The commands drawn for the terminal they run in: below ``layout.WIDE_FROM`` columns, one block per post
 #: and every line (their problems too) wrapped to the width. Other commands print their lines whole.
-LAID_OUT = ("plan", "log", "rehearse", "run")
+LAID_OUT = ("plan", "log", "rehearse", "run", "import")
 
 
 def _laid_out() -> bool:

@@ -237,11 +237,16 @@ def test_rows_without_an_id_get_one_from_their_text(project: StormProject) -> No
     assert "Nothing to change" in project.succeeds("import", str(sheet), str(campaign_path(project)))
 
 
-def test_the_preview_fits_80_columns(project: StormProject) -> None:
-    rows = [HEADER] + [[f"post-number-{i}-with-a-long-id", f"Post {i} of the storm #FreeThemAll", "en",
+def test_the_preview_and_the_problems_fit_80_columns(project: StormProject) -> None:
+    rows = [HEADER] + [[f"post-number-{i}-with-a-long-id", f"Post {i} of the storm", "en",
                         "org-mastodon, org-bluesky", "", "", ""] for i in range(5)]
     sheet = write_csv(project.root / "posts.csv", rows)
     output = project.succeeds("import", str(sheet), str(campaign_path(project)), "--yes", columns=80)
+    assert max(len(line) for line in output.splitlines()) <= 80, output
+    assert " ".join(output.split()).count("does not contain the campaign hashtag") == 5  # once per row
+    rows[1][3] = "ghost"
+    output = project.fails("import", str(write_csv(sheet, rows)), str(campaign_path(project)), columns=80)
+    assert "unknown account 'ghost'" in " ".join(output.split())
     assert max(len(line) for line in output.splitlines()) <= 80, output
 
 

@@ -24,7 +24,7 @@ from ..campaign import MAX_POSTS, too_many_posts
 from ..config import Config
 from ..post_rows import COLUMNS, SheetPosts, changed_fields, file_post, post_row, sheet_posts, where
 from ..posts_file import NotTables, PostEdit, rewrite_posts
-from ..problems import Problem, UserError, read_toml
+from ..problems import Problem, UserError, read_toml, unique
 from ..sheet import UnwritableCell, read_sheet, write_csv, write_xlsx
 from .checking import check_file
 
@@ -97,7 +97,7 @@ def prepare_import(sheet_path: Path, campaign_path: Path, config: Config, *, she
         raise UserError([Problem(str(campaign_path), "posts", "the posts are written as an inline array "
                                  "(posts = [...]); write each as a [[posts]] table to import into the file")]) from None
     problems = list(rows.problems) + _check_candidate(candidate, campaign_path, config, rows, order)
-    errors = sorted(_besides_sheet(problems, rows), key=_by_row)
+    errors = sorted(unique(_besides_sheet(problems, rows)), key=_by_row)
     if any(problem.is_error for problem in errors):
         raise UserError([problem for problem in errors if problem.is_error])
     kept_order = [edit.index for edit in edits if edit.index is not None]
