@@ -660,3 +660,27 @@ def test_any_text_is_written_as_toml_that_reads_back_the_same(text: str) -> None
     assert post["text"] == text and post["images"][0]["alt"] == text
     edited = rewrite_posts(written, [PostEdit(0, {"text": text + '"'})])
     assert tomllib.loads(edited)["posts"][0]["text"] == text + '"'
+
+
+def test_a_file_with_windows_line_endings_stays_readable(project: StormProject) -> None:
+    path = campaign_path(project)
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    before = path.read_bytes()
+    sheet = project.root / "posts.csv"
+    project.succeeds("export", str(path), "-o", str(sheet))
+    assert "Nothing to change" in project.succeeds("import", str(sheet), str(path))
+    assert path.read_bytes() == before
+    project.succeeds("import", str(a_changed_sheet(project)), str(path), "--keep-missing", "--yes")
+    campaign = load_campaign(path, project.load_config())
+    assert campaign.spec.posts[0].text == "A new text for the call #FreeThemAll"
+    assert campaign.spec.posts[1].text == "Second line of the storm #FreeThemAll\nwith a line break"
+
+
+def test_posts_in_an_inline_array_are_refused_clearly(project: StormProject) -> None:
+    path = project.campaign("inline", CAMPAIGN.split("[[posts]]")[0].replace(
+        'name = "Good storm"', 'posts = [{ id = "a", text = "Inline #FreeThemAll", accounts = ["org-x"] }]\n'
+                               'name = "Good storm"'))
+    before = path.read_bytes()
+    output = project.fails("import", str(a_changed_sheet(project)), str(path), "--yes")
+    assert "the posts are written as an inline array" in output
+    assert path.read_bytes() == before
