@@ -91,7 +91,7 @@ def _escape(text: str) -> str:
 
 #: The commands drawn for the terminal they run in: below ``layout.WIDE_FROM`` columns, one block per post
 #: and every line (their problems too) wrapped to the width. Other commands print their lines whole.
-LAID_OUT = ("plan", "log", "rehearse", "run")
+LAID_OUT = ("plan", "log", "rehearse", "run", "import")
 
 
 def _laid_out() -> bool:
@@ -1057,3 +1057,96 @@ def report_export(obj: Context, campaign: str, output: Path | None) -> None:
         report = export_report(store, campaign_id, path)
     sent = report.totals.get("sent", 0)
     console.print(f"wrote {path}: {sent} sent of {len(report.posts)} post(s) of {campaign_id}")
+
+
+# --- import / export ---------------------------------------------------------------------------------
+@main.command("import")
+@click.argument("sheet", type=click.Path(path_type=Path))
+@click.argument("campaign", type=click.Path(path_type=Path))
+@click.option("--yes", "-y", is_flag=True, help="Write without asking (needed without a terminal).")
+@click.option("--sheet", "sheet_name", metavar="NAME", help="The workbook's sheet to read (default: the first).")
+@click.option("--keep-missing", is_flag=True,
+              help="Keep the file's posts that the sheet does not list (default: they are removed).")
+@click.pass_obj
+@reports_user_errors
+def import_command(obj: Context, sheet: Path, campaign: Path, yes: bool, sheet_name: str | None,
+                   keep_missing: bool) -> None:
+    """Write the posts of a spreadsheet (.csv or .xlsx) into a campaign file.
+
+    \b
+    Columns (row 1, any case): id, text, lang, accounts, images, alt,
+    reply_to, at; text and accounts are required. Posts are matched by id; the
+    sheet is the truth: the file's posts it does not list are removed (unless
+    --keep-missing). The rest of the file (storm, comments) stays as it is.
+    Shows what changes, checks the result as `validate` does, and writes only
+    when you confirm (or with --yes). See the README for the cell formats.
+      python run.py import posts.csv campaigns/free-palestinian-students.toml
+      python run.py export campaigns/free-palestinian-students.toml -o posts.csv
+    """
+    preview = service.prepare_import(sheet, campaign, obj.config, sheet_name=sheet_name,
+                                     keep_missing=keep_missing)
+    show_problems(list(preview.warnings))
+    show_import(preview)
+    if not preview.has_changes:
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UserError(f"{campaign} was not changed: there is no terminal to ask whether to write it; run "
+                            "again with --yes to write it")
+        if not click.confirm(f"Write these changes to {campaign}?", default=False):
+            say(f"{campaign} was not changed.")
+            return
+    service.write_import(preview)
+    say(f"[green]wrote[/] {campaign}")
+
+
+def show_import(preview: service.ImportPreview) -> None:
+    say(f"From {preview.sheet} into {preview.campaign}:")
+    for change in preview.of("added"):
+        say(f"  [green]+ added[/]    {_escape(change.id)} (row {change.row})", indent="      ")
+    for change in preview.of("changed"):
+        say(f"  [yellow]~ changed[/]  {_escape(change.id)} (row {change.row}): {', '.join(change.fields)}",
+            indent="      ")
+    for change in preview.of("removed"):
+        say(f"  [red]- removed[/]  {_escape(change.id)} (not in the sheet; --keep-missing keeps it)", indent="      ")
+    kept, unchanged = preview.of("kept"), preview.of("unchanged")
+    if kept:
+        say(f"  kept, not in the sheet: {', '.join(_escape(change.id) for change in kept)}", indent="    ")
+    if preview.reordered:
+        say("  the posts take the sheet's order")
+    say(f"  {len(preview.of('added'))} added, {len(preview.of('changed'))} changed, {len(preview.of('removed'))} "
+        f"removed, {len(unchanged)} unchanged")
+    if preview.made_ids:
+        examples = ", ".join(f"row {row}: {_escape(post_id)}" for row, post_id in preview.made_ids[:3])
+        more = f" and {len(preview.made_ids) - 3} more" if len(preview.made_ids) > 3 else ""
+        say(f"[yellow]note[/]: {len(preview.made_ids)} row(s) have no id; ids were made from their text "
+            f"({examples}{more}). Add an id column (or export the file and edit that sheet) so that edits to a "
+            "text keep its post's id.")
+    if not preview.has_changes:
+        say("Nothing to change: the file already has these posts.")
+    elif not any(preview.of(kind) for kind in ("added", "changed", "removed")) and not preview.reordered:
+        say("  posts without an id get theirs written out (p1, p2, ...: their place changes)")
+
+
+@main.command("export")
+@click.argument("campaign", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The file to write: .csv, or .xlsx for a workbook (default: CSV on standard output).")
+@reports_user_errors
+def export_command(campaign: Path, output: Path | None) -> None:
+    """Write a campaign's posts as a spreadsheet, to edit and bring back with `import`.
+
+    \b
+    The columns are those `import` reads. Cells beginning with = + - @ get a
+    leading ' so that no spreadsheet program runs them as formulas; import
+    removes it. (The storm's report after it ran is `report export`.)
+      python run.py export campaigns/free-palestinian-students.toml -o posts.csv
+      python run.py import posts.csv campaigns/free-palestinian-students.toml
+    """
+    text, exported = service.export_posts(campaign, output)
+    if output is None:
+        click.echo(text, nl=False)
+    for note in exported.notes:
+        errors.print(f"[yellow]note[/]: {_escape(note)}")
+    if output is not None:
+        say(f"wrote {output}: {exported.posts} post(s) of {campaign}", to=errors)

@@ -13,6 +13,8 @@
 - accounts (``accounts``, ``credentials``): :func:`check_configured_accounts` (``accounts check``),
   :func:`account_problems` (``validate --online``), :func:`new_token_key`; ``connecting``: :func:`begin_connect`,
   :func:`finish_connect`, :func:`connect_app_password` (``accounts connect``);
+- posts from and to spreadsheets (``importing``): :func:`prepare_import`, :func:`write_import`,
+  :func:`export_posts`;
 - rehearsals (``rehearsal``): :func:`rehearse`, :func:`start_sandbox` (the only part that imports the sandbox).
 """
 
@@ -31,12 +33,14 @@ from .connecting import finish as finish_connect
 from .daemon import alerting, dispatch_settings, is_dry_run, start_daemon
 from .publishers import publisher_factory
 from .images import PreparedMedia, image_loader, image_sizes, media_cache, prepare_media
+from .importing import Export, ImportPreview, PostChange, export_posts, prepare_import, write_import
 from .log import (LogEntry, OutboxStatus, events, events_json, log_csv, log_json, needs_review, outbox_status,
                   parse_since, read_log, search)
 from .queueing import open_store, queue, resolve, unqueue, write_plan
 from .rehearsal import Rehearsal, compress, rehearse, sandbox_faults, start_sandbox
 
 __all__ = [
+    "Export", "ImportPreview", "PostChange", "export_posts", "prepare_import", "write_import",
     "AccountReport", "Connected", "PendingAuthorization", "account_problems", "begin_connect", "check_accounts",
     "check_configured_accounts", "connect_app_password", "finish_connect", "is_loopback", "new_token_key",
     "Cost", "CredentialDestination", "LogEntry", "OutboxStatus", "PreparedMedia", "Rehearsal", "alerting",
