@@ -21,6 +21,9 @@ from .timing import zone
 
 #: The language ``{when}`` is written in when neither the post, the campaign nor the config names one.
 DEFAULT_LANGUAGE = "en"
+#: A bare "en" is written as CLDR's World English (en-001: "Thursday, 11 March 2021: 10 am Pacific / ..."), as
+#: international calls write it, not as US English ("March 11", "10 AM"); "en-US" asks for that.
+WRITTEN_AS = {"en": "en_001"}
 #: Languages the README promises and the tests hold against Babel.
 EXAMPLES = ("en", "es", "fr", "ar", "de", "it", "tr")
 # The zero of each decimal numbering system a CLDR locale may default to (its digits follow it in Unicode).
@@ -39,7 +42,7 @@ def locale_of(code: str) -> Locale:
     :raises UnknownLanguage: with a sentence naming the code and some that work.
     """
     try:
-        return Locale.parse(code.replace("-", "_"))
+        return Locale.parse(WRITTEN_AS.get(code, code).replace("-", "_"))
     except (UnknownLocaleError, ValueError, TypeError):
         raise UnknownLanguage(f"{code!r} is a language the date library (Babel, CLDR) does not know; use a code "
                               f"such as {', '.join(repr(c) for c in EXAMPLES)} (or with a region: 'ar-PS', "
@@ -75,8 +78,8 @@ class ZoneLabel:
 
 def announce_line(instant: datetime, zones: Sequence[ZoneLabel], home_zone: str,
                   code: str = DEFAULT_LANGUAGE) -> str:
-    """The storm's moment in every announced zone, in the language ``code``: 'Thursday, March 11, 2021:
-    10 AM Pacific / 1 PM Eastern / 6 PM UTC / 7 PM central Europe / 8 PM Palestine' (en), 'jueves, 11 de marzo
+    """The storm's moment in every announced zone, in the language ``code``: 'Thursday, 11 March 2021:
+    10 am Pacific / 1 pm Eastern / 6 pm UTC / 7 pm central Europe / 8 pm Palestine' (en), 'jueves, 11 de marzo
     de 2021: 10:00 Pacífico / ...' (es). The date is the one in ``home_zone``; a zone whose date differs names
     its own day in brackets."""
     locale = locale_of(code)

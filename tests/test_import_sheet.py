@@ -25,12 +25,10 @@ from openpyxl import Workbook, load_workbook
 
 from project import REPO, StormProject
 from scheduler import service
-from scheduler.campaign import PostSpec, load_campaign
+from scheduler.campaign import load_campaign
 from scheduler.problems import UserError
 from scheduler.sheet import guard, unguard
 
-needs_at = pytest.mark.skipif("at" not in PostSpec.model_fields,
-                              reason="the post key `at` arrives with the authoring branch")
 
 CAMPAIGN = '''
 # The storm's organizers keep this comment.
@@ -544,7 +542,6 @@ def test_a_file_changed_meanwhile_is_not_overwritten(project: StormProject) -> N
 
 
 # --- `at` (the authoring branch's reminders) ------------------------------------------------------------
-@needs_at
 def test_at_passes_through_and_round_trips(project: StormProject) -> None:
     sheet = write_csv(project.root / "posts.csv", [
         ["id", "text", "accounts", "at"],

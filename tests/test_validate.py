@@ -402,15 +402,15 @@ def test_rehearse_of_a_campaign_with_a_later_year_in_the_gap_is_a_user_error(sto
 
 
 @pytest.mark.parametrize(("rule", "clock", "utc_time"), [
-    ("after", "3:30\u202fAM", "2032-03-27 00:30:00"), ("before", "1:30\u202fAM", "2032-03-26 23:30:00")])
+    ("after", "3:30\u202fam", "2032-03-27 00:30:00"), ("before", "1:30\u202fam", "2032-03-26 23:30:00")])
 def test_nonexistent_moves_the_later_year_past_the_gap_and_plan_shows_it(
         storm_project: StormProject, rule: str, clock: str, utc_time: str) -> None:
     text = GAZA_GAP.replace("occurrences = 2", f'occurrences = 2\nnonexistent = "{rule}"')
     path = storm_project.campaign("gaza", text)
     storm_project.succeeds("validate", str(path))
     output = storm_project.succeeds("plan", str(path))
-    assert "Storm: Thursday, March 27, 2031: 2:30\u202fAM Asia/Gaza\n" in output  # the first year as written
-    day = "Saturday, March 27, 2032"  # Babel's English, as every announce line
+    assert "Storm: Thursday, 27 March 2031: 2:30\u202fam Asia/Gaza\n" in output  # the first year as written
+    day = "Saturday, 27 March 2032"  # Babel's World English, as every announce line in "en"
     assert f"Storm: {day}: {clock} Asia/Gaza\n" in output, output
     assert f"│ {utc_time} " in output.replace("│ ", "│ ", 1)
     line = storm_project.line_of(text, "nonexistent = ")
@@ -422,7 +422,7 @@ def test_nonexistent_moves_the_later_year_past_the_gap_and_plan_shows_it(
 def test_nonexistent_also_takes_a_first_year_in_the_gap(storm_project: StormProject) -> None:
     text = storm_at("2027-03-14T02:30:00", "America/New_York", '\nnonexistent = "after"')
     output = storm_project.succeeds("plan", str(storm_project.campaign("gap", text)))
-    assert "Storm: Sunday, March 14, 2027: 3:30\u202fAM America/New_York\n" in output
+    assert "Storm: Sunday, 14 March 2027: 3:30\u202fam America/New_York\n" in output
     assert "│ 2027-03-14 07:30:00 " in output
 
 
