@@ -8,7 +8,10 @@ to it), and the median is printed:
 - bytes: everything transferred for the page, the document and every static file it loads, headers included
   (Performance API: navigation + resource ``transferSize``; an SSE stream still open is not counted);
 - requests: how many resources it loaded;
-- FCP: first-contentful-paint (Performance API), ms after navigation start.
+- FCP: first-contentful-paint (Performance API), ms after navigation start;
+- × floor: that FCP over the floor's, measured in the same run: a one-line HTML page served over HTTP on
+  127.0.0.1 by a bare aiohttp app in this process, loaded the same way (what no page of this machine and
+  browser can beat), so runs on different machines compare.
 
     python benchmarks/dashboard.py [--runs 5] [--posts 10]
 """
@@ -53,12 +56,44 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def measure(browser: Any, dashboard: DashboardProcess, cookies: list[dict[str, Any]], path: str) -> dict[str, Any]:
+FLOOR_PAGE = "<!doctype html><html lang=en><title>floor</title><p>Stormcaller</p></html>"
+
+
+class FloorServer:
+    """The floor: a bare aiohttp app answering one line of HTML, on 127.0.0.1, in a thread of its own."""
+
+    def __enter__(self) -> str:
+        import asyncio
+        import threading
+
+        from aiohttp import web
+
+        async def page(_request: web.Request) -> web.Response:
+            return web.Response(text=FLOOR_PAGE, content_type="text/html")
+
+        app = web.Application()
+        app.router.add_get("/", page)
+        self.loop = asyncio.new_event_loop()
+        self.runner = web.AppRunner(app)
+        self.loop.run_until_complete(self.runner.setup())
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        self.loop.run_until_complete(site.start())
+        port = self.runner.addresses[0][1]
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        return f"http://127.0.0.1:{port}/"
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+
+
+def measure(browser: Any, base: str, cookies: list[dict[str, Any]], path: str) -> dict[str, Any]:
     context = browser.new_context(viewport=DESKTOP)
     try:
         context.add_cookies(cookies)
         page = context.new_page()
-        response = page.goto(dashboard.base + path, wait_until="load")
+        response = page.goto(base + path, wait_until="load")
         if response is None or response.status != 200:
             raise RuntimeError(f"{path} answered {response.status if response else 'nothing'}")
         result: dict[str, Any] = page.evaluate(MEASURE)
@@ -96,22 +131,26 @@ def main() -> int:
             cookies = login.cookies()
             login.close()
             rows = []
-            for name, path in PAGES.items():
-                runs = [measure(browser, dashboard, cookies, path) for _ in range(options.runs)]
-                fcps = [run["fcp"] for run in runs if run["fcp"] is not None]
-                rows.append((name, path, statistics.median(run["bytes"] for run in runs),
-                             statistics.median(run["requests"] for run in runs),
-                             statistics.median(fcps) if fcps else None))
+            with FloorServer() as floor_url:
+                pages = [("floor", floor_url, ""), *((name, dashboard.base, path) for name, path in PAGES.items())]
+                for name, base, path in pages:
+                    runs = [measure(browser, base, cookies, path) for _ in range(options.runs)]
+                    fcps = [run["fcp"] for run in runs if run["fcp"] is not None]
+                    rows.append((name, path or "(one line of HTML)", statistics.median(run["bytes"] for run in runs),
+                                 statistics.median(run["requests"] for run in runs),
+                                 statistics.median(fcps) if fcps else None))
             version = browser.version
             browser.close()
             export_bytes = exported_size(dashboard)
     print(f"CPU: {cpu_model()}; chromium {version} headless; {options.runs} cold loads per page, median; "
           f"storm of {options.posts} posts x 3 accounts")
     print(f"load average while measuring (1 min): {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    print(f"{'page':<12} {'path':<32} {'bytes':>9} {'requests':>9} {'FCP ms':>8}")
+    floor = rows[0][4]
+    print(f"{'page':<12} {'path':<32} {'bytes':>9} {'requests':>9} {'FCP ms':>8} {'× floor':>8}")
     for name, path, size, requests, fcp in rows:
         shown_fcp = f"{fcp:8.0f}" if fcp is not None else f"{'n/a':>8}"
-        print(f"{name:<12} {path:<32} {size:>9.0f} {requests:>9.0f} {shown_fcp}")
+        ratio = f"{fcp / floor:8.2f}" if fcp is not None and floor else f"{'n/a':>8}"
+        print(f"{name:<12} {path:<32} {size:>9.0f} {requests:>9.0f} {shown_fcp} {ratio}")
     print(f"{'export':<12} {EXPORT:<32} {export_bytes:>9} {1:>9} {'(file)':>8}")
     return 0
 
