@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scheduler import checks, service
 from scheduler.cli import main
@@ -167,3 +169,28 @@ def test_online_checks_use_the_mastodon_instances_own_limits(tmp_path: Path) -> 
         assert "too long for Mastodon (account net-mastodon): 162 chars, the limit is 100" in online.output
     unreachable = CliRunner().invoke(main, [*args, "--online"])  # instance gone: a warning, configured limits
     assert unreachable.exit_code == 0 and "could not read the instance's limits" in unreachable.output
+
+
+WORDS = ("free", "them", "all", "students", "prison", "education", "right", "crime", "now", "palestine", "voice")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=14), min_size=2, max_size=40))
+def test_the_near_duplicate_pairing_finds_every_pair_comparing_all_would(sentences: list[list[str]]) -> None:
+    """The prefix-filtered join (a sheet of a thousand X posts is not compared pair by pair) misses no pair the
+    loose shingle test and the length bound would let through."""
+    from datetime import datetime, timezone
+
+    from scheduler.checks import _alike_in_length, _Copy, _lengths_allow, _may_be_alike
+
+    when = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    copies = [_Copy(0, "c", "c.toml", f"p{i}", f"a{i}", "x", when, " ".join(words))
+              for i, words in enumerate(sentences)]
+
+    def key(first: _Copy, second: _Copy) -> frozenset[str]:
+        return frozenset((first.post_key, second.post_key))
+
+    joined = {key(a, b) for a, b in _alike_in_length(copies) if _may_be_alike(a.shingles, b.shingles)}
+    every = {key(a, b) for i, a in enumerate(copies) for b in copies[i + 1:]
+             if _lengths_allow(a, b) and _may_be_alike(a.shingles, b.shingles)}
+    assert joined == every

@@ -113,7 +113,7 @@ def test_no_invisible_direction_mark_is_added_by_us() -> None:
 @pytest.mark.parametrize("code", EXAMPLES)
 @pytest.mark.parametrize("before", [timedelta(hours=1), timedelta(days=1), timedelta(minutes=15)])
 def test_countdown_is_babel_s_timedelta_with_direction(code: str, before: timedelta) -> None:
-    assert countdown(before, code) == format_timedelta(before, add_direction=True, locale=code)
+    assert countdown(before, code) == format_timedelta(before, add_direction=True, locale=locale_of(code))
 
 
 def test_countdown_in_english_says_in() -> None:
