@@ -125,10 +125,12 @@ def wrap_text(text: str | Text, columns: int, indent: str = "", first_indent: st
     lines: list[Text] = []
     lead = indent if first_indent is None else first_indent
     for paragraph in whole.split("\n", allow_blank=True):
-        filling, previous = _Lines(columns, lead, indent), 0
-        for start, end in _word_spans(paragraph.plain):
-            word, gap = paragraph[start:end], paragraph[previous:start]  # the spaces as written
-            previous = end
+        filling = _Lines(columns, lead, indent)
+        spans = list(_word_spans(paragraph.plain))
+        # cut once at every word's edges: slicing a rich Text copies all of it, so a word at a time is quadratic
+        cut = paragraph.divide([edge for span in spans for edge in span])
+        for number in range(len(spans)):
+            gap, word = cut[2 * number], cut[2 * number + 1]  # the spaces before it, as written
             if filling.add(gap, word):
                 continue
             pieces = _chop(word, columns - width(filling.line.plain), columns - width(indent))

@@ -97,9 +97,9 @@ def start_daemon(config: Path, log: Path) -> subprocess.Popen:
                             stdout=log.open("a"), stderr=subprocess.STDOUT)
 
 
-def pids_sending(config: Path, timeout: float = 5.0) -> set[int]:
+def pids_sending(config: Path, timeout: float = 30.0) -> set[int]:
     """The processes of the daemons holding posts being sent, once there are some (none after ``timeout``: the
-    storm may be over)."""
+    storm may be over). A daemon just restarted takes a few seconds on a loaded machine before it sends."""
     loaded = load_config(config)
     deadline = time.monotonic() + timeout
     with service.open_store(loaded) as store, store.engine.connect() as db:
