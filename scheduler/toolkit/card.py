@@ -77,17 +77,17 @@ def draw_card(text: CardText, path: Path, engine: ImageFont.Layout) -> Path:
     width, height = CARD_SIZE
     left, right = (MARGIN, width - BAND - GUTTER) if setting.rtl else (BAND + GUTTER, width - MARGIN)
     room = right - left
-    hashtag = fit(text.hashtag, "bold", range(84, 43, -4), room, 200, setting)
+    hashtag = fit(text.hashtag, "bold", range(84, 43, -4), room, 130, setting)
     y = place(draw, hashtag, TOP, (left, right), GREEN, setting) + 30
     when = fit(text.when, "bold", range(36, 23, -2), room, 136, setting)
     y = place(draw, when, y, (left, right), INK, setting) + 28
     rule_x = right - 96 if setting.rtl else left
-    draw.rectangle((rule_x, y, rule_x + 96, y + 6), fill=RED)
+    draw.rectangle((rule_x, y, rule_x + 95, y + 5), fill=RED)
     y += 6 + 26
     foot = height - FOOT
     call = fit(text.call, "regular", range(40, 21, -2), room, foot - 24 - y, setting)
     place(draw, call, y, (left, right), INK, setting)
-    draw.rectangle((left, foot, right, foot + 8), fill=GREEN)
+    draw.rectangle((left, foot, right - 1, foot + 7), fill=GREEN)
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path, format="PNG")
     return path
@@ -194,8 +194,8 @@ class Block:
 
 
 def fit(text: str, weight: str, sizes: Sequence[int], width: int, height: int, setting: Setting) -> Block:
-    """The text wrapped to ``width`` at the largest of ``sizes`` whose lines fit ``height``; at the smallest, the
-    lines that fit, the last one ending in an ellipsis."""
+    """The text wrapped to ``width`` at the largest of ``sizes`` whose lines fit ``height`` (with no word broken
+    but at the smallest); at the smallest, the lines that fit, the last one ending in an ellipsis."""
     face = face_for(text, weight)
     paragraphs = drawable(text, face)
     block = _block([], face, sizes[-1], setting)
@@ -203,12 +203,18 @@ def fit(text: str, weight: str, sizes: Sequence[int], width: int, height: int, s
         font = setting.font(face, size)
 
         def fits(line: str, font: ImageFont.FreeTypeFont = font) -> bool:
-            left, _, right, _ = setting.box(font, line)
-            return right - left <= width
+            return _width(setting, font, line) <= width
 
-        wrapped = [wrap(paragraph, fits) for paragraph in paragraphs]
-        block = _block([line for lines, _ in wrapped for line in lines], face, size, setting)
-        broken = any(broke for _, broke in wrapped)
+        limit = height // round(size * face.pitch) + 1      # more lines than this cannot fit: stop wrapping there
+        lines: list[str] = []
+        broken = False
+        for paragraph in paragraphs:
+            wrapped, broke = wrap(paragraph, fits, limit - len(lines))
+            lines += wrapped
+            broken = broken or broke
+            if len(lines) >= limit:
+                break
+        block = _block(lines, face, size, setting)
         if block.height <= height and (not broken or size == sizes[-1]):
             return block
     return _cut(list(block.lines), face, sizes[-1], height, setting, width)
@@ -245,12 +251,15 @@ def shorten(line: str, fits: Callable[[str], bool]) -> str:
     return ELLIPSIS
 
 
-def wrap(paragraph: str, fits: Callable[[str], bool]) -> tuple[list[str], bool]:
-    """Greedy word wrap; a word wider than the line on its own is broken between characters (then True)."""
+def wrap(paragraph: str, fits: Callable[[str], bool], limit: int) -> tuple[list[str], bool]:
+    """Greedy word wrap, stopped past ``limit`` lines; a word wider than the line on its own is broken between
+    characters (then True)."""
     lines: list[str] = []
     line = ""
     broke = False
     for word in paragraph.split(" "):
+        if len(lines) > limit:
+            return lines, broke
         candidate = f"{line} {word}" if line else word
         if fits(candidate):
             line = candidate
@@ -258,7 +267,7 @@ def wrap(paragraph: str, fits: Callable[[str], bool]) -> tuple[list[str], bool]:
         if line:
             lines.append(line)
         line = word
-        while not fits(line) and len(line) > 1:
+        while len(lines) <= limit and len(line) > 1 and not fits(line):
             broke = True
             head = _longest_head(line, fits)
             lines.append(head)
@@ -269,10 +278,15 @@ def wrap(paragraph: str, fits: Callable[[str], bool]) -> tuple[list[str], bool]:
 
 
 def _longest_head(word: str, fits: Callable[[str], bool]) -> str:
-    for end in range(len(word) - 1, 0, -1):
-        if fits(word[:end]):
-            return word[:end]
-    return word[:1]
+    """The longest start of the word that fits (at least one character), found by bisection."""
+    low, high = 1, len(word) - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(word[:middle]):
+            low = middle
+        else:
+            high = middle - 1
+    return word[:low]
 
 
 def place(draw: ImageDraw.ImageDraw, block: Block, top: int, edges: tuple[int, int],
