@@ -36,8 +36,8 @@ class CardText:
 CARD_SIZE = (1200, 630)   # Open Graph's recommended size
 
 FONTS = Path(__file__).resolve().parent / "fonts"
-PAPER, INK, GREEN, RED, BLACK, WHITE = (250, 250, 245), (28, 28, 28), (0, 122, 61), (206, 17, 38), (20, 20, 20), \
-    (250, 250, 245)
+PAPER, INK = (250, 250, 245), (28, 28, 28)
+BLACK, WHITE, GREEN, RED = (20, 20, 20), (255, 255, 255), (0, 122, 61), (206, 17, 38)   # the band, as assets/draw.py
 STRIPE, BAND = 62, 182          # the flag band on the side the text starts from: stripes, then the triangle's tip
 GUTTER, MARGIN = 58, 64         # text starts GUTTER after the band and keeps MARGIN from the other edges
 TOP, FOOT = 52, 60              # the text's top; the foot rule's distance from the bottom edge
@@ -62,7 +62,10 @@ ARABIC = {"bold": Face("NotoSansArabic-Bold.ttf", 1.5), "regular": Face("NotoSan
 
 
 def draw_share_card(text: CardText, path: Path) -> Path:
-    """Write the card as PNG at ``path`` (parents created); return path. Deterministic for the same input."""
+    """Write the card as PNG at ``path`` (parents created); return path. Deterministic for the same input.
+
+    :raises scheduler.locales.UnknownLanguage: ``text.lang`` is no language Babel knows.
+    """
     engine = ImageFont.Layout.RAQM if features.check("raqm") else ImageFont.Layout.BASIC
     return draw_card(text, path, engine)
 
