@@ -1,0 +1,1 @@
+"""The supporter toolkit: a static site for the people who join a storm."""
