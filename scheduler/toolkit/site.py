@@ -88,15 +88,26 @@ def build_toolkit(path: Path, config: Config, output: Path, *, force: bool = Fal
     written = _write_assets(output, moment, images, now)
     cards = _write_cards(output, pages, plan_, config, invited)
     written += cards
-    notes = () if base else ("without --base-url the pages' Open Graph image is a relative address, which most "
-                             "platforms do not fetch: a shared link may show no preview; give the address the "
-                             "folder will be served at (--base-url https://example.org/storm/)",)
+    notes = _notes(moment, base, now)
     content = Content(invited, Writer(plan_.campaign.spec, config), home, found, images, moment, base, bool(cards))
     template = _environment().get_template("page.html")
     for page in pages:
         _write(output / page.file, template.render(_context(page, pages, content)).encode("utf-8"))
         written.append(page.file)
     return Toolkit(output, tuple(pages), tuple(written), tuple(found), moment, bool(cards), notes)
+
+
+def _notes(moment: Moment, base: str | None, now: datetime) -> tuple[str, ...]:
+    """What the organizer should know about the site just written."""
+    notes = []
+    if base is None:
+        notes.append("without --base-url the pages' Open Graph image is a relative address, which most platforms "
+                     "do not fetch: a shared link may show no preview; give the address the folder will be served "
+                     "at (--base-url https://example.org/storm/)")
+    if moment.start <= now:
+        notes.append(f"the storm began at {moment.start:%Y-%m-%d %H:%M} UTC, in the past: the pages say it has "
+                     "started; change storm.start in the campaign file for a storm ahead")
+    return tuple(notes)
 
 
 # --- checks --------------------------------------------------------------------------------------------
