@@ -1150,3 +1150,41 @@ def export_command(campaign: Path, output: Path | None) -> None:
         errors.print(f"[yellow]note[/]: {_escape(note)}")
     if output is not None:
         say(f"wrote {output}: {exported.posts} post(s) of {campaign}", to=errors)
+
+
+# --- the supporter toolkit -----------------------------------------------------------------------------
+@main.command("toolkit")
+@click.argument("campaign", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="The folder to write the site into (created; must be empty unless --force).")
+@click.option("--force", is_flag=True, help="Write over the toolkit's files in a folder that is not empty.")
+@click.option("--base-url", metavar="URL",
+              help="Where the folder will be served (https://example.org/storm/): Open Graph needs absolute "
+                   "addresses for link previews.")
+@click.option("--lang", "languages", multiple=True, metavar="CODE",
+              help="Only this language of the campaign (repeatable; default: all of them).")
+@click.pass_obj
+@reports_user_errors
+def toolkit(obj: Context, campaign: Path, output: Path, force: bool, base_url: str | None,
+            languages: tuple[str, ...]) -> None:
+    """Write the supporter toolkit: a static site for the people who join the storm.
+
+    \b
+    One page per language: the storm time in every announced zone and in the
+    visitor's own, a countdown, a calendar file; the call and sample posts with
+    click-to-post links for X, Bluesky and Mastodon and their lengths; the
+    images without metadata, with alt text; the endorsers. It loads nothing
+    from any other host: open index.html from disk, zip it, or put the folder
+    on any web host.
+      python run.py toolkit campaigns/free-palestinian-students.toml -o toolkit
+      python run.py toolkit campaigns/free-palestinian-students.toml -o site \\
+        --base-url https://example.org/storm/ --force
+    """
+    from .toolkit.site import build_toolkit  # Jinja2 and icalendar only for this command
+
+    made = build_toolkit(campaign, obj.config, output, force=force, base_url=base_url, languages=languages)
+    for note in made.notes:
+        say(f"[yellow]note[/]: {_escape(note)}", to=errors)
+    pages = ", ".join(f"{page.file} ({page.lang})" for page in made.pages)
+    say(f"wrote {output}: {len(made.files)} files; pages {pages}; {len(made.samples)} sample post(s)")
+    show_address((output / made.pages[0].file).resolve().as_uri())

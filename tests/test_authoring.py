@@ -387,7 +387,8 @@ def test_the_seed_campaign_calls_and_reminders_render_in_english_and_spanish() -
                           "8 pm Palestine")
     assert when("es").startswith("jueves, 11 de marzo de 2021: 10:00 Pacífico / 13:00 Este / 18:00 UTC / 19:00 Europa")
     calls = service.invitation(SEED, config, SEED_START - timedelta(days=2)).calls
-    assert set(calls) == {"en", "es"} and when("en") in calls["en"] and when("es") in calls["es"]
+    assert set(calls) == {"en", "es", "ar"} and when("en") in calls["en"] and when("es") in calls["es"]
+    assert "الخميس" in calls["ar"] and "توقيت المحيط الهادئ" in calls["ar"]  # the Arabic call: {when} in Arabic
     plan = service.plan(SEED, config, now=SEED_START - timedelta(days=2))
     texts = {(post.post_key, post.account_id): post.text for post in plan.posts}
     assert when("en") in texts[("tomorrow", "network-x")]

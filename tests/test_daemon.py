@@ -232,6 +232,6 @@ def test_rehearse_dry_run_plays_the_sample_storm(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--config", str(ROOT / "config.toml"), "rehearse", "--dry-run",
                                        str(ROOT / "campaigns" / "free-palestinian-students.toml"), "--seconds", "3"])
     assert result.exit_code == 0, result.output
-    assert "18 sent" in result.output and "dry-run://" in result.output  # with the reminders
+    assert "21 sent" in result.output and "dry-run://" in result.output  # with the reminders
     assert "Thursday, 11 March 2021: 10 am Pacific / 1 pm Eastern / 6 pm UTC / 7 pm central Europe / 8 pm " \
            "Palestine" in result.output.replace("\n", " ")

@@ -47,8 +47,8 @@ def test_the_seed_plan_lists_every_post_and_warns_that_2021_is_past() -> None:
     output = StormProject(REPO).succeeds("plan", str(SEED))
     rows = table_rows(output)
     # the reminders tomorrow x4, one-hour x3, una-hora x1; then organizations x3, undersigned x3, targeted x2,
-    # targeted-x x1, llamada x1
-    assert len(rows) == 18 and "18 posts from 5 accounts" in output
+    # targeted-x x1, llamada x1, arabic x3
+    assert len(rows) == 21 and "21 posts from 5 accounts" in output
     assert [row[1] for row in rows] == sorted(row[1] for row in rows)  # in time order, reminders first
     assert {row[0]: row[1] for row in rows[:8]} == {
         "tomorrow": "2021-03-10 18:00:00", "one-hour": "2021-03-11 17:00:00", "una-hora": "2021-03-11 17:00:00"}
@@ -63,7 +63,7 @@ def test_the_seed_plan_lists_every_post_and_warns_that_2021_is_past() -> None:
     assert "↳ reply to undersigned" in output
     assert re.search(r"free-students-card\.png .*alt:? 177 chars", output)
     line = StormProject.line_of(SEED.read_text(), "start = 2021-03-11T10:00:00")
-    assert f"warning: {SEED}:{line}: storm.start: 18 of 18 posts are due in the past (first due 2021-03-10 18:00 " \
+    assert f"warning: {SEED}:{line}: storm.start: 21 of 21 posts are due in the past (first due 2021-03-10 18:00 " \
         "UTC)" in output
     assert "use `rehearse` to play it now" in output
 

@@ -32,8 +32,8 @@ def test_sample_campaign_rehearses_through_the_sandbox_each_post_once() -> None:
                                        "--seconds", "4"])
     output = result.output.replace("\n", " ")
     assert result.exit_code == 0, result.output
-    assert "the sandbox received 18 posts for 18 planned: each exactly once" in output
-    assert "18 sent" in output  # with the reminders
+    assert "the sandbox received 21 posts for 21 planned: each exactly once" in output
+    assert "21 sent" in output  # with the reminders
     for link in ("https://x.com/", "https://bsky.app/profile/", "/@network_mastodon/"):
         assert link in output
 

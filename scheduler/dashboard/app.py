@@ -25,7 +25,7 @@ from ..problems import UserError
 from ..store import Store
 from ..platforms.registry import display_name
 from ..timing import format_duration, utcnow, zone
-from . import live, pages, report
+from . import live, pages, report, toolkit
 from .keys import CLOCK, CONFIG, STORE
 from .security import CSRF_FIELD, CSRF_HEADER, MIDDLEWARES, SECURITY, Security, add_security_headers, new_token
 
@@ -72,6 +72,7 @@ def make_app(config: Config, *, token: str, clock: Clock = utcnow, database: str
     pages.register(app)
     live.add_routes(app)
     report.register(app)
+    toolkit.register(app)
     return app
 
 

@@ -333,6 +333,9 @@ class Platform(ABC, Generic[LimitsT]):
     one_text_per_account: ClassVar[bool] = False  # forbids the same or nearly the same text from several accounts
     duplicate_window: ClassVar[timedelta | None] = None  # refuses the same text twice from one account within this
     tag_limit: ClassVar["TagLimit | None"] = None  # the longest hashtag it makes a tag, where it has a limit
+    # Where a person composes a post from their own account, prefilled: {text} URL-encoded, {instance} the
+    # person's own server (a host name) on a platform of many servers (the supporter toolkit's links)
+    share_url: ClassVar[str | None] = None
 
     def limits(self, overrides: Mapping[str, Any] | None = None) -> LimitsT:
         """The documented limits, with ``overrides`` (settings) applied and validated.

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 class Bluesky(Platform[BlueskyLimits]):
     name = facts.NAME
     display_name = facts.DISPLAY_NAME
+    share_url = facts.SHARE_URL
     limits_model = BlueskyLimits
     credential_sets = facts.CREDENTIAL_SETS
     tag_limit = TagLimit(facts.TAG_MAX_GRAPHEMES, facts.TAG_MAX_BYTES, facts.DISPLAY_NAME)

@@ -14,6 +14,8 @@ from ..base import Limits
 
 NAME = "bluesky"
 DISPLAY_NAME = "Bluesky"
+# The Bluesky app's compose intent (docs.bsky.app, "Action Intent Links"), ``text`` URL-encoded.
+SHARE_URL = "https://bsky.app/intent/compose?text={text}"
 CREDENTIAL_SETS: tuple[tuple[str, ...], ...] = (("app_password",),)
 
 # --- text (lexicons/app/bsky/feed/post.json; richtext/facet.json) ------------------------------------------

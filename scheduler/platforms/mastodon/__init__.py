@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 class Mastodon(Platform[MastodonLimits]):
     name = facts.NAME
     display_name = facts.DISPLAY_NAME
+    share_url = facts.SHARE_URL
     limits_model = MastodonLimits
     credential_sets = facts.CREDENTIAL_SETS
     instance_required = True

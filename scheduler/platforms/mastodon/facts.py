@@ -15,6 +15,9 @@ from ..base import Limits
 
 NAME = "mastodon"
 DISPLAY_NAME = "Mastodon"
+# The share page of a Mastodon instance (app/controllers/shares_controller.rb: /share?text=), on the visitor's
+# own instance: the supporter toolkit asks which one.
+SHARE_URL = "https://{instance}/share?text={text}"
 CREDENTIAL_SETS: tuple[tuple[str, ...], ...] = (("access_token",),)
 TOKEN_SCOPES = "write:statuses and write:media"
 # To settle a post whose answer was lost, the publisher reads the account's own statuses: verify_credentials

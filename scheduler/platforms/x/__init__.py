@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 class X(Platform[XLimits]):
     name = facts.NAME
     display_name = facts.DISPLAY_NAME
+    share_url = facts.SHARE_URL
     limits_model = XLimits
     credential_sets = facts.CREDENTIAL_SETS
     one_text_per_account = True  # X's automation rules (docs/platform-facts.md)

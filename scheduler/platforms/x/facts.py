@@ -16,6 +16,9 @@ from ..base import Limits
 
 NAME = "x"
 DISPLAY_NAME = "X"
+# The web intent a supporter clicks to post from their own account (the supporter toolkit): X's documented
+# Post Web Intent URL (docs.x.com, "Web intent"), ``text`` URL-encoded UTF-8.
+SHARE_URL = "https://x.com/intent/tweet?text={text}"
 # One of these sets of credential keys: OAuth 1.0a user context; an OAuth 2.0 user token (it expires 2 hours
 # after issue and is never refreshed: for rehearsals and short tests); or an OAuth 2.0 client whose grant
 # ``accounts connect`` put in the database (refreshed before it expires; ``client_secret`` too for a
