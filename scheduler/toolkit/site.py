@@ -180,12 +180,7 @@ def _write_assets(output: Path, moment: Moment, images: list[SupporterImage], no
 
 def _write_cards(output: Path, pages: list[Page], plan_: Plan, config: Config, invited: Invitation) -> list[str]:
     """A share card per language (``card-LANG.png``), drawn by ``card.py``."""
-    # --- until the share card (branch `card`) is merged: no card, and no Open Graph image -------------------
-    try:
-        from .card import CardText, draw_share_card  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return []
-    # --- end ----------------------------------------------------------------------------------------------
+    from .card import CardText, draw_share_card  # Pillow's drawing, only when cards are written
     writer = Writer(plan_.campaign.spec, config)
     start = plan_.occurrences[0].start
     written = []
