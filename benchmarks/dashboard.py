@@ -60,7 +60,8 @@ FLOOR_PAGE = "<!doctype html><html lang=en><title>floor</title><p>Stormcaller</p
 
 
 class FloorServer:
-    """The floor: a bare aiohttp app answering one line of HTML, on 127.0.0.1, in a thread of its own."""
+    """The floor: a bare aiohttp app answering one line of HTML, on 127.0.0.1, on a loop in a thread of its own
+    (Playwright's sync API holds this thread's loop)."""
 
     def __enter__(self) -> str:
         import asyncio
@@ -71,17 +72,23 @@ class FloorServer:
         async def page(_request: web.Request) -> web.Response:
             return web.Response(text=FLOOR_PAGE, content_type="text/html")
 
-        app = web.Application()
-        app.router.add_get("/", page)
+        ready = threading.Event()
         self.loop = asyncio.new_event_loop()
-        self.runner = web.AppRunner(app)
-        self.loop.run_until_complete(self.runner.setup())
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        self.loop.run_until_complete(site.start())
-        port = self.runner.addresses[0][1]
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+        def serve() -> None:
+            asyncio.set_event_loop(self.loop)
+            app = web.Application()
+            app.router.add_get("/", page)
+            self.runner = web.AppRunner(app)
+            self.loop.run_until_complete(self.runner.setup())
+            self.loop.run_until_complete(web.TCPSite(self.runner, "127.0.0.1", 0).start())
+            ready.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=serve, daemon=True)
         self.thread.start()
-        return f"http://127.0.0.1:{port}/"
+        ready.wait(30)
+        return f"http://127.0.0.1:{self.runner.addresses[0][1]}/"
 
     def __exit__(self, *exc: object) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
