@@ -18,11 +18,12 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
                       model_validator)
 
 from .config import Config
+from .craft_settings import CraftSettings
 from .locales import language_problem
 from .placeholders import IN_LANGUAGE, names_in, render, template_problem
 from .platforms.registry import strictest_tag_limit
 from .problems import Problem, TomlLocator, UserError, pydantic_problems, read_toml
-from .text import is_valid_hashtag, missing_campaign_hashtag
+from .text import hashtag_key, is_valid_hashtag, missing_campaign_hashtag
 from .timing import (UTC, EARLIEST_YEAR, LATEST_YEAR, LocalTime, LocalTimeError, format_duration, parse_duration,
                      parse_lateness, resolve_local, to_utc, utcnow, year_problem, yearly_times, zone)
 
@@ -212,6 +213,18 @@ class CampaignSpec(_Strict):
     call: dict[str, str] = Field(default_factory=dict)   # the announcement, per language; {when} and {hashtags}
     endorsers: list[str] = Field(default_factory=list)   # the organizations that endorse it
     link: str | None = None           # more information (https://)
+    craft: CraftSettings = Field(default_factory=CraftSettings)  # the storm craft rules' settings
+
+    @field_validator("craft")
+    @classmethod
+    def _public_hashtags_are_the_campaigns(cls, value: CraftSettings, info: ValidationInfo) -> CraftSettings:
+        hashtags = info.data.get("hashtags") or []
+        own = {hashtag_key(tag) for tag in hashtags}
+        strangers = [tag for tag in value.public_hashtags if hashtag_key(tag) not in own]
+        if hashtags and strangers:
+            raise ValueError(f"public_hashtags: {', '.join(repr(tag) for tag in strangers)} is not one of the "
+                             f"campaign's hashtags ({', '.join(hashtags)}); list only those already public")
+        return value
 
     @field_validator("lang")
     @classmethod
@@ -568,6 +581,8 @@ def _alt_text_problems(data: dict[str, Any], config: Config, file: str, locator:
 def _warnings(spec: CampaignSpec, file: str, locator: TomlLocator) -> list[Problem]:
     warnings = []
     for index, post in enumerate(spec.posts):
+        if post.at is not None and post.at < timedelta(0):
+            continue  # a reminder: storm craft would rather it did not carry the hashtag (craft.early_hashtags)
         message = missing_campaign_hashtag(render(post.text, {"hashtags": " ".join(spec.hashtags)}), spec.hashtags)
         if message:
             warnings.append(Problem(file, f"posts[{index + 1}].text", message,

@@ -165,8 +165,8 @@ def _check_campaign_hashtag(plan: Plan, reporter: PlanReporter) -> None:
     (platforms compare tags without case)."""
     done: set[str] = set()
     for post in plan.posts:
-        if post.post_key in done:
-            continue
+        if post.post_key in done or (post.storm_start is not None and post.due_at < post.storm_start):
+            continue  # a reminder: storm craft would rather it did not carry the hashtag (craft.early_hashtags)
         done.add(post.post_key)
         message = missing_campaign_hashtag(post.text, plan.campaign.spec.hashtags)
         if message:
@@ -429,6 +429,21 @@ def _nearby(copies: list[_Copy], window: timedelta) -> Iterator[tuple[_Copy, _Co
                     gap = abs(copy.due_at - other.due_at)
                     if (gap < window or not gap) and _lengths_allow(copy, other):
                         yield copy, other
+
+
+def alike_posts(posts: Sequence[PlannedPost]) -> Iterator[tuple[PlannedPost, PlannedPost, float]]:
+    """(earlier, later, likeness) for each pair of ``posts`` whose texts are the same or nearly
+    (``text.nearly_same``'s measure), found by the duplicate checks' join without comparing every pair; earlier
+    and later in the order given. Storm craft's variety rule asks this of every platform."""
+    copies = [_Copy(0, post.campaign_id, "", post.post_key, post.account_id, post.platform, post.due_at, post.text)
+              for post in posts]
+    number = {id(copy): index for index, copy in enumerate(copies)}
+    for first, second in _alike_in_length(copies):
+        if _may_be_alike(first.shingles, second.shingles):
+            ratio = likeness_of_normal(first.normal, second.normal)
+            if ratio >= NEAR_DUPLICATE_RATIO:
+                earlier, later = sorted((number[id(first)], number[id(second)]))
+                yield posts[earlier], posts[later], ratio
 
 
 def _lengths_allow(first: _Copy, second: _Copy) -> bool:

@@ -166,7 +166,8 @@ def validate(obj: Context, files: tuple[Path, ...], online: bool) -> None:
     With no FILES, checks every campaigns/*.toml. The files are also checked
     together and against the posts already queued in the database (nothing
     may go out twice). With --online, each account the campaigns use is also
-    logged in to, as `accounts check` does. Exit status 1 if any error.
+    logged in to, as `accounts check` does, and each hashtag's use in the last
+    week is read (storm craft's freshness). Exit status 1 if any error.
       python run.py validate campaigns/free-palestinian-students.toml
     """
     paths = list(files) or sorted((obj.config.root / "campaigns").glob("*.toml"))
@@ -175,9 +176,14 @@ def validate(obj: Context, files: tuple[Path, ...], online: bool) -> None:
     problems = _apply_online(obj, online)
     campaigns, found = service.validate(paths, obj.config, obj.database or obj.config.database_url)
     problems += found
+    freshness: list[service.Freshness] = []
     if online:  # log in to every account the campaigns use, as `accounts check` does
         problems += _online_account_problems(obj, campaigns)
+        freshness = _freshness(obj, campaigns)
+        problems += service.freshness_problems(freshness)
     show_problems(problems)
+    for each in freshness:
+        say(f"storm craft, freshness: {_escape(each.words)}")
     show_destinations(obj.config)
     error_count = sum(p.is_error for p in problems)
     checked = {str(path) for path in paths}
@@ -207,6 +213,13 @@ def _online_account_problems(obj: Context, campaigns: list[Any]) -> list[Problem
     with obj.store() as store:
         reports = service.check_configured_accounts(obj.config, store, used)
     return service.account_problems(reports, obj.config, skip_missing=True)
+
+
+def _freshness(obj: Context, campaigns: list[Any]) -> list[service.Freshness]:
+    if not campaigns:
+        return []
+    with obj.store() as store:
+        return service.hashtag_freshness(campaigns, obj.config, store)
 
 
 def show_destinations(config: Config) -> None:
@@ -244,7 +257,8 @@ def plan(obj: Context, campaign: Path, online: bool) -> None:
                                     lambda done, total: progress.update(task, completed=done, total=total))
     show_plan(plan_, obj.config, media)
     problems = problems + media.problems_besides(problems)
-    show_problems(problems)
+    show_craft(plan_, [problem for problem in problems if problem.rule])
+    show_problems([problem for problem in problems if not problem.rule])
     if any(p.is_error for p in problems):
         sys.exit(1)
 
@@ -268,6 +282,20 @@ def show_plan(plan_: Plan, config: Config, media: service.PreparedMedia) -> None
             f"({cost.with_url} with a URL; ${cost.per_post:g} per post, ${cost.per_post_with_url:g} with a "
             f"URL: \\[limits.{cost.platform}] in config)")
     show_problems(list(plan_.warnings))
+
+
+def show_craft(plan_: Plan, problems: list[Problem]) -> None:
+    """The "storm craft" section: the storm's hour in each zone and how dense it is, then all green or each
+    finding with its reason (the rules of ``scheduler/craft.py``)."""
+    say("[bold]Storm craft[/]")
+    for note in service.craft_report(plan_).notes:
+        say(f"  {_escape(note)}", indent="    ")
+    if not problems:
+        say("  [green]all green[/]: no storm craft warning")
+        return
+    for problem in problems:
+        style = "red" if problem.is_error else "yellow"
+        say(f"  [{style}]{problem.severity}[/]: {_escape(str(problem))}", indent="    ")
 
 
 def show_invitation(plan_: Plan) -> None:

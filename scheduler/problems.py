@@ -29,6 +29,7 @@ class Problem:
     line: int | None = None
     severity: Severity = "error"
     post: str | None = None  # the id of the post ``field`` is in (``posts[N]...``), when the file gives it one
+    rule: str | None = None  # the storm craft rule it is about (``craft.py``), shown in its own section
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file

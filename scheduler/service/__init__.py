@@ -5,7 +5,9 @@
   :func:`invitation` (a campaign for the people who join it: description, link, endorsers, its call rendered in
   each language),
   :func:`credential_destinations` (where each account's credentials go),
-  and each post's :func:`measure` and the plan's :func:`costs` as the platforms count them;
+  and each post's :func:`measure` and the plan's :func:`costs` as the platforms count them; storm craft
+  (:func:`craft_report`: the notes ``plan`` shows beside the craft warnings; ``freshness``:
+  :func:`hashtag_freshness`, :func:`freshness_problems` for ``validate --online``);
 - images (``images``): :func:`prepare_media`, :func:`image_sizes`, :func:`image_loader`;
 - the outbox (``queueing``): :func:`open_store`, :func:`queue`, :func:`unqueue`, :func:`resolve`;
 - the daemon (``daemon``): :func:`start_daemon`;
@@ -20,6 +22,7 @@
 
 from ..checks import Cost, costs, measure
 from ..config import load_config
+from ..craft import CraftReport, craft_report
 from ..platforms.registry import display_name
 from ..platforms.registry import names as platform_names
 from ..platforms.destinations import is_loopback
@@ -27,6 +30,7 @@ from ..tokens import new_key as new_token_key
 from .accounts import AccountReport, account_problems, check_accounts, check_configured_accounts
 from .checking import (CredentialDestination, Invitation, checked_plan, credential_destinations, credential_problems,
                        database_problems, invitation, plan, validate, with_instance_limits)
+from .freshness import Freshness, freshness_problems, hashtag_freshness
 from .connecting import Connected, PendingAuthorization, connect_app_password
 from .connecting import begin as begin_connect
 from .connecting import finish as finish_connect
@@ -44,7 +48,8 @@ __all__ = [
     "AccountReport", "Connected", "PendingAuthorization", "account_problems", "begin_connect", "check_accounts",
     "check_configured_accounts", "connect_app_password", "finish_connect", "is_loopback", "new_token_key",
     "Cost", "CredentialDestination", "LogEntry", "OutboxStatus", "PreparedMedia", "Rehearsal", "alerting",
-    "Invitation", "invitation",
+    "Invitation", "invitation", "CraftReport", "craft_report",
+    "Freshness", "freshness_problems", "hashtag_freshness",
     "checked_plan", "compress", "costs", "credential_destinations", "credential_problems", "database_problems",
     "dispatch_settings", "display_name", "events", "events_json", "image_loader", "image_sizes", "is_dry_run",
     "load_config", "log_csv", "parse_since",

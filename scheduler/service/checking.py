@@ -18,6 +18,7 @@ from ..alerts import alert_problems
 from ..campaign import Campaign, CampaignSpec, CheckContext, Storm, campaign_id, load_campaign
 from ..checks import across_reach, check_across, check_plan, check_posts, one_text_platforms
 from ..config import Config
+from ..craft import craft_report
 from ..planner import Plan, Writer, campaign_calls, next_start, plan_campaign
 from ..platforms.base import PublishError
 from ..problems import Problem, Severity, UserError, name_posts, post_ids, read_toml, unique
@@ -103,7 +104,8 @@ def _plan_and_check(campaign: Campaign, config: Config, now: datetime | None, *,
         except UserError as error:
             problems.extend(error.problems)
         else:
-            return plan_, check_plan(plan_, config, campaign_hashtags=hashtags)
+            craft = craft_report(plan_).problems if hashtags else ()
+            return plan_, check_plan(plan_, config, campaign_hashtags=hashtags) + list(craft)
     stand_in = campaign.spec.model_copy(update={"storm": Storm(start=_STAND_IN_START, timezone="UTC")})
     try:
         plan_ = plan_campaign(replace(campaign, spec=stand_in), config, now)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..checks import Cost, costs, measure
 from ..config import Config
+from ..craft import craft_report
 from ..media import PreparedImage
 from ..planner import Plan, PlannedPost, Writer
 from ..platforms.base import Measure
@@ -86,10 +87,20 @@ class CampaignView:
     posts: tuple[PostView, ...] = ()
     costs: tuple[Cost, ...] = ()
     images: tuple[PreparedImage | None, ...] = field(default=(), repr=False)
+    craft_notes: tuple[str, ...] = ()  # storm craft: the hour in each zone, how dense, the variants' deal
 
     @property
     def has_errors(self) -> bool:
         return any(problem.is_error for problem in self.problems)
+
+    @property
+    def craft(self) -> tuple[Problem, ...]:
+        """The storm craft findings (shown in their own section; ``others`` are the rest)."""
+        return tuple(problem for problem in self.problems if problem.rule)
+
+    @property
+    def others(self) -> tuple[Problem, ...]:
+        return tuple(problem for problem in self.problems if not problem.rule)
 
 
 # --- storms ---------------------------------------------------------------------------------------------
@@ -208,7 +219,8 @@ def campaign_view(config: Config, store: Store, campaign_id: str, now: datetime 
     media = image_sizes(plan, config)
     problems = problems + media.problems_besides(problems)
     images, posts = _post_views(plan, config, media)
-    return CampaignView(record, path, plan, (*problems, *plan.warnings), posts, tuple(costs(plan, config)), images)
+    return CampaignView(record, path, plan, (*problems, *plan.warnings), posts, tuple(costs(plan, config)), images,
+                        craft_report(plan).notes)
 
 
 def _post_views(plan: Plan, config: Config,
