@@ -36,8 +36,10 @@ from .timing import format_duration, zone
 OPENING = timedelta(minutes=30)
 #: Local hours when people are asleep: from midnight up to (not including) this hour.
 WAKING_HOUR = 7
-#: Two hashtags this alike (difflib's ratio, after folding case and look-alikes) are a near miss.
-NEAR_MISS_RATIO = 0.9
+#: Two hashtags this many letters apart (after folding case and look-alikes), each at least
+#: ``NEAR_MISS_LENGTH`` long, are a near miss: #FreePalestinianStudent for #FreePalestinianStudents.
+NEAR_MISS_LETTERS = 2
+NEAR_MISS_LENGTH = 6
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def craft_report(plan: Plan) -> CraftReport:
     notes: list[str] = []
     found += early_hashtags(plan, settings)
     found += pacing(plan.posts, settings.pacing)
-    found += variety(plan.posts)
+    found += variety(plan.posts, account_order(plan))
     window_found, window_notes = storm_window(plan, settings.window)
     found += window_found
     hours_found, hours_notes = storm_hours(plan)
@@ -165,7 +167,13 @@ def busiest_window(posts: Sequence[PlannedPost], window: timedelta) -> list[Plan
 
 
 # --- variety ------------------------------------------------------------------------------------------
-def variety(posts: Sequence[PlannedPost]) -> list[CraftWarning]:
+def account_order(plan: Plan) -> dict[str, int]:
+    """Each account's place in the campaign file (where it is first named), to name accounts in that order."""
+    named = dict.fromkeys(account for post in plan.campaign.spec.posts for account in post.accounts)
+    return {account: number for number, account in enumerate(named)}
+
+
+def variety(posts: Sequence[PlannedPost], order: dict[str, int] | None = None) -> list[CraftWarning]:
     """Groups of the same or nearly the same text (``checks.alike_posts``, the duplicate checks' measure) on
     one platform from several accounts, where the platform itself does not forbid it (X: an error in
     ``checks``), and one account's repeats of itself on any platform (X's refusal of one text twice within
@@ -186,7 +194,8 @@ def variety(posts: Sequence[PlannedPost]) -> list[CraftWarning]:
         if id(members) in seen:
             continue
         seen.add(id(members))
-        group = [first[number] for number in sorted(members)]
+        group = sorted((first[number] for number in members),
+                       key=lambda post: (post.sequence, (order or {}).get(post.account_id, 0), post.account_id))
         found.append(_variety_warning(group))
     return found
 
@@ -232,9 +241,11 @@ def _first_occurrences(posts: Sequence[PlannedPost]) -> list[PlannedPost]:
 def deals(plan: Plan) -> list[str]:
     """For each post with variants, which account got which wording."""
     notes = []
+    order = account_order(plan)
     for post_key, posts in _by_post(_first_occurrences(plan.posts)).items():
         if posts[0].wording is None:
             continue
+        posts.sort(key=lambda post: order.get(post.account_id, 0))
         dealt = ", ".join(f"{post.account_id} {'text' if post.wording == 0 else f'variant {post.wording}'}"
                           for post in posts)
         notes.append(f"variants of post {post_key!r}: {dealt}")
@@ -296,7 +307,7 @@ def storm_hours(plan: Plan) -> tuple[list[CraftWarning], list[str]]:
 # --- shape --------------------------------------------------------------------------------------------
 def shape(plan: Plan) -> list[CraftWarning]:
     """Each post that writes a storm hashtag otherwise: in another case, with look-alike letters (another
-    hashtag to every platform), or a near miss (``NEAR_MISS_RATIO``)."""
+    hashtag to every platform), or a near miss (``NEAR_MISS_LETTERS``)."""
     wanted = plan.campaign.spec.hashtags
     found = []
     for post_key, posts in _by_post(plan.posts).items():
@@ -325,10 +336,17 @@ def spelling_problem(tag: str, wanted: Sequence[str]) -> str | None:
             return (f"{tag} looks like {campaign_tag} but holds {', '.join(odd) or 'other characters'}: to every "
                     f"platform it is another hashtag; type {campaign_tag} again")
     for campaign_tag in wanted:
-        ratio = difflib.SequenceMatcher(None, skeleton(tag), skeleton(campaign_tag)).ratio()
-        if ratio >= NEAR_MISS_RATIO:
-            return f"{tag} is nearly {campaign_tag} ({ratio:.0%} alike) but another hashtag; write {campaign_tag}"
+        if _near_miss(skeleton(tag), skeleton(campaign_tag)):
+            return f"{tag} is nearly {campaign_tag} but another hashtag; write {campaign_tag}"
     return None
+
+
+def _near_miss(first: str, second: str) -> bool:
+    """Two hashtag skeletons a letter or two apart (added, left out or changed), both long enough for that to
+    be a slip rather than another word."""
+    matcher = difflib.SequenceMatcher(None, first, second, autojunk=False)
+    same = sum(block.size for block in matcher.get_matching_blocks())
+    return min(len(first), len(second)) >= NEAR_MISS_LENGTH and max(len(first), len(second)) - same <= NEAR_MISS_LETTERS
 
 
 def skeleton(tag: str) -> str:
