@@ -286,16 +286,16 @@ def show_plan(plan_: Plan, config: Config, media: service.PreparedMedia) -> None
 
 def show_craft(plan_: Plan, problems: list[Problem]) -> None:
     """The "storm craft" section: the storm's hour in each zone and how dense it is, then all green or each
-    finding with its reason (the rules of ``scheduler/craft.py``)."""
+    finding with its reason (the rules of ``scheduler/craft.py``); as wide as a post's block at most."""
     say("[bold]Storm craft[/]")
-    for note in service.craft_report(plan_).notes:
-        say(f"  {_escape(note)}", indent="    ")
+    lines = [Text(note) for note in service.craft_report(plan_).notes]
     if not problems:
-        say("  [green]all green[/]: no storm craft warning")
-        return
+        lines.append(Text.from_markup("[green]all green[/]: no storm craft warning"))
     for problem in problems:
         style = "red" if problem.is_error else "yellow"
-        say(f"  [{style}]{problem.severity}[/]: {_escape(str(problem))}", indent="    ")
+        lines.append(Text.from_markup(f"[{style}]{problem.severity}[/]: {_escape(str(problem))}"))
+    for line in lines:
+        _print_lines(wrap_text(line, block_width(console), indent="    ", first_indent="  "))
 
 
 def show_invitation(plan_: Plan) -> None:

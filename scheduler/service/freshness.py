@@ -14,7 +14,7 @@ from ..config import Config
 from ..craft_settings import REASONS
 from ..platforms.base import EngagementUnavailable, PublishError, Publisher
 from ..platforms.registry import display_name
-from ..problems import Problem
+from ..problems import Problem, UserError
 from ..store import Store
 from ..text import hashtag_key
 from ..timing import utcnow
@@ -98,6 +98,9 @@ def _read(campaign: Campaign, tag: str, platform: str, account_id: str, make: Ca
     try:
         if account_id not in publishers:
             publishers[account_id] = make(account_id)
+    except (ValueError, UserError) as error:  # no usable credentials: `validate` names them already
+        return Freshness(campaign, tag, platform, account_id, None, None, f"cannot log in: {error}")
+    try:
         reach = publishers[account_id].tag_reach(tag.lstrip("#"), now - RECENT, now)
     except (EngagementUnavailable, PublishError) as error:
         return Freshness(campaign, tag, platform, account_id, None, None, str(error))
