@@ -5,6 +5,7 @@ freshness read from the sandbox through `validate --online`."""
 
 from __future__ import annotations
 
+import html
 from datetime import datetime
 from pathlib import Path
 from typing import Iterator
@@ -321,3 +322,25 @@ def test_validate_online_reads_the_hashtags_recent_use(tmp_path: Path, sandbox: 
     assert f"storm.toml:{project.line_of(text, 'hashtags =')}: hashtags: storm craft, freshness" in flat
     offline = project.cli("validate", str(path))
     assert "freshness" not in offline.output
+
+
+# --- the dashboard's campaign page ------------------------------------------------------------------------
+def test_the_campaign_page_shows_the_storm_craft_section(project: StormProject) -> None:
+    from dashboard_server import RunningDashboard
+
+    early = KEEPS.replace("{when}.", "{when}. {hashtags}")
+    path = project.campaign("storm", early)
+    project.succeeds("queue", str(path))  # a warning does not stop the queue
+    with RunningDashboard(project.load_config()) as dashboard:
+        page = html.unescape(dashboard.session().get(dashboard.url("/campaigns/storm"), timeout=60).text)
+    section = page[page.index('id="craft"'):]
+    assert "hours: Paris Mon 18:00, Eastern Mon 13:00" in section
+    assert "storm craft, early hashtag" in section and "All green" not in section
+    assert "storm craft" not in page[:page.index('id="craft"')]  # not again among the other problems
+
+
+def test_an_error_rule_stops_the_queue(project: StormProject) -> None:
+    strict = KEEPS.replace("{when}.", "{when}. {hashtags}").replace(
+        'lang = "en"\n', 'lang = "en"\n[craft]\nrules = { early_hashtag = "error" }\n', 1)
+    output = project.fails("queue", str(project.campaign("storm", strict)))
+    assert "storm craft, early hashtag" in output
