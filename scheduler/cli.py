@@ -180,7 +180,7 @@ def validate(obj: Context, files: tuple[Path, ...], online: bool) -> None:
     if online:  # log in to every account the campaigns use, as `accounts check` does
         problems += _online_account_problems(obj, campaigns)
         freshness = _freshness(obj, campaigns)
-        problems += service.freshness_problems(freshness)
+        problems += service.freshness_problems(freshness, obj.config)
     show_problems(problems)
     for each in freshness:
         say(f"storm craft, freshness: {_escape(each.words)}")
@@ -257,7 +257,7 @@ def plan(obj: Context, campaign: Path, online: bool) -> None:
                                     lambda done, total: progress.update(task, completed=done, total=total))
     show_plan(plan_, obj.config, media)
     problems = problems + media.problems_besides(problems)
-    show_craft(plan_, [problem for problem in problems if problem.rule])
+    show_craft(plan_, obj.config, [problem for problem in problems if problem.rule])
     show_problems([problem for problem in problems if not problem.rule])
     if any(p.is_error for p in problems):
         sys.exit(1)
@@ -284,11 +284,11 @@ def show_plan(plan_: Plan, config: Config, media: service.PreparedMedia) -> None
     show_problems(list(plan_.warnings))
 
 
-def show_craft(plan_: Plan, problems: list[Problem]) -> None:
+def show_craft(plan_: Plan, config: Config, problems: list[Problem]) -> None:
     """The "storm craft" section: the storm's hour in each zone and how dense it is, then all green or each
     finding with its reason (the rules of ``scheduler/craft.py``); as wide as a post's block at most."""
     say("[bold]Storm craft[/]")
-    lines = [Text(note) for note in service.craft_report(plan_).notes]
+    lines = [Text(note) for note in service.craft_report(plan_, config.settings.craft).notes]
     if not problems:
         lines.append(Text.from_markup("[green]all green[/]: no storm craft warning"))
     for problem in problems:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator,
                       model_validator)
 
+from .craft_settings import CraftDefaults
 from .platforms.base import Limits, Platform
 from .platforms.registry import PLATFORMS, platform
 from .platforms.destinations import credential_url_problem, is_loopback, shown_url
@@ -282,6 +283,7 @@ class Settings(_Strict):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     preflight: PreflightSettings = Field(default_factory=PreflightSettings)
     tokens: TokenSettings = Field(default_factory=TokenSettings)
+    craft: CraftDefaults = Field(default_factory=CraftDefaults)  # storm craft, for campaigns that set none
     accounts: list[Account] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Iterable, Sequence
 
 from .checks import PlanReporter, alike_posts
-from .craft_settings import REASONS, CraftSettings, Pacing, Rule
+from .craft_settings import REASONS, CraftDefaults, CraftSettings, Pacing, Rule
 from .planner import Plan, PlannedPost, zone_labels
 from .platforms.registry import PLATFORMS
 from .problems import Problem, Severity, field_path
@@ -66,9 +66,10 @@ class CraftReport:
         return not self.problems
 
 
-def craft_report(plan: Plan) -> CraftReport:
-    """Every storm craft finding of ``plan``, at the level its campaign sets, and the notes."""
-    settings = plan.campaign.spec.craft
+def craft_report(plan: Plan, defaults: CraftDefaults | None = None) -> CraftReport:
+    """Every storm craft finding of ``plan``, at the level its campaign sets (config.toml's ``defaults`` where
+    it sets none), and the notes."""
+    settings = plan.campaign.spec.craft.with_defaults(defaults or CraftDefaults())
     found: list[CraftWarning] = []
     notes: list[str] = []
     found += early_hashtags(plan, settings)
@@ -80,13 +81,12 @@ def craft_report(plan: Plan) -> CraftReport:
     found += hours_found
     found += shape(plan)
     notes += hours_notes + window_notes + deals(plan)
-    return CraftReport(tuple(to_problems(plan, found)), tuple(notes))
+    return CraftReport(tuple(to_problems(plan, found, settings)), tuple(notes))
 
 
-def to_problems(plan: Plan, found: Iterable[CraftWarning]) -> list[Problem]:
+def to_problems(plan: Plan, found: Iterable[CraftWarning], settings: CraftSettings) -> list[Problem]:
     """Findings as problems located in the campaign file (a post's line where it is about a post), each
     ending with its reason; those of rules set to "off" left out."""
-    settings = plan.campaign.spec.craft
     reporter = PlanReporter(plan)
     problems: list[Problem] = []
     for finding in found:

@@ -32,12 +32,11 @@ class Pacing(BaseModel):
     per_hour: int = Field(default=15, ge=1)
 
 
-class CraftSettings(BaseModel):
-    """A campaign's ``[craft]`` table."""
+class CraftDefaults(BaseModel):
+    """config.toml's ``[craft]``: the pace, window and rule levels of every campaign that does not set its own."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    public_hashtags: list[str] = Field(default_factory=list)  # already public: reminders may carry them
     pacing: Pacing = Field(default_factory=Pacing)
     window: timedelta = timedelta(hours=2)
     rules: dict[str, Level] = Field(default_factory=dict)     # rule -> "warn" | "error" | "off"
@@ -52,6 +51,19 @@ class CraftSettings(BaseModel):
             raise ValueError(f"{', '.join(repr(name) for name in unknown)} is not a storm craft rule; the rules "
                              f"are {', '.join(RULES)}")
         return value
+
+
+class CraftSettings(CraftDefaults):
+    """A campaign's ``[craft]`` table: config.toml's ``[craft]`` fills what it leaves out (``with_defaults``)."""
+
+    public_hashtags: list[str] = Field(default_factory=list)  # already public: reminders may carry them
+
+    def with_defaults(self, defaults: CraftDefaults) -> "CraftSettings":
+        """These settings, with ``defaults`` where the campaign sets nothing (a rule level at a time)."""
+        update: dict[str, object] = {name: getattr(defaults, name) for name in ("pacing", "window")
+                                     if name not in self.model_fields_set}
+        update["rules"] = {**defaults.rules, **self.rules}
+        return self.model_copy(update=update)
 
     def level(self, rule: Rule) -> Level:
         return self.rules.get(rule, "warn")

@@ -344,3 +344,19 @@ def test_an_error_rule_stops_the_queue(project: StormProject) -> None:
         'lang = "en"\n', 'lang = "en"\n[craft]\nrules = { early_hashtag = "error" }\n', 1)
     output = project.fails("queue", str(project.campaign("storm", strict)))
     assert "storm craft, early hashtag" in output
+
+
+def test_config_toml_gives_defaults_the_campaign_may_override(tmp_path: Path) -> None:
+    craft = '\n[craft]\nrules = { hours = "error" }\npacing = { per_hour = 30 }\n'
+    project = StormProject.create(tmp_path, extra=craft, accounts=ACCOUNTS)
+    night = KEEPS.replace("2030-03-11T18:00:00", "2030-03-11T10:00:00")
+    assert [(p.rule, p.severity) for p in craft_of(project, night)] == [("hours", "error")]
+    assert craft_of(project, many_posts(20, "3m")) == []  # 20 an hour: within config's pace of 30
+    own = night.replace('lang = "en"\n', 'lang = "en"\n[craft]\nrules = { hours = "warn" }\n', 1)
+    assert [(p.rule, p.severity) for p in craft_of(project, own)] == [("hours", "warning")]
+
+
+def test_a_craft_mistake_in_config_toml_is_named(tmp_path: Path) -> None:
+    project = StormProject.create(tmp_path, extra='\n[craft]\nrules = { hour = "error" }\n', accounts=ACCOUNTS)
+    output = project.fails("validate", str(project.campaign("storm", KEEPS)))
+    assert "config.toml:" in output and "craft.rules:" in output and "'hour' is not a storm craft rule" in output

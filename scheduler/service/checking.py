@@ -104,7 +104,7 @@ def _plan_and_check(campaign: Campaign, config: Config, now: datetime | None, *,
         except UserError as error:
             problems.extend(error.problems)
         else:
-            craft = craft_report(plan_).problems if hashtags else ()
+            craft = craft_report(plan_, config.settings.craft).problems if hashtags else ()
             return plan_, check_plan(plan_, config, campaign_hashtags=hashtags) + list(craft)
     stand_in = campaign.spec.model_copy(update={"storm": Storm(start=_STAND_IN_START, timezone="UTC")})
     try:

@@ -56,7 +56,7 @@ def hashtag_freshness(campaigns: Sequence[Campaign], config: Config, store: Stor
     """Each campaign hashtag's use in the last week on each platform of the campaign (through its first account
     there), unless its ``[craft]`` turns freshness off."""
     now = now or utcnow()
-    wanted = [campaign for campaign in campaigns if campaign.spec.craft.level("freshness") != "off"]
+    wanted = [campaign for campaign in campaigns if _level(campaign, config) != "off"]
     accounts = [config.accounts[account] for campaign in wanted for post in campaign.spec.posts
                 for account in post.accounts if account in config.accounts]
     closers: list[Callable[[], None]] = []
@@ -107,7 +107,11 @@ def _read(campaign: Campaign, tag: str, platform: str, account_id: str, make: Ca
     return Freshness(campaign, tag, platform, account_id, reach.posts, reach.accounts, reach.how)
 
 
-def freshness_problems(found: Sequence[Freshness]) -> list[Problem]:
+def _level(campaign: Campaign, config: Config) -> str:
+    return campaign.spec.craft.with_defaults(config.settings.craft).level("freshness")
+
+
+def freshness_problems(found: Sequence[Freshness], config: Config) -> list[Problem]:
     """A storm craft warning (or error, as the campaign sets it) for each hashtag already used in the last week
     that the campaign does not list as public, at its ``hashtags`` line."""
     problems = []
@@ -121,6 +125,6 @@ def freshness_problems(found: Sequence[Freshness]) -> list[Problem]:
                           "choose a fresh hashtag (if it is the campaign's own and public already, list it in [craft] "
                           f"public_hashtags) (why: {REASONS['freshness']})",
                           each.campaign.locator.line_of(("hashtags",)),
-                          severity="error" if craft.level("freshness") == "error" else "warning")
+                          severity="error" if _level(each.campaign, config) == "error" else "warning")
         problems.append(replace(problem, rule="freshness"))
     return problems

@@ -220,7 +220,7 @@ def campaign_view(config: Config, store: Store, campaign_id: str, now: datetime 
     problems = problems + media.problems_besides(problems)
     images, posts = _post_views(plan, config, media)
     return CampaignView(record, path, plan, (*problems, *plan.warnings), posts, tuple(costs(plan, config)), images,
-                        craft_report(plan).notes)
+                        craft_report(plan, config.settings.craft).notes)
 
 
 def _post_views(plan: Plan, config: Config,
