@@ -179,6 +179,7 @@ def variety(posts: Sequence[PlannedPost], order: dict[str, int] | None = None) -
     ``checks``), and one account's repeats of itself on any platform (X's refusal of one text twice within
     its window is an error there). Posts on different platforms are never grouped."""
     first = _first_occurrences(posts)
+    place = {id(post): number for number, post in enumerate(first)}
     groups: dict[int, set[int]] = {}
     for earlier, later, _ratio in alike_posts(first):
         if earlier.platform != later.platform:
@@ -187,7 +188,7 @@ def variety(posts: Sequence[PlannedPost], order: dict[str, int] | None = None) -
             continue  # checks.py's error
         if earlier.account_id == later.account_id and _refused_twice(earlier, later):
             continue  # checks.py's error
-        _join(groups, first.index(earlier), first.index(later))
+        _join(groups, place[id(earlier)], place[id(later)])
     found = []
     seen: set[int] = set()
     for members in groups.values():
