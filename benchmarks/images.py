@@ -19,9 +19,11 @@ naive / ours within each run, then its median.
 
 Quality: the SSIM (benchmarks/ssim.py, on luma) of each output against the source scaled the same way: the
 full decode, turned as that output is (ours is upright, the naive one is not), resized to the output's
-size with Lanczos over the whole image. 1.0 = identical; the table shows the median over images. Memory is, per image, the worker's peak resident set size (VmHWM, reset
-before each image) minus its resident size just before the image; the table shows the largest. RSS
-counts Pillow's C buffers, which tracemalloc cannot see.
+size with Lanczos over the whole image. 1.0 = identical; the table shows the median over images.
+
+Memory is, per image, the worker's peak resident set size (VmHWM, reset before each image) minus its
+resident size just before the image; the table shows the largest. RSS counts Pillow's C buffers,
+which tracemalloc cannot see.
 Results are printed and written to benchmarks/results/images.json.
 """
 
