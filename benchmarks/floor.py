@@ -25,6 +25,8 @@ from common import ADMIN_PREFIX, BenchPost
 
 # tweepy signs X API v2 calls on this host (scheduler.platforms.x.facts.TWEEPY_HOST).
 X_SIGNED_HOST = "api.twitter.com"
+PREPARE_AT_ONCE = 16  # credentials and Bluesky sessions asked for side by side
+FIRE_MARGIN = 1.0  # s between the end of preparing and the instant, when the caller leaves it to us
 
 
 @dataclass(frozen=True)
@@ -87,17 +89,19 @@ async def _prepare(http: Any, sandbox_urls: dict[str, str], posts: Sequence[Benc
     from scheduler.sandbox.link import RemoteSandbox
 
     sandbox = RemoteSandbox(sandbox_urls)
-    ready = []
-    for post in posts:
+    at_once = asyncio.Semaphore(PREPARE_AT_ONCE)
+
+    async def ready(post: BenchPost) -> ReadyRequest:
         platform, base_url = post.account.platform, sandbox_urls[post.account.platform]
-        credentials = await asyncio.to_thread(sandbox.credentials, platform, post.account.id)
-        if platform == "x":
-            ready.append(_x_request(base_url, credentials, post.text))
-        elif platform == "mastodon":
-            ready.append(_mastodon_request(base_url, credentials, post.text))
-        else:
-            ready.append(_bluesky_request(base_url, await _bluesky_session(http, base_url, credentials), post.text))
-    return ready
+        async with at_once:
+            credentials = await asyncio.to_thread(sandbox.credentials, platform, post.account.id)
+            if platform == "x":
+                return _x_request(base_url, credentials, post.text)
+            if platform == "mastodon":
+                return _mastodon_request(base_url, credentials, post.text)
+            return _bluesky_request(base_url, await _bluesky_session(http, base_url, credentials), post.text)
+
+    return list(await asyncio.gather(*(ready(post) for post in posts)))
 
 
 async def _open_connections(http: Any, requests: Sequence[ReadyRequest]) -> None:
@@ -116,25 +120,29 @@ async def _send(http: Any, request: ReadyRequest) -> int:
         return int(answer.status)
 
 
-async def _fire(sandbox_urls: dict[str, str], posts: Sequence[BenchPost], lead: float) -> dict[str, Any]:
+async def _fire(sandbox_urls: dict[str, str], posts: Sequence[BenchPost], lead: float,
+                due: float | None) -> dict[str, Any]:
     import aiohttp
 
-    due = min(post.due for post in posts)
     connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=max(30.0, lead * 2))
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as http:
         started = time.monotonic()
         ready = await _prepare(http, sandbox_urls, posts)
         await _open_connections(http, ready)
         prepare_seconds = time.monotonic() - started
+        if due is None:
+            due = time.time() + FIRE_MARGIN
         late_start = time.time() > due
         await asyncio.sleep(max(0.0, due - time.time()))
         statuses = await asyncio.gather(*(_send(http, request) for request in ready), return_exceptions=True)
     errors = [repr(s) if isinstance(s, BaseException) else f"HTTP {s}" for s in statuses
               if isinstance(s, BaseException) or not 200 <= s < 300]
-    return {"prepare_seconds": round(prepare_seconds, 3), "prepared_late": late_start, "errors": len(errors),
-            "first_errors": errors[:5]}
+    return {"due": due, "prepare_seconds": round(prepare_seconds, 3), "prepared_late": late_start,
+            "errors": len(errors), "first_errors": errors[:5]}
 
 
-def run_floor(sandbox_urls: dict[str, str], posts: Sequence[BenchPost], lead: float) -> dict[str, Any]:
-    """Prepare every post's request, then fire them all at the (one) due time, on a fresh event loop."""
-    return asyncio.run(_fire(sandbox_urls, posts, lead))
+def run_floor(sandbox_urls: dict[str, str], posts: Sequence[BenchPost], lead: float,
+              due: float | None = None) -> dict[str, Any]:
+    """Prepare every post's request, then fire them all at ``due`` (epoch seconds; None: FIRE_MARGIN after
+    the requests are ready, as the result's ``due`` says), on a fresh event loop."""
+    return asyncio.run(_fire(sandbox_urls, posts, lead, due))
