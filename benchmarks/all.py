@@ -33,14 +33,15 @@ class Ratio:
     figure: str
     value: float | None
     goal: str
+    digits: int = 2
 
 
 def _read(name: str) -> dict[str, Any]:
     return json.loads((RESULTS_DIR / f"{name}.json").read_text(encoding="utf-8"))
 
 
-def _divide(top: float | None, bottom: float | None) -> float | None:
-    return round(top / bottom, 2) if top is not None and bottom else None
+def _divide(top: float | None, bottom: float | None, digits: int = 2) -> float | None:
+    return round(top / bottom, digits) if top is not None and bottom else None
 
 
 def burst_ratios(name: str) -> Callable[[], list[Ratio]]:
@@ -62,7 +63,7 @@ def image_ratios() -> list[Ratio]:
     ssim = found.get("ssim_median") or {}
     return [Ratio("images", "time naive / ours (wall)", round(found["speed_ratio"], 2), ">= 4"),
             Ratio("images", "time naive / ours (CPU)", round(found["cpu_speed_ratio"], 2), ">= 4"),
-            Ratio("images", "SSIM ours / naive", _divide(ssim.get("ours"), ssim.get("naive")), ">= 1")]
+            Ratio("images", "SSIM ours / naive", _divide(ssim.get("ours"), ssim.get("naive"), 4), ">= 1", 4)]
 
 
 def import_ratios() -> list[Ratio]:
@@ -135,7 +136,7 @@ def main() -> int:
     print(f"\n{'benchmark':<14} {'ratio (same run)':<34} {'value':>8} {'goal':>7}")
     print("-" * 66)
     for ratio in ratios:
-        value = f"{ratio.value:.2f}x" if ratio.value is not None else "n/a"
+        value = f"{ratio.value:.{ratio.digits}f}x" if ratio.value is not None else "n/a"
         print(f"{ratio.benchmark:<14} {ratio.figure:<34} {value:>8} {ratio.goal:>7}")
     loads = " ".join(f"{load:.2f}" for load in os.getloadavg())
     print(f"\n{found_machine['cpu_model']}, {os.cpu_count()} CPUs; load average now {loads}; "
