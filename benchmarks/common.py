@@ -472,10 +472,26 @@ def write_results(name: str, data: dict[str, Any]) -> Path:
     return path
 
 
-def machine() -> dict[str, Any]:
+def cpu_model() -> str:
+    """The CPU's model name, as /proc/cpuinfo gives it (figures are only comparable on the same one)."""
     import platform
 
-    return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine() -> dict[str, Any]:
+    """The machine a result was measured on, with its load average (others' work on a shared machine)."""
+    import platform
+
+    return {"python": platform.python_version(), "cpus": os.cpu_count(), "cpu_model": cpu_model(),
+            "load_average": os.getloadavg(), "platform": platform.platform(),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
