@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -33,6 +32,7 @@ for folder in (REPO, REPO / "tests"):  # tests/browser.py holds the harness the 
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
+from benchmarks.common import cpu_model  # noqa: E402
 from browser import (DESKTOP, EXPORT, PAGES, DashboardProcess, browser_unavailable, chromium_path,  # noqa: E402
                      demo_site)
 
@@ -44,16 +44,6 @@ MEASURE = """async () => {
     return {bytes: navigation.transferSize + resources.reduce((sum, r) => sum + r.transferSize, 0),
             requests: 1 + resources.length, fcp: paint() ? paint().startTime : null};
 }"""
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 FLOOR_PAGE = "<!doctype html><html lang=en><title>floor</title><p>Stormcaller</p></html>"

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import platform
 import statistics
 import sys
 import tempfile
@@ -39,7 +38,7 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import HASHTAG, distinct_texts, machine, write_results  # noqa: E402
+from benchmarks.common import HASHTAG, cpu_model, distinct_texts, machine, write_results  # noqa: E402
 
 HEADER = ["id", "text", "lang", "accounts", "images", "alt", "reply_to"]
 CAMPAIGN = f'''# The benchmark's campaign: the import rewrites its posts.
@@ -56,16 +55,6 @@ id = "first"
 text = "The first post {HASHTAG}"
 accounts = ["x-0"]
 '''
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def make_project(root: Path) -> Path:
