@@ -37,7 +37,7 @@ from typing import Any, Callable, Coroutine, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from .loops import new_event_loop
 from .platforms.base import (Clock, Duplicate, Image, OutcomeUnknown, OutgoingPost, Published, Publisher, RateLimited,
@@ -211,9 +211,9 @@ class Dispatcher:
         await asyncio.gather(*(self._in_thread(self._make_publisher, account_id) for account_id in accounts))
         await self._in_db(lambda: self.store.register_daemon(self.daemon_id, self.host, os.getpid(), self.clock()))
         self._scheduler.start()
-        self._scheduler.add_job(self._heartbeat, "interval", seconds=self.settings.heartbeat.total_seconds(),
-                                id="heartbeat")
-        self._scheduler.add_job(self._refresh, "interval", seconds=self.settings.refresh.total_seconds(),
+        self._scheduler.add_job(self._guarded(self._heartbeat), "interval",
+                                seconds=self.settings.heartbeat.total_seconds(), id="heartbeat")
+        self._scheduler.add_job(self._guarded(self._refresh), "interval", seconds=self.settings.refresh.total_seconds(),
                                 id="refresh")
         await self._refresh()
         warming = asyncio.Semaphore(WARM_AT_ONCE)
@@ -281,7 +281,7 @@ class Dispatcher:
         if self._stopping or not self._scheduler.running:
             return
         fire = max(self._alarm_time(at), datetime.now(UTC))
-        self._scheduler.add_job(job, DateTrigger(run_date=fire), id=job_id, replace_existing=True)
+        self._scheduler.add_job(self._guarded(job), DateTrigger(run_date=fire), id=job_id, replace_existing=True)
 
     def database_problem(self, message: str) -> None:
         """The database cannot be reached or written: logged, and told (an alert, once ``on_database_problem``
@@ -316,6 +316,20 @@ class Dispatcher:
             else:
                 self.database_problem(f"database unavailable for the heartbeat: {error.orig}")
 
+    def _guarded(self, job: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], Coroutine[Any, Any, None]]:
+        """A job whose database or file-system failure the jobs did not expect (a full disk while the daemon
+        stops, say) is said in one line, like the ones they do expect, never as a traceback; anything else is
+        a bug and keeps its traceback."""
+        async def guarded() -> None:
+            try:
+                await job()
+            except (SQLAlchemyError, OSError) as error:
+                said = getattr(error, "orig", None) or error  # the database's own words, not the statement
+                self.database_problem(f"{getattr(job, '__name__', 'a job').strip('_')}: {said}")
+
+        guarded.__name__ = getattr(job, "__name__", "job")
+        return guarded
+
     def _alarm_time(self, at: datetime) -> datetime:
         """When, on the wall clock APScheduler keeps, it is ``at`` on our clock (the same instant, unless a
         test drives our clock)."""
@@ -330,7 +344,7 @@ class Dispatcher:
             return
         # A wake may be armed while the last one still runs (a retry due at once): it waits for the lock
         # instead of being skipped.
-        self._scheduler.add_job(self._wake, DateTrigger(run_date=fire), id="wake", replace_existing=True,
+        self._scheduler.add_job(self._guarded(self._wake), DateTrigger(run_date=fire), id="wake", replace_existing=True,
                                 max_instances=WAKES_AT_ONCE)
 
     async def _wake(self) -> None:

@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -235,3 +236,30 @@ def test_rehearse_dry_run_plays_the_sample_storm(tmp_path: Path) -> None:
     assert "21 sent" in result.output and "dry-run://" in result.output  # with the reminders
     assert "Thursday, 11 March 2021: 10 am Pacific / 1 pm Eastern / 6 pm UTC / 7 pm central Europe / 8 pm " \
            "Palestine" in result.output.replace("\n", " ")
+
+
+def test_a_job_that_meets_a_file_system_error_says_it_in_one_line(project: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """A job the daemon schedules (the preflight's, say) that meets an error of the database or the file system
+    it did not expect (a full disk while the daemon stops) is told as a database problem in one line, never a
+    traceback from APScheduler; the daemon goes on."""
+    write_campaign(project, "storm", soon(3600))
+    config = load_config(project / "config.toml")
+    told: list[str] = []
+    ran = threading.Event()
+
+    async def full_disk() -> None:
+        ran.set()
+        raise OSError(28, "No space left on device")
+
+    with service.open_store(config) as store:
+        daemon = service.start_daemon(config, store, settings=FAST)
+        daemon.on_database_problem = told.append
+        try:
+            daemon._loop.call_soon_threadsafe(daemon.schedule, "full-disk", utcnow(), full_disk)
+            assert ran.wait(10)
+            time.sleep(0.5)
+        finally:
+            daemon.stop()
+    assert told == ["full_disk: [Errno 28] No space left on device"]
+    assert "Traceback" not in caplog.text and "raised an exception" not in caplog.text
