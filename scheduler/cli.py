@@ -513,9 +513,11 @@ def run(obj: Context, dry_run: bool | None) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     # A death the process cannot turn into a message (SIGBUS: the database's -shm file truncated under it, or
-    # its file system gone read-only by an error) at least says where it happened.
+    # its file system gone read-only by an error) at least says where it happened: the faulting thread only,
+    # since another thread touching the same mapping faults too, and kills the process mid-dump (a dump of
+    # every thread, a pool of them, was cut before it reached ours).
     try:
-        faulthandler.enable(all_threads=True)
+        faulthandler.enable(all_threads=False)
     except (OSError, ValueError, AttributeError):  # no real stderr (run inside a test runner): nothing to write to
         pass
     with obj.store() as store:
