@@ -208,7 +208,7 @@ class Dispatcher:
         accounts = await self._in_db(self.store.accounts_with_open_posts)
         # Each account's publisher made before any post is taken (over): making the first imports its client
         # library (atproto's takes seconds of CPU on a busy machine), which must not stall posts this daemon holds.
-        await asyncio.gather(*(self._in_thread(self._make_publisher, account_id) for account_id in accounts))
+        made = await asyncio.gather(*(self._in_thread(self._make_publisher, account_id) for account_id in accounts))
         await self._in_db(lambda: self.store.register_daemon(self.daemon_id, self.host, os.getpid(), self.clock()))
         self._scheduler.start()
         self._scheduler.add_job(self._guarded(self._heartbeat), "interval",
@@ -217,8 +217,9 @@ class Dispatcher:
                                 id="refresh")
         await self._refresh()
         warming = asyncio.Semaphore(WARM_AT_ONCE)
-        for account_id in accounts:
-            self._track(self._loop.create_task(self._warm(account_id, warming)))
+        for publisher in made:
+            if publisher is not None:
+                self._track(self._loop.create_task(self._warm(publisher, warming)))
 
     async def _shutdown(self, grace: timedelta) -> int:
         self._stopping = True
@@ -237,21 +238,22 @@ class Dispatcher:
                 log.warning("closing %r: %s", publisher, error)
         return left
 
-    def _make_publisher(self, account_id: str) -> None:
+    def _make_publisher(self, account_id: str) -> Publisher | None:
+        """The account's publisher, or None (said in the log once; its posts fail with the reason)."""
         try:
-            self.publishers.get(account_id)
+            return self.publishers.get(account_id)
         except Exception as error:  # reported on the account's first post, with the reason
             log.warning("account %s: publisher not ready: %s", account_id, error)
+            return None
 
-    async def _warm(self, account_id: str, warming: asyncio.Semaphore) -> None:
-        """Make an account's publisher and let it log in before its first post is due, so a storm's first
-        second is spent posting."""
+    async def _warm(self, publisher: Publisher, warming: asyncio.Semaphore) -> None:
+        """Let an account's publisher log in before its first post is due, so a storm's first second is spent
+        posting."""
         async with warming:
             try:
-                publisher = await self._in_thread(self.publishers.get, account_id)
                 await publisher.warm_async()
             except Exception as error:  # reported on the account's first post, with the reason
-                log.warning("account %s: publisher not ready: %s", account_id, error)
+                log.warning("%r: not logged in ahead: %s", publisher, error)
 
     def _track(self, task: asyncio.Task[Any]) -> None:
         self._tasks.add(task)

@@ -174,8 +174,9 @@ def rehearse(path: Path, config: Config, *, duration: timedelta = timedelta(seco
     campaign_id)`` is called once each storm is queued and before it is played, for as long as it likes (to
     open a dashboard on the rehearsal's database): the storm then starts when it returns.
 
-    ``trouble``: the sandbox has a bad day (faults, and X without read access), so the rehearsal shows retries, settling
-    and posts only a person can settle (needs review), to practise resolving them."""
+    ``trouble``: the sandbox has a bad day (faults, and accounts that may not read their own posts), so the
+    rehearsal shows retries, settling and posts only a person can settle (needs review), to practise resolving
+    them."""
     original = plan(path, config)
     prepare_media(original, config, progress)
     parts = storms(original)
