@@ -43,6 +43,7 @@ from .loops import new_event_loop
 from .platforms.base import (Clock, Duplicate, Image, OutcomeUnknown, OutgoingPost, Published, Publisher, RateLimited,
                              Rejected, ReplyTarget, RetryLater)
 from .platforms.pool import PublisherPool
+from .platforms.ready import ReadyRequest, close_sessions, open_connections
 from .store import FAILED, MISSED, NEEDS_REVIEW, PENDING, SENDING, SENT, PostRow, Store
 from .store.database import is_write_failure, unwritable_advice
 from .timing import UTC, format_duration, utcnow
@@ -50,10 +51,12 @@ from .timing import UTC, format_duration, utcnow
 log = logging.getLogger("stormcaller.dispatch")
 
 ImageLoader = Callable[[PostRow], tuple[Image, ...]]
-SPAWN_BATCH = 25  # posts started between two turns of the event loop (see Dispatcher._spawn)
+SPAWN_BATCH = 50  # posts started between two turns of the event loop (see Dispatcher._spawn)
 SENT_FLUSH_DELAY = 0.02  # seconds: "sent" results gathered into one transaction (see Dispatcher._sent)
 WARM_AT_ONCE = 32  # publishers getting ready at the same time (I/O: logins), leaving half the pool to posts
 WAKES_AT_ONCE = 1000  # overlapping wakes queue on the wake lock: APScheduler must never skip one
+READY_AGAIN_AHEAD = timedelta(seconds=1)  # a second look for posts whose publisher was not ready at the first
+WARM_CONNECTIONS = 1000  # connections at most opened ahead to one host (one per post due there)
 T = TypeVar("T")
 
 
@@ -83,7 +86,8 @@ class DispatchSettings:
     retry_cap: timedelta = timedelta(minutes=5)
     parent_wait: timedelta = timedelta(seconds=1)
     database_patience: timedelta = timedelta(minutes=10)  # keep retrying a result write this long
-    claim_ahead: timedelta = timedelta(milliseconds=50)  # claim this early; the post then waits for its instant
+    claim_ahead: timedelta = timedelta(milliseconds=250)  # claim this early; the post then waits for its instant
+    ready_ahead: timedelta = timedelta(seconds=5)  # build posts' requests and open connections this early
 
     @property
     def hung_after(self) -> timedelta:
@@ -138,6 +142,10 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sent_batch: tuple[list[dict[str, Any]], asyncio.Future[None]] | None = None
         self._wake_lock = asyncio.Lock()
+        self._ready: dict[str, tuple[Publisher, ReadyRequest]] = {}  # post id -> its request, built ahead
+        self._instants: dict[datetime, asyncio.Future[None]] = {}  # due time -> completes then (see _instant)
+        self._ready_until = datetime.min.replace(tzinfo=UTC)  # posts due by then were got ready (_get_ready)
+        self._ready_missed = False  # the last look left a post without its request: look again
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._stopping = False
@@ -208,7 +216,9 @@ class Dispatcher:
         accounts = await self._in_db(self.store.accounts_with_open_posts)
         # Each account's publisher made before any post is taken (over): making the first imports its client
         # library (atproto's takes seconds of CPU on a busy machine), which must not stall posts this daemon holds.
+        started = time.monotonic()
         made = await asyncio.gather(*(self._in_thread(self._make_publisher, account_id) for account_id in accounts))
+        log.debug("start: %d publishers made in %.0f ms", len(made), (time.monotonic() - started) * 1000)
         await self._in_db(lambda: self.store.register_daemon(self.daemon_id, self.host, os.getpid(), self.clock()))
         self._scheduler.start()
         self._scheduler.add_job(self._guarded(self._heartbeat), "interval",
@@ -236,6 +246,7 @@ class Dispatcher:
                 await asyncio.wait_for(publisher.aclose(), 5)
             except Exception as error:  # closing is best effort
                 log.warning("closing %r: %s", publisher, error)
+        await close_sessions()
         return left
 
     def _make_publisher(self, account_id: str) -> Publisher | None:
@@ -348,6 +359,64 @@ class Dispatcher:
         # instead of being skipped.
         self._scheduler.add_job(self._guarded(self._wake), DateTrigger(run_date=fire), id="wake", replace_existing=True,
                                 max_instances=WAKES_AT_ONCE)
+        # Posts are got ready once per window; a second look just before the instant when a publisher was
+        # still logging in at the first (a daemon started just before a storm).
+        if at > self._ready_until:
+            self._get_ready_at("ready", at - self.settings.ready_ahead)
+        if self._ready_missed:
+            self._get_ready_at("ready-again", at - READY_AGAIN_AHEAD)
+
+    def _get_ready_at(self, job_id: str, at: datetime) -> None:
+        fire = max(self._alarm_time(at), datetime.now(UTC))
+        self._scheduler.add_job(self._guarded(self._get_ready), DateTrigger(run_date=fire), id=job_id,
+                                replace_existing=True, max_instances=WAKES_AT_ONCE)
+
+    async def _get_ready(self) -> None:
+        """Shortly before posts are due: build each one's request and open connections to their hosts (see
+        :mod:`.platforms.ready`), so that at the instant the daemon only sends. Reads, claims nothing: a
+        post another daemon takes, or that changes meanwhile, just leaves its request unused."""
+        if self._stopping:
+            return
+        now = self.clock()
+        horizon = now + self.settings.ready_ahead
+        self._ready = {key: entry for key, entry in self._ready.items() if time.monotonic() < entry[1].good_until}
+        due = await self._in_db(lambda: self.store.pending_due_by(horizon, now, self.settings.claim_batch))
+        if len(due) < self.settings.claim_batch:
+            self._ready_until = max(self._ready_until, horizon)
+        built: list[ReadyRequest] = []
+        missed = False
+        for index, post in enumerate(due):
+            request = self._build_ready(post)
+            if request is not None:
+                built.append(request)
+            elif post.id not in self._ready and post.images == "[]" and not post.reply_to_id:
+                missed = True  # its publisher is not ready yet: look again just before the instant
+            if index % SPAWN_BATCH == SPAWN_BATCH - 1:
+                await asyncio.sleep(0)  # a wake due meanwhile is not held up
+        self._ready_missed = missed
+        hosts: dict[tuple[str, float], int] = {}
+        for request in built:
+            hosts[(request.origin, request.timeout)] = hosts.get((request.origin, request.timeout), 0) + 1
+        built_at = time.monotonic()
+        opened = await asyncio.gather(*(open_connections(origin, timeout, min(count, WARM_CONNECTIONS))
+                                        for (origin, timeout), count in hosts.items()))
+        log.debug("ready ahead: %d of %d due posts built, %d connections opened to %d hosts (%.0f ms)", len(built),
+                  len(due), sum(opened), len(hosts), (time.monotonic() - built_at) * 1000)
+
+    def _build_ready(self, post: PostRow) -> ReadyRequest | None:
+        if post.id in self._ready or post.images != "[]" or post.reply_to_id:
+            return None
+        publisher = self.publishers.made_for(post.account_id)
+        if publisher is None:
+            return None
+        try:
+            request = publisher.ready(_plain_outgoing(post), post.due_at)
+        except Exception:  # a bug in building ahead: the post still goes out through its library
+            log.exception("could not build the request of %s ahead", post.id)
+            return None
+        if request is not None:
+            self._ready[post.id] = (publisher, request)
+        return request
 
     async def _wake(self) -> None:
         async with self._wake_lock:
@@ -383,17 +452,30 @@ class Dispatcher:
         self._track(self._loop.create_task(self._spawn(posts)))
 
     async def _spawn(self, posts: list[PostRow]) -> None:
-        """Start the posts' coroutines a few at a time, yielding in between: each does some CPU work
-        (signing, building the request) before its first wait, and started all at once the first request
-        would leave only after the last post was prepared. Staggered, the first ones are out at once.
-        Posts claimed ahead wait here for their instant (they come sorted by due time)."""
+        """Start the posts' coroutines, a few per turn of the loop. Each gets ready (its request was built
+        ahead; an image is read, a parent looked up) and then waits for its instant, so at the instant the
+        posts due then only send, all at once, as a prepared client would."""
         for index, post in enumerate(posts):
-            early = (post.due_at - self.clock()).total_seconds()
-            if early > 0:
-                await asyncio.sleep(early)
-            elif index % SPAWN_BATCH == 0:
-                await asyncio.sleep(0)
             self._track(self._loop.create_task(self._send(post)))
+            if index % SPAWN_BATCH == SPAWN_BATCH - 1:
+                await asyncio.sleep(0)
+
+    def _instant(self, at: datetime) -> asyncio.Future[None] | None:
+        """A future that completes at ``at`` (our clock), shared by every post due then; None when it is
+        past: one timer wakes a whole burst, in the order its posts began to wait (their due order)."""
+        delay = (at - self.clock()).total_seconds()
+        if delay <= 0:
+            return None
+        arrival = self._instants.get(at)
+        if arrival is None:
+            arrival = self._instants[at] = self._loop.create_future()
+            self._loop.call_later(delay, self._arrived, at)
+        return arrival
+
+    def _arrived(self, at: datetime) -> None:
+        arrival = self._instants.pop(at, None)
+        if arrival is not None and not arrival.done():
+            arrival.set_result(None)
 
     def _done(self) -> None:
         self._in_flight -= 1
@@ -433,8 +515,15 @@ class Dispatcher:
         if self.clock() > post.deadline:  # only an uncertain post gets here late: now certain it is not out
             return await self._finish(post, MISSED, "missed", f"missed: the earlier attempt did not go out, and "
                                       f"the deadline {post.deadline:%H:%M:%S} UTC (lateness bound) has passed")
+        ready = self._ready.pop(post.id, None)
+        arrival = self._instant(post.due_at)
+        if arrival is not None:  # claimed ahead: everything is ready, now wait for the instant
+            await arrival
         try:
-            published = await publisher.publish_async(outgoing)
+            if ready is not None and ready[0] is publisher and ready[1].fits(outgoing):
+                published = await publisher.send_ready(ready[1])
+            else:
+                published = await publisher.publish_async(outgoing)
         except RetryLater as error:
             delay = self._backoff(post.attempts, error.retry_after)
             return await self._retry(post, self.clock() + delay, "retry",
@@ -497,7 +586,7 @@ class Dispatcher:
     # --- building the outgoing post --------------------------------------------------------------
     async def _outgoing(self, post: PostRow) -> OutgoingPost:
         if post.images == "[]" and not post.reply_to_id:  # the storm's common case: nothing to look up
-            return OutgoingPost(key=post.id, idempotency_key=post.idempotency_key, text=post.text, lang=post.lang)
+            return _plain_outgoing(post)
         images = await self._in_thread(self.images, post) if post.images != "[]" else ()
         reply_to = await self._in_db(lambda: self._reply_target(post))
         return OutgoingPost(key=post.id, idempotency_key=post.idempotency_key, text=post.text, lang=post.lang,
@@ -643,6 +732,11 @@ class Dispatcher:
             return timedelta(seconds=suggested)
         ceiling: timedelta = min(self.settings.retry_cap, self.settings.retry_base * (2 ** max(attempt - 1, 0)))
         return ceiling * (0.5 + self._random.random() / 2)
+
+
+def _plain_outgoing(post: PostRow) -> OutgoingPost:
+    """A post without images or a parent, as its publisher gets it."""
+    return OutgoingPost(key=post.id, idempotency_key=post.idempotency_key, text=post.text, lang=post.lang)
 
 
 def _json(response: dict[str, Any]) -> str | None:

@@ -26,6 +26,7 @@ from .destinations import check_credential_url
 
 if TYPE_CHECKING:
     from ..media import ImageProfile
+    from .ready import ReadyRequest
 
 Clock = Callable[[], datetime]
 """What time it is (aware UTC). Injected so tests can drive time instead of waiting for it."""
@@ -254,6 +255,19 @@ class Publisher(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, a no-op unless a publisher needs it
         """Close what belongs to the event loop (async sessions), on that loop, before it stops."""
+
+    def ready(self, post: OutgoingPost, at: datetime) -> ReadyRequest | None:
+        """The request that creates ``post``, built now to be sent at ``at`` by :meth:`send_ready` (see
+        :mod:`.ready`); None when this publisher builds none for it (images, replies, a token due for renewal):
+        the post then goes through :meth:`publish_async`. Never raises for a post it cannot build."""
+        return None
+
+    async def send_ready(self, request: ReadyRequest) -> Published:
+        """Send a request :meth:`ready` built and read the answer as :meth:`publish` would.
+
+        :raises RetryLater, RateLimited, Rejected, OutcomeUnknown:
+        """
+        raise NotImplementedError(f"{type(self).__name__} builds no ready requests")
 
 
 # --- what a platform is ----------------------------------------------------------------------------------

@@ -337,6 +337,15 @@ class Store:
         with self.engine.connect() as db:
             return db.execute(query).scalar()
 
+    def pending_due_by(self, horizon: datetime, now: datetime, limit: int) -> list[PostRow]:
+        """Pending posts due by ``horizon`` that can still be sent (not past their deadline, not uncertain),
+        earliest first: read, not claimed (the dispatcher builds their requests ahead)."""
+        query = (select(posts).where(posts.c.state == PENDING, posts.c.due_at <= horizon, posts.c.deadline >= now,
+                                     posts.c.uncertain.is_(False))
+                 .order_by(posts.c.due_at, posts.c.sequence).limit(limit))
+        with self.engine.connect() as db:
+            return [PostRow.from_row(row) for row in db.execute(query).mappings()]
+
     def pending_due_times(self, account_ids: Iterable[str]) -> dict[str, list[datetime]]:
         """When each of these accounts' pending posts are due, earliest first (``accounts check`` holds them
         against the rate budget and the token's expiry)."""

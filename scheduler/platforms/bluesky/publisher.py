@@ -28,15 +28,17 @@ so they are never "unknown".
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import functools
 import json
 import ssl
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, ClassVar, Mapping, Sequence, TypeVar
 
+import aiohttp
 import httpx
 from atproto_client import Client, models
 from atproto_client.client.session import Session, SessionEvent
@@ -51,11 +53,13 @@ from atproto_client.exceptions import (
 )
 from atproto_client.models.common import XrpcError
 from atproto_client.request import Request
+from atproto_client.request import _handle_response as handle_response
 
 from ...tid import is_tid
 from ..answers import server_words
 from ..base import (Clock, Engagement, Identity, Image, OutcomeUnknown, OutgoingPost, Published, Publisher,
                     PublishError, RateLimited, Rejected, RetryLater, TagReach)
+from ..ready import Answer, ReadyRequest, ready_request, send
 from ..transport import epoch_seconds, network_failure, rate_limit_until, utc_clock
 from .facts import (APP_URL, CONNECT_TIMEOUT, DEFAULT_BASE_URL, DESCRIBE_SERVER_TIMEOUT, IMAGE_DEFAULT_MAX_BYTES,
                     IMAGE_HARD_MAX_BYTES, IMAGES_EMBED, NAME, POST_COLLECTION, RATE_LIMIT_WINDOW,
@@ -69,6 +73,8 @@ T = TypeVar("T")
 
 GET_POSTS_MAX_URIS = 25   # app.bsky.feed.getPosts takes at most 25 at-uris a call (its lexicon)
 SEARCH_PAGE_SIZE = 100    # app.bsky.feed.searchPosts: limit is at most 100
+SESSION_MARGIN = timedelta(minutes=1)  # a ready request's token must outlive its instant by this much
+PUT_RECORD = "com.atproto.repo.putRecord"
 SEARCH_MAX_PAGES = 10     # a storm's tag read stops there (1,000 posts), and says "at least"
 
 
@@ -171,6 +177,47 @@ class BlueskyPublisher(Publisher):
             raise
         return self._published(answer["uri"], answer["cid"], rkey,
                                {"cid": answer["cid"], "rkey": rkey, "written": "commit" in answer})
+
+    def ready(self, post: OutgoingPost, at: datetime) -> ReadyRequest | None:
+        """``com.atproto.repo.putRecord`` of the post's record at its key, as :meth:`publish` writes it, with
+        the session's access token (none when there is no session yet or its token is due for renewal; a
+        text post without a reply). ``createdAt`` is the instant it is sent for."""
+        session = self._session
+        if post.images or post.reply_to or session is None or not is_tid(post.idempotency_key):
+            return None
+        expiry = jwt_expiry(session.access_jwt)
+        if expiry is None or expiry < at + SESSION_MARGIN:
+            return None
+        rkey = post.idempotency_key
+        record = build_post_record(post, created_at=at)
+        body = {"repo": session.did, "collection": POST_COLLECTION, "rkey": rkey, "record": record,
+                "swapRecord": None}
+        headers = {**self._client.request.get_headers(), "Authorization": f"Bearer {session.access_jwt}",
+                   "Content-Type": "application/json"}
+        return ready_request(post, f"{self.service_url}/{PUT_RECORD}", headers,
+                             json.dumps(body, ensure_ascii=False).encode("utf-8"), timeout=self._timeout,
+                             rkey=rkey, record=record)
+
+    async def send_ready(self, request: ReadyRequest) -> Published:
+        rkey: str = request.context["rkey"]
+        where = f"Bluesky record write for {self.handle}"
+        try:
+            answer = await send(request)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise network_failure(error, where, may_create_post=True) from None
+        if not answer.ok:
+            mapped = self._map_error(_xrpc_error(answer), step="record write", may_have_written=True)
+            if isinstance(mapped, _SessionRefused):  # nothing was written: the library renews and sends
+                return await asyncio.to_thread(self.publish, request.post)
+            if isinstance(mapped, BlueskyRejected) and mapped.error_name == "InvalidSwap":
+                return await asyncio.to_thread(self._resolve_taken_key, rkey, request.context["record"], mapped)
+            raise mapped from None
+        written = answer.json()
+        if not isinstance(written, dict) or "uri" not in written or "cid" not in written:
+            raise OutcomeUnknown(f"{where} answered {answer.status} without the record's at-uri; the post may "
+                                 "exist: settle before sending again")
+        return self._published(written["uri"], written["cid"], rkey,
+                               {"cid": written["cid"], "rkey": rkey, "written": "commit" in written})
 
     def settle(self, post: OutgoingPost) -> Published | None:
         rkey = self._record_key(post)
@@ -321,7 +368,7 @@ class BlueskyPublisher(Publisher):
         body = {"repo": self._did(), "collection": POST_COLLECTION, "rkey": rkey, "record": record,
                 "swapRecord": None}
         response = self._client.invoke_procedure(
-            "com.atproto.repo.putRecord", content=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+            PUT_RECORD, content=json.dumps(body, ensure_ascii=False).encode("utf-8"),
             input_encoding="application/json", output_encoding="application/json")
         if not isinstance(response.content, dict):  # 2xx without the at-uri: written, but which record?
             raise OutcomeUnknown(f"Bluesky record write for {self.handle} answered {response.status_code} without "
@@ -488,6 +535,17 @@ def build_post_record(post: OutgoingPost, *, reply: dict[str, Any] | None = None
     if embed:
         record["embed"] = embed
     return record
+
+
+def _xrpc_error(answer: Answer) -> RequestErrorBase:
+    """The exception the atproto SDK raises for this answer (its own ``_handle_response``), so that a ready
+    request's refusal is mapped exactly as the SDK's own."""
+    response = httpx.Response(answer.status, headers=list(answer.headers.items()), content=answer.body)
+    try:
+        handle_response(response)
+    except RequestErrorBase as error:
+        return error
+    raise AssertionError(f"the SDK took HTTP {answer.status} as a success")
 
 
 def jwt_expiry(token: str) -> datetime | None:

@@ -29,6 +29,8 @@ POSTING_SCOPES = ("write:statuses", "write:media")
 SETTLING_SCOPES = ("read:accounts", "read:statuses")
 
 # --- text (mastodon app/validators/status_length_validator.rb; configuration.statuses) ------------------------
+STATUSES_PATH = "/api/v1/statuses"  # POST: create a status (form fields, Idempotency-Key header)
+VISIBILITIES = ("public", "unlisted", "private", "direct")  # what Mastodon.py's status_post accepts
 MAX_CHARACTERS = 500             # MAX_CHARS; configuration.statuses.max_characters
 CHARACTERS_RESERVED_PER_URL = 23  # URL_PLACEHOLDER = 'x' * 23; configuration.statuses.characters_reserved_per_url
 

@@ -18,6 +18,7 @@ succeeded may have attached the earlier media ids to its status.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import threading
@@ -25,8 +26,9 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Mapping, Sequence
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
+import aiohttp
 import requests
 from mastodon import (
     Mastodon,
@@ -44,10 +46,12 @@ from ..answers import server_words
 from ..base import (Clock, Engagement, EngagementUnavailable, Identity, Image, OutcomeUnknown, OutgoingPost,
                     Published, Publisher, PublishError, RateLimited, Rejected, RetryLater, TagReach)
 from ..matching import preview
+from ..ready import Answer, ReadyRequest, ready_request, send
 from ..transport import epoch_seconds, network_failure, rate_limit_until, utc_clock
 from .facts import (ASSUMED_VERSION, CLOCK_SKEW_TOLERANCE, MEDIA_POLL_INTERVAL, MEDIA_POLL_MAX_INTERVAL,
                     MEDIA_PROCESSING_TIMEOUT, NAME, RATE_LIMIT_WINDOW, READBACK_MAX_PAGES, READBACK_PAGE_SIZE,
-                    READ_SCOPES, READBACK_RECHECK_SECONDS, TOKEN_SCOPES, VERSION_CHECK_MODE)
+                    READ_SCOPES, READBACK_RECHECK_SECONDS, STATUSES_PATH, TOKEN_SCOPES, VERSION_CHECK_MODE,
+                    VISIBILITIES)
 from .readback import earliest_possible, is_this_post, older_than
 
 log = logging.getLogger(__name__)
@@ -169,7 +173,8 @@ class MastodonPublisher(Publisher):
             value = headers.get(name, "")
             return int(value) if value.isdigit() else None
 
-        return number("X-RateLimit-Remaining"), number("X-RateLimit-Limit"), self._rate_limit_reset()
+        reset = self._rate_limit_reset(self._last_response())
+        return number("X-RateLimit-Remaining"), number("X-RateLimit-Limit"), reset
 
     def _instance_domain(self, me: Mapping[str, Any]) -> str:
         """The server's domain as handles name it (``domain`` of /api/v2/instance, ``uri`` of v1; it may differ
@@ -243,7 +248,7 @@ class MastodonPublisher(Publisher):
         try:
             found = self._call(self._client.tag, tag)
         except MastodonNotFoundError as error:
-            words = self._words(error)
+            words = self._words(error, self._last_response())
             if "record not found" in words.lower():  # Mastodon's answer for a tag nobody there used
                 return TagReach(0, 0, f"{self.base_url} has never seen #{tag}")
             raise EngagementUnavailable(f"{self.base_url} has no tag history (GET /api/v1/tags/{tag} answered 404: "
@@ -323,6 +328,43 @@ class MastodonPublisher(Publisher):
             self._uncertain_since.pop(key, None)
         return self._published(status)
 
+    def ready(self, post: OutgoingPost, at: datetime) -> ReadyRequest | None:
+        """``POST /api/v1/statuses`` as Mastodon.py's ``status_post`` sends it (a form, the bearer token, the
+        ``Idempotency-Key``): a text post without a reply."""
+        visibility = (post.visibility or self.default_visibility or "").lower() or None
+        if post.images or post.reply_to or (visibility and visibility not in VISIBILITIES):
+            return None  # Mastodon.py's own checks (and uploads) decide those
+        fields = {"status": post.text, "sensitive": "0", "language": post.lang, "visibility": visibility}
+        headers = {"User-Agent": self._client.user_agent, "Authorization": f"Bearer {self._client.access_token}",
+                   "Idempotency-Key": post.idempotency_key or post.key,
+                   "Content-Type": "application/x-www-form-urlencoded"}
+        body = urlencode({name: value for name, value in fields.items() if value is not None}).encode()
+        return ready_request(post, f"{self.base_url}{STATUSES_PATH}", headers, body, timeout=self.timeout)
+
+    async def send_ready(self, request: ReadyRequest) -> Published:
+        post = request.post
+        key = post.idempotency_key or post.key
+        started = self._clock()
+        answer: Answer | None = None
+        try:
+            answer = await send(request)
+            if not answer.ok:
+                raise _mastodon_error(answer)
+            status = answer.json()
+            if not isinstance(status, dict) or "id" not in status:
+                raise MastodonAPIError("Mastodon API returned no status", answer.status, answer.reason, None)
+        except (MastodonError, aiohttp.ClientError, asyncio.TimeoutError) as error:
+            mapped = (network_failure(error, f"Mastodon ({self.base_url}), post {post.key}", may_create_post=True)
+                      if not isinstance(error, MastodonError)
+                      else self._map_error(error, f"post {post.key}", status_may_exist=True, answer=answer))
+            if isinstance(mapped, OutcomeUnknown):
+                with self._lock:
+                    self._uncertain_since.setdefault(key, started)
+            raise mapped from None
+        with self._lock:
+            self._uncertain_since.pop(key, None)
+        return self._published(status)
+
     def _published(self, status: Mapping[str, Any], *, settled_by: str = "") -> Published:
         status_id = str(status["id"])
         url = status.get("url") or f"{self._profile_url()}/{status_id}"
@@ -347,11 +389,18 @@ class MastodonPublisher(Publisher):
     def _remember_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self._responses.last = response
 
-    def _map_error(self, error: Exception, what: str, *, status_may_exist: bool) -> PublishError:
-        """One of the four kinds, with the instance's own words (Mastodon.py's messages carry no token)."""
+    def _last_response(self) -> requests.Response | None:
+        """The last HTTP response this thread's client got (Mastodon.py's errors do not keep it)."""
+        return getattr(self._responses, "last", None)
+
+    def _map_error(self, error: Exception, what: str, *, status_may_exist: bool,
+                   answer: Answer | None = None) -> PublishError:
+        """One of the four kinds, with the instance's own words (Mastodon.py's messages carry no token).
+        ``answer``: the answer the error is about (a ready request's); else this thread's last response."""
         where = f"Mastodon ({self.base_url})"
+        response: requests.Response | Answer | None = answer or self._last_response()
         if isinstance(error, MastodonRatelimitError):
-            reset = self._rate_limit_reset()
+            reset = self._rate_limit_reset(response)
             until = rate_limit_until(reset, window=RATE_LIMIT_WINDOW, clock=self._clock)
             return RateLimited(f"{where} rate limit reached while sending {what}; it resets at "
                                f"{until.isoformat(timespec='seconds')}"
@@ -360,7 +409,7 @@ class MastodonPublisher(Publisher):
         if isinstance(error, MastodonNetworkError):
             return network_failure(error, f"{where}, {what}", may_create_post=status_may_exist)
         status = _http_status(error)
-        words = self._words(error)
+        words = self._words(error, response)
         if isinstance(error, MastodonUnauthorizedError) or _about_the_token(status, words):
             return Rejected(f"{where} refused the access token for {what} ({status}): {words}. The token is "
                             f"wrong, revoked or lacks the {TOKEN_SCOPES} scopes: make a new one (Preferences → "
@@ -376,22 +425,20 @@ class MastodonPublisher(Publisher):
             return Rejected(f"{where} refused {what} ({status}): {words}", status=status)
         return Rejected(f"{where}: {what} could not be sent: {words}", status=status)
 
-    def _words(self, error: Exception) -> str:
+    def _words(self, error: Exception, response: requests.Response | Answer | None) -> str:
         """The server's own words: its JSON ``error``, else its answer's body without markup (Takahē
         answers a bad token with an HTML page), else the HTTP reason."""
         said = error.args[3] if len(error.args) >= 4 else None
         if said:
             return server_words(str(said))
-        response: requests.Response | None = getattr(self._responses, "last", None)
         if response is not None and not response.ok:
             words = server_words(response.content, response.headers.get("Content-Type", ""))
             if words:
                 return words
         return describe(error)
 
-    def _rate_limit_reset(self) -> datetime | None:
-        """``X-RateLimit-Reset`` (ISO 8601) of the 429 this thread just got, in our clock; None without one."""
-        response: requests.Response | None = getattr(self._responses, "last", None)
+    def _rate_limit_reset(self, response: requests.Response | Answer | None) -> datetime | None:
+        """``X-RateLimit-Reset`` (ISO 8601) of the 429 just got, in our clock; None without one."""
         now = self._clock()
         reset = _parse_reset(response.headers.get("X-RateLimit-Reset", "")) if response is not None else None
         if reset is not None and response is not None:
@@ -424,6 +471,20 @@ def create_publisher(credentials: Mapping[str, str], *, handle: str | None = Non
 
 
 # --- error helpers ---------------------------------------------------------------------------------
+def _mastodon_error(answer: Answer) -> MastodonError:
+    """The exception Mastodon.py raises for this answer (``ratelimit_method="throw"``), so that a ready
+    request's refusal is mapped exactly as the library's own."""
+    if answer.status == 429:
+        return MastodonRatelimitError("Hit rate limit.")
+    body = answer.json()
+    said = body.get("error") if isinstance(body, dict) else body if isinstance(body, str) else None
+    kinds: dict[int, type[MastodonError]] = {404: MastodonNotFoundError, 401: MastodonUnauthorizedError}
+    kind = kinds.get(answer.status) or (MastodonServerError if 500 <= answer.status <= 511 else MastodonAPIError)
+    if kind is MastodonNotFoundError and not said:
+        said = "Endpoint not found."
+    return kind("Mastodon API returned error", answer.status, answer.reason, said)
+
+
 def _http_status(error: Exception) -> int | None:
     """Mastodon.py raises ``MastodonAPIError('Mastodon API returned error', status, reason, message)``."""
     if len(error.args) >= 2 and isinstance(error.args[1], int):

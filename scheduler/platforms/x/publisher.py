@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import io
+import json
 import logging
 import threading
 import time
@@ -31,12 +32,14 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import requests
 import tweepy
+from oauthlib.oauth1 import Client as OAuthClient
 from requests.adapters import HTTPAdapter
 from tweepy.asynchronous import AsyncClient
 from yarl import URL
 
 from ..base import (Clock, Duplicate, Engagement, EngagementUnavailable, Identity, Image, OutcomeUnknown,
                     OutgoingPost, PublishError, Published, Publisher, RateLimited, Rejected, RetryLater, TagReach)
+from ..ready import Answer, ReadyRequest, ready_request, send
 from ..matching import LINK_PLACEHOLDER, comparable, preview
 from ..transport import epoch_seconds, network_failure, rate_limit_until, utc_clock
 from .facts import (ACCESS_TOKEN_USER_ID, API_HOSTNAMES, DUPLICATE_CONTENT_MARKER, GIF_MEDIA_CATEGORY, HOSTS,
@@ -49,6 +52,9 @@ from .facts import (ACCESS_TOKEN_USER_ID, API_HOSTNAMES, DUPLICATE_CONTENT_MARKE
 
 GET_TWEETS_MAX_IDS = 100  # GET /2/tweets takes at most 100 ids a call
 DEFAULT_POOL_SIZE = 10  # concurrent connections per publisher (publish may run on several threads)
+TWEETS_PATH = "/2/tweets"
+TWEETS_URL = f"{TWEEPY_HOST}{TWEETS_PATH}"  # where Tweepy sends (and signs) a new post
+TWEEPY_HOSTNAME = urlsplit(TWEEPY_HOST).netloc
 
 # Tweepy logs request headers at DEBUG, which would include an OAuth 2.0 token: keep that logger above DEBUG
 # so a verbose log level elsewhere cannot write a secret to the log.
@@ -178,6 +184,42 @@ class XPublisher(Publisher):
         except (tweepy.HTTPException, aiohttp.ClientError, asyncio.TimeoutError) as error:
             raise self._mapped("creating the post", error, may_create_post=True) from None
         data = response.data or {}
+        post_id = str(data.get("id", ""))
+        if not post_id:
+            raise OutcomeUnknown(f"X answered without a post id when {self._who} posted; check the account.")
+        return self._published(post_id, str(data.get("text", "")))
+
+    def ready(self, post: OutgoingPost, at: datetime) -> ReadyRequest | None:
+        """``POST /2/tweets`` as Tweepy's AsyncClient sends it, signed now (OAuth 1.0a) or with the current
+        token (OAuth 2.0; none while a refresh is due): a text post without a reply."""
+        if post.images or post.reply_to:
+            return None
+        headers = {"User-Agent": self._client.user_agent, "Content-Type": "application/json"}
+        if self._oauth1:
+            client = self._client
+            signer = OAuthClient(client.consumer_key, client.consumer_secret, client.access_token,
+                                 client.access_token_secret)
+            _, headers, _ = signer.sign(TWEETS_URL, "POST", headers=headers)
+        else:
+            token = self._token_source.current() if self._token_source is not None else self._client.bearer_token
+            if not token:
+                return None
+            headers["Authorization"] = f"Bearer {token}"
+        url = TWEETS_URL
+        if self._base_url:  # the sandbox: X's URL is what is signed; the host says where it was meant to go
+            url = f"{self._base_url.rstrip('/')}{TWEETS_PATH}"
+            headers.update({"X-Forwarded-Host": TWEEPY_HOSTNAME, "X-Forwarded-Proto": "https"})
+        return ready_request(post, url, headers, json.dumps({"text": post.text}).encode(), timeout=self._timeout)
+
+    async def send_ready(self, request: ReadyRequest) -> Published:
+        try:
+            answer = await send(request)
+            if not answer.ok:
+                raise _tweepy_error(answer)
+        except (tweepy.HTTPException, aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise self._mapped("creating the post", error, may_create_post=True) from None
+        body = answer.json()
+        data = (body.get("data") if isinstance(body, dict) else None) or {}
         post_id = str(data.get("id", ""))
         if not post_id:
             raise OutcomeUnknown(f"X answered without a post id when {self._who} posted; check the account.")
@@ -655,6 +697,21 @@ async def _close_shared_sessions() -> None:
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
+def _tweepy_error(answer: Answer) -> tweepy.HTTPException:
+    """The exception Tweepy's AsyncClient raises for this answer (its ``request``), so that a ready request's
+    refusal is mapped exactly as the client's own."""
+    body = answer.json()
+    kinds: dict[int, type[tweepy.HTTPException]] = {400: tweepy.BadRequest, 401: tweepy.Unauthorized,
+                                                     403: tweepy.Forbidden, 404: tweepy.NotFound}
+    if answer.status == 429:
+        reset = answer.headers.get("x-rate-limit-reset")
+        return tweepy.TooManyRequests(answer.response, response_json=body,
+                                      reset_time=int(reset) if reset and reset.isdigit() else None)
+    if answer.status >= 500:
+        return tweepy.TwitterServerError(answer.response, response_json=body)
+    return kinds.get(answer.status, tweepy.HTTPException)(answer.response, response_json=body)
+
+
 def _is_media_action(action: str) -> bool:
     """Whether ``action`` (as ``_upload_image`` names its steps) is an upload or its alt text."""
     return "image" in action or "alt text" in action
