@@ -146,6 +146,7 @@ class Dispatcher:
         self._instants: dict[datetime, asyncio.Future[None]] = {}  # due time -> completes then (see _instant)
         self._ready_until = datetime.min.replace(tzinfo=UTC)  # posts due by then were got ready (_get_ready)
         self._ready_missed = False  # the last look left a post without its request: look again
+        self.sent_ahead = 0  # attempts sent from a request built ahead (the rest went through the libraries)
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._stopping = False
@@ -521,6 +522,7 @@ class Dispatcher:
             await arrival
         try:
             if ready is not None and ready[0] is publisher and ready[1].fits(outgoing):
+                self.sent_ahead += 1
                 published = await publisher.send_ready(ready[1])
             else:
                 published = await publisher.publish_async(outgoing)
