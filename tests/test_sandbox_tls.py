@@ -127,3 +127,34 @@ def test_an_untrusted_certificate_is_named_with_what_to_do_and_nothing_goes_out(
     assert "Traceback" not in output
     failed = CliRunner().invoke(main, ["--config", str(config), "log", "--state", "failed"], env={"COLUMNS": "250"})
     assert "certificate" in failed.output, failed.output
+
+
+@pytest.mark.slow
+def test_the_sandbox_command_serves_https_and_says_what_to_trust(tmp_path: Path) -> None:
+    command = [sys.executable, str(ROOT / "run.py"), "--config", str(tmp_path / "config.toml"), "sandbox", "--tls",
+               "--tls-dir", str(tmp_path / "tls"), "--quiet", "--keepalive", "5"]
+    sandbox = subprocess.Popen(command, env=dict(os.environ, COLUMNS="250"), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        assert sandbox.stdout is not None
+        while not any(line.startswith("  REQUESTS_CA_BUNDLE=") for line in lines):
+            line = sandbox.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+    finally:
+        sandbox.send_signal(signal.SIGTERM)
+        output = "".join(lines) + sandbox.communicate(timeout=30)[0]
+    certificate = SandboxCertificate(tmp_path / "tls")
+    assert f"  SSL_CERT_FILE={certificate.cert_file}\n" in output
+    assert f"  REQUESTS_CA_BUNDLE={certificate.cert_file}\n" in output
+    assert output.count('= "https://127.0.0.1:') == 3, output
+    assert stat.S_IMODE(certificate.key_file.stat().st_mode) == 0o600  # kept: --tls-dir is the user's folder
+    assert "Traceback" not in output
+
+
+def test_a_certificate_folder_without_tls_is_a_user_error(tmp_path: Path) -> None:
+    result = StormProject.create(tmp_path).cli("sandbox", "--tls-dir", str(tmp_path / "tls"))
+    assert result.exit_code != 0
+    assert "--tls-dir says where to keep the https certificate: add --tls" in result.output
+    assert "Traceback" not in result.output
