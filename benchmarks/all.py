@@ -73,6 +73,12 @@ def import_ratios() -> list[Ratio]:
             for scenario, found in figures.items()]
 
 
+def first_post_ratios() -> list[Ratio]:
+    found = _read("first_post")["ratios_median"]["tls"]
+    return [Ratio("first_post", "TLS first post: after quiet / warm", found["first_post_after_quiet_over_warm"], "~1"),
+            Ratio("first_post", "TLS p50: after quiet / warm", found["p50_after_quiet_over_warm"], "~1")]
+
+
 def scale_ratios() -> list[Ratio]:
     found = _read("scale")
     return [Ratio("scale", "burst p99 queued / none", _divide(found["burst_with_year"]["p99_ms"],
@@ -94,6 +100,7 @@ BENCHMARKS = (
     Benchmark("images.py", ["--count", "4", "--runs", "1"], [], image_ratios),
     Benchmark("import_sheet.py", ["--rows", "200", "--runs", "1"], [], import_ratios),
     Benchmark("scale.py", ["--quick"], [], scale_ratios),
+    Benchmark("first_post.py", ["--quick"], [], first_post_ratios),
 )
 
 

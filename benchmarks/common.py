@@ -21,6 +21,7 @@ import os
 import random
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -64,11 +65,18 @@ class SandboxProcess:
     ...     sandbox.urls["x"]
     """
 
-    def __init__(self, latency: float = 0.0, startup_timeout: float = 30.0) -> None:
+    def __init__(self, latency: float = 0.0, startup_timeout: float = 30.0, *, tls_dir: Path | None = None,
+                 keepalive: float | None = None) -> None:
+        """``tls_dir``: serve https (``--tls``) with the certificate kept in that folder (see
+        :func:`trust_sandbox_certificate`); ``keepalive``: seconds the sandbox keeps an idle connection open."""
         self.latency = latency
         self.startup_timeout = startup_timeout
-        self.urls = {name: f"http://127.0.0.1:{port}"
+        self.tls_dir = tls_dir
+        self.keepalive = keepalive
+        scheme = "https" if tls_dir is not None else "http"
+        self.urls = {name: f"{scheme}://127.0.0.1:{port}"
                      for name, port in zip(PLATFORMS, free_ports(len(PLATFORMS)), strict=True)}
+        self._context = _sandbox_context(tls_dir)
         self._process: subprocess.Popen[bytes] | None = None
         self._stdout: BinaryIO | None = None
         self._stderr: BinaryIO | None = None
@@ -78,6 +86,10 @@ class SandboxProcess:
         # A missing config.toml = built-in defaults: the sandbox takes its ports from --port only.
         command = [sys.executable, "run.py", "--config", str(_MISSING_CONFIG), "sandbox", *ports,
                    "--latency", str(self.latency), "--quiet"]
+        if self.tls_dir is not None:
+            command += ["--tls", "--tls-dir", str(self.tls_dir)]
+        if self.keepalive is not None:
+            command += ["--keepalive", str(self.keepalive)]
         # The sandbox prints each accepted post: to /dev/null (it still formats them, the same cost for ours
         # and the baseline). stderr goes to a file (a pipe nobody reads could fill and stall the sandbox).
         self._stdout = open(os.devnull, "wb")
@@ -98,15 +110,15 @@ class SandboxProcess:
                 self._stderr.seek(0)
                 message = self._stderr.read().decode(errors="replace")[-2000:]
                 raise RuntimeError(f"the sandbox exited at start: {message}")
-            if all(self._answers(url) for url in self.urls.values()):
+            if all(self._answers(url, self._context) for url in self.urls.values()):
                 return
             time.sleep(0.1)
         raise RuntimeError(f"the sandbox did not answer within {self.startup_timeout} s")
 
     @staticmethod
-    def _answers(url: str) -> bool:
+    def _answers(url: str, context: ssl.SSLContext | None) -> bool:
         try:
-            with urllib.request.urlopen(url + ADMIN_PREFIX + "posts", timeout=1) as answer:
+            with urllib.request.urlopen(url + ADMIN_PREFIX + "posts", timeout=1, context=context) as answer:
                 return answer.status == 200
         except OSError:
             return False
@@ -115,7 +127,8 @@ class SandboxProcess:
         """Every post the sandbox accepted (platform, account, text, received_at, ...)."""
         found: list[dict[str, Any]] = []
         for platform in platforms:
-            with urllib.request.urlopen(self.urls[platform] + ADMIN_PREFIX + "posts", timeout=60) as answer:
+            with urllib.request.urlopen(self.urls[platform] + ADMIN_PREFIX + "posts", timeout=60,
+                                        context=self._context) as answer:
                 found.extend(json.loads(answer.read()))
         return found
 
@@ -138,6 +151,28 @@ class SandboxProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _sandbox_context(tls_dir: Path | None) -> ssl.SSLContext | None:
+    """What this process's own requests to an https sandbox trust: its certificate only."""
+    if tls_dir is None:
+        return None
+    from scheduler.sandbox.tls import SandboxCertificate
+
+    return SandboxCertificate(tls_dir).client_context()
+
+
+def trust_sandbox_certificate(tls_dir: Path) -> Path:
+    """Make the sandbox certificate in ``tls_dir`` (reused by every ``SandboxProcess(tls_dir=...)``) and have
+    this process's clients trust it the way a user does: ``SSL_CERT_FILE`` and ``REQUESTS_CA_BUNDLE`` (see the
+    README). Call it before anything imports aiohttp, which reads ``SSL_CERT_FILE`` once, at import."""
+    from scheduler.sandbox.tls import SandboxCertificate
+
+    if "aiohttp" in sys.modules:
+        raise RuntimeError("trust_sandbox_certificate() must run before aiohttp is imported")
+    certificate = SandboxCertificate.create(tls_dir)
+    os.environ.update(certificate.client_environment())
+    return certificate.cert_file
 
 
 # A config path that never exists and is named config.toml: load_config then uses built-in defaults.

@@ -819,11 +819,18 @@ def show_delivery(delivery: Delivery) -> None:
 @click.option("--flavor", "flavors", type=(click.Choice(service.platform_names()), str), multiple=True,
               help="Which server a platform's sandbox behaves like: --flavor mastodon takahe (ignores "
                    "Idempotency-Key, HTML errors, no rate-limit headers, synchronous media).")
+@click.option("--tls", is_flag=True, help="Serve https with a self-signed certificate for this machine; the "
+              "daemon trusts it with SSL_CERT_FILE and REQUESTS_CA_BUNDLE set to the file it prints.")
+@click.option("--tls-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="With --tls: keep the certificate here (made once, reused while valid), not in a temp folder.")
+@click.option("--keepalive", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Close a connection idle this many seconds (default 75, aiohttp's), as a real server does.")
 @click.pass_obj
 @reports_user_errors
 def sandbox(obj: Context, host: str, ports: tuple[tuple[str, int], ...], latency: float, error_rate: float,
             rate_limit_rate: float, timeout_rate: float, drop_rate: float, quiet: bool,
-            flavors: tuple[tuple[str, str], ...]) -> None:
+            flavors: tuple[tuple[str, str], ...], tls: bool, tls_dir: Path | None,
+            keepalive: float | None) -> None:
     """Run local servers that speak the X, Mastodon and Bluesky APIs, for a private dress rehearsal.
 
     \b
@@ -834,22 +841,42 @@ def sandbox(obj: Context, host: str, ports: tuple[tuple[str, int], ...], latency
       mastodon = "http://127.0.0.1:8402"
       bluesky = "http://127.0.0.1:8403"
     Each post the sandbox accepts is printed; GET <url>/_sandbox/posts lists them.
+    With --tls the addresses are https:// (see the README on trusting it).
     """
+    if tls_dir is not None and not tls:
+        raise UserError("--tls-dir says where to keep the https certificate: add --tls")
     wanted = {**obj.config.sandbox_ports, **dict(ports)}
     faults = service.sandbox_faults(latency=latency, error_rate=error_rate, rate_limit_rate=rate_limit_rate,
                                     accept_then_timeout_rate=timeout_rate, accept_then_drop_rate=drop_rate)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    running = service.start_sandbox(faults, host=host, ports=wanted, flavors=dict(flavors))
+    from .sandbox.tls import sandbox_certificate, start_sandbox_with  # TLS, keepalive: not in service's yet
+
+    certificate = sandbox_certificate(host, tls_dir) if tls else None
+    try:
+        running = service.start_sandbox(faults, host=host, ports=wanted, flavors=dict(flavors)) \
+            if certificate is None and keepalive is None else \
+            start_sandbox_with(certificate, faults, host=host, ports=wanted, flavors=dict(flavors),
+                               keepalive=keepalive or 75.0)
+    except BaseException:
+        if certificate is not None:
+            certificate.remove()
+        raise
     if not quiet:
         running.on_post(lambda post: console.print(
             f"{post.platform:<9} {post.account:<20} {len(post.media)} image(s)  {_escape(post.text[:80])}"))
     console.print("sandbox running; Ctrl-C to stop")
     for name in running.platforms:
         console.print(f'  {name} = "{running.base_url(name)}"')
+    if certificate is not None:
+        console.print("its self-signed certificate; run the daemon with these to trust it:", soft_wrap=True)
+        for variable, value in certificate.client_environment().items():
+            console.print(f"  {variable}={_escape(value)}", soft_wrap=True)
     stop.wait()
     running.stop()
+    if certificate is not None:
+        certificate.remove()
     console.print(f"stopped; it had accepted {len(running.posts())} post(s)")
 
 

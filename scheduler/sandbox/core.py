@@ -23,11 +23,14 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from email.utils import formatdate
-from typing import Any, Awaitable, Callable, Mapping, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol, runtime_checkable
 
 from aiohttp import web
 
 from ..loops import new_event_loop
+
+if TYPE_CHECKING:
+    from .tls import SandboxCertificate
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 RECEIVED_AT = web.RequestKey("received_at", float)
@@ -122,11 +125,14 @@ class Sandbox:
 
     def __init__(self, platforms: list[PlatformApp] | None = None, *, faults: Faults | None = None,
                  seed: int | None = None, host: str = "127.0.0.1", ports: dict[str, int] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, tls: "SandboxCertificate | None" = None,
+                 keepalive: float = 75.0) -> None:
         self.faults = faults or Faults()
         self.now = clock  # Unix seconds: the rate windows, their resets and the Date header follow it
         self.random = random.Random(seed)
         self.host = host
+        self.tls = tls  # served over https with this self-signed certificate (sandbox/tls.py)
+        self.keepalive = keepalive  # s an idle connection is kept open (aiohttp's default; real servers close too)
         self._wanted_ports = ports or {}
         self._apps = {app.name: app for app in (platforms if platforms is not None else default_platforms())}
         self._ports: dict[str, int] = {}
@@ -189,9 +195,11 @@ class Sandbox:
             app.on_response_prepare.append(self._dated)
             self._add_admin_routes(app, platform)
             # On stop, requests still held by a fault (accept-then-timeout) are not waited for.
-            runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+            runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5,
+                                   keepalive_timeout=self.keepalive)
             await runner.setup()
-            site = web.TCPSite(runner, self.host, self._wanted_ports.get(name, 0), backlog=2048)
+            site = web.TCPSite(runner, self.host, self._wanted_ports.get(name, 0), backlog=2048,
+                               ssl_context=self.tls.server_context() if self.tls else None)
             await site.start()
             sockets = site._server.sockets  # type: ignore[union-attr]
             self._ports[name] = sockets[0].getsockname()[1]
@@ -211,8 +219,13 @@ class Sandbox:
     def platforms(self) -> list[str]:
         return list(self._apps)
 
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
     def base_url(self, platform: str) -> str:
-        return f"http://{self.host}:{self._ports[platform]}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self._ports[platform]}"
 
     def credentials(self, platform: str, account_id: str, kind: str | None = None) -> dict[str, str]:
         """The account's sandbox credentials; with ``kind`` (a credential key its configuration names, e.g.

@@ -26,6 +26,7 @@ class RemoteSandbox:
     def __init__(self, urls: dict[str, str], fallback: Sandbox | None = None) -> None:
         self.urls = {platform: url.rstrip("/") for platform, url in urls.items() if url}
         self.fallback = fallback
+        self._trusted: set[str] = set()  # https sandboxes whose certificate requests was seen to trust
 
     def base_url(self, platform: str) -> str:
         if platform in self.urls:
@@ -40,11 +41,17 @@ class RemoteSandbox:
         try:
             with urllib.request.urlopen(url, timeout=10) as answer:
                 credentials: dict[str, str] = json.loads(answer.read())
-                return credentials
         except OSError as error:
             from ..problems import UserError
+            if _untrusted(error):
+                raise UserError(f"the {platform} sandbox at {self.urls[platform]} is served over https with a "
+                                f"certificate this process does not trust ({_reason(error)}); {TRUST_HOW}") from None
             raise UserError(f"cannot reach the {platform} sandbox at {self.urls[platform]} ({error}); start it "
                             "with `python run.py sandbox` or remove its URL from [sandbox] in config.toml") from None
+        if platform not in self._trusted:
+            _check_requests_trust(platform, self.urls[platform])
+            self._trusted.add(platform)
+        return credentials
 
     def _local(self) -> Sandbox:
         if self.fallback is None:
@@ -54,6 +61,50 @@ class RemoteSandbox:
     def stop(self) -> None:
         if self.fallback is not None:
             self.fallback.stop()
+
+
+TRUST_HOW = ("set both SSL_CERT_FILE and REQUESTS_CA_BUNDLE to the certificate file `python run.py sandbox "
+             "--tls` printed (SSL_CERT_FILE: urllib, aiohttp and httpx; REQUESTS_CA_BUNDLE: requests)")
+
+
+def _untrusted(error: BaseException) -> bool:
+    """Whether ``error`` (or what it wraps) is a certificate that failed verification."""
+    import ssl
+
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return True
+        seen.append(current)
+        reason = getattr(current, "reason", None)
+        current = reason if isinstance(reason, BaseException) else current.__cause__ or current.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(error)
+
+
+def _reason(error: BaseException) -> str:
+    text = str(getattr(error, "reason", error))
+    return text.split("certificate verify failed: ", 1)[-1].split(" (_ssl", 1)[0]
+
+
+def _check_requests_trust(platform: str, url: str) -> None:
+    """An https sandbox trusted by urllib (``SSL_CERT_FILE``) must be trusted by requests too (X's and
+    Mastodon's clients), which reads ``REQUESTS_CA_BUNDLE`` instead: without it, their requests would fail
+    in the TLS handshake, and the platforms' error mapping does not name certificates (nothing would say
+    why)."""
+    if not url.lower().startswith("https://"):
+        return
+    import requests
+
+    try:
+        with requests.Session() as session:
+            session.get(f"{url}{ADMIN_PREFIX}credentials", timeout=10)
+    except requests.exceptions.SSLError as error:
+        from ..problems import UserError
+        raise UserError(f"the {platform} sandbox at {url} is served over https with a certificate that requests "
+                        f"(X's and Mastodon's client) does not trust ({_reason(error)}); {TRUST_HOW}") from None
+    except requests.RequestException:
+        return  # reachable or not: the credentials request just answered, the publishers will tell
 
 
 def sandbox_publisher(sandbox: SandboxLink, platform: str, account_id: str, timeout: float = 5.0,
