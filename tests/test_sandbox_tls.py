@@ -158,3 +158,47 @@ def test_a_certificate_folder_without_tls_is_a_user_error(tmp_path: Path) -> Non
     assert result.exit_code != 0
     assert "--tls-dir says where to keep the https certificate: add --tls" in result.output
     assert "Traceback" not in result.output
+
+
+def _refusals_by_each_client(url: str) -> dict[str, BaseException]:
+    """What requests, httpx and aiohttp raise when the server's certificate is not trusted."""
+    import asyncio
+
+    import aiohttp
+    import httpx
+    import requests
+
+    async def with_aiohttp() -> BaseException:
+        async with aiohttp.ClientSession() as session:
+            try:
+                async with session.post(url, data=b"{}"):
+                    raise AssertionError("aiohttp trusted a self-signed certificate")
+            except aiohttp.ClientError as error:
+                return error
+
+    refusals: dict[str, BaseException] = {"aiohttp": asyncio.run(with_aiohttp())}
+    for name, post in (("requests", requests.post), ("httpx", httpx.post)):
+        try:
+            post(url, data=b"{}", timeout=5)  # type: ignore[operator]
+            raise AssertionError(f"{name} trusted a self-signed certificate")
+        except (requests.RequestException, httpx.HTTPError) as error:
+            refusals[name] = error
+    return refusals
+
+
+def test_a_refused_certificate_is_named_and_counts_as_nothing_sent(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A handshake that refuses the certificate writes no request: retried, never an uncertain post, and said
+    as what it is, by every client library's error."""
+    from scheduler.platforms.base import RetryLater
+    from scheduler.platforms.transport import network_failure
+
+    for variable in TRUST_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    certificate = SandboxCertificate.create(tmp_path / "tls")
+    with Sandbox(tls=certificate) as sandbox:
+        refusals = _refusals_by_each_client(f"{sandbox.base_url('mastodon')}/api/v1/statuses")
+    for client, error in refusals.items():
+        said = network_failure(error, "Mastodon, post p1", may_create_post=True)
+        assert isinstance(said, RetryLater), (client, said)
+        assert "certificate is not trusted" in str(said) and "nothing was sent" in str(said), (client, said)

@@ -23,8 +23,11 @@ from .base import Clock, OutcomeUnknown, PublishError, RetryLater
 _NEVER_SENT = frozenset({
     "ConnectionRefusedError", "gaierror", "NewConnectionError", "NameResolutionError", "ConnectTimeoutError",
     "ConnectTimeout", "ConnectError", "PoolTimeout", "UnsupportedProtocol", "ClientConnectorError",
-    "ConnectionTimeoutError",
+    "ConnectionTimeoutError", "SSLCertVerificationError", "ClientConnectorCertificateError", "CertificateError",
 })
+# The TLS handshake refused the server's certificate: no request was written (the standard library's error,
+# which requests, urllib3 and httpx wrap; aiohttp's own).
+_CERTIFICATE = frozenset({"SSLCertVerificationError", "ClientConnectorCertificateError", "CertificateError"})
 _HOST_NOT_FOUND = frozenset({"gaierror", "NameResolutionError", "ClientConnectorDNSError"})
 _REFUSED = frozenset({"ConnectionRefusedError", "NewConnectionError", "ClientConnectorError", "ConnectError"})
 _CONNECT_TIMEOUT = frozenset({"ConnectTimeoutError", "ConnectTimeout", "ConnectionTimeoutError", "PoolTimeout"})
@@ -58,6 +61,9 @@ def left_the_machine(error: BaseException) -> bool:
 def network_words(error: BaseException) -> str:
     """What went wrong on the wire, in a few words, without URLs or headers."""
     names = _names(error)
+    if names & _CERTIFICATE:
+        return ("the server's certificate is not trusted (a self-signed or wrong certificate; a sandbox served "
+                "over TLS needs SSL_CERT_FILE and REQUESTS_CA_BUNDLE set to its certificate)")
     if names & _HOST_NOT_FOUND:
         return "host name not found"
     if names & _REFUSED:  # before timeouts: urllib3's NewConnectionError is a kind of ConnectTimeoutError
