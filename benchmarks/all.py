@@ -85,6 +85,12 @@ def scale_ratios() -> list[Ratio]:
                                                                found["burst_without"]["p99_ms"]), "<= 1.2")]
 
 
+def daemon_cost_ratios() -> list[Ratio]:
+    found = _read("daemon_cost")["cpu"]
+    return [Ratio("daemon_cost", f"CPU per post ours / floor ({platform})", figures["ours_over_floor"], "-", 1)
+            for platform, figures in found.items()]
+
+
 @dataclass(frozen=True)
 class Benchmark:
     name: str
@@ -101,6 +107,8 @@ BENCHMARKS = (
     Benchmark("import_sheet.py", ["--rows", "200", "--runs", "1"], [], import_ratios),
     Benchmark("scale.py", ["--quick"], [], scale_ratios),
     Benchmark("first_post.py", ["--quick"], [], first_post_ratios),
+    Benchmark("daemon_cost.py", ["--only", "cpu", "--posts", "50", "--runs", "1", "--lead", "2"], [],
+              daemon_cost_ratios),
 )
 
 
@@ -140,11 +148,11 @@ def main() -> int:
         ratios.extend(found)
     total = time.monotonic() - started
     found_machine = machine()
-    print(f"\n{'benchmark':<14} {'ratio (same run)':<34} {'value':>8} {'goal':>7}")
-    print("-" * 66)
+    print(f"\n{'benchmark':<14} {'ratio (same run)':<36} {'value':>8} {'goal':>7}")
+    print("-" * 68)
     for ratio in ratios:
         value = f"{ratio.value:.{ratio.digits}f}x" if ratio.value is not None else "n/a"
-        print(f"{ratio.benchmark:<14} {ratio.figure:<34} {value:>8} {ratio.goal:>7}")
+        print(f"{ratio.benchmark:<14} {ratio.figure:<36} {value:>8} {ratio.goal:>7}")
     loads = " ".join(f"{load:.2f}" for load in os.getloadavg())
     print(f"\n{found_machine['cpu_model']}, {os.cpu_count()} CPUs; load average now {loads}; "
           f"{total:.0f} s in all{' (--quick)' if args.quick else ''}")

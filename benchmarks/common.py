@@ -31,7 +31,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Sequence
+from typing import Any, BinaryIO, Callable, Iterable, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
@@ -277,7 +277,7 @@ class DaemonRun:
 
 
 def run_daemon(root: Path, sandbox_urls: dict[str, str], posts: Sequence[BenchPost], *, lead: float,
-               timeout: float, workers: int | None = None) -> DaemonRun:
+               timeout: float, workers: int | None = None, on_idle: Callable[[], None] | None = None) -> DaemonRun:
     """Queue ``posts`` in a fresh SQLite database (config and campaign under ``root``), start the daemon
     with ``service.start_daemon`` ``lead`` seconds before the first due time, wait until it is idle.
 
@@ -285,7 +285,8 @@ def run_daemon(root: Path, sandbox_urls: dict[str, str], posts: Sequence[BenchPo
     a campaign file can express one instant for many accounts but not per-account due times 50 ms apart,
     and ``queue``'s X near-duplicate check compares every pair of X posts (about 26 s for 500 X posts on
     this machine).
-    The texts are made to pass that check (see :func:`distinct_texts`).
+    The texts are made to pass that check (see :func:`distinct_texts`). ``on_idle`` is called once the daemon
+    is idle (or gave up waiting), before it is stopped (daemon_cost.py reads the process's CPU there).
     """
     from dataclasses import replace
 
@@ -318,6 +319,8 @@ def run_daemon(root: Path, sandbox_urls: dict[str, str], posts: Sequence[BenchPo
         daemon = service.start_daemon(config, store)
         try:
             idle = daemon.wait_until_idle(timeout=max(post.due for post in posts) - time.time() + timeout)
+            if on_idle is not None:
+                on_idle()
         finally:
             daemon.stop()
         return DaemonRun(queue_seconds, idle, store.counts(), config.settings.dispatch.workers)

@@ -2,6 +2,7 @@
 
     python benchmarks/scale.py            # 100 campaigns x 1,000 posts over the next 365 days
     python benchmarks/scale.py --quick    # 10 campaigns x 1,000 posts, shorter idle window, 100-post bursts
+    python benchmarks/scale.py --burst-runs 5   # only figure 5: 5 interleaved runs each, medians and ratio
 
 The year: 100 accounts (50 X, 25 Mastodon, 25 Bluesky: the burst benchmark's mix), each campaign a real
 campaign file (campaigns/year-NNN.toml) with 10 messages; each X account has its own text for each message
@@ -37,6 +38,11 @@ BackgroundScheduler + SQLAlchemyJobStore on SQLite, one ``date`` job per post.
    database and once in the database holding the 100,000; lateness = sandbox receive time - due time.
    (common.run_daemon waits for the whole queue to be idle, which never happens with a year queued, so
    this script waits for the burst campaign only.)
+   ``--burst-runs N`` measures only this figure, N times each, alternating which goes first: the 100,000
+   posts are planned and queued once into a database that is then closed, and each "queued" run gets a
+   copy of that SQLite file (queueing the year again for every run would take longer than the burst);
+   each run has its own sandbox process. It prints every run, the median p99 of each side and their ratio,
+   and writes benchmarks/results/scale_bursts.json.
 
 The sandbox always runs in its own process (``python run.py sandbox --latency 0.1``). Results are printed
 as one table and written to benchmarks/results/scale.json. Everything runs in a temporary folder, removed
@@ -48,6 +54,7 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
+import shutil
 import signal
 import statistics
 import subprocess
@@ -237,6 +244,7 @@ class Child:
         self.ready_at: float | None = None
         self.lines: list[str] = []
         self._ready_word = ready_word
+        self.stderr_text = ""  # what it wrote to stderr, once stopped
         self._stderr = tempfile.TemporaryFile()
         self.started_at = time.perf_counter()
         self.process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=self._stderr, text=True)
@@ -276,6 +284,8 @@ class Child:
                 self.process.kill()
                 self.process.wait()
         self._reader.join(timeout=5)
+        self._stderr.seek(0)
+        self.stderr_text = self._stderr.read().decode(errors="replace")
         self._stderr.close()
 
 
@@ -428,6 +438,90 @@ def run_burst(root: Path, accounts: Sequence[BenchAccount], burst: Sequence[Benc
     return {**summary, "states": states, "sent_twice": repeats, "other_posts_pending": pending_elsewhere}
 
 
+def copy_database(source: Path, folder: Path) -> None:
+    """``source`` (a closed SQLite file) as ``folder``/storm.db, the config's database; no -wal/-shm left."""
+    target = folder / "storm.db"
+    for suffix in ("-wal", "-shm"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(source, target)
+
+
+def burst_runs(runs: int, campaigns: int, burst_size: int, lead: float) -> dict[str, Any]:
+    """``--burst-runs``: the year's database built once (and closed), then ``runs`` pairs of bursts, the
+    order alternating in each pair: the burst in a copy of that file, and the same burst in an empty
+    database. Each run has its own sandbox process and a fresh folder."""
+    accounts = make_accounts("year", YEAR_ACCOUNTS)
+    burst = make_accounts("burst", burst_counts(burst_size))
+    texts = distinct_texts(burst_size, seed=f"scale-burst-{burst_size}")
+    total = campaigns * MESSAGES_PER_CAMPAIGN * sum(YEAR_ACCOUNTS.values())
+    with tempfile.TemporaryDirectory(prefix="scale-bursts-") as tmp:
+        year_db = build_year_database(Path(tmp) / "build", campaigns, accounts)
+        per_run: list[dict[str, Any]] = []
+        for number in range(runs):
+            found: dict[str, Any] = {}
+            order = ("with_year", "without") if number % 2 == 0 else ("without", "with_year")
+            for name in order:
+                folder = Path(tmp) / f"run{number}-{name}"
+                (folder / "campaigns").mkdir(parents=True)
+                if name == "with_year":
+                    copy_database(year_db, folder)
+                found[name] = run_burst(folder, accounts, burst, texts, lead, timeout=120.0)
+                shutil.rmtree(folder)
+            found["p99_ratio"] = _ratio(found["with_year"]["p99_ms"], found["without"]["p99_ms"])
+            found["load_average"] = os.getloadavg()
+            per_run.append(found)
+            print(f"  run {number + 1}/{runs}: p99 {found['with_year']['p99_ms']:.0f} ms with {total:,} queued "
+                  f"({found['with_year']['received']}/{burst_size}), {found['without']['p99_ms']:.0f} ms with "
+                  f"nothing ({found['without']['received']}/{burst_size}): ratio {found['p99_ratio']}; load "
+                  f"{' '.join(f'{x:.2f}' for x in found['load_average'])}", flush=True)
+    medians = {name: statistics.median(run[name]["p99_ms"] for run in per_run) for name in ("with_year", "without")}
+    ratio = _ratio(medians["with_year"], medians["without"])
+    met = all(run[name]["received"] == burst_size for run in per_run for name in ("with_year", "without")) \
+        and medians["with_year"] <= max(medians["without"] * (1 + BURST_TOLERANCE[0]),
+                                        medians["without"] + BURST_TOLERANCE[1])
+    return {"benchmark": "scale_bursts", "queued": total, "burst": burst_size, "runs": runs, "lead_s": lead,
+            "year_database": "built once, copied per run", "per_run": per_run,
+            "median_p99_ms": medians, "median_p99_ratio": ratio,
+            "median_p99_ratios_of_runs": statistics.median(run["p99_ratio"] for run in per_run),
+            "goal": f"p99 with {total:,} queued <= +{BURST_TOLERANCE[0]:.0%} or +{BURST_TOLERANCE[1]:.0f} ms "
+                    "of p99 with nothing queued (medians)", "goal_met": met}
+
+
+def _ratio(top: float, bottom: float) -> float | None:
+    return round(top / bottom, 2) if bottom > 0 else None
+
+
+def build_year_database(root: Path, campaigns: int, accounts: Sequence[BenchAccount]) -> Path:
+    """The year's campaigns queued (Store.queue) into root/storm.db, closed and renamed year.db (so a copy
+    is taken from a file no process has open). The config's sandbox URLs are placeholders: nothing runs."""
+    from scheduler import service
+    from scheduler.config import load_config
+
+    root.mkdir()
+    placeholder = {name: f"http://127.0.0.1:{9 + index}" for index, name in enumerate(YEAR_ACCOUNTS)}
+    config = load_config(write_config(root, placeholder, accounts))
+    started = time.perf_counter()
+    store = service.open_store(config)
+    try:
+        year = queue_year(config, store, write_year(root, campaigns, accounts))
+    finally:
+        store.close()
+    if Path(f"{root / 'storm.db'}-wal").exists():
+        raise RuntimeError("the year's database kept a -wal file after it was closed: a copy would lose posts")
+    print(f"  year database: {year['posts']:,} posts planned and queued once in "
+          f"{time.perf_counter() - started:.1f} s (copied for each run)", flush=True)
+    return (root / "storm.db").rename(root / "year.db")
+
+
+def print_burst_runs(found: dict[str, Any]) -> None:
+    medians = found["median_p99_ms"]
+    print(f"\nBurst of {found['burst']:,} posts at one instant, p99 lateness (median of {found['runs']} interleaved "
+          f"runs each): {medians['with_year']:.0f} ms with {found['queued']:,} queued over the next year, "
+          f"{medians['without']:.0f} ms with nothing else queued; ratio {found['median_p99_ratio']} "
+          f"(median of the runs' own ratios {found['median_p99_ratios_of_runs']}); goal: {found['goal']}: "
+          f"{'met' if found['goal_met'] else 'NOT met'}")
+
+
 # --- the table --------------------------------------------------------------------------------------
 @dataclass
 class Row:
@@ -508,10 +602,15 @@ def main() -> None:
     parser.add_argument("--full-queue-budget", type=float, default=30.0,
                         help="seconds to spend timing the whole queue path on campaign files (at least one file; "
                         "--quick: one file)")
+    parser.add_argument("--burst-runs", type=int, metavar="N",
+                        help="only the burst with the year queued vs nothing queued, N interleaved runs each "
+                        "(the year's database built once and copied per run); writes results/scale_bursts.json")
     parser.add_argument("--apscheduler-daemon", metavar="DB", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.apscheduler_daemon:
         return apscheduler_daemon(args.apscheduler_daemon)
+    if args.burst_runs:
+        return main_burst_runs(args)
 
     campaigns = QUICK_CAMPAIGNS if args.quick else FULL_CAMPAIGNS
     burst_size = QUICK_BURST if args.quick else FULL_BURST
@@ -576,6 +675,21 @@ def main() -> None:
                           "idle_cpu_percent": GOAL_IDLE_CPU_PCT, "burst_tolerance": BURST_TOLERANCE},
                    elapsed_seconds=time.monotonic() - started)
     print(f"results: {write_results('scale', results)} ({time.monotonic() - started:.0f} s)")
+
+
+def main_burst_runs(args: argparse.Namespace) -> None:
+    campaigns = QUICK_CAMPAIGNS if args.quick else FULL_CAMPAIGNS
+    burst_size = QUICK_BURST if args.quick else FULL_BURST
+    started = time.monotonic()
+    print(f"scale bursts: {args.burst_runs} runs each of a {burst_size:,}-post burst with "
+          f"{campaigns * MESSAGES_PER_CAMPAIGN * sum(YEAR_ACCOUNTS.values()):,} queued and with nothing queued",
+          flush=True)
+    found = burst_runs(args.burst_runs, campaigns, burst_size, args.lead)
+    print_burst_runs(found)
+    found.update(machine=machine(), elapsed_seconds=round(time.monotonic() - started, 1))
+    print(f"{found['machine']['cpu_model']}, {os.cpu_count()} CPUs; load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {found['elapsed_seconds']:.0f} s")
+    print(f"results: {write_results('scale_bursts', found)}")
 
 
 if __name__ == "__main__":

@@ -11,26 +11,27 @@ import tempfile
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
 from rich.text import Text
 
 from . import service
 from .config import Config
-from .dispatch import DispatchEvent
 from .layout import block_width, is_narrow, join_parts, table_fits, width, wrap_text
-from .media import PreparedImage
-from .planner import Occurrence, Plan, PlannedPost
 from .problems import Problem, UserError
-from .service.log import campaign_id_of
-from .service.rehearsal import Delivery, StormRehearsal
 from .store import STATES, LogFilter, PostRow, QueueReport, Store
-from .store.events import EventRow
 from .timing import format_duration, utcnow, zone
+
+if TYPE_CHECKING:  # what only some commands need is imported by them: `run` idles without it (issue 16)
+    from rich.table import Table
+
+    from .dispatch import DispatchEvent
+    from .media import PreparedImage
+    from .planner import Occurrence, Plan, PlannedPost
+    from .service.rehearsal import Delivery, StormRehearsal
+    from .store.events import EventRow
 
 console = Console(highlight=False, soft_wrap=True)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -251,6 +252,8 @@ def plan(obj: Context, campaign: Path, online: bool) -> None:
     instance_problems = _apply_online(obj, online)
     plan_, problems = service.checked_plan(campaign, obj.config)
     problems = instance_problems + problems
+    from rich.progress import Progress
+
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("preparing images", total=None)
         media = service.image_sizes(plan_, obj.config,
@@ -336,6 +339,8 @@ def _plan_table(plan_: Plan, config: Config, media: service.PreparedMedia) -> Ta
              "platform": [p.platform for p in plan_.posts], "length": [str(length) for length in lengths]}
     if not table_fits(console, [max(map(width, [name, *cells])) for name, cells in fixed.items()], (40, 30)):
         return None
+    from rich.table import Table
+
     table = Table(show_lines=False, expand=True)
     for column in ("post", "due (UTC)", f"due ({spec.storm.timezone})", "account", "platform", "text", "length",
                    "images (as sent)"):
@@ -401,6 +406,8 @@ def queue(obj: Context, campaign: Path) -> None:
     continues = "OLD-CAMPAIGN-ID" in it to take that campaign's posts over.
       python run.py queue campaigns/free-palestinian-students.toml
     """
+    from rich.progress import Progress
+
     with obj.store() as store, Progress(console=console, transient=True) as progress:
         task = progress.add_task("preparing images", total=None)
         plan_, report = service.queue(campaign, obj.config, store,
@@ -456,6 +463,8 @@ def _looks_like_a_file(argument: str) -> bool:
 
 def _unqueue_file_hint(argument: str, store: Store) -> str:
     """`unqueue` was given a campaign file: say which campaign id it has, and whether that one is queued."""
+    from .service.log import campaign_id_of
+
     path = Path(argument)
     found = campaign_id_of(path)
     if found is None:
@@ -625,6 +634,8 @@ def _log_table(entries: list[service.LogEntry], show_attempts: bool) -> Table | 
              "state": [p.state for p in posts]}
     if not table_fits(console, [max(map(width, [name, *cells])) for name, cells in fixed.items()], (30,)):
         return None
+    from rich.table import Table
+
     table = Table(expand=True)
     for column in ("due (UTC)", "sent", "late", "campaign", "post", "account", "platform", "state",
                    "link / reason"):
@@ -1063,6 +1074,8 @@ def report_group() -> None:
 
 def _campaign_argument(argument: str) -> str:
     """A campaign id, or a campaign file's id (as `log` shows it)."""
+    from .service.log import campaign_id_of
+
     path = Path(argument)
     if argument.endswith(".toml") and path.is_file():
         found = campaign_id_of(path)

@@ -23,10 +23,10 @@ from ..planner import Plan, Writer, campaign_calls, next_start, plan_campaign
 from ..platforms.base import PublishError
 from ..problems import Problem, Severity, UserError, name_posts, post_ids, read_toml, unique
 from ..store import Store
-from ..store.database import exposure_warning
 from ..timing import utcnow
 from ..tokens import connected_accounts
 from .accounts import destination
+from .database import database_problems
 
 
 def validate(paths: list[Path], config: Config, database: str | None = None) -> tuple[list[Campaign], list[Problem]]:
@@ -242,13 +242,6 @@ def _post_without(post: dict[str, Any] | None, loc: Sequence[str | int], config:
     else:  # id, lang, reply_to, a setting it does not know
         post.pop(str(field), None)
     return post
-
-
-def database_problems(config: Config, url: str | None = None) -> list[Problem]:
-    """What is wrong with the database file itself before it is opened: other users of this machine may read
-    it (a warning, with the command that fixes it)."""
-    warning = exposure_warning(url or config.database_url)
-    return [Problem(config.label, "database.url", warning, severity="warning")] if warning else []
 
 
 def existing_store(url: str) -> Store | None:

@@ -5,12 +5,14 @@ environment wins, so an organizer who sets a variable is never overridden by an 
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..config import Account, Config
 from ..platforms.base import Platform
 from ..store import Store
-from ..tokens import Grant, StoredGrant, TokenVault
+
+if TYPE_CHECKING:  # cryptography: imported when a vault is opened, never by a daemon whose secrets are all set
+    from ..tokens import Grant, StoredGrant, TokenVault
 
 
 def grant_credential(wing: Platform[Any], grant: Grant) -> str:
@@ -33,6 +35,8 @@ def vault_if_keyed(config: Config, store: Store, environ: Mapping[str, str] | No
     variable = config.settings.tokens.key_variable
     if not environ.get(variable):
         return None
+    from ..tokens import TokenVault
+
     return TokenVault.from_environment(store, variable, environ)
 
 
@@ -63,5 +67,7 @@ def require_vault(config: Config, store: Store, environ: Mapping[str, str] | Non
 
     :raises UserError: the key variable is unset or invalid (the message says how to make one).
     """
+    from ..tokens import TokenVault
+
     return TokenVault.from_environment(store, config.settings.tokens.key_variable,
                                        os.environ if environ is None else environ)

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from ..checks import PlanReporter
 from ..config import Config
 from ..media import ImageProblem, ImageProfile, MediaCache, PreparedImage, resolve_asset
-from ..planner import Plan
 from ..platforms.base import Image
 from ..platforms.registry import platform
 from ..problems import Problem, UserError
 from ..store import PostRow
+
+if TYPE_CHECKING:  # the checking stack (babel, the planner) is not the daemon's: it only reads images back
+    from ..planner import Plan
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -94,6 +95,8 @@ def _image_problem(plan: Plan, file: str, accounts: list[str], problem: ImagePro
     number = next(n for n, image in enumerate(first.images) if image.file == file)
     others = sorted({post.post_key for post in users} - {first.post_key})
     also = f"; also in post {', '.join(map(repr, others))}" if others else ""
+    from ..checks import PlanReporter
+
     reporter = PlanReporter(plan)
     reporter.add(first.post_key, f"images.{number}.file",
                  problem.sentence(f" (account {', '.join(accounts)}{also})"))

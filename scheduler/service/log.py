@@ -10,7 +10,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..campaign import campaign_id
 from ..problems import UserError, read_toml
 from ..timing import UTC, parse_duration
 from ..store import NEEDS_REVIEW, AttemptRow, LogFilter, PostRow, Store
@@ -137,4 +136,6 @@ def campaign_id_of(path: Path) -> str | None:
     except UserError:
         return None
     own = data.get("id")
+    from ..campaign import campaign_id  # the campaign stack (babel ...): not for `run`'s status line
+
     return campaign_id(own if isinstance(own, str) and own else None, path)

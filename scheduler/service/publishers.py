@@ -13,10 +13,10 @@ from ..platforms.dryrun import DryRunPublisher
 from ..problems import UserError
 from ..store import Store
 from ..timing import utcnow
-from ..tokens import TokenVault
 from .credentials import credentials_for, vault_if_keyed
 
 if TYPE_CHECKING:
+    from ..tokens import TokenVault  # cryptography: imported when a vault is opened, never by an idle daemon
     from ..sandbox.link import SandboxLink
 
 
@@ -31,6 +31,8 @@ def publisher_factory(config: Config, store: Store, *, dry_run: bool, sandbox: "
     vaults: list[TokenVault] = [vault] if vault is not None else []  # opened on first need
 
     def open_vault() -> TokenVault:
+        from ..tokens import TokenVault
+
         if not vaults:
             vaults.append(TokenVault.from_environment(store, config.settings.tokens.key_variable))
         return vaults[0]

@@ -13,12 +13,8 @@ from ..problems import Problem, UserError
 from ..store import CampaignRecord, NewPost, QueueReport, Store
 from ..timing import format_duration, utcnow
 from .checking import across_problems, campaign_source, checked_plan
+from .database import open_store  # noqa: F401  (where it was)
 from .images import ProgressCallback, prepare_media
-
-
-def open_store(config: Config, url: str | None = None, *, writable: bool = True) -> Store:
-    """The database (migrated); ``writable``: checked to take writes (a ``UserError`` saying what to do)."""
-    return Store(url or config.database_url, writable=writable)
 
 
 def queue(path: Path, config: Config, store: Store, now: datetime | None = None,
