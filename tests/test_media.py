@@ -175,6 +175,36 @@ def test_rotated_phone_photo_goes_out_upright_and_without_metadata(rotated_phone
     assert is_blue(image.getpixel((200, 580)))
 
 
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_large_phone_photo_shrunk_for_bluesky_is_upright_clean_and_near_the_limit(tmp_path: Path,
+                                                                                  orientation: int) -> None:
+    """The fast path (reduced YCbCr decode, turned, our quantisation tables): upright, no metadata, within
+    2000 px and the byte limit, using most of it."""
+    turns = {3: 180, 6: 90, 8: 270}  # how the phone stores what is upright
+    stored = upright_scene((1800, 2400)).rotate(turns[orientation], expand=True)
+    path = tmp_path / "rally.jpg"
+    stored.save(path, "JPEG", quality=95, exif=phone_exif(orientation), xmp=XMP_PACKET, comment=b"taken at the rally")
+    profile = profile_for("bluesky", max_bytes=300_000)
+
+    prepared = prepare_image(path, profile)
+
+    image = assert_clean(prepared.data).convert("RGB")
+    assert (prepared.width, prepared.height) == image.size == (1500, 2000)
+    assert is_red(image.getpixel((750, 40))) and is_blue(image.getpixel((750, 1960)))
+    assert 0.8 * profile.max_bytes <= len(prepared.data) <= profile.max_bytes
+
+
+def test_jpeg_stored_as_rgb_keeps_its_colours(tmp_path: Path) -> None:
+    """A JPEG coded as RGB (no YCbCr transform) is decoded as RGB, not misread as YCbCr."""
+    path = tmp_path / "rgb.jpg"
+    upright_scene().save(path, "JPEG", quality=95, keep_rgb=True)
+    assert Image.open(path).info.get("adobe_transform") == 0
+
+    image = assert_clean(prepare_image(path, profile_for("bluesky")).data).convert("RGB")
+
+    assert is_red(image.getpixel((200, 20))) and is_blue(image.getpixel((200, 580)))
+
+
 def test_inspect_reports_upright_size_and_metadata(rotated_phone_photo: Path) -> None:
     info = inspect_image(rotated_phone_photo)
 
