@@ -140,6 +140,7 @@ class Dispatcher:
         self._scheduler = AsyncIOScheduler(event_loop=self._loop, timezone=UTC,
                                            job_defaults={"misfire_grace_time": None, "coalesce": True})
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._running_jobs: set[asyncio.Task[Any]] = set()  # APScheduler's jobs running now (see _shutdown)
         self._sent_batch: tuple[list[dict[str, Any]], asyncio.Future[None]] | None = None
         self._wake_lock = asyncio.Lock()
         self._ready: dict[str, tuple[Publisher, ReadyRequest]] = {}  # post id -> its request, built ahead
@@ -235,6 +236,11 @@ class Dispatcher:
     async def _shutdown(self, grace: timedelta) -> int:
         self._stopping = True
         if self._scheduler.running:
+            # APScheduler's shutdown cancels the jobs still running: a claim would be cut between its commit
+            # and its posts' start. So no new job starts, the running ones end (each sees _stopping), then stop.
+            self._scheduler.pause()
+            if self._running_jobs:
+                await asyncio.wait(list(self._running_jobs), timeout=grace.total_seconds())
             self._scheduler.shutdown(wait=False)
         if self._in_flight:
             try:
@@ -335,11 +341,16 @@ class Dispatcher:
         stops, say) is said in one line, like the ones they do expect, never as a traceback; anything else is
         a bug and keeps its traceback."""
         async def guarded() -> None:
+            running = asyncio.current_task()
+            assert running is not None, "APScheduler runs coroutine jobs as tasks"
+            self._running_jobs.add(running)
             try:
                 await job()
             except (SQLAlchemyError, OSError) as error:
                 said = getattr(error, "orig", None) or error  # the database's own words, not the statement
                 self.database_problem(f"{getattr(job, '__name__', 'a job').strip('_')}: {said}")
+            finally:
+                self._running_jobs.discard(running)
 
         guarded.__name__ = getattr(job, "__name__", "job")
         return guarded

@@ -87,5 +87,6 @@ def test_a_daemon_with_only_mastodon_accounts_imports_no_other_platform_library(
         assert library not in modules, f"an idle Mastodon-only daemon imported {library}"
     # nor what only other commands need: spreadsheets, the dashboard, the checking and token-vault stacks
     for unneeded in ("openpyxl", "tomlkit", "jinja2", "scheduler.dashboard", "scheduler.service.checking",
-                     "scheduler.service.importing", "scheduler.service.rehearsal", "scheduler.tokens", "babel"):
+                     "scheduler.service.importing", "scheduler.service.rehearsal", "scheduler.tokens", "babel",
+                     "alembic"):
         assert unneeded not in modules, f"an idle daemon imported {unneeded}"

@@ -76,3 +76,10 @@ def test_campaigns_learn_which_campaign_they_continue(database_url: str) -> None
         assert report.added == ["d/p1/a"] and report.taken_over == ["c/p1/a"]
         assert store.campaign("d") == CampaignRecord("d", "D", "campaigns/d.toml", "c")
         assert {(p.id, p.state) for p in store.posts()} == {("c/p1/a", "cancelled"), ("d/p1/a", "pending")}
+
+
+def test_the_head_revision_the_store_knows_is_alembics_own() -> None:
+    """An up-to-date database is recognized without Alembic (see HEAD_REVISION): a new migration must move it."""
+    from scheduler.store.database import HEAD_REVISION, alembic_head
+
+    assert HEAD_REVISION == alembic_head()
