@@ -451,6 +451,12 @@ def median_summary(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
+def median_by_platform(runs: Sequence[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Several runs' :func:`lateness_by_platform` as one: each platform's figures, the median over runs."""
+    return {platform: median_summary([run[platform] for run in runs if platform in run])
+            for platform in sorted({platform for run in runs for platform in run})}
+
+
 def lateness_by_platform(received: dict[str, float], posts: Sequence[BenchPost]) -> dict[str, dict[str, Any]]:
     """:func:`lateness_summary` for each platform's posts (where a mixed storm is slow)."""
     platforms = sorted({post.account.platform for post in posts})
