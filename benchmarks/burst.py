@@ -44,7 +44,7 @@ from pathlib import Path
 
 import statistics
 
-from common import (PLATFORMS, ApschedulerBaseline, BenchPost, SandboxProcess, distinct_texts,
+from common import (BURST_LEAD, PLATFORMS, ApschedulerBaseline, BenchPost, SandboxProcess, distinct_texts,
                     lateness_by_platform, lateness_summary, machine, make_accounts, median_summary,
                     print_by_platform, print_table, received_times, run_daemon, write_results)
 from floor import run_floor
@@ -52,10 +52,7 @@ from floor import run_floor
 FULL_POSTS, QUICK_POSTS = 1000, 100
 MIX = {"x": 0.5, "mastodon": 0.25, "bluesky": 0.25}  # the storm: half X, a quarter each of the others
 GOAL_P99_MS, GOAL_MAX_MS = 500.0, 1000.0
-# A daemon runs for hours before a storm: it has this long to start and get 1,000 accounts ready (making
-# their publishers took 2-4 s on this 2-vCPU machine under load, logging 250 Bluesky accounts in more). What
-# a storm right after a start costs is measured apart: `scale.py` (start until armed), `first_post.py`.
-LEAD = 15.0
+LEAD = BURST_LEAD
 BASELINE_ADD_ALLOWANCE = 0.01  # s per add_job before the due time (measured 2-6 ms each on SQLite)
 
 

@@ -58,6 +58,13 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
+# A daemon runs for hours before a storm: in a burst benchmark it has this long to start and get 1,000 accounts
+# ready (making their publishers took 2-4 s on this 2-vCPU machine under load, logging 250 Bluesky accounts in
+# more). What a storm right after a start costs is measured apart: daemon_cost.py (start until armed),
+# first_post.py (the first posts after quiet).
+BURST_LEAD = 15.0
+
+
 class SandboxProcess:
     """``python run.py sandbox --port <platform> <port>... --latency <s>`` as a child process.
 

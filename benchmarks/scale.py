@@ -67,7 +67,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from common import (REPO_ROOT, BenchAccount, BenchPost, SandboxProcess, distinct_texts, lateness_summary,
+from common import (BURST_LEAD, REPO_ROOT, BenchAccount, BenchPost, SandboxProcess, distinct_texts, lateness_summary,
                     machine, make_accounts, received_times, sleep_until, utc, write_config, write_results)
 
 FULL_CAMPAIGNS, QUICK_CAMPAIGNS = 100, 10
@@ -598,7 +598,8 @@ def build_rows(r: dict[str, Any], total: int) -> list[Row]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10,000 posts, 5 s idle window, 100-post bursts")
-    parser.add_argument("--lead", type=float, default=5.0, help="burst: seconds between daemon start and due time")
+    parser.add_argument("--lead", type=float, default=BURST_LEAD,
+                        help=f"burst: seconds between daemon start and due time (default {BURST_LEAD:g})")
     parser.add_argument("--full-queue-budget", type=float, default=30.0,
                         help="seconds to spend timing the whole queue path on campaign files (at least one file; "
                         "--quick: one file)")
