@@ -78,7 +78,7 @@ def run_ours(args: argparse.Namespace, counts: dict[str, int], texts: list[str])
     return {"lateness": lateness_summary(received, {p.text: p.due for p in posts}),
             "by_platform": lateness_by_platform(received, posts), "sent_twice": repeats,
             "queue_seconds": round(run.queue_seconds, 3), "idle_before_timeout": run.idle, "states": run.states,
-            "workers": run.workers}
+            "workers": run.workers, "sent_ahead": run.sent_ahead}
 
 
 def run_baseline(args: argparse.Namespace, counts: dict[str, int], texts: list[str]) -> dict:
@@ -180,7 +180,8 @@ def main() -> None:
     ours, baseline, floor = runs[-1]["ours"], runs[-1]["baseline"], runs[-1]["floor"]
     met = summaries["ours"]["p99_ms"] <= GOAL_P99_MS and summaries["ours"]["max_ms"] <= GOAL_MAX_MS \
         and all(run["ours"]["lateness"]["received"] == total for run in runs)
-    print(f"goal met: {'yes' if met else 'no'} (ours: {ours['workers']} workers, states {ours['states']}"
+    print(f"goal met: {'yes' if met else 'no'} (ours: {ours['workers']} workers, states {ours['states']}, "
+          f"{ours.get('sent_ahead', 0)} sent from requests built ahead"
           f"{', posts sent twice: ' + str(ours['sent_twice']) if ours['sent_twice'] else ''}; "
           f"baseline: {baseline['job_errors']} job errors, add_job x{total} took {baseline['add_jobs_seconds']} s; "
           f"floor: {floor['errors']} errors, prepared in {floor['prepare_seconds']} s"

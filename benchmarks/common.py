@@ -281,6 +281,7 @@ class DaemonRun:
     idle: bool                         # wait_until_idle saw nothing pending or sending before the timeout
     states: dict[str, int]             # posts per state at the end (sent, failed, ...)
     workers: int                       # [dispatch] workers the daemon ran with
+    sent_ahead: int = 0                # attempts sent from a request built ahead (Dispatcher.sent_ahead)
 
 
 def run_daemon(root: Path, sandbox_urls: dict[str, str], posts: Sequence[BenchPost], *, lead: float,
@@ -330,7 +331,8 @@ def run_daemon(root: Path, sandbox_urls: dict[str, str], posts: Sequence[BenchPo
                 on_idle()
         finally:
             daemon.stop()
-        return DaemonRun(queue_seconds, idle, store.counts(), config.settings.dispatch.workers)
+        return DaemonRun(queue_seconds, idle, store.counts(), config.settings.dispatch.workers,
+                         getattr(daemon, "sent_ahead", 0))
     finally:
         store.close()
 

@@ -177,7 +177,7 @@ def ours_cpu(sandbox: SandboxProcess, platform: str, texts: Sequence[str], lead:
         before.join()
     received, _ = received_times(sandbox.posts([platform]), texts)
     return _per_post(marks["after"] - marks["before"], len(texts), len(received),
-                     states=run.states, idle=run.idle)
+                     states=run.states, idle=run.idle, sent_ahead=run.sent_ahead)
 
 
 def floor_cpu(sandbox: SandboxProcess, platform: str, texts: Sequence[str]) -> dict[str, Any]:
@@ -231,6 +231,7 @@ def cpu_figures(posts: int, runs: int, lead: float, tmp: Path) -> dict[str, Any]
                 found["ours"].append(ours_cpu(sandbox, platform, texts[:posts], lead, tmp))
                 found["floor"].append(floor_cpu(sandbox, platform, texts[posts:]))
             print(f"  run {number + 1}/{runs} {platform:<8}: ours {found['ours'][-1]['cpu_ms_per_post']:.2f} ms/post "
+                  f"({found['ours'][-1]['sent_ahead']} sent from requests built ahead) "
                   f"({found['ours'][-1]['received']}/{posts}), floor {found['floor'][-1]['cpu_ms_per_post']:.2f} "
                   f"ms/post ({found['floor'][-1]['received']}/{posts}); load {_load()}", flush=True)
     for found in results.values():
