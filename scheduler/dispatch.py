@@ -56,6 +56,7 @@ SENT_FLUSH_DELAY = 0.02  # seconds: "sent" results gathered into one transaction
 WARM_AT_ONCE = 32  # publishers getting ready at the same time (I/O: logins), leaving half the pool to posts
 WAKES_AT_ONCE = 1000  # overlapping wakes queue on the wake lock: APScheduler must never skip one
 READY_BATCH = 8  # requests built between two turns of the loop (~0.1 ms each: a post due meanwhile waits < 1 ms)
+WARM_AHEAD = timedelta(seconds=3)  # connections opened this long before the instant (see _open_connections)
 READY_AGAIN_AHEAD = timedelta(seconds=1)  # a second look for posts whose publisher was not ready at the first
 WARM_CONNECTIONS = 1000  # connections at most opened ahead to one host (one per post due there)
 T = TypeVar("T")
@@ -142,6 +143,7 @@ class Dispatcher:
                                            job_defaults={"misfire_grace_time": None, "coalesce": True})
         self._tasks: set[asyncio.Task[Any]] = set()
         self._running_jobs: set[asyncio.Task[Any]] = set()  # APScheduler's jobs running now (see _shutdown)
+        self._warming: set[asyncio.Task[None]] = set()  # connections waiting to be opened before an instant
         self._sent_batch: tuple[list[dict[str, Any]], asyncio.Future[None]] | None = None
         self._wake_lock = asyncio.Lock()
         self._ready: dict[str, tuple[Publisher, ReadyRequest]] = {}  # post id -> its request, built ahead
@@ -249,6 +251,9 @@ class Dispatcher:
             except asyncio.TimeoutError:
                 pass
         left = self._in_flight
+        for warming in list(self._warming):
+            warming.cancel()
+        await asyncio.gather(*self._warming, return_exceptions=True)
         for publisher in self.publishers.made():
             try:  # async clients' sessions belong to this loop: closed here, before it stops
                 await asyncio.wait_for(publisher.aclose(), 5)
@@ -385,11 +390,13 @@ class Dispatcher:
                                 replace_existing=True, max_instances=WAKES_AT_ONCE)
 
     async def _get_ready(self) -> None:
-        """Shortly before posts are due: build each one's request and open connections to their hosts (see
-        :mod:`.platforms.ready`), so that at the instant the daemon only sends. Reads, claims nothing: a
+        """Shortly before posts are due: build each one's request, and open connections to their hosts a few
+        seconds before the first is due (see :mod:`.platforms.ready`), so that at the instant the daemon only
+        sends. Reads, claims nothing: a
         post another daemon takes, or that changes meanwhile, just leaves its request unused."""
         if self._stopping:
             return
+        await self._after_instants()
         now = self.clock()
         horizon = now + self.settings.ready_ahead
         self._ready = {key: entry for key, entry in self._ready.items() if time.monotonic() < entry[1].good_until}
@@ -407,14 +414,36 @@ class Dispatcher:
             if index % READY_BATCH == READY_BATCH - 1:
                 await asyncio.sleep(0)  # a post due meanwhile is not held up by more than a few builds
         self._ready_missed = missed
+        log.debug("ready ahead: %d of %d due posts built", len(built), len(due))
+        if built:
+            first_due = min(post.due_at for post in due if post.id in self._ready)
+            warming = self._loop.create_task(self._open_connections(first_due - WARM_AHEAD, built))
+            self._warming.add(warming)
+            warming.add_done_callback(self._warming.discard)
+
+    async def _open_connections(self, at: datetime, requests: list[ReadyRequest]) -> None:
+        """At ``at``, one connection per request to each host (DNS, TCP and TLS paid before the instant).
+        Not earlier: a server closes a connection idle for a few seconds (Node's default: 5 s)."""
+        delay = (at - self.clock()).total_seconds()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await self._after_instants()
         hosts: dict[tuple[str, float], int] = {}
-        for request in built:
+        for request in requests:
             hosts[(request.origin, request.timeout)] = hosts.get((request.origin, request.timeout), 0) + 1
-        built_at = time.monotonic()
+        started = time.monotonic()
         opened = await asyncio.gather(*(open_connections(origin, timeout, min(count, WARM_CONNECTIONS))
                                         for (origin, timeout), count in hosts.items()))
-        log.debug("ready ahead: %d of %d due posts built, %d connections opened to %d hosts (%.0f ms)", len(built),
-                  len(due), sum(opened), len(hosts), (time.monotonic() - built_at) * 1000)
+        log.debug("%d connections opened ahead to %d hosts (%.0f ms)", sum(opened), len(hosts),
+                  (time.monotonic() - started) * 1000)
+
+    async def _after_instants(self) -> None:
+        """Wait until the posts already waiting for their instant are sent: getting the next storm ready
+        (building, opening connections) must not compete with a burst for the loop."""
+        waiting = list(self._instants.values())
+        if waiting:
+            await asyncio.wait(waiting)
+            await asyncio.sleep(0)  # their posts' requests are written before anything else runs
 
     def _build_ready(self, post: PostRow) -> ReadyRequest | None:
         if post.id in self._ready or post.images != "[]" or post.reply_to_id:
@@ -449,6 +478,7 @@ class Dispatcher:
             # The lambda runs (awaited) within this iteration, so it sees this iteration's ``now``.
             claimed = await self._in_db(lambda: self.store.claim_due(
                 now, self.daemon_id, self.settings.claim_batch, horizon=now + self.settings.claim_ahead))  # noqa: B023
+            log.debug("claimed %d posts", len(claimed))
             self._submit(claimed)
             if len(claimed) < self.settings.claim_batch:
                 break
