@@ -416,21 +416,27 @@ class Dispatcher:
         self._ready_missed = missed
         log.debug("ready ahead: %d of %d due posts built", len(built), len(due))
         if built:
-            first_due = min(post.due_at for post in due if post.id in self._ready)
-            warming = self._loop.create_task(self._open_connections(first_due - WARM_AHEAD, built))
+            timed = [(post.due_at, self._ready[post.id][1]) for post in due if post.id in self._ready]
+            first_due = min(due_at for due_at, _ in timed)
+            warming = self._loop.create_task(self._open_connections(first_due - WARM_AHEAD, timed))
             self._warming.add(warming)
             warming.add_done_callback(self._warming.discard)
 
-    async def _open_connections(self, at: datetime, requests: list[ReadyRequest]) -> None:
-        """At ``at``, one connection per request to each host (DNS, TCP and TLS paid before the instant).
-        Not earlier: a server closes a connection idle for a few seconds (Node's default: 5 s)."""
+    async def _open_connections(self, at: datetime, requests: list[tuple[datetime, ReadyRequest]]) -> None:
+        """At ``at``, as many connections to each host as posts will be sent there at one instant (a burst
+        needs one per post; a stream of posts one), paying DNS, TCP and TLS before the instant. Not earlier:
+        a server closes a connection idle for a few seconds (Node's default: 5 s)."""
         delay = (at - self.clock()).total_seconds()
         if delay > 0:
             await asyncio.sleep(delay)
         await self._after_instants()
+        at_once: dict[tuple[str, float, datetime], int] = {}
+        for due_at, request in requests:
+            key = (request.origin, request.timeout, due_at)
+            at_once[key] = at_once.get(key, 0) + 1
         hosts: dict[tuple[str, float], int] = {}
-        for request in requests:
-            hosts[(request.origin, request.timeout)] = hosts.get((request.origin, request.timeout), 0) + 1
+        for (origin, timeout, _), count in at_once.items():
+            hosts[(origin, timeout)] = max(hosts.get((origin, timeout), 0), count)
         started = time.monotonic()
         opened = await asyncio.gather(*(open_connections(origin, timeout, min(count, WARM_CONNECTIONS))
                                         for (origin, timeout), count in hosts.items()))
