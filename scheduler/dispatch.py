@@ -232,9 +232,10 @@ class Dispatcher:
                                 id="refresh")
         await self._refresh()
         warming = asyncio.Semaphore(WARM_AT_ONCE)
-        for publisher in made:
-            if publisher is not None:
-                self._track(self._loop.create_task(self._warm(publisher, warming)))
+        logins = [self._loop.create_task(self._warm(publisher, warming)) for publisher in made if publisher is not None]
+        for login in logins:
+            self._track(login)
+        self._track(self._loop.create_task(self._ready_after(logins)))
 
     async def _shutdown(self, grace: timedelta) -> int:
         self._stopping = True
@@ -278,6 +279,13 @@ class Dispatcher:
                 await publisher.warm_async()
             except Exception as error:  # reported on the account's first post, with the reason
                 log.warning("%r: not logged in ahead: %s", publisher, error)
+
+    async def _ready_after(self, logins: list[asyncio.Task[None]]) -> None:
+        """Once every publisher has logged in: build the requests a look before could not (a daemon started
+        just before a storm), instead of waiting for the second look 1 s before the instant."""
+        await asyncio.gather(*logins, return_exceptions=True)
+        if self._ready_missed and not self._stopping:
+            await self._guarded(self._get_ready)()
 
     def _track(self, task: asyncio.Task[Any]) -> None:
         self._tasks.add(task)
