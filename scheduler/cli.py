@@ -862,14 +862,12 @@ def sandbox(obj: Context, host: str, ports: tuple[tuple[str, int], ...], latency
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    from .sandbox.tls import sandbox_certificate, start_sandbox_with  # TLS, keepalive: not in service's yet
+    from .sandbox.tls import sandbox_certificate
 
     certificate = sandbox_certificate(host, tls_dir) if tls else None
     try:
-        running = service.start_sandbox(faults, host=host, ports=wanted, flavors=dict(flavors)) \
-            if certificate is None and keepalive is None else \
-            start_sandbox_with(certificate, faults, host=host, ports=wanted, flavors=dict(flavors),
-                               keepalive=keepalive or 75.0)
+        running = service.start_sandbox(faults, host=host, ports=wanted, flavors=dict(flavors), tls=certificate,
+                                        keepalive=keepalive)
     except BaseException:
         if certificate is not None:
             certificate.remove()

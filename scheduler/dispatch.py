@@ -41,9 +41,9 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from .loops import new_event_loop
 from .platforms.base import (Clock, Duplicate, Image, OutcomeUnknown, OutgoingPost, Published, Publisher, RateLimited,
-                             Rejected, ReplyTarget, RetryLater)
+                             ReadyRequest, Rejected, ReplyTarget, RetryLater)
 from .platforms.pool import PublisherPool
-from .platforms.ready import ReadyRequest, close_sessions, open_connections
+from .platforms.ready import close_sessions, open_connections
 from .store import FAILED, MISSED, NEEDS_REVIEW, PENDING, SENDING, SENT, PostRow, Store
 from .store.database import is_write_failure, unwritable_advice
 from .timing import UTC, format_duration, utcnow

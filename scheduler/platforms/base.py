@@ -14,11 +14,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generic, Mapping, Protocol, Sequence, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,7 +28,8 @@ from .destinations import check_credential_url
 
 if TYPE_CHECKING:
     from ..media import ImageProfile
-    from .ready import ReadyRequest
+
+READY_FOR = 60.0  # s a request built ahead stays good (X accepts a signature minutes old)
 
 Clock = Callable[[], datetime]
 """What time it is (aware UTC). Injected so tests can drive time instead of waiting for it."""
@@ -127,6 +130,28 @@ class OutgoingPost:
     reply_to: ReplyTarget | None = None
     visibility: str | None = None  # Mastodon only; None = the account's default
     attempted_at: datetime | None = None  # for settle: when the earliest attempt of uncertain outcome began
+
+
+@dataclass(frozen=True)
+class ReadyRequest:
+    """One post as the request that creates it, built ahead. It is sent only while it still describes the
+    post (``fits``): an edit, a new token or a retry makes the dispatcher take the library's path."""
+
+    post: OutgoingPost
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+    timeout: float
+    good_until: float  # time.monotonic()
+    context: Mapping[str, Any]  # what the publisher needs to read the answer (a record key, the record)
+
+    @property
+    def origin(self) -> str:
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def fits(self, post: OutgoingPost) -> bool:
+        return self.post == post and time.monotonic() < self.good_until
 
 
 @dataclass(frozen=True)

@@ -20,38 +20,14 @@ import json
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
-from urllib.parse import urlsplit
 
-from .base import OutgoingPost
+from .base import READY_FOR, OutgoingPost, ReadyRequest
 
 if TYPE_CHECKING:
     import aiohttp
     from multidict import CIMultiDictProxy
 
-READY_FOR = 60.0  # s a request stays good after it is built (X accepts a signature minutes old)
 WARM_TIMEOUT = 5.0  # s a connection may take to open when warmed ahead
-
-
-@dataclass(frozen=True)
-class ReadyRequest:
-    """One post as the request that creates it, built ahead. It is sent only while it still describes the
-    post (``fits``): an edit, a new token or a retry makes the dispatcher take the library's path."""
-
-    post: OutgoingPost
-    url: str
-    headers: Mapping[str, str]
-    body: bytes
-    timeout: float
-    good_until: float  # time.monotonic()
-    context: Mapping[str, Any]  # what the publisher needs to read the answer (a record key, the record)
-
-    @property
-    def origin(self) -> str:
-        parts = urlsplit(self.url)
-        return f"{parts.scheme}://{parts.netloc}"
-
-    def fits(self, post: OutgoingPost) -> bool:
-        return self.post == post and time.monotonic() < self.good_until
 
 
 @dataclass(frozen=True)

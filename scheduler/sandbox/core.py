@@ -32,6 +32,8 @@ from ..loops import new_event_loop
 if TYPE_CHECKING:
     from .tls import SandboxCertificate
 
+DEFAULT_KEEPALIVE = 75.0  # s an idle connection is kept open: aiohttp's default
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 RECEIVED_AT = web.RequestKey("received_at", float)
 ADMIN_PREFIX = "/_sandbox/"  # the sandbox's own routes (credentials, accepted posts): never faulted
@@ -126,7 +128,7 @@ class Sandbox:
     def __init__(self, platforms: list[PlatformApp] | None = None, *, faults: Faults | None = None,
                  seed: int | None = None, host: str = "127.0.0.1", ports: dict[str, int] | None = None,
                  clock: Callable[[], float] = time.time, tls: "SandboxCertificate | None" = None,
-                 keepalive: float = 75.0) -> None:
+                 keepalive: float = DEFAULT_KEEPALIVE) -> None:
         self.faults = faults or Faults()
         self.now = clock  # Unix seconds: the rate windows, their resets and the Date header follow it
         self.random = random.Random(seed)

@@ -17,10 +17,7 @@ import ssl
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .core import Faults, Sandbox
 
 CERT_NAME = "sandbox-cert.pem"
 KEY_NAME = "sandbox-key.pem"
@@ -164,25 +161,3 @@ def sandbox_certificate(host: str, folder: Path | None) -> SandboxCertificate:
     except OSError as error:
         raise UserError(f"--tls-dir {folder}: cannot keep the certificate there ({error.strerror}); "
                         "choose a folder you can write to") from None
-
-
-def start_sandbox_with(certificate: SandboxCertificate | None, faults: "Faults | None" = None, *,
-                       host: str = "127.0.0.1", ports: dict[str, int] | None = None,
-                       flavors: dict[str, str] | None = None, keepalive: float = 75.0) -> "Sandbox":
-    """``service.start_sandbox`` with what it does not take yet: https with ``certificate`` (None: http), and
-    how long an idle connection is kept open (``keepalive`` s; a benchmark of the first post after a quiet
-    spell wants it short, as every connection of a real server is closed after hours of quiet).
-
-    :raises UserError: a port cannot be taken, or a flavor is unknown.
-    """
-    from ..problems import UserError
-    from .core import Sandbox, default_platforms
-
-    try:
-        platforms = default_platforms({name: {"flavor": flavor} for name, flavor in (flavors or {}).items()})
-    except (TypeError, ValueError) as error:
-        raise UserError(f"--flavor: {error}") from None
-    try:
-        return Sandbox(platforms, faults=faults, host=host, ports=ports, tls=certificate, keepalive=keepalive).start()
-    except OSError as error:
-        raise UserError(f"cannot start the sandbox: {error}; choose other ports with --port") from None

@@ -27,6 +27,7 @@ from .report import collect
 
 if TYPE_CHECKING:
     from ..sandbox.core import AcceptedPost, Faults, Sandbox
+    from ..sandbox.tls import SandboxCertificate
 
 
 @dataclass(frozen=True)
@@ -262,14 +263,18 @@ class _ThrowawayDatabase:
 
 def start_sandbox(faults: "Faults | None" = None, *, host: str = "127.0.0.1",
                   ports: dict[str, int] | None = None, flavors: dict[str, str] | None = None,
-                  options: Mapping[str, Mapping[str, Any]] | None = None) -> "Sandbox":
+                  options: Mapping[str, Mapping[str, Any]] | None = None,
+                  tls: "SandboxCertificate | None" = None, keepalive: float | None = None) -> "Sandbox":
     """Local servers that speak each platform's API, running until ``stop()``. ``flavors``: which server a
     platform's sandbox behaves like, e.g. a Mastodon-API server that ignores Idempotency-Key ("takahe");
-    ``options``: other settings of a platform's sandbox, by platform (e.g. X without read access).
+    ``options``: other settings of a platform's sandbox, by platform (e.g. X without read access); ``tls``:
+    served over https with this self-signed certificate (``sandbox.tls``); ``keepalive``: seconds an idle
+    connection is kept open (None: aiohttp's default; a benchmark of the first post after quiet wants it
+    short).
 
     :raises UserError: a port cannot be taken, or a flavor is unknown.
     """
-    from ..sandbox.core import Sandbox, default_platforms
+    from ..sandbox.core import DEFAULT_KEEPALIVE, Sandbox, default_platforms
 
     settings: dict[str, dict[str, Any]] = {name: dict(values) for name, values in (options or {}).items()}
     for name, flavor in (flavors or {}).items():
@@ -279,7 +284,8 @@ def start_sandbox(faults: "Faults | None" = None, *, host: str = "127.0.0.1",
     except (TypeError, ValueError) as error:
         raise UserError(f"--flavor: {error}") from None
     try:
-        return Sandbox(platforms, faults=faults, host=host, ports=ports).start()
+        return Sandbox(platforms, faults=faults, host=host, ports=ports, tls=tls,
+                       keepalive=keepalive if keepalive is not None else DEFAULT_KEEPALIVE).start()
     except OSError as error:
         raise UserError(f"cannot start the sandbox: {error}; choose other ports with --port") from None
 

@@ -58,8 +58,8 @@ from atproto_client.request import _handle_response as handle_response
 from ...tid import is_tid
 from ..answers import server_words
 from ..base import (Clock, Engagement, Identity, Image, OutcomeUnknown, OutgoingPost, Published, Publisher,
-                    PublishError, RateLimited, Rejected, RetryLater, TagReach)
-from ..ready import Answer, ReadyRequest, ready_request, send
+                    PublishError, RateLimited, ReadyRequest, Rejected, RetryLater, TagReach)
+from ..ready import Answer, ready_request, send
 from ..transport import epoch_seconds, network_failure, rate_limit_until, utc_clock
 from .facts import (APP_URL, CONNECT_TIMEOUT, DEFAULT_BASE_URL, DESCRIBE_SERVER_TIMEOUT, IMAGE_DEFAULT_MAX_BYTES,
                     IMAGE_HARD_MAX_BYTES, IMAGES_EMBED, NAME, POST_COLLECTION, RATE_LIMIT_WINDOW,

@@ -44,9 +44,9 @@ from mastodon import (
 from ...tid import tid_time
 from ..answers import server_words
 from ..base import (Clock, Engagement, EngagementUnavailable, Identity, Image, OutcomeUnknown, OutgoingPost,
-                    Published, Publisher, PublishError, RateLimited, Rejected, RetryLater, TagReach)
+                    Published, Publisher, PublishError, RateLimited, ReadyRequest, Rejected, RetryLater, TagReach)
 from ..matching import preview
-from ..ready import Answer, ReadyRequest, ready_request, send
+from ..ready import Answer, ready_request, send
 from ..transport import epoch_seconds, network_failure, rate_limit_until, utc_clock
 from .facts import (ASSUMED_VERSION, CLOCK_SKEW_TOLERANCE, MEDIA_POLL_INTERVAL, MEDIA_POLL_MAX_INTERVAL,
                     MEDIA_PROCESSING_TIMEOUT, NAME, RATE_LIMIT_WINDOW, READBACK_MAX_PAGES, READBACK_PAGE_SIZE,

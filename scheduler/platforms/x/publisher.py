@@ -38,8 +38,9 @@ from tweepy.asynchronous import AsyncClient
 from yarl import URL
 
 from ..base import (Clock, Duplicate, Engagement, EngagementUnavailable, Identity, Image, OutcomeUnknown,
-                    OutgoingPost, PublishError, Published, Publisher, RateLimited, Rejected, RetryLater, TagReach)
-from ..ready import Answer, ReadyRequest, ready_request, send
+                    OutgoingPost, PublishError, Published, Publisher, RateLimited, ReadyRequest, Rejected, RetryLater,
+                    TagReach)
+from ..ready import Answer, ready_request, send
 from ..matching import LINK_PLACEHOLDER, comparable, preview
 from ..transport import epoch_seconds, network_failure, rate_limit_until, utc_clock
 from .facts import (ACCESS_TOKEN_USER_ID, API_HOSTNAMES, DUPLICATE_CONTENT_MARKER, GIF_MEDIA_CATEGORY, HOSTS,
