@@ -518,6 +518,17 @@ def print_by_platform(rows: dict[str, dict[str, dict[str, Any]]]) -> None:
         print(f"{name} by platform, p50 / p99 ms: {cells}")
 
 
+def finish(name: str, results: dict[str, Any], started: float) -> None:
+    """The machine and the elapsed time (from ``started``, time.monotonic()) added to ``results``, said in one
+    line, and the results written as benchmarks/results/<name>.json."""
+    import os
+
+    results.update(machine=machine(), elapsed_seconds=round(time.monotonic() - started, 1))
+    print(f"\n{results['machine']['cpu_model']}, {os.cpu_count()} CPUs; load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {results['elapsed_seconds']:.0f} s")
+    print(f"results: {write_results(name, results)}")
+
+
 def write_results(name: str, data: dict[str, Any]) -> Path:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"

@@ -45,8 +45,8 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from common import (PLATFORMS, REPO_ROOT, BenchPost, SandboxProcess, distinct_texts, machine, make_accounts,
-                    received_times, run_daemon, sleep_until, write_config, write_results)
+from common import (PLATFORMS, REPO_ROOT, BenchPost, SandboxProcess, distinct_texts, finish, make_accounts,
+                    received_times, run_daemon, sleep_until, write_config)
 from scale import Child, queue_year, rss_mb, settle, write_year
 
 MIXES = {"mastodon only": {"mastodon": 100}, "all three": {"x": 50, "mastodon": 25, "bluesky": 25}}
@@ -301,10 +301,7 @@ def main() -> None:
         print_idle(results["idle"], queued)
     if "cpu" in results:
         print_cpu(results["cpu"], posts, runs)
-    results.update(machine=machine(), elapsed_seconds=round(time.monotonic() - started, 1))
-    print(f"\n{results['machine']['cpu_model']}, {os.cpu_count()} CPUs; load average {_load()}; "
-          f"{results['elapsed_seconds']:.0f} s")
-    print(f"results: {write_results('daemon_cost', results)}")
+    finish("daemon_cost", results, started)
 
 
 if __name__ == "__main__":

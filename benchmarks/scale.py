@@ -67,8 +67,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from common import (BURST_LEAD, REPO_ROOT, BenchAccount, BenchPost, SandboxProcess, distinct_texts, lateness_summary,
-                    machine, make_accounts, received_times, sleep_until, utc, write_config, write_results)
+from common import (BURST_LEAD, REPO_ROOT, BenchAccount, BenchPost, SandboxProcess, distinct_texts, finish,
+                    lateness_summary, machine, make_accounts, received_times, sleep_until, utc, write_config,
+                    write_results)
 
 FULL_CAMPAIGNS, QUICK_CAMPAIGNS = 100, 10
 MESSAGES_PER_CAMPAIGN = 10                             # each account posts each message once
@@ -687,10 +688,7 @@ def main_burst_runs(args: argparse.Namespace) -> None:
           flush=True)
     found = burst_runs(args.burst_runs, campaigns, burst_size, args.lead)
     print_burst_runs(found)
-    found.update(machine=machine(), elapsed_seconds=round(time.monotonic() - started, 1))
-    print(f"{found['machine']['cpu_model']}, {os.cpu_count()} CPUs; load average "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {found['elapsed_seconds']:.0f} s")
-    print(f"results: {write_results('scale_bursts', found)}")
+    finish("scale_bursts", found, started)
 
 
 if __name__ == "__main__":
