@@ -530,6 +530,10 @@ class Dispatcher:
         return arrival
 
     def _arrived(self, at: datetime) -> None:
+        early = (at - self.clock()).total_seconds()
+        if early > 0:  # the loop's timer rounds (uvloop: to the millisecond): never before the instant
+            self._loop.call_later(early, self._arrived, at)
+            return
         arrival = self._instants.pop(at, None)
         if arrival is not None and not arrival.done():
             arrival.set_result(None)
