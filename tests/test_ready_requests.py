@@ -519,3 +519,16 @@ def test_reference_pds_takes_a_ready_record_once_and_resolves_its_taken_key() ->
             if record["uri"].endswith(f"/{post.idempotency_key}")]
     assert [record["uri"] for record in held] == [first.platform_id]
     assert held[0]["value"]["text"] == post.text
+
+
+def test_a_ready_request_never_shows_its_token_or_body() -> None:
+    """A request built ahead carries a token or an OAuth signature: its repr (a log line, a traceback's locals)
+    names where it goes, never what it carries."""
+    from scheduler.platforms.ready import ready_request
+
+    post = OutgoingPost(key="c/p/a", idempotency_key="3kabcdefghijk", text="secret plans #tag")
+    request = ready_request(post, "https://example.social/api/v1/statuses",
+                            {"Authorization": "Bearer token-Zq81mVhP"}, b"status=secret+plans", timeout=10.0)
+    shown = repr(request)
+    assert "example.social" in shown
+    assert "token-Zq81mVhP" not in shown and "Bearer" not in shown and "status=secret" not in shown

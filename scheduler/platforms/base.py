@@ -139,11 +139,11 @@ class ReadyRequest:
 
     post: OutgoingPost
     url: str
-    headers: Mapping[str, str]
-    body: bytes
-    timeout: float
-    good_until: float  # time.monotonic()
-    context: Mapping[str, Any]  # what the publisher needs to read the answer (a record key, the record)
+    headers: Mapping[str, str] = field(repr=False)  # a token or signature: never in a log line
+    body: bytes = field(repr=False)
+    timeout: float = 10.0
+    good_until: float = 0.0  # time.monotonic()
+    context: Mapping[str, Any] = field(default_factory=dict)  # to read the answer (a record key, the record)
 
     @property
     def origin(self) -> str:
