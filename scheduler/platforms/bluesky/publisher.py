@@ -36,7 +36,7 @@ import ssl
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, ClassVar, Mapping, Sequence, TypeVar
+from typing import Any, Callable, ClassVar, Mapping, Sequence, TypeGuard, TypeVar
 
 import aiohttp
 import httpx
@@ -172,11 +172,10 @@ class BlueskyPublisher(Publisher):
         try:
             answer = self._call(lambda: self._put_new_record(rkey, record), step="record write")
         except Rejected as rejection:
-            if isinstance(rejection, BlueskyRejected) and rejection.error_name == "InvalidSwap":
+            if _is_taken_key(rejection):
                 return self._resolve_taken_key(rkey, record, rejection)
             raise
-        return self._published(answer["uri"], answer["cid"], rkey,
-                               {"cid": answer["cid"], "rkey": rkey, "written": "commit" in answer})
+        return self._record_written(answer, rkey)
 
     def ready(self, post: OutgoingPost, at: datetime) -> ReadyRequest | None:
         """``com.atproto.repo.putRecord`` of the post's record at its key, as :meth:`publish` writes it, with
@@ -190,13 +189,11 @@ class BlueskyPublisher(Publisher):
             return None
         rkey = post.idempotency_key
         record = build_post_record(post, created_at=at)
-        body = {"repo": session.did, "collection": POST_COLLECTION, "rkey": rkey, "record": record,
-                "swapRecord": None}
         headers = {**self._client.request.get_headers(), "Authorization": f"Bearer {session.access_jwt}",
                    "Content-Type": "application/json"}
         return ready_request(post, f"{self.service_url}/{PUT_RECORD}", headers,
-                             json.dumps(body, ensure_ascii=False).encode("utf-8"), timeout=self._timeout,
-                             rkey=rkey, record=record)
+                             _put_record_body(session.did, rkey, record), timeout=self._timeout, rkey=rkey,
+                             record=record)
 
     async def send_ready(self, request: ReadyRequest) -> Published:
         rkey: str = request.context["rkey"]
@@ -209,15 +206,10 @@ class BlueskyPublisher(Publisher):
             mapped = self._map_error(_xrpc_error(answer), step="record write", may_have_written=True)
             if isinstance(mapped, _SessionRefused):  # nothing was written: the library renews and sends
                 return await asyncio.to_thread(self.publish, request.post)
-            if isinstance(mapped, BlueskyRejected) and mapped.error_name == "InvalidSwap":
+            if _is_taken_key(mapped):
                 return await asyncio.to_thread(self._resolve_taken_key, rkey, request.context["record"], mapped)
             raise mapped from None
-        written = answer.json()
-        if not isinstance(written, dict) or "uri" not in written or "cid" not in written:
-            raise OutcomeUnknown(f"{where} answered {answer.status} without the record's at-uri; the post may "
-                                 "exist: settle before sending again")
-        return self._published(written["uri"], written["cid"], rkey,
-                               {"cid": written["cid"], "rkey": rkey, "written": "commit" in written})
+        return self._record_written(self._write_answer(answer.json(), answer.status), rkey)
 
     def settle(self, post: OutgoingPost) -> Published | None:
         rkey = self._record_key(post)
@@ -364,16 +356,21 @@ class BlueskyPublisher(Publisher):
             raise mapped from None
 
     def _put_new_record(self, rkey: str, record: dict[str, Any]) -> dict[str, Any]:
-        # Raw JSON, because the field must be present and null: the SDK's models drop None fields.
-        body = {"repo": self._did(), "collection": POST_COLLECTION, "rkey": rkey, "record": record,
-                "swapRecord": None}
         response = self._client.invoke_procedure(
-            PUT_RECORD, content=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+            PUT_RECORD, content=_put_record_body(self._did(), rkey, record),
             input_encoding="application/json", output_encoding="application/json")
-        if not isinstance(response.content, dict):  # 2xx without the at-uri: written, but which record?
-            raise OutcomeUnknown(f"Bluesky record write for {self.handle} answered {response.status_code} without "
-                                 "a JSON body; the post may exist: settle before sending again")
-        return response.content
+        return self._write_answer(response.content, response.status_code)
+
+    def _write_answer(self, content: Any, status: int) -> dict[str, Any]:
+        """A record write's 2xx answer; without the record's at-uri and CID it was written, but which record?"""
+        if not isinstance(content, dict) or "uri" not in content or "cid" not in content:
+            raise OutcomeUnknown(f"Bluesky record write for {self.handle} answered {status} without the record's "
+                                 "at-uri; the post may exist: settle before sending again")
+        return content
+
+    def _record_written(self, answer: Mapping[str, Any], rkey: str) -> Published:
+        return self._published(answer["uri"], answer["cid"], rkey,
+                               {"cid": answer["cid"], "rkey": rkey, "written": "commit" in answer})
 
     def _get_post_record(self, rkey: str) -> dict[str, Any] | None:
         params = models.ComAtprotoRepoGetRecord.Params(repo=self._did(), collection=POST_COLLECTION, rkey=rkey)
@@ -535,6 +532,18 @@ def build_post_record(post: OutgoingPost, *, reply: dict[str, Any] | None = None
     if embed:
         record["embed"] = embed
     return record
+
+
+def _put_record_body(did: str, rkey: str, record: dict[str, Any]) -> bytes:
+    """``putRecord`` of a new post as raw JSON: ``swapRecord`` must be present and null (write only where no
+    record is), and the SDK's models drop None fields."""
+    body = {"repo": did, "collection": POST_COLLECTION, "rkey": rkey, "record": record, "swapRecord": None}
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+def _is_taken_key(rejection: Exception) -> TypeGuard[BlueskyRejected]:
+    """``InvalidSwap``: a record already sits at the post's key (see ``_resolve_taken_key``)."""
+    return isinstance(rejection, BlueskyRejected) and rejection.error_name == "InvalidSwap"
 
 
 def _xrpc_error(answer: Answer) -> RequestErrorBase:
