@@ -319,14 +319,9 @@ class MastodonPublisher(Publisher):
                 idempotency_key=key,
             )
         except (MastodonError, ValueError) as error:  # Mastodon.py checks visibility with a ValueError
-            mapped = self._map_error(error, f"post {post.key}", status_may_exist=True)
-            if isinstance(mapped, OutcomeUnknown):
-                with self._lock:  # the instance keeps the key an hour from when it made the status
-                    self._uncertain_since.setdefault(key, started)
-            raise mapped from None
-        with self._lock:
-            self._uncertain_since.pop(key, None)
-        return self._published(status)
+            raise self._attempt_failed(key, started, self._map_error(error, f"post {post.key}",
+                                                                     status_may_exist=True)) from None
+        return self._attempt_published(key, status)
 
     def ready(self, post: OutgoingPost, at: datetime) -> ReadyRequest | None:
         """``POST /api/v1/statuses`` as Mastodon.py's ``status_post`` sends it (a form, the bearer token, the
@@ -357,10 +352,18 @@ class MastodonPublisher(Publisher):
             mapped = (network_failure(error, f"Mastodon ({self.base_url}), post {post.key}", may_create_post=True)
                       if not isinstance(error, MastodonError)
                       else self._map_error(error, f"post {post.key}", status_may_exist=True, answer=answer))
-            if isinstance(mapped, OutcomeUnknown):
-                with self._lock:
-                    self._uncertain_since.setdefault(key, started)
-            raise mapped from None
+            raise self._attempt_failed(key, started, mapped) from None
+        return self._attempt_published(key, status)
+
+    def _attempt_failed(self, key: str, started: datetime, mapped: PublishError) -> PublishError:
+        """An attempt that may have made the status is remembered from when it began: the instance keeps
+        the key an hour from when it made the status, and settling reads back to then."""
+        if isinstance(mapped, OutcomeUnknown):
+            with self._lock:
+                self._uncertain_since.setdefault(key, started)
+        return mapped
+
+    def _attempt_published(self, key: str, status: Mapping[str, Any]) -> Published:
         with self._lock:
             self._uncertain_since.pop(key, None)
         return self._published(status)
