@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections import Counter
 import json
 import logging
 import os
@@ -58,7 +59,7 @@ WAKES_AT_ONCE = 1000  # overlapping wakes queue on the wake lock: APScheduler mu
 READY_BATCH = 8  # requests built between two turns of the loop (~0.1 ms each: a post due meanwhile waits < 1 ms)
 WARM_AHEAD = timedelta(seconds=3)  # connections opened this long before the instant (see _open_connections)
 READY_AGAIN_AHEAD = timedelta(seconds=1)  # a second look for posts whose publisher was not ready at the first
-WARM_CONNECTIONS = 1000  # connections at most opened ahead to one host (one per post due there)
+WARM_CONNECTIONS = 1000  # connections at most opened ahead to one host (one per post due there at one instant)
 T = TypeVar("T")
 
 
@@ -400,8 +401,8 @@ class Dispatcher:
     async def _get_ready(self) -> None:
         """Shortly before posts are due: build each one's request, and open connections to their hosts a few
         seconds before the first is due (see :mod:`.platforms.ready`), so that at the instant the daemon only
-        sends. Reads, claims nothing: a
-        post another daemon takes, or that changes meanwhile, just leaves its request unused."""
+        sends. Reads, claims nothing: a post another daemon takes, or that changes meanwhile, just leaves its
+        request unused."""
         if self._stopping:
             return
         await self._after_instants()
@@ -411,22 +412,22 @@ class Dispatcher:
         due = await self._in_db(lambda: self.store.pending_due_by(horizon, now, self.settings.claim_batch))
         if len(due) < self.settings.claim_batch:
             self._ready_until = max(self._ready_until, horizon)
-        built: list[ReadyRequest] = []
+        built: list[tuple[datetime, ReadyRequest]] = []
         missed = False
         for index, post in enumerate(due):
-            request = self._build_ready(post)
-            if request is not None:
-                built.append(request)
-            elif post.id not in self._ready and post.images == "[]" and not post.reply_to_id:
-                missed = True  # its publisher is not ready yet: look again just before the instant
+            if _is_plain(post) and post.id not in self._ready:
+                request = self._build_ready(post)
+                if request is not None:
+                    built.append((post.due_at, request))
+                else:
+                    missed = True  # its publisher is not ready yet: look again just before the instant
             if index % READY_BATCH == READY_BATCH - 1:
                 await asyncio.sleep(0)  # a post due meanwhile is not held up by more than a few builds
         self._ready_missed = missed
         log.debug("ready ahead: %d of %d due posts built", len(built), len(due))
         if built:
-            timed = [(post.due_at, self._ready[post.id][1]) for post in due if post.id in self._ready]
-            first_due = min(due_at for due_at, _ in timed)
-            warming = self._loop.create_task(self._open_connections(first_due - WARM_AHEAD, timed))
+            first_due = min(due_at for due_at, _ in built)
+            warming = self._loop.create_task(self._open_connections(first_due - WARM_AHEAD, built))
             self._warming.add(warming)
             warming.add_done_callback(self._warming.discard)
 
@@ -438,10 +439,7 @@ class Dispatcher:
         if delay > 0:
             await asyncio.sleep(delay)
         await self._after_instants()
-        at_once: dict[tuple[str, float, datetime], int] = {}
-        for due_at, request in requests:
-            key = (request.origin, request.timeout, due_at)
-            at_once[key] = at_once.get(key, 0) + 1
+        at_once = Counter((request.origin, request.timeout, due_at) for due_at, request in requests)
         hosts: dict[tuple[str, float], int] = {}
         for (origin, timeout, _), count in at_once.items():
             hosts[(origin, timeout)] = max(hosts.get((origin, timeout), 0), count)
@@ -460,8 +458,7 @@ class Dispatcher:
             await asyncio.sleep(0)  # their posts' requests are written before anything else runs
 
     def _build_ready(self, post: PostRow) -> ReadyRequest | None:
-        if post.id in self._ready or post.images != "[]" or post.reply_to_id:
-            return None
+        """A plain post's request from its publisher, kept for its instant; None when none could be built."""
         publisher = self.publishers.made_for(post.account_id)
         if publisher is None:
             return None
@@ -647,7 +644,7 @@ class Dispatcher:
 
     # --- building the outgoing post --------------------------------------------------------------
     async def _outgoing(self, post: PostRow) -> OutgoingPost:
-        if post.images == "[]" and not post.reply_to_id:  # the storm's common case: nothing to look up
+        if _is_plain(post):  # the storm's common case: nothing to look up
             return _plain_outgoing(post)
         images = await self._in_thread(self.images, post) if post.images != "[]" else ()
         reply_to = await self._in_db(lambda: self._reply_target(post))
@@ -794,6 +791,11 @@ class Dispatcher:
             return timedelta(seconds=suggested)
         ceiling: timedelta = min(self.settings.retry_cap, self.settings.retry_base * (2 ** max(attempt - 1, 0)))
         return ceiling * (0.5 + self._random.random() / 2)
+
+
+def _is_plain(post: PostRow) -> bool:
+    """No images, no parent: the post's request needs nothing but its row."""
+    return post.images == "[]" and not post.reply_to_id
 
 
 def _plain_outgoing(post: PostRow) -> OutgoingPost:
