@@ -164,11 +164,7 @@ class XPublisher(Publisher):
                                               in_reply_to_tweet_id=reply_to, user_auth=self._oauth1),
             may_create_post=True,
         )
-        data = response.data or {}
-        post_id = str(data.get("id", ""))
-        if not post_id:
-            raise OutcomeUnknown(f"X answered without a post id when {self._who} posted; check the account.")
-        return self._published(post_id, str(data.get("text", "")))
+        return self._created(response.data)
 
     async def publish_async(self, post: OutgoingPost) -> Published:
         """``publish`` on the event loop, through Tweepy's AsyncClient (aiohttp: a fraction of the CPU of a
@@ -184,11 +180,7 @@ class XPublisher(Publisher):
                                                  user_auth=self._oauth1)
         except (tweepy.HTTPException, aiohttp.ClientError, asyncio.TimeoutError) as error:
             raise self._mapped("creating the post", error, may_create_post=True) from None
-        data = response.data or {}
-        post_id = str(data.get("id", ""))
-        if not post_id:
-            raise OutcomeUnknown(f"X answered without a post id when {self._who} posted; check the account.")
-        return self._published(post_id, str(data.get("text", "")))
+        return self._created(response.data)
 
     def ready(self, post: OutgoingPost, at: datetime) -> ReadyRequest | None:
         """``POST /2/tweets`` as Tweepy's AsyncClient sends it, signed now (OAuth 1.0a) or with the current
@@ -220,11 +212,14 @@ class XPublisher(Publisher):
         except (tweepy.HTTPException, aiohttp.ClientError, asyncio.TimeoutError) as error:
             raise self._mapped("creating the post", error, may_create_post=True) from None
         body = answer.json()
-        data = (body.get("data") if isinstance(body, dict) else None) or {}
-        post_id = str(data.get("id", ""))
+        return self._created(body.get("data") if isinstance(body, dict) else None)
+
+    def _created(self, data: Mapping[str, Any] | None) -> Published:
+        """The post ``POST /2/tweets`` answered with (its ``data``); without an id X made it, or not: unknown."""
+        post_id = str((data or {}).get("id", ""))
         if not post_id:
             raise OutcomeUnknown(f"X answered without a post id when {self._who} posted; check the account.")
-        return self._published(post_id, str(data.get("text", "")))
+        return self._published(post_id, str((data or {}).get("text", "")))
 
     def _fresh_token(self) -> None:
         """With a token source: the current access token on the clients, refreshed first if it is due (every
