@@ -58,10 +58,15 @@ def left_the_machine(error: BaseException) -> bool:
     return not (_names(error) & _NEVER_SENT)
 
 
+def refused_certificate(error: BaseException) -> bool:
+    """Whether the TLS handshake refused the server's certificate (anywhere in the error's chain)."""
+    return bool(_names(error) & _CERTIFICATE)
+
+
 def network_words(error: BaseException) -> str:
     """What went wrong on the wire, in a few words, without URLs or headers."""
     names = _names(error)
-    if names & _CERTIFICATE:
+    if names & _CERTIFICATE:  # refused_certificate
         return ("the server's certificate is not trusted (a self-signed or wrong certificate; a sandbox served "
                 "over TLS needs SSL_CERT_FILE and REQUESTS_CA_BUNDLE set to its certificate)")
     if names & _HOST_NOT_FOUND:

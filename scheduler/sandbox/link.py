@@ -8,6 +8,7 @@ import urllib.parse
 import urllib.request
 from typing import TYPE_CHECKING, Protocol
 
+from ..platforms.transport import refused_certificate
 from .core import ADMIN_PREFIX, Sandbox
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ class RemoteSandbox:
                 credentials: dict[str, str] = json.loads(answer.read())
         except OSError as error:
             from ..problems import UserError
-            if _untrusted(error):
+            if refused_certificate(error):
                 raise UserError(f"the {platform} sandbox at {self.urls[platform]} is served over https with a "
                                 f"certificate this process does not trust ({_reason(error)}); {TRUST_HOW}") from None
             raise UserError(f"cannot reach the {platform} sandbox at {self.urls[platform]} ({error}); start it "
@@ -67,21 +68,6 @@ TRUST_HOW = ("set both SSL_CERT_FILE and REQUESTS_CA_BUNDLE to the certificate f
              "--tls` printed (SSL_CERT_FILE: urllib, aiohttp and httpx; REQUESTS_CA_BUNDLE: requests)")
 
 
-def _untrusted(error: BaseException) -> bool:
-    """Whether ``error`` (or what it wraps) is a certificate that failed verification."""
-    import ssl
-
-    seen: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and current not in seen:
-        if isinstance(current, ssl.SSLCertVerificationError):
-            return True
-        seen.append(current)
-        reason = getattr(current, "reason", None)
-        current = reason if isinstance(reason, BaseException) else current.__cause__ or current.__context__
-    return "CERTIFICATE_VERIFY_FAILED" in str(error)
-
-
 def _reason(error: BaseException) -> str:
     text = str(getattr(error, "reason", error))
     return text.split("certificate verify failed: ", 1)[-1].split(" (_ssl", 1)[0]
@@ -90,8 +76,7 @@ def _reason(error: BaseException) -> str:
 def _check_requests_trust(platform: str, url: str) -> None:
     """An https sandbox trusted by urllib (``SSL_CERT_FILE``) must be trusted by requests too (X's and
     Mastodon's clients), which reads ``REQUESTS_CA_BUNDLE`` instead: without it, their requests would fail
-    in the TLS handshake, and the platforms' error mapping does not name certificates (nothing would say
-    why)."""
+    in the TLS handshake at the storm, post after post; said here, the daemon does not start that way."""
     if not url.lower().startswith("https://"):
         return
     import requests
