@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Iterable, Sequence
 
-from .checks import PlanReporter, alike_posts
+from .checks import PlanReporter, alike_posts, one_per_post_and_account
 from .craft_settings import REASONS, CraftDefaults, CraftSettings, Pacing, Rule
 from .planner import Plan, PlannedPost, zone_labels
 from .platforms.registry import PLATFORMS
@@ -178,7 +178,7 @@ def variety(posts: Sequence[PlannedPost], order: dict[str, int] | None = None) -
     one platform from several accounts, where the platform itself does not forbid it (X: an error in
     ``checks``), and one account's repeats of itself on any platform (X's refusal of one text twice within
     its window is an error there). Posts on different platforms are never grouped."""
-    first = _first_occurrences(posts)
+    first = one_per_post_and_account(posts)
     place = {id(post): number for number, post in enumerate(first)}
     groups: dict[int, set[int]] = {}
     for earlier, later, _ratio in alike_posts(first):
@@ -229,21 +229,11 @@ def _join(groups: dict[int, set[int]], first: int, second: int) -> None:
         groups[member] = merged
 
 
-def _first_occurrences(posts: Sequence[PlannedPost]) -> list[PlannedPost]:
-    seen: set[tuple[str, str]] = set()
-    kept = []
-    for post in posts:
-        if (post.post_key, post.account_id) not in seen:
-            seen.add((post.post_key, post.account_id))
-            kept.append(post)
-    return kept
-
-
 def deals(plan: Plan) -> list[str]:
     """For each post with variants, which account got which wording."""
     notes = []
     order = account_order(plan)
-    for post_key, posts in _by_post(_first_occurrences(plan.posts)).items():
+    for post_key, posts in _by_post(one_per_post_and_account(plan.posts)).items():
         if posts[0].wording is None:
             continue
         posts.sort(key=lambda post: order.get(post.account_id, 0))
