@@ -158,14 +158,6 @@ def zone_labels(spec: CampaignSpec) -> list[ZoneLabel]:
                                                                                          storm.timezone)]
 
 
-def campaign_calls(campaign: Campaign, config: Config, now: datetime | None = None) -> dict[str, str]:
-    """The campaign's call in each language it gives, rendered for its next storm (``next_start``).
-
-    :raises UserError: as ``plan_campaign`` does for a storm time that cannot be resolved.
-    """
-    return dict(Writer(campaign.spec, config).calls(next_start(campaign, now)))
-
-
 def next_start(campaign: Campaign, now: datetime | None = None) -> datetime:
     """The start of the storm's first occurrence to plan (UTC); for a yearly storm, the next one.
 

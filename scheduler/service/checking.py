@@ -19,7 +19,7 @@ from ..campaign import Campaign, CampaignSpec, CheckContext, Storm, campaign_id,
 from ..checks import across_reach, check_across, check_plan, check_posts, one_text_platforms
 from ..config import Config
 from ..craft import craft_report
-from ..planner import Plan, Writer, campaign_calls, next_start, plan_campaign
+from ..planner import Plan, Writer, next_start, plan_campaign
 from ..platforms.base import PublishError
 from ..problems import Problem, Severity, UserError, name_posts, post_ids, read_toml, unique
 from ..store import Store
@@ -396,12 +396,11 @@ def invitation(path: Path, config: Config, now: datetime | None = None) -> Invit
     :raises UserError: the file does not load (every problem in it).
     """
     campaign = load_campaign(path, config)
-    calls = campaign_calls(campaign, config, now)
     spec = campaign.spec
     writer = Writer(spec, config)
     start = next_start(campaign, now)
     return Invitation(spec.name, tuple(spec.hashtags), spec.description, spec.link, tuple(spec.endorsers),
-                      writer.when(start, writer.language), calls)
+                      writer.when(start, writer.language), dict(writer.calls(start)))
 
 
 def _raw_post_ids(path: Path) -> Sequence[str | None]:
