@@ -396,11 +396,21 @@ def invitation(path: Path, config: Config, now: datetime | None = None) -> Invit
     :raises UserError: the file does not load (every problem in it).
     """
     campaign = load_campaign(path, config)
-    spec = campaign.spec
-    writer = Writer(spec, config)
+    writer = Writer(campaign.spec, config)
     start = next_start(campaign, now)
-    return Invitation(spec.name, tuple(spec.hashtags), spec.description, spec.link, tuple(spec.endorsers),
-                      writer.when(start, writer.language), dict(writer.calls(start)))
+    return _invitation(campaign.spec, writer.when(start, writer.language), dict(writer.calls(start)))
+
+
+def plan_invitation(plan_: Plan) -> Invitation:
+    """``invitation`` of a campaign already planned: its first storm's announce line and calls, as the planner
+    rendered them (the same as ``invitation`` of its file at the plan's ``now``), without loading it again."""
+    first = plan_.occurrences[0]
+    return _invitation(plan_.campaign.spec, first.announce, dict(first.calls))
+
+
+def _invitation(spec: CampaignSpec, when: str, calls: dict[str, str]) -> Invitation:
+    return Invitation(spec.name, tuple(spec.hashtags), spec.description, spec.link, tuple(spec.endorsers), when,
+                      calls)
 
 
 def _raw_post_ids(path: Path) -> Sequence[str | None]:
