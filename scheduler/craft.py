@@ -71,17 +71,20 @@ def craft_report(plan: Plan, defaults: CraftDefaults | None = None) -> CraftRepo
     it sets none), and the notes."""
     settings = plan.campaign.spec.craft.with_defaults(defaults or CraftDefaults())
     found: list[CraftWarning] = []
-    notes: list[str] = []
     found += early_hashtags(plan, settings)
     found += pacing(plan.posts, settings.pacing)
     found += variety(plan.posts, account_order(plan))
-    window_found, window_notes = storm_window(plan, settings.window)
-    found += window_found
-    hours_found, hours_notes = storm_hours(plan)
-    found += hours_found
+    found += storm_window(plan, settings.window)[0]
+    found += storm_hours(plan)[0]
     found += shape(plan)
-    notes += hours_notes + window_notes + deals(plan)
-    return CraftReport(tuple(to_problems(plan, found, settings)), tuple(notes))
+    return CraftReport(tuple(to_problems(plan, found, settings)), craft_notes(plan, defaults))
+
+
+def craft_notes(plan: Plan, defaults: CraftDefaults | None = None) -> tuple[str, ...]:
+    """``craft_report``'s notes alone, without holding the plan against the rules (the costly part): for a view
+    whose findings were made already (``validate``'s checks)."""
+    settings = plan.campaign.spec.craft.with_defaults(defaults or CraftDefaults())
+    return tuple(storm_hours(plan)[1] + storm_window(plan, settings.window)[1] + deals(plan))
 
 
 def to_problems(plan: Plan, found: Iterable[CraftWarning], settings: CraftSettings) -> list[Problem]:
