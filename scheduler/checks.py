@@ -165,7 +165,7 @@ def _check_campaign_hashtag(plan: Plan, reporter: PlanReporter) -> None:
     (platforms compare tags without case)."""
     done: set[str] = set()
     for post in plan.posts:
-        if post.post_key in done or (post.storm_start is not None and post.due_at < post.storm_start):
+        if post.post_key in done or post.is_reminder:
             continue  # a reminder: storm craft would rather it did not carry the hashtag (craft.early_hashtags)
         done.add(post.post_key)
         message = missing_campaign_hashtag(post.text, plan.campaign.spec.hashtags)

@@ -117,7 +117,7 @@ def early_hashtags(plan: Plan, settings: CraftSettings) -> list[CraftWarning]:
     secret = {hashtag_key(tag): tag for tag in plan.campaign.spec.hashtags if hashtag_key(tag) not in public}
     by_post: dict[str, list[PlannedPost]] = defaultdict(list)
     for post in plan.posts:
-        if post.storm_start is not None and post.due_at < post.storm_start:
+        if post.is_reminder:
             by_post[post.post_key].append(post)
     found = []
     for post_key, posts in by_post.items():

@@ -47,6 +47,11 @@ class PlannedPost:
     storm_start: datetime | None = None  # the start of the storm (occurrence) it belongs to: a reminder's is later
 
     @property
+    def is_reminder(self) -> bool:
+        """Due before its storm's start (a negative ``at``): storm posts and follow-ups are due from it on."""
+        return self.storm_start is not None and self.due_at < self.storm_start
+
+    @property
     def content_hash(self) -> str:
         """What, if it changes, makes a re-queue update this pending post."""
         payload = [self.due_at.isoformat(), self.deadline.isoformat(), self.text, self.lang,
