@@ -86,7 +86,7 @@ def check_posts(plan: Plan, config: Config, *, campaign_hashtags: bool = True) -
 
 
 def _check_each_post(plan: Plan, config: Config, reporter: "PlanReporter", *, campaign_hashtags: bool = True) -> None:
-    for post in _one_per_post_and_account(plan.posts):
+    for post in one_per_post_and_account(plan.posts):
         _check_post(post, config, reporter)
     _check_images(plan, config, reporter)
     if campaign_hashtags:
@@ -115,7 +115,7 @@ class PlanReporter:
             self.problems.append(problem)
 
 
-def _one_per_post_and_account(posts: Iterable[PlannedPost]) -> list[PlannedPost]:
+def one_per_post_and_account(posts: Iterable[PlannedPost]) -> list[PlannedPost]:
     """The first occurrence only: a yearly storm repeats the same texts."""
     seen, unique = set(), []
     for post in posts:
@@ -165,7 +165,7 @@ def _check_campaign_hashtag(plan: Plan, reporter: PlanReporter) -> None:
     (platforms compare tags without case)."""
     done: set[str] = set()
     for post in plan.posts:
-        if post.post_key in done or (post.storm_start is not None and post.due_at < post.storm_start):
+        if post.post_key in done or post.is_reminder:
             continue  # a reminder: storm craft would rather it did not carry the hashtag (craft.early_hashtags)
         done.add(post.post_key)
         message = missing_campaign_hashtag(post.text, plan.campaign.spec.hashtags)
@@ -180,7 +180,7 @@ def _check_images(plan: Plan, config: Config, reporter: PlanReporter) -> None:
     decoded it) and nothing is encoded; what passes here the pipeline can scale to fit."""
     from .media import ImageProblem, image_refusal, inspect_image, resolve_asset
 
-    for post in _one_per_post_and_account(plan.posts):
+    for post in one_per_post_and_account(plan.posts):
         profile = config.image_profile(post.account_id)
         for number, image in enumerate(post.images):
             try:
@@ -236,7 +236,7 @@ def _check_wordings(plan: Plan, reporter: PlanReporter) -> None:
     sentence, and the accounts that need a variant of their own (those whose text is the same or nearly the
     same as another account's in this post, ``text.nearly_same``)."""
     by_post: dict[tuple[str, str], list[PlannedPost]] = defaultdict(list)
-    for post in _one_per_post_and_account(plan.posts):
+    for post in one_per_post_and_account(plan.posts):
         if PLATFORMS[post.platform].one_text_per_account:
             by_post[(post.post_key, post.platform)].append(post)
     for (post_key, platform), posts in by_post.items():

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Iterable, Sequence
 
-from .checks import PlanReporter, alike_posts
+from .checks import PlanReporter, alike_posts, one_per_post_and_account
 from .craft_settings import REASONS, CraftDefaults, CraftSettings, Pacing, Rule
 from .planner import Plan, PlannedPost, zone_labels
 from .platforms.registry import PLATFORMS
@@ -71,17 +71,20 @@ def craft_report(plan: Plan, defaults: CraftDefaults | None = None) -> CraftRepo
     it sets none), and the notes."""
     settings = plan.campaign.spec.craft.with_defaults(defaults or CraftDefaults())
     found: list[CraftWarning] = []
-    notes: list[str] = []
     found += early_hashtags(plan, settings)
     found += pacing(plan.posts, settings.pacing)
     found += variety(plan.posts, account_order(plan))
-    window_found, window_notes = storm_window(plan, settings.window)
-    found += window_found
-    hours_found, hours_notes = storm_hours(plan)
-    found += hours_found
+    found += storm_window(plan, settings.window)[0]
+    found += storm_hours(plan)[0]
     found += shape(plan)
-    notes += hours_notes + window_notes + deals(plan)
-    return CraftReport(tuple(to_problems(plan, found, settings)), tuple(notes))
+    return CraftReport(tuple(to_problems(plan, found, settings)), craft_notes(plan, defaults))
+
+
+def craft_notes(plan: Plan, defaults: CraftDefaults | None = None) -> tuple[str, ...]:
+    """``craft_report``'s notes alone, without holding the plan against the rules (the costly part): for a view
+    whose findings were made already (``validate``'s checks)."""
+    settings = plan.campaign.spec.craft.with_defaults(defaults or CraftDefaults())
+    return tuple(storm_hours(plan)[1] + storm_window(plan, settings.window)[1] + deals(plan))
 
 
 def to_problems(plan: Plan, found: Iterable[CraftWarning], settings: CraftSettings) -> list[Problem]:
@@ -114,7 +117,7 @@ def early_hashtags(plan: Plan, settings: CraftSettings) -> list[CraftWarning]:
     secret = {hashtag_key(tag): tag for tag in plan.campaign.spec.hashtags if hashtag_key(tag) not in public}
     by_post: dict[str, list[PlannedPost]] = defaultdict(list)
     for post in plan.posts:
-        if post.storm_start is not None and post.due_at < post.storm_start:
+        if post.is_reminder:
             by_post[post.post_key].append(post)
     found = []
     for post_key, posts in by_post.items():
@@ -178,7 +181,7 @@ def variety(posts: Sequence[PlannedPost], order: dict[str, int] | None = None) -
     one platform from several accounts, where the platform itself does not forbid it (X: an error in
     ``checks``), and one account's repeats of itself on any platform (X's refusal of one text twice within
     its window is an error there). Posts on different platforms are never grouped."""
-    first = _first_occurrences(posts)
+    first = one_per_post_and_account(posts)
     place = {id(post): number for number, post in enumerate(first)}
     groups: dict[int, set[int]] = {}
     for earlier, later, _ratio in alike_posts(first):
@@ -229,21 +232,11 @@ def _join(groups: dict[int, set[int]], first: int, second: int) -> None:
         groups[member] = merged
 
 
-def _first_occurrences(posts: Sequence[PlannedPost]) -> list[PlannedPost]:
-    seen: set[tuple[str, str]] = set()
-    kept = []
-    for post in posts:
-        if (post.post_key, post.account_id) not in seen:
-            seen.add((post.post_key, post.account_id))
-            kept.append(post)
-    return kept
-
-
 def deals(plan: Plan) -> list[str]:
     """For each post with variants, which account got which wording."""
     notes = []
     order = account_order(plan)
-    for post_key, posts in _by_post(_first_occurrences(plan.posts)).items():
+    for post_key, posts in _by_post(one_per_post_and_account(plan.posts)).items():
         if posts[0].wording is None:
             continue
         posts.sort(key=lambda post: order.get(post.account_id, 0))

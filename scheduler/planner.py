@@ -10,6 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 
 from .campaign import Campaign, CampaignSpec, PostSpec, posts_language
 from .config import Config
@@ -44,6 +45,11 @@ class PlannedPost:
     sequence: int = 0
     wording: int | None = None       # of a post with variants: 0 its text, n its variants[n - 1]
     storm_start: datetime | None = None  # the start of the storm (occurrence) it belongs to: a reminder's is later
+
+    @property
+    def is_reminder(self) -> bool:
+        """Due before its storm's start (a negative ``at``): storm posts and follow-ups are due from it on."""
+        return self.storm_start is not None and self.due_at < self.storm_start
 
     @property
     def content_hash(self) -> str:
@@ -158,14 +164,6 @@ def zone_labels(spec: CampaignSpec) -> list[ZoneLabel]:
                                                                                          storm.timezone)]
 
 
-def campaign_calls(campaign: Campaign, config: Config, now: datetime | None = None) -> dict[str, str]:
-    """The campaign's call in each language it gives, rendered for its next storm (``next_start``).
-
-    :raises UserError: as ``plan_campaign`` does for a storm time that cannot be resolved.
-    """
-    return dict(Writer(campaign.spec, config).calls(next_start(campaign, now)))
-
-
 def next_start(campaign: Campaign, now: datetime | None = None) -> datetime:
     """The start of the storm's first occurrence to plan (UTC); for a yearly storm, the next one.
 
@@ -274,6 +272,11 @@ def deal_wordings(wordings: list[str], accounts: list[tuple[str, str]]) -> dict[
     each account the first wording not the same or nearly the same (``text.nearly_same``) as one already given
     to another account there; when none is left, they go round again (the checks then name the accounts that
     need another variant). Elsewhere the first wording, the post's text."""
+
+    @cache  # each pair of wordings compared once, not once per account (a post on 50 X accounts: 1225 times)
+    def alike(first: int, second: int) -> bool:
+        return nearly_same(wordings[first], wordings[second])
+
     given: dict[str, int] = {}
     used: dict[str, list[int]] = {}
     for account, platform in accounts:
@@ -283,7 +286,7 @@ def deal_wordings(wordings: list[str], accounts: list[tuple[str, str]]) -> dict[
             continue
         taken = used.setdefault(platform, [])
         free = [number for number in range(len(wordings))
-                if not any(nearly_same(wordings[number], wordings[other]) for other in taken)]
+                if not any(alike(number, other) for other in taken)]
         given[account] = free[0] if free else len(taken) % len(wordings)
         taken.append(given[account])
     return given

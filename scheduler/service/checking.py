@@ -19,7 +19,7 @@ from ..campaign import Campaign, CampaignSpec, CheckContext, Storm, campaign_id,
 from ..checks import across_reach, check_across, check_plan, check_posts, one_text_platforms
 from ..config import Config
 from ..craft import craft_report
-from ..planner import Plan, Writer, campaign_calls, next_start, plan_campaign
+from ..planner import Plan, Writer, next_start, plan_campaign
 from ..platforms.base import PublishError
 from ..problems import Problem, Severity, UserError, name_posts, post_ids, read_toml, unique
 from ..store import Store
@@ -396,12 +396,21 @@ def invitation(path: Path, config: Config, now: datetime | None = None) -> Invit
     :raises UserError: the file does not load (every problem in it).
     """
     campaign = load_campaign(path, config)
-    calls = campaign_calls(campaign, config, now)
-    spec = campaign.spec
-    writer = Writer(spec, config)
+    writer = Writer(campaign.spec, config)
     start = next_start(campaign, now)
-    return Invitation(spec.name, tuple(spec.hashtags), spec.description, spec.link, tuple(spec.endorsers),
-                      writer.when(start, writer.language), calls)
+    return _invitation(campaign.spec, writer.when(start, writer.language), dict(writer.calls(start)))
+
+
+def plan_invitation(plan_: Plan) -> Invitation:
+    """``invitation`` of a campaign already planned: its first storm's announce line and calls, as the planner
+    rendered them (the same as ``invitation`` of its file at the plan's ``now``), without loading it again."""
+    first = plan_.occurrences[0]
+    return _invitation(plan_.campaign.spec, first.announce, dict(first.calls))
+
+
+def _invitation(spec: CampaignSpec, when: str, calls: dict[str, str]) -> Invitation:
+    return Invitation(spec.name, tuple(spec.hashtags), spec.description, spec.link, tuple(spec.endorsers), when,
+                      calls)
 
 
 def _raw_post_ids(path: Path) -> Sequence[str | None]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..checks import Cost, costs, measure
 from ..config import Config
-from ..craft import craft_report
+from ..craft import craft_notes
 from ..media import PreparedImage
 from ..planner import Plan, PlannedPost, Writer
 from ..platforms.base import Measure
@@ -220,7 +220,7 @@ def campaign_view(config: Config, store: Store, campaign_id: str, now: datetime 
     problems = problems + media.problems_besides(problems)
     images, posts = _post_views(plan, config, media)
     return CampaignView(record, path, plan, (*problems, *plan.warnings), posts, tuple(costs(plan, config)), images,
-                        craft_report(plan, config.settings.craft).notes)
+                        craft_notes(plan, config.settings.craft))
 
 
 def _post_views(plan: Plan, config: Config,

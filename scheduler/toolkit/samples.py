@@ -9,7 +9,6 @@ measure, refusals and share URL.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from urllib.parse import quote
 
 from ..planner import Plan, PlannedPost, writing_language
@@ -79,11 +78,9 @@ def samples(plan: Plan, language: str) -> list[Sample]:
     if not plan.occurrences:
         return []
     first = plan.occurrences[0].start
-    spec_posts = plan.campaign.spec.posts
     chosen: dict[tuple[str, str], list[PlannedPost]] = {}
     for post in sorted(plan.posts, key=lambda p: (p.sequence, p.wording or 0)):
-        at = spec_posts[post.sequence].at
-        if post.storm_start != first or (at is not None and at < timedelta(0)):
+        if post.storm_start != first or post.is_reminder:
             continue
         lang = writing_language(post.lang or language)
         chosen.setdefault((lang, post.text), []).append(post)

@@ -22,7 +22,7 @@ from ..locales import locale_of, right_to_left
 from ..planner import Plan, Writer, writing_language
 from ..platforms.registry import PLATFORMS
 from ..problems import Problem, UserError
-from ..service.checking import Invitation, invitation, plan
+from ..service.checking import Invitation, plan, plan_invitation
 from ..timing import utcnow
 from .images import SupporterImage, supporter_images
 from .moment import DEFAULT_LENGTH, Moment, calendar_file, google_calendar_link
@@ -77,8 +77,9 @@ def build_toolkit(path: Path, config: Config, output: Path, *, force: bool = Fal
     now = now or utcnow()
     base = _checked_base_url(base_url)
     _check_output(output, force)
-    invited = invitation(path, config, now)
     plan_ = plan(path, config, now)
+    invited = plan_invitation(plan_)
+    writer = Writer(plan_.campaign.spec, config)
     home = writing_language(posts_language(plan_.campaign.spec, config))
     found = samples(plan_, home)
     pages = _pages(home, list(invited.calls), [sample.lang for sample in found], languages)
@@ -86,10 +87,10 @@ def build_toolkit(path: Path, config: Config, output: Path, *, force: bool = Fal
     images = supporter_images(plan_, config, home)
     output.mkdir(parents=True, exist_ok=True)
     written = _write_assets(output, moment, images, now)
-    cards = _write_cards(output, pages, plan_, config, invited)
+    cards = _write_cards(output, pages, plan_, writer, invited)
     written += cards
     notes = _notes(moment, base, now)
-    content = Content(invited, Writer(plan_.campaign.spec, config), home, found, images, moment, base, bool(cards))
+    content = Content(invited, writer, home, found, images, moment, base, bool(cards))
     template = _environment().get_template("page.html")
     for page in pages:
         _write(output / page.file, template.render(_context(page, pages, content)).encode("utf-8"))
@@ -178,10 +179,9 @@ def _write_assets(output: Path, moment: Moment, images: list[SupporterImage], no
     return written
 
 
-def _write_cards(output: Path, pages: list[Page], plan_: Plan, config: Config, invited: Invitation) -> list[str]:
+def _write_cards(output: Path, pages: list[Page], plan_: Plan, writer: Writer, invited: Invitation) -> list[str]:
     """A share card per language (``card-LANG.png``), drawn by ``card.py``."""
     from .card import CardText, draw_share_card  # Pillow's drawing, only when cards are written
-    writer = Writer(plan_.campaign.spec, config)
     start = plan_.occurrences[0].start
     written = []
     for page in pages:
