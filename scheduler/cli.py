@@ -291,7 +291,7 @@ def show_craft(plan_: Plan, config: Config, problems: list[Problem]) -> None:
     """The "storm craft" section: the storm's hour in each zone and how dense it is, then all green or each
     finding with its reason (the rules of ``scheduler/craft.py``); as wide as a post's block at most."""
     say("[bold]Storm craft[/]")
-    lines = [Text(note) for note in service.craft_report(plan_, config.settings.craft).notes]
+    lines = [Text(note) for note in service.craft_notes(plan_, config.settings.craft)]
     if not problems:
         lines.append(Text.from_markup("[green]all green[/]: no storm craft warning"))
     for problem in problems:

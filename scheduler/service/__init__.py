@@ -6,7 +6,7 @@
   each language),
   :func:`credential_destinations` (where each account's credentials go),
   and each post's :func:`measure` and the plan's :func:`costs` as the platforms count them; storm craft
-  (:func:`craft_report`: the notes ``plan`` shows beside the craft warnings; ``freshness``:
+  (:func:`craft_report`, :func:`craft_notes`: the notes ``plan`` shows beside the craft warnings; ``freshness``:
   :func:`hashtag_freshness`, :func:`freshness_problems` for ``validate --online``);
 - images (``images``): :func:`prepare_media`, :func:`image_sizes`, :func:`image_loader`;
 - the outbox (``database``: :func:`open_store`; ``queueing``): :func:`queue`, :func:`unqueue`, :func:`resolve`;
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..checks import Cost, costs, measure
     from ..config import load_config
-    from ..craft import CraftReport, craft_report
+    from ..craft import CraftReport, craft_notes, craft_report
     from ..platforms.registry import display_name
     from ..platforms.registry import names as platform_names
     from ..platforms.destinations import is_loopback
@@ -61,7 +61,7 @@ _RENAMED = {"platform_names": ("..platforms.registry", "names"), "new_token_key"
 _MODULES = {
     "..checks": ("Cost", "costs", "measure"),
     "..config": ("load_config",),
-    "..craft": ("CraftReport", "craft_report"),
+    "..craft": ("CraftReport", "craft_notes", "craft_report"),
     "..platforms.registry": ("display_name",),
     "..platforms.destinations": ("is_loopback",),
     ".accounts": ("AccountReport", "account_problems", "check_accounts", "check_configured_accounts"),
@@ -102,7 +102,7 @@ __all__ = [
     "AccountReport", "Connected", "PendingAuthorization", "account_problems", "begin_connect", "check_accounts",
     "check_configured_accounts", "connect_app_password", "finish_connect", "is_loopback", "new_token_key",
     "Cost", "CredentialDestination", "LogEntry", "OutboxStatus", "PreparedMedia", "Rehearsal", "alerting",
-    "Invitation", "invitation", "CraftReport", "craft_report",
+    "Invitation", "invitation", "CraftReport", "craft_notes", "craft_report",
     "Freshness", "freshness_problems", "hashtag_freshness",
     "checked_plan", "compress", "costs", "credential_destinations", "credential_problems", "database_problems",
     "dispatch_settings", "display_name", "events", "events_json", "image_loader", "image_sizes", "is_dry_run",
